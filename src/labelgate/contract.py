@@ -1,0 +1,213 @@
+"""The label-table data contract and strict table reading.
+
+Label table (CSV, Parquet or JSONL):
+  text              required, non-empty
+  llm_label         required, one of the label set
+  id                optional; else a stable hash of the text
+  llm_prob_<label>  optional, one per class, each in [0, 1], summing to 1 per row
+  annotator_<name>  optional extra annotations (other prompts, models or samples), labels of the label set
+  gold_label        optional audit labels, empty where not audited
+Gold test set: `text`, `label`.
+
+Rows are numbered from 1 in error messages, counting data rows (the CSV header is not a row).
+This module reads and normalises; `validate` checks the contract with a Great Expectations suite.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from labelgate.errors import BadInputError
+
+TEXT = "text"
+LLM_LABEL = "llm_label"
+ID = "id"
+GOLD = "gold_label"
+PROB_PREFIX = "llm_prob_"
+ANNOTATOR_PREFIX = "annotator_"
+TEST_LABEL = "label"
+
+
+def stable_id(text: str) -> str:
+    """A stable id for a row without one: the first 16 hex digits of the text's SHA-256."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def prob_column(label: str) -> str:
+    return f"{PROB_PREFIX}{label}"
+
+
+def prob_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith(PROB_PREFIX)]
+
+
+def annotator_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.startswith(ANNOTATOR_PREFIX)]
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read CSV, Parquet or JSONL with every value of text-like columns kept as a string.
+
+    Encoding errors, ragged rows and truncated files raise BadInputError naming file and row.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise BadInputError(path, "file not found")
+    if path.is_dir():
+        raise BadInputError(path, "is a folder, expected a table file")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix == ".parquet":
+        return _read_parquet(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return _read_jsonl(path)
+    raise BadInputError(path, f"unsupported table format '{suffix}'; use .csv, .parquet or .jsonl")
+
+
+def _decode_utf8(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise BadInputError(
+            path, f"not valid UTF-8 at byte {exc.start} (file line {line}); re-encode the file as UTF-8"
+        ) from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise BadInputError(path, f"NUL byte at file line {line}; the file is binary or UTF-16, expected UTF-8")
+    return text
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    text = _decode_utf8(path)
+    if not text.strip():
+        raise BadInputError(path, "file is empty")
+    # The csv module reports ragged rows and unterminated quotes exactly; pandas would guess.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader)
+    except csv.Error as exc:
+        raise BadInputError(path, f"malformed CSV header ({exc})", rows=[0]) from None
+    header = [h.strip() for h in header]
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise BadInputError(path, "duplicate column name in header", column=dupes[0])
+    rows: list[list[str]] = []
+    row_number = 0
+    try:
+        for row_number, row in enumerate(reader, start=1):
+            if not row:
+                continue  # a blank line carries no row
+            if len(row) != len(header):
+                raise BadInputError(
+                    path, f"expected {len(header)} fields, found {len(row)} (malformed or truncated CSV)",
+                    rows=[row_number],
+                )
+            rows.append(row)
+    except csv.Error as exc:
+        raise BadInputError(
+            path, f"malformed CSV ({exc}); the file may be truncated", rows=[row_number + 1]
+        ) from None
+    if not text.endswith(("\n", "\r")) and rows and _looks_cut(rows[-1]):
+        raise BadInputError(path, "last row has an empty final field and no line end: file looks truncated",
+                            rows=[len(rows)])
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    return _normalise_empty(frame)
+
+
+def _looks_cut(last_row: list[str]) -> bool:
+    return last_row[-1] == "" and len(last_row) > 1
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt or truncated files
+        raise BadInputError(path, f"unreadable Parquet ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    return _normalise_empty(frame)
+
+
+def _read_jsonl(path: Path) -> pd.DataFrame:
+    text = _decode_utf8(path)
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise BadInputError(path, f"invalid JSON ({exc.msg}); the file may be truncated", rows=[number]) from None
+        if not isinstance(record, dict):
+            raise BadInputError(path, "each line must be a JSON object", rows=[number])
+        records.append(record)
+    if not records:
+        raise BadInputError(path, "file is empty")
+    return _normalise_empty(pd.DataFrame.from_records(records))
+
+
+def _normalise_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    """Strings stay strings; empty strings become missing (NaN) so every format behaves alike."""
+    frame = frame.copy()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(lambda v: np.nan if isinstance(v, str) and v.strip() == "" else v)
+    return frame
+
+
+@dataclass(frozen=True)
+class LabelTable:
+    """A label table that passed the contract, with its label set resolved."""
+
+    frame: pd.DataFrame
+    labels: tuple[str, ...]
+    path: str
+
+    @property
+    def prob_columns(self) -> list[str]:
+        return [prob_column(label) for label in self.labels if prob_column(label) in self.frame.columns]
+
+    @property
+    def has_probs(self) -> bool:
+        return len(self.prob_columns) == len(self.labels)
+
+    @property
+    def annotator_columns(self) -> list[str]:
+        return annotator_columns(self.frame)
+
+    @property
+    def has_gold(self) -> bool:
+        return GOLD in self.frame.columns and self.frame[GOLD].notna().any()
+
+    def label_codes(self, column: str = LLM_LABEL) -> np.ndarray:
+        """Integer codes of a label column in label-set order; -1 where missing."""
+        index = {label: i for i, label in enumerate(self.labels)}
+        return self.frame[column].map(lambda v: index.get(v, -1) if isinstance(v, str) else -1).to_numpy(int)
+
+    def probabilities(self) -> np.ndarray:
+        return self.frame[[prob_column(label) for label in self.labels]].to_numpy(float)
+
+
+def infer_labels(frame: pd.DataFrame, configured: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The label set: from params when given, else from the probability columns, else from the labels seen."""
+    if configured:
+        return tuple(configured)
+    from_probs = [c[len(PROB_PREFIX):] for c in prob_columns(frame)]
+    if from_probs:
+        return tuple(from_probs)
+    seen: set[str] = set()
+    for column in [LLM_LABEL, GOLD, *annotator_columns(frame)]:
+        if column in frame.columns:
+            seen.update(str(v) for v in frame[column].dropna().unique())
+    return tuple(sorted(seen))

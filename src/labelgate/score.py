@@ -1,0 +1,70 @@
+"""Stage 2, score: run the enabled risk signals over a validated label table.
+
+Output: a per-example table (the input columns plus every signal's columns) and a summary with each signal's
+figures and a flat `metrics` mapping, which DVC shows as metrics and the gate checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from labelgate.config import check_range
+from labelgate.contract import LabelTable
+from labelgate.signals import SIGNALS, ScoringContext
+from labelgate.signals.text_model import TEXT_MODELS
+
+DEFAULT_SIGNALS = ("entropy", "cleanlab", "agreement", "audit", "class_balance")
+
+
+@dataclass(frozen=True)
+class ScoreParams:
+    """Settings of the risk signals (params.yaml section `score`)."""
+
+    signals: tuple[str, ...] = DEFAULT_SIGNALS  # which signals run, in this order
+    entropy_threshold: float = 0.8  # normalised entropy above which a row counts as uncertain
+    text_model: str = "tfidf_logreg"  # out-of-fold model for cleanlab: tfidf_logreg | embedding
+    cv_folds: int = 5
+    max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
+    audit_confidence: float = 0.95  # Wilson interval level for the audit accuracy
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "signals", tuple(self.signals))
+        unknown = [s for s in self.signals if s not in SIGNALS]
+        if unknown:
+            raise ValueError(f"unknown signal(s) {unknown}; known: {sorted(SIGNALS)}")
+        if self.text_model not in TEXT_MODELS:
+            raise ValueError(f"text_model must be one of {TEXT_MODELS}")
+        check_range("entropy_threshold", self.entropy_threshold, 0.0, 1.0)
+        check_range("cv_folds", self.cv_folds, 2, 20)
+        check_range("max_features", self.max_features, 10)
+        check_range("audit_confidence", self.audit_confidence, 0.5, 0.999)
+
+
+def score_labels(
+    table: LabelTable, params: ScoreParams, *, test_labels: pd.Series | None = None, progress=None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Run each enabled signal; return (per-row table, summary with per-signal results and flat metrics)."""
+    context = ScoringContext(table=table, params=params, test_labels=test_labels)
+    rows = [table.frame.reset_index(drop=True)]
+    signals: dict[str, Any] = {}
+    metrics: dict[str, float | None] = {}
+    for name in params.signals:
+        if progress is not None:
+            progress(name)
+        result = SIGNALS[name]().score(context)
+        if not result.rows.empty:
+            rows.append(result.rows.reset_index(drop=True))
+        signals[name] = result.summary
+        metrics.update(result.metrics)
+    summary = {
+        "n_rows": len(table.frame),
+        "labels": list(table.labels),
+        "llm_label_counts": table.frame["llm_label"].value_counts().reindex(table.labels, fill_value=0).to_dict(),
+        "metrics": metrics,
+        "signals": signals,
+    }
+    return pd.concat(rows, axis=1), summary

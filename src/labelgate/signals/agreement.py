@@ -1,0 +1,73 @@
+"""Agreement between several annotations of each row (llm_label plus annotator_* columns: other prompts,
+models or samples): Krippendorff's alpha over all annotations, per-row agreement with the majority, and
+cleanlab.multiannotator's consensus label quality, which also weighs the text model's view.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from labelgate.contract import LLM_LABEL
+from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, register, vote_distribution
+
+
+@register
+class AgreementSignal(RiskSignal):
+    name = "agreement"
+    description = "Agreement of several annotations per row (Krippendorff's alpha, cleanlab consensus)"
+
+    def score(self, context: ScoringContext) -> SignalResult:
+        import krippendorff
+
+        table = context.table
+        annotators = [LLM_LABEL, *table.annotator_columns]
+        if len(annotators) < 2:
+            return self.unavailable("no annotator_* columns: one annotation per row",
+                                    ("annotator_alpha", "agreement_rate"))
+        codes = np.column_stack([table.label_codes(c) for c in annotators])
+        votes = vote_distribution(codes, len(table.labels))
+        majority_share = votes.max(axis=1)
+        llm_share = votes[np.arange(len(codes)), np.maximum(codes[:, 0], 0)]
+        annotated = (codes >= 0).sum(axis=1)
+        all_agree = (majority_share == 1.0) & (annotated >= 2)
+        reliability = np.where(codes >= 0, codes, np.nan).T.astype(float)
+        alpha = float(krippendorff.alpha(reliability_data=reliability, level_of_measurement="nominal"))
+        consensus = self._consensus(context, codes, annotators)
+        rows = pd.DataFrame({
+            "agreement_majority_share": majority_share,
+            "agreement_llm_label_share": llm_share,
+            "agreement_all_agree": all_agree,
+            "agreement_n_annotations": annotated,
+            **consensus.pop("rows"),
+        })
+        summary = {
+            "available": True,
+            "annotators": annotators,
+            "annotator_alpha": alpha,
+            "agreement_rate": float(all_agree.mean()),
+            "mean_majority_share": float(majority_share.mean()),
+            **consensus,
+        }
+        metrics = {"annotator_alpha": alpha, "agreement_rate": summary["agreement_rate"]}
+        return SignalResult(self.name, rows, summary, metrics)
+
+    @staticmethod
+    def _consensus(context: ScoringContext, codes: np.ndarray, annotators: list[str]) -> dict:
+        from cleanlab.multiannotator import get_label_quality_multiannotator
+
+        labels = pd.DataFrame(np.where(codes >= 0, codes, np.nan), columns=annotators)
+        usable = labels.notna().any(axis=1).to_numpy()
+        result = get_label_quality_multiannotator(labels[usable].reset_index(drop=True),
+                                                  context.pred_probs[usable], verbose=False)
+        quality = np.full(len(codes), np.nan)
+        quality[usable] = result["label_quality"]["consensus_quality_score"].to_numpy()
+        consensus = np.full(len(codes), None, dtype=object)
+        names = np.asarray(context.table.labels, dtype=object)
+        consensus[usable] = names[result["label_quality"]["consensus_label"].to_numpy(int)]
+        stats = result["annotator_stats"]
+        return {
+            "rows": {"agreement_consensus_label": consensus, "agreement_consensus_quality": quality},
+            "mean_consensus_quality": float(np.nanmean(quality)),
+            "annotator_quality": {str(k): float(v) for k, v in stats["annotator_quality"].items()},
+        }

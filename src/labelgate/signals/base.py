@@ -1,0 +1,87 @@
+"""The risk-signal interface and registry.
+
+A signal is a small class with a `name`, a `score(context)` method returning per-row columns (scores in [0, 1]
+and boolean flags, one row per example in table order) and a summary of plain numbers. The score stage runs
+the signals that params.yaml enables, in registry order; signals that need something a table lacks (annotator
+columns, gold audit labels, a test set) say so in their summary instead of inventing a value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from labelgate.contract import LabelTable
+
+SIGNALS: dict[str, type[RiskSignal]] = {}
+
+
+def register(cls: type[RiskSignal]) -> type[RiskSignal]:
+    """Class decorator: make a signal available by its `name` in params.yaml (score.signals)."""
+    SIGNALS[cls.name] = cls
+    return cls
+
+
+@dataclass
+class SignalResult:
+    name: str
+    rows: pd.DataFrame  # per-row columns, prefixed with the signal name; empty frame when not applicable
+    summary: dict[str, Any]  # plain JSON-able values; "available": False when the signal could not run
+    metrics: dict[str, float | None] = field(default_factory=dict)  # flat figures the gate checks
+
+
+@dataclass
+class ScoringContext:
+    """What signals may read: the validated table, the gold test labels and shared, lazily computed inputs."""
+
+    table: LabelTable
+    params: Any  # labelgate.score.ScoreParams (kept untyped here to avoid an import cycle)
+    test_labels: pd.Series | None = None
+
+    @cached_property
+    def given_labels(self) -> np.ndarray:
+        return self.table.label_codes()
+
+    @cached_property
+    def pred_probs(self) -> np.ndarray:
+        """Out-of-fold predicted probabilities of a cheap text model: what cleanlab needs, computed once."""
+        from labelgate.signals.text_model import out_of_fold_probabilities
+
+        return out_of_fold_probabilities(
+            self.table.frame["text"].tolist(), self.given_labels, n_classes=len(self.table.labels),
+            model=self.params.text_model, folds=self.params.cv_folds, seed=self.params.seed,
+            max_features=self.params.max_features,
+        )
+
+
+class RiskSignal:
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def score(self, context: ScoringContext) -> SignalResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def unavailable(self, reason: str, metric_names: tuple[str, ...] = ()) -> SignalResult:
+        return SignalResult(self.name, pd.DataFrame(), {"available": False, "reason": reason},
+                            {name: None for name in metric_names})
+
+
+def entropy(probabilities: np.ndarray) -> np.ndarray:
+    """Shannon entropy (nats) per row; 0 log 0 counts as 0."""
+    p = np.clip(probabilities, 0.0, 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, -p * np.log(p), 0.0)
+    return terms.sum(axis=1)
+
+
+def vote_distribution(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    """Rows of label codes (annotators in columns, -1 missing) -> per-row share of votes per class."""
+    counts = np.zeros((codes.shape[0], n_classes))
+    for k in range(n_classes):
+        counts[:, k] = (codes == k).sum(axis=1)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)

@@ -1,0 +1,177 @@
+"""Stage 1, validate: check a label table against the data contract with the `label_contract` GX suite.
+
+The header-level checks (required columns, probability columns matching the label set, numeric probabilities)
+run in Python because the suite's columns must exist before GX can look at them. Row-level checks run in GX on
+the table plus a few derived columns (probability sum deviation, NaN counts, invalid annotator labels), so the
+suite JSON stays independent of how many classes and annotators a table has. The first failure becomes a one-line
+BadInputError naming file, rows and the real column.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from labelgate import contract
+from labelgate.config import check_range
+from labelgate.contract import GOLD, ID, LLM_LABEL, PROB_PREFIX, TEXT, LabelTable
+from labelgate.errors import BadInputError
+from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR, ROW_COLUMN, Outcome, run_suite
+
+CONTRACT_SUITE = "label_contract"
+TEST_SUITE = "test_contract"
+
+# Derived columns the contract suite checks; each maps back to the real columns for error messages.
+PROB_SUM_DEVIATION = "_prob_sum_deviation"
+PROB_MIN = "_prob_min"
+PROB_MAX = "_prob_max"
+PROB_MISSING = "_prob_missing"
+ANNOTATOR_INVALID = "_annotator_invalid"
+
+
+@dataclass(frozen=True)
+class ValidateParams:
+    """Tolerances of the data contract."""
+
+    prob_tolerance: float = 1e-3  # |sum of llm_prob_* - 1| allowed per row (rounding in CSV exports)
+    min_rows: int = 1
+
+    def __post_init__(self):
+        check_range("prob_tolerance", self.prob_tolerance, 0.0, 0.5)
+        check_range("min_rows", self.min_rows, 1)
+
+
+def validate_label_table(
+    path: str | os.PathLike,
+    *,
+    labels: tuple[str, ...] = (),
+    params: ValidateParams = ValidateParams(),
+    expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
+) -> LabelTable:
+    """Read and check a label table; return it normalised (ids filled, probabilities as floats)."""
+    frame = contract.read_table(path)
+    label_set = contract.infer_labels(frame, labels)
+    frame = _check_header(path, frame, label_set, params)
+    outcomes = run_suite(CONTRACT_SUITE, _with_derived_columns(frame, label_set), {
+        "labels": list(label_set),
+        "prob_tolerance": params.prob_tolerance,
+        "min_rows": params.min_rows,
+    }, expectations_dir=expectations_dir)
+    _raise_first_failure(path, frame, label_set, outcomes)
+    return LabelTable(frame=frame.drop(columns=[ROW_COLUMN]), labels=label_set, path=str(path))
+
+
+def validate_test_table(
+    path: str | os.PathLike,
+    *,
+    labels: tuple[str, ...],
+    expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
+) -> pd.DataFrame:
+    """Read and check a gold test set (`text`, `label`)."""
+    frame = contract.read_table(path)
+    for column in (TEXT, contract.TEST_LABEL):
+        if column not in frame.columns:
+            raise BadInputError(path, "required column missing from the gold test set", column=column)
+    frame = frame.copy()
+    frame.insert(0, ROW_COLUMN, np.arange(1, len(frame) + 1))
+    outcomes = run_suite(TEST_SUITE, frame, {"labels": list(labels)}, expectations_dir=expectations_dir)
+    _raise_first_failure(path, frame, labels, outcomes)
+    return frame.drop(columns=[ROW_COLUMN]).reset_index(drop=True)
+
+
+def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: ValidateParams) -> pd.DataFrame:
+    for column in (TEXT, LLM_LABEL):
+        if column not in frame.columns:
+            raise BadInputError(path, "required column missing", column=column)
+    if len(frame) < params.min_rows:
+        raise BadInputError(path, f"has {len(frame)} data rows, needs at least {params.min_rows}")
+    if len(labels) < 2:
+        raise BadInputError(path, f"label set {list(labels)} has fewer than two classes; set base.labels",
+                            column=LLM_LABEL)
+    present = contract.prob_columns(frame)
+    expected = [contract.prob_column(label) for label in labels]
+    unknown = [c for c in present if c not in expected]
+    if unknown:
+        raise BadInputError(path, f"probability column for a label outside the label set {list(labels)}",
+                            column=unknown[0])
+    if present and len(present) != len(expected):
+        missing = [c for c in expected if c not in present]
+        raise BadInputError(path, "probability columns must cover every label", column=missing[0])
+    frame = frame.copy()
+    for column in present:
+        numeric = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[column].notna() & numeric.isna()
+        if bad.any():
+            rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
+            raise BadInputError(path, f"not a number: {frame[column][bad].iloc[0]!r}", rows=rows, column=column)
+        frame[column] = numeric.astype(float)
+    for column in [LLM_LABEL, GOLD, *contract.annotator_columns(frame)]:
+        if column in frame.columns:
+            frame[column] = frame[column].map(lambda v: v.strip() if isinstance(v, str) else v)
+    if ID not in frame.columns:
+        frame.insert(0, ID, [contract.stable_id(t) if isinstance(t, str) else None for t in frame[TEXT]])
+    else:
+        frame[ID] = frame[ID].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    frame.insert(0, ROW_COLUMN, np.arange(1, len(frame) + 1))
+    return frame
+
+
+def _with_derived_columns(frame: pd.DataFrame, labels: tuple[str, ...]) -> pd.DataFrame:
+    derived = frame.copy()
+    probs = [c for c in contract.prob_columns(frame)]
+    if probs:
+        values = frame[probs].to_numpy(float)
+        derived[PROB_MISSING] = np.isnan(values).sum(axis=1)
+        derived[PROB_SUM_DEVIATION] = np.abs(np.nansum(values, axis=1) - 1.0)
+        derived[PROB_MIN] = np.nanmin(np.where(np.isnan(values), 0.0, values), axis=1)
+        derived[PROB_MAX] = np.nanmax(np.where(np.isnan(values), 0.0, values), axis=1)
+    else:  # nothing to check: neutral values keep the suite's columns present
+        derived[PROB_MISSING] = 0
+        derived[PROB_SUM_DEVIATION] = 0.0
+        derived[PROB_MIN] = 0.0
+        derived[PROB_MAX] = 1.0
+    annotators = contract.annotator_columns(frame)
+    label_set = set(labels)
+    derived[ANNOTATOR_INVALID] = sum(
+        (frame[c].notna() & ~frame[c].isin(label_set)).astype(int) for c in annotators
+    ) if annotators else 0
+    if GOLD not in derived.columns:
+        derived[GOLD] = None
+    return derived
+
+
+def _raise_first_failure(path, frame: pd.DataFrame, labels, outcomes: list[Outcome]) -> None:
+    for outcome in outcomes:
+        if outcome.success:
+            continue
+        column = _blame_column(frame, outcome, labels)
+        detail = outcome.description
+        if outcome.error:
+            detail = f"{detail} (check error: {outcome.error})"
+        elif outcome.observed is not None and not outcome.rows:
+            detail = f"{detail} (observed {outcome.observed})"
+        raise BadInputError(path, detail, rows=outcome.rows, column=column)
+
+
+def _blame_column(frame: pd.DataFrame, outcome: Outcome, labels) -> str | None:
+    """Name the user's column behind a derived one, using the first failing row."""
+    column = outcome.column
+    if column is None or not column.startswith("_") or not outcome.rows:
+        return column
+    row = frame.loc[frame[ROW_COLUMN] == outcome.rows[0]].iloc[0]
+    if column == ANNOTATOR_INVALID:
+        for name in contract.annotator_columns(frame):
+            value = row[name]
+            if isinstance(value, str) and value not in labels or (pd.notna(value) and not isinstance(value, str)):
+                return name
+    probs = contract.prob_columns(frame)
+    if column == PROB_MISSING:
+        return next((c for c in probs if pd.isna(row[c])), probs[0] if probs else None)
+    if column in (PROB_MIN, PROB_MAX):
+        return next((c for c in probs if not 0.0 <= row[c] <= 1.0), probs[0] if probs else None)
+    if column == PROB_SUM_DEVIATION:
+        return f"{PROB_PREFIX}*"
+    return column
