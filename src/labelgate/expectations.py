@@ -103,16 +103,19 @@ def run_suite(
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
 ) -> list[Outcome]:
     """Validate `frame` against suite `name`, with `parameters` filling its `$PARAMETER` placeholders."""
-    suite_json = load_suite_json(name, expectations_dir)
+    return run_suite_json(load_suite_json(name, expectations_dir), frame, parameters,
+                          source=suite_path(name, expectations_dir))
+
+
+def run_suite_json(
+    suite_json: dict, frame: pd.DataFrame, parameters: dict[str, Any], *, source: str | os.PathLike = "suite"
+) -> list[Outcome]:
+    """Validate `frame` against an already loaded suite (e.g. one reduced to the figures that were measured)."""
+    import great_expectations as gx
+
     missing = sorted(suite_parameters(suite_json) - set(parameters))
     if missing:
-        raise BadInputError(suite_path(name, expectations_dir),
-                            f"suite needs parameter(s) {', '.join(missing)} that params.yaml does not provide")
-    return _run(suite_json, frame, parameters)
-
-
-def _run(suite_json: dict, frame: pd.DataFrame, parameters: dict[str, Any]) -> list[Outcome]:
-    import great_expectations as gx
+        raise BadInputError(source, f"suite needs parameter(s) {', '.join(missing)} that params.yaml does not provide")
 
     context = _context()
     suite_json = {k: v for k, v in suite_json.items() if k in ("name", "expectations", "meta", "notes")}

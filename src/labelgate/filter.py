@@ -1,0 +1,144 @@
+"""Stage 3, filter: mitigations as training subsets, the paper's entropy filter and consistency ensemble plus
+cleanlab pruning.
+
+Strategies (each reads the per-example table written by `labelgate score`):
+  raw        every row (the baseline the others are compared with)
+  entropy    drop rows whose normalised entropy is above an absolute cut or above a quantile
+  cleanlab   drop rows cleanlab flags as label issues, or whose label quality is below a cut
+  consensus  keep rows where at least a share of all annotations agrees with the LLM label
+  combined   rows every available one of the three keeps
+
+A class-balance guard refuses (exit 1) a subset that would leave any class with fewer rows than
+`filter.min_class_count`: training on a class the filter starved would only hide the risk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelgate.config import check_range
+from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT
+from labelgate.errors import BadInputError, LabelgateError
+
+STRATEGIES = ("raw", "entropy", "cleanlab", "consensus", "combined")
+
+
+class FilterRefused(LabelgateError):
+    """The class-balance guard refused a subset (exit 1, like a blocked gate)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class FilterParams:
+    """Cuts of the filter strategies (params.yaml section `filter`)."""
+
+    strategies: tuple[str, ...] = ("raw", "entropy", "cleanlab", "consensus", "combined")
+    entropy_max: float | None = None  # absolute cut on normalised entropy; or use entropy_quantile
+    entropy_quantile: float | None = 0.7  # keep rows at or below this quantile of normalised entropy
+    cleanlab_min_quality: float | None = None  # None: drop cleanlab's label-issue flags; else a quality cut
+    consensus_min_agreement: float = 1.0  # share of annotations that must agree with the LLM label
+    min_class_count: int = 20  # the class-balance guard
+
+    def __post_init__(self):
+        object.__setattr__(self, "strategies", tuple(self.strategies))
+        unknown = [s for s in self.strategies if s not in STRATEGIES]
+        if unknown:
+            raise ValueError(f"unknown strategies {unknown}; known: {list(STRATEGIES)}")
+        if (self.entropy_max is None) == (self.entropy_quantile is None):
+            raise ValueError("set exactly one of entropy_max and entropy_quantile")
+        if self.entropy_max is not None:
+            check_range("entropy_max", self.entropy_max, 0.0, 1.0)
+        if self.entropy_quantile is not None:
+            check_range("entropy_quantile", self.entropy_quantile, 0.01, 1.0)
+        if self.cleanlab_min_quality is not None:
+            check_range("cleanlab_min_quality", self.cleanlab_min_quality, 0.0, 1.0)
+        check_range("consensus_min_agreement", self.consensus_min_agreement, 0.0, 1.0)
+        check_range("min_class_count", self.min_class_count, 0)
+
+
+def keep_mask(scores: pd.DataFrame, strategy: str, params: FilterParams, *, source: str = "scores") -> np.ndarray:
+    """Boolean mask of the rows `strategy` keeps."""
+    if strategy == "raw":
+        return np.ones(len(scores), dtype=bool)
+    if strategy == "entropy":
+        values = _column(scores, "entropy_normalised", strategy, source).to_numpy(float)
+        cut = params.entropy_max if params.entropy_max is not None else np.quantile(values, params.entropy_quantile)
+        return values <= cut
+    if strategy == "cleanlab":
+        if params.cleanlab_min_quality is not None:
+            return _column(scores, "cleanlab_label_quality", strategy, source).to_numpy(float) >= (
+                params.cleanlab_min_quality)
+        return ~_column(scores, "cleanlab_is_label_issue", strategy, source).to_numpy(bool)
+    if strategy == "consensus":
+        share = _column(scores, "agreement_llm_label_share", strategy, source).to_numpy(float)
+        return share >= params.consensus_min_agreement - 1e-9
+    if strategy == "combined":
+        masks = [keep_mask(scores, s, params, source=source) for s in ("entropy", "cleanlab", "consensus")
+                 if _available(scores, s)]
+        if not masks:
+            raise BadInputError(source, "combined needs at least one of the entropy, cleanlab or agreement signals")
+        return np.logical_and.reduce(masks)
+    raise BadInputError(source, f"unknown strategy '{strategy}'; choose one of {', '.join(STRATEGIES)}")
+
+
+_NEEDS = {"entropy": "entropy_normalised", "cleanlab": "cleanlab_is_label_issue",
+          "consensus": "agreement_llm_label_share"}
+
+
+def _available(scores: pd.DataFrame, strategy: str) -> bool:
+    return _NEEDS[strategy] in scores.columns
+
+
+def _column(scores: pd.DataFrame, column: str, strategy: str, source: str) -> pd.Series:
+    if column not in scores.columns:
+        raise BadInputError(source, f"strategy '{strategy}' needs this score; enable its signal in score.signals",
+                            column=column)
+    return scores[column]
+
+
+def filter_subset(
+    scores: pd.DataFrame, strategy: str, params: FilterParams, labels: list[str], *, source: str = "scores"
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Return (training subset with id, text, label; its summary). Raises FilterRefused when a class starves."""
+    mask = keep_mask(scores, strategy, params, source=source)
+    kept = scores[mask]
+    summary = subset_summary(scores, mask, labels, strategy)
+    starved = {k: v for k, v in summary["kept_per_class"].items() if v < params.min_class_count}
+    if starved:
+        detail = ", ".join(f"{k}: {v}" for k, v in starved.items())
+        raise FilterRefused(
+            f"{source}: strategy '{strategy}' would leave class(es) below filter.min_class_count="
+            f"{params.min_class_count} ({detail}); loosen the cut or relabel those classes"
+        )
+    subset = pd.DataFrame({ID: kept[ID].to_numpy(), TEXT: kept[TEXT].to_numpy(), "label": kept[LLM_LABEL].to_numpy()})
+    return subset, summary
+
+
+def subset_summary(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], strategy: str) -> dict[str, Any]:
+    given = scores[LLM_LABEL]
+    kept_counts = given[mask].value_counts().reindex(labels, fill_value=0)
+    all_counts = given.value_counts().reindex(labels, fill_value=0)
+    summary: dict[str, Any] = {
+        "strategy": strategy,
+        "rows_in": int(len(scores)),
+        "rows_kept": int(mask.sum()),
+        "retained_fraction": float(mask.mean()) if len(mask) else 0.0,
+        "kept_per_class": {k: int(v) for k, v in kept_counts.items()},
+        "retained_fraction_per_class": {k: (float(kept_counts[k] / all_counts[k]) if all_counts[k] else None)
+                                        for k in labels},
+    }
+    if "cleanlab_given_label_prob" in scores.columns:
+        # Expected share of wrong labels among kept rows if the text model's probabilities were calibrated.
+        summary["estimated_remaining_noise_rate"] = float(1.0 - scores["cleanlab_given_label_prob"][mask].mean())
+    if GOLD in scores.columns and scores[GOLD].notna().any():
+        audited = scores[GOLD].notna().to_numpy()
+        wrong = (scores[GOLD] != given).to_numpy()
+        summary["audit_rows_kept"] = int((audited & mask).sum())
+        summary["audit_error_rate_kept"] = float(wrong[audited & mask].mean()) if (audited & mask).any() else None
+        summary["audit_error_rate_all"] = float(wrong[audited].mean())
+    return summary
