@@ -280,5 +280,36 @@ def gate(
     raise typer.Exit(EXIT_BLOCKED if verdict.blocked else 0)
 
 
+@app.command()
+@run_command()
+def annotate(
+    texts: Annotated[Path, typer.Argument(help="Texts to label (.csv, .parquet, .jsonl) with a 'text' column; "
+                                               "id, gold_label and other columns pass through.")],
+    out: Annotated[Path, typer.Option("--out", help="Label table to write (.csv, .parquet or .jsonl).")],
+    params: ParamsOption = Path("params.yaml"),
+    labels: LabelsOption = None,
+):
+    """Label texts with an LLM (section annotate: of params.yaml): llm_label, llm_prob_*, annotator_* columns."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from labelgate.annotate import AnnotateParams, annotate_frame, resolve_labels
+    from labelgate.config import section
+    from labelgate.contract import read_table
+    from labelgate.io import write_table
+
+    values = _params(params)
+    annotate_params = section(values, "annotate", AnnotateParams)
+    label_set = resolve_labels(_labels(values, labels))
+    frame = read_table(texts)
+    with Progress(TextColumn("annotate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("annotate", total=None)
+        table, report = annotate_frame(frame, label_set, annotate_params, source=str(texts),
+                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    write_table(out, table)
+    typer.echo(f"{out}: {report.summary()}")
+    return report
+
+
 def entry() -> None:  # pragma: no cover - console-script shim
     sys.exit(app())

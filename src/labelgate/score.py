@@ -26,6 +26,8 @@ class ScoreParams:
     signals: tuple[str, ...] = DEFAULT_SIGNALS  # which signals run, in this order
     entropy_threshold: float = 0.8  # normalised entropy above which a row counts as uncertain
     text_model: str = "tfidf_logreg"  # out-of-fold model for cleanlab: tfidf_logreg | embedding
+    text_model_c: float = 0.25  # inverse L2 strength of the logistic regression; strong regularisation keeps
+    # the out-of-fold probabilities calibrated enough for confident learning (bench/noise_estimation.md)
     cv_folds: int = 5
     max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
     audit_confidence: float = 0.95  # Wilson interval level for the audit accuracy
@@ -40,6 +42,7 @@ class ScoreParams:
             raise ValueError(f"text_model must be one of {TEXT_MODELS}")
         check_range("entropy_threshold", self.entropy_threshold, 0.0, 1.0)
         check_range("cv_folds", self.cv_folds, 2, 20)
+        check_range("text_model_c", self.text_model_c, 1e-4, 1e4)
         check_range("max_features", self.max_features, 10)
         check_range("audit_confidence", self.audit_confidence, 0.5, 0.999)
 

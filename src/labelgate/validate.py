@@ -102,8 +102,10 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
         raise BadInputError(path, "probability columns must cover every label", column=missing[0])
     frame = frame.copy()
     for column in present:
-        numeric = pd.to_numeric(frame[column], errors="coerce")
-        bad = frame[column].notna() & numeric.isna()
+        # A literal "NaN" is a missing probability (reported by the suite), not a malformed number.
+        raw = frame[column].map(lambda v: np.nan if isinstance(v, str) and v.strip().lower() == "nan" else v)
+        numeric = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna() & numeric.isna()
         if bad.any():
             rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
             raise BadInputError(path, f"not a number: {frame[column][bad].iloc[0]!r}", rows=rows, column=column)

@@ -54,7 +54,7 @@ class ScoringContext:
         return out_of_fold_probabilities(
             self.table.frame["text"].tolist(), self.given_labels, n_classes=len(self.table.labels),
             model=self.params.text_model, folds=self.params.cv_folds, seed=self.params.seed,
-            max_features=self.params.max_features,
+            max_features=self.params.max_features, regularisation=self.params.text_model_c,
         )
 
 

@@ -23,11 +23,13 @@ def out_of_fold_probabilities(
     folds: int = 5,
     seed: int = 0,
     max_features: int = 200_000,
+    regularisation: float = 0.25,
 ) -> np.ndarray:
     if model not in TEXT_MODELS:
         raise ValueError(f"unknown text model {model!r}; choose one of {TEXT_MODELS}")
     features = _tfidf(texts, max_features) if model == "tfidf_logreg" else _embeddings(texts)
-    return _cross_validated(features, np.asarray(labels), n_classes=n_classes, folds=folds, seed=seed)
+    return _cross_validated(features, np.asarray(labels), n_classes=n_classes, folds=folds, seed=seed,
+                            regularisation=regularisation)
 
 
 def _tfidf(texts: list[str], max_features: int):
@@ -62,7 +64,9 @@ def _embeddings(texts: list[str], batch_size: int = 64) -> np.ndarray:
     return out
 
 
-def _cross_validated(features, labels: np.ndarray, *, n_classes: int, folds: int, seed: int) -> np.ndarray:
+def _cross_validated(
+    features, labels: np.ndarray, *, n_classes: int, folds: int, seed: int, regularisation: float
+) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
@@ -72,7 +76,7 @@ def _cross_validated(features, labels: np.ndarray, *, n_classes: int, folds: int
     probabilities = np.zeros((len(labels), n_classes))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for train_index, held_out in splitter.split(np.zeros(len(labels)), labels):
-        classifier = LogisticRegression(C=4.0, max_iter=300, tol=1e-3)
+        classifier = LogisticRegression(C=regularisation, max_iter=300, tol=1e-3)
         classifier.fit(features[train_index], labels[train_index])
         fold_probs = np.full((len(held_out), n_classes), 1e-6)
         fold_probs[:, classifier.classes_] = classifier.predict_proba(features[held_out])

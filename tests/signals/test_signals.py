@@ -1,0 +1,146 @@
+"""One test class per signal: a clean and a dirty fixture with exact expected values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelgate.contract import LabelTable
+from labelgate.score import ScoreParams, score_labels
+from labelgate.signals import SIGNALS, ScoringContext
+from synthetic import flip_systematic, label_table, make_texts
+
+LABELS = ("a", "b", "c")
+
+
+def table(frame: pd.DataFrame) -> LabelTable:
+    return LabelTable(frame=frame, labels=LABELS, path="memory")
+
+
+def run(name: str, frame: pd.DataFrame, test_labels=None, **params):
+    context = ScoringContext(table(frame), ScoreParams(**params), test_labels=test_labels)
+    return SIGNALS[name]().score(context)
+
+
+def with_probs(labels: list[str], probs: list[list[float]]) -> pd.DataFrame:
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(len(labels))], "text": ["t"] * len(labels),
+                          "llm_label": labels})
+    for k, label in enumerate(LABELS):
+        frame[f"llm_prob_{label}"] = [row[k] for row in probs]
+    return frame
+
+
+class TestEntropy:
+    def test_clean_certain_labels_have_zero_entropy(self):
+        result = run("entropy", with_probs(["a", "b"], [[1, 0, 0], [0, 1, 0]]))
+        assert result.summary["median_normalised_entropy"] == 0.0
+        assert result.summary["high_entropy_rate"] == 0.0
+        assert list(result.rows["entropy_margin"]) == [1.0, 1.0]
+
+    def test_dirty_uniform_distribution_has_entropy_one(self):
+        result = run("entropy", with_probs(["a", "b"], [[1 / 3] * 3, [0.5, 0.5, 0.0]]))
+        assert result.rows["entropy_normalised"].iloc[0] == pytest.approx(1.0)
+        assert result.rows["entropy_normalised"].iloc[1] == pytest.approx(math.log(2) / math.log(3))
+        assert list(result.rows["entropy_high"]) == [True, False]  # 0.631 < threshold 0.8
+        assert result.summary["high_entropy_rate"] == 0.5
+
+    def test_votes_when_no_probabilities(self):
+        frame = pd.DataFrame({"text": ["x", "y"], "llm_label": ["a", "a"], "annotator_p2": ["a", "b"]})
+        result = run("entropy", frame)
+        assert result.summary["source"] == "votes"
+        assert list(result.rows["entropy_normalised"]) == pytest.approx([0.0, math.log(2) / math.log(3)])
+
+    def test_unavailable_without_probabilities_or_annotators(self):
+        result = run("entropy", pd.DataFrame({"text": ["x"], "llm_label": ["a"]}))
+        assert result.summary["available"] is False
+        assert result.metrics == {"median_normalised_entropy": None, "high_entropy_rate": None}
+
+
+class TestAgreement:
+    def test_clean_full_agreement(self):
+        texts, truth = make_texts(90, 3, seed=3)
+        frame = label_table(texts, truth, list(LABELS))
+        frame["annotator_p2"] = frame["llm_label"]
+        result = run("agreement", frame)
+        assert result.summary["annotator_alpha"] == pytest.approx(1.0)
+        assert result.summary["agreement_rate"] == 1.0
+        assert result.rows["agreement_llm_label_share"].eq(1.0).all()
+
+    def test_dirty_disagreement(self):
+        texts, truth = make_texts(90, 3, seed=3)
+        frame = label_table(texts, truth, list(LABELS))
+        other = np.asarray(LABELS, dtype=object)[(truth + 1) % 3]
+        frame["annotator_p2"] = np.where(np.arange(90) < 30, other, frame["llm_label"])
+        result = run("agreement", frame)
+        assert result.summary["agreement_rate"] == pytest.approx(60 / 90)
+        assert result.rows["agreement_llm_label_share"].iloc[0] == 0.5
+        assert result.summary["annotator_alpha"] < 0.6
+        assert set(result.summary["annotator_quality"]) == {"llm_label", "annotator_p2"}
+
+    def test_unavailable_with_one_annotation(self):
+        result = run("agreement", pd.DataFrame({"text": ["x"], "llm_label": ["a"]}))
+        assert result.summary["available"] is False
+
+
+class TestAudit:
+    def frame(self, gold):
+        return pd.DataFrame({"text": ["t"] * 4, "llm_label": ["a", "b", "c", "a"], "gold_label": gold})
+
+    def test_clean_audit(self):
+        result = run("audit", self.frame(["a", "b", "c", None]))
+        assert result.summary["n_audited"] == 3
+        assert result.summary["audit_accuracy"] == 1.0
+        # Wilson 95% interval for 3/3: lower bound 0.4385
+        assert result.summary["audit_accuracy_lower"] == pytest.approx(0.43850, abs=1e-4)
+
+    def test_dirty_audit(self):
+        result = run("audit", self.frame(["b", "b", "c", "c"]))
+        assert result.summary["audit_accuracy"] == 0.5
+        assert result.summary["confusion"] == [[0, 0, 0], [1, 1, 0], [1, 0, 1]]
+        assert list(result.rows["audit_correct"]) == [0.0, 1.0, 1.0, 0.0]
+
+
+class TestClassBalance:
+    def test_clean_balance(self):
+        frame = pd.DataFrame({"text": ["t"] * 3, "llm_label": ["a", "b", "c"]})
+        result = run("class_balance", frame, test_labels=pd.Series(["a", "b", "c"]))
+        assert result.summary["class_balance_tvd"] == 0.0
+
+    def test_dirty_balance(self):
+        frame = pd.DataFrame({"text": ["t"] * 4, "llm_label": ["a", "a", "a", "b"]})
+        result = run("class_balance", frame, test_labels=pd.Series(["a", "b", "c", "c"]))
+        # shares 0.75/0.25/0 vs 0.25/0.25/0.5 -> TVD 0.5
+        assert result.summary["class_balance_tvd"] == pytest.approx(0.5)
+
+
+class TestCleanlab:
+    def test_clean_labels_have_no_issues(self):
+        texts, truth = make_texts(600, 3, seed=5)
+        result = run("cleanlab", label_table(texts, truth, list(LABELS)))
+        assert result.summary["label_issues"] == 0
+        assert result.summary["estimated_noise_rate"] == pytest.approx(0.0, abs=0.01)
+
+    def test_dirty_labels_are_found(self):
+        texts, truth = make_texts(900, 3, seed=5)
+        given = flip_systematic(truth, {(1, 0): 0.2, (2, 1): 0.2})
+        result = run("cleanlab", label_table(texts, given, list(LABELS)))
+        flipped = given != truth
+        found = result.rows["cleanlab_is_label_issue"].to_numpy()
+        assert (found & flipped).sum() / flipped.sum() > 0.7  # recall of the injected errors
+        assert (found & ~flipped).sum() / max(found.sum(), 1) < 0.2  # few false alarms
+        noise = np.asarray(result.summary["noise_matrix"])
+        assert noise[0, 1] > 0.1  # P(given a | true b) carries the systematic flip
+        assert np.allclose(noise.sum(axis=0), 1.0)
+
+
+def test_score_runs_enabled_signals_in_order():
+    texts, truth = make_texts(300, 3, seed=1)
+    frame = label_table(texts, truth, list(LABELS))
+    rows, summary = score_labels(table(frame), ScoreParams(signals=("cleanlab", "audit")))
+    assert list(summary["signals"]) == ["cleanlab", "audit"]
+    assert summary["signals"]["audit"]["available"] is False
+    assert summary["metrics"]["audit_accuracy"] is None
+    assert len(rows) == 300 and "cleanlab_is_label_issue" in rows.columns

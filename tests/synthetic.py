@@ -1,0 +1,59 @@
+"""Synthetic labelled texts with a known truth, for tests and benchmarks.
+
+Each class has its own vocabulary; every text mixes words of its class with shared filler words, so a bag-of-words
+model can learn the classes but not perfectly. Noise is injected into a copy of the true labels, either uniformly
+or systematically (class-dependent: a fixed share of one class relabelled as a specific other class), which is
+how LLM annotators err.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def make_texts(n: int, n_classes: int = 3, *, seed: int = 0, class_words: int = 40, filler_words: int = 400,
+               length: int = 14, signal_words: int = 4, weights=None) -> tuple[list[str], np.ndarray]:
+    """n texts and their true class codes."""
+    rng = np.random.default_rng(seed)
+    weights = np.full(n_classes, 1 / n_classes) if weights is None else np.asarray(weights, float)
+    truth = rng.choice(n_classes, size=n, p=weights / weights.sum())
+    vocab = [[f"c{k}w{i}" for i in range(class_words)] for k in range(n_classes)]
+    filler = [f"f{i}" for i in range(filler_words)]
+    texts = []
+    for k in truth:
+        words = list(rng.choice(vocab[k], size=signal_words)) + list(rng.choice(filler, size=length - signal_words))
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+    return texts, truth
+
+
+def flip_uniform(truth: np.ndarray, rate: float, n_classes: int, *, seed: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noisy = truth.copy()
+    flip = rng.random(len(truth)) < rate
+    noisy[flip] = (truth[flip] + rng.integers(1, n_classes, size=flip.sum())) % n_classes
+    return noisy
+
+
+def flip_systematic(truth: np.ndarray, flips: dict[tuple[int, int], float], *, seed: int = 1) -> np.ndarray:
+    """flips[(true, given)] = share of class `true` relabelled as `given`."""
+    rng = np.random.default_rng(seed)
+    noisy = truth.copy()
+    for (true, given), share in flips.items():
+        candidates = np.flatnonzero((truth == true) & (noisy == truth))
+        chosen = rng.choice(candidates, size=int(round(share * (truth == true).sum())), replace=False)
+        noisy[chosen] = given
+    return noisy
+
+
+def label_table(texts, given: np.ndarray, labels: list[str], *, truth=None, audit_share: float = 0.0,
+                seed: int = 2) -> pd.DataFrame:
+    """A label table in the data contract, optionally with gold_label on an audit subset."""
+    rng = np.random.default_rng(seed)
+    names = np.asarray(labels, dtype=object)
+    frame = pd.DataFrame({"id": [f"r{i}" for i in range(len(texts))], "text": texts, "llm_label": names[given]})
+    if truth is not None and audit_share > 0:
+        audited = rng.random(len(texts)) < audit_share
+        frame["gold_label"] = np.where(audited, names[truth], None)
+    return frame
