@@ -249,16 +249,14 @@ def reference(
 @app.command()
 @run_command(fail_closed=True)
 def gate(
-    scores: Annotated[Path | None, typer.Option(help="Per-example scores (Parquet).")] = Path("data/scores.parquet"),
-    label_risk: Annotated[Path | None, typer.Option(help="label_risk.json from `labelgate score`.")] = Path(
-        "metrics/label_risk.json"),
-    evaluation: Annotated[Path | None, typer.Option(help="evaluate.json from `labelgate evaluate`.")] = Path(
-        "metrics/evaluate.json"),
+    scores: Annotated[Path | None, typer.Option(help="Per-example scores from `labelgate score` (Parquet).")] = None,
+    label_risk: Annotated[Path | None, typer.Option(help="label_risk.json from `labelgate score`.")] = None,
+    evaluation: Annotated[Path | None, typer.Option(help="evaluate.json from `labelgate evaluate`.")] = None,
     out: Annotated[Path, typer.Option(help="Verdict JSON (also a DVC metrics file).")] = Path("metrics/gate.json"),
     params: ParamsOption = Path("params.yaml"),
     expectations: ExpectationsOption = Path("expectations"),
 ) -> None:
-    """Run the GX suites over risk and stability figures; exit 1 when a blocking expectation fails (fail closed)."""
+    """Run the GX suites over the figures given; exit 1 when a blocking expectation fails (fail closed)."""
     from labelgate.config import section
     from labelgate.contract import read_table
     from labelgate.gate import GateParams, failed_gate_verdict, run_gate

@@ -99,8 +99,9 @@ def stability_frame(evaluation: dict[str, Any], subset: str) -> pd.DataFrame:
     if subset not in subsets:
         raise KeyError(f"gate.subset '{subset}' has no evaluation; evaluated: {sorted(subsets)}")
     figures = subsets[subset]
-    row = {k: (np.nan if v is None else float(v)) for k, v in figures.items()
-           if isinstance(v, (int, float, bool)) or v is None}
+    # Every scalar goes in as it is: a figure that is not a number makes its expectation error, which blocks.
+    row = {k: (np.nan if v is None else float(v) if isinstance(v, (bool, int, float)) else v)
+           for k, v in figures.items() if not isinstance(v, (dict, list))}
     return pd.DataFrame([row])
 
 

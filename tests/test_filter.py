@@ -1,0 +1,76 @@
+"""Filter strategies, the class-balance guard and the subset summaries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelgate.filter import FilterParams, FilterRefused, filter_subset, keep_mask
+
+LABELS = ["a", "b"]
+
+
+def scores() -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": ["r1", "r2", "r3", "r4", "r5", "r6"],
+        "text": ["t1", "t2", "t3", "t4", "t5", "t6"],
+        "llm_label": ["a", "a", "a", "b", "b", "b"],
+        "gold_label": ["a", "b", None, "b", "a", None],
+        "entropy_normalised": [0.1, 0.9, 0.2, 0.3, 0.95, 0.4],
+        "cleanlab_is_label_issue": [False, True, False, False, True, False],
+        "cleanlab_label_quality": [0.9, 0.2, 0.8, 0.7, 0.1, 0.6],
+        "cleanlab_given_label_prob": [0.9, 0.2, 0.8, 0.7, 0.1, 0.6],
+        "agreement_llm_label_share": [1.0, 0.5, 1.0, 1.0, 0.5, 0.5],
+    })
+
+
+@pytest.mark.parametrize("strategy, params, kept", [
+    ("raw", {}, [1, 1, 1, 1, 1, 1]),
+    ("entropy", {"entropy_max": 0.5, "entropy_quantile": None}, [1, 0, 1, 1, 0, 1]),
+    ("entropy", {"entropy_quantile": 0.5}, [1, 0, 1, 1, 0, 0]),  # median 0.35
+    ("cleanlab", {}, [1, 0, 1, 1, 0, 1]),
+    ("cleanlab", {"cleanlab_min_quality": 0.65}, [1, 0, 1, 1, 0, 0]),
+    ("consensus", {}, [1, 0, 1, 1, 0, 0]),
+    ("consensus", {"consensus_min_agreement": 0.5}, [1, 1, 1, 1, 1, 1]),
+    ("combined", {"entropy_max": 0.35, "entropy_quantile": None, "consensus_min_agreement": 0.5}, [1, 0, 1, 1, 0, 0]),
+])
+def test_keep_masks(strategy, params, kept):
+    assert keep_mask(scores(), strategy, FilterParams(**params)).astype(int).tolist() == kept
+
+
+def test_summary_counts_and_audit_error():
+    subset, summary = filter_subset(scores(), "cleanlab", FilterParams(min_class_count=1), LABELS)
+    assert list(subset.columns) == ["id", "text", "label"]
+    assert summary["kept_per_class"] == {"a": 2, "b": 2}
+    assert summary["retained_fraction_per_class"] == {"a": 2 / 3, "b": 2 / 3}
+    assert summary["audit_error_rate_all"] == 0.5  # r2 and r5 wrong out of 4 audited
+    assert summary["audit_error_rate_kept"] == 0.0
+    assert summary["estimated_remaining_noise_rate"] == pytest.approx(1 - np.mean([0.9, 0.8, 0.7, 0.6]))
+
+
+def test_class_balance_guard_refuses():
+    with pytest.raises(FilterRefused, match=r"min_class_count=3 \(a: 2, b: 2\)"):
+        filter_subset(scores(), "cleanlab", FilterParams(min_class_count=3), LABELS)
+
+
+def test_guard_exits_1_through_cli(workdir, cli):
+    scores().to_parquet(workdir / "scores.parquet")
+    (workdir / "params.yaml").write_text("filter:\n  min_class_count: 3\n")
+    result = cli("filter", workdir / "scores.parquet", "--strategy", "cleanlab", "--out", workdir / "s.parquet",
+                 "--labels", "a,b")
+    assert result.exit_code == 1
+    assert "would leave class(es) below filter.min_class_count=3" in result.output
+    assert not (workdir / "s.parquet").exists()
+
+
+def test_missing_signal_is_bad_input(workdir, cli):
+    scores().drop(columns=["agreement_llm_label_share"]).to_parquet(workdir / "scores.parquet")
+    result = cli("filter", workdir / "scores.parquet", "--strategy", "consensus", "--out", workdir / "s.parquet")
+    assert result.exit_code == 2
+    assert "column 'agreement_llm_label_share'" in result.output
+
+
+def test_params_need_exactly_one_entropy_cut():
+    with pytest.raises(ValueError, match="exactly one"):
+        FilterParams(entropy_max=0.5, entropy_quantile=0.5)

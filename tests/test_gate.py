@@ -1,0 +1,111 @@
+"""The gate: GX suites over label-risk and stability figures, thresholds from params.yaml, fail closed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelgate.gate import GateParams, run_gate
+from synthetic import flip_systematic, label_table, make_texts
+
+LABELS = ["a", "b", "c"]
+
+
+def labelled(noisy: bool) -> pd.DataFrame:
+    texts, truth = make_texts(900, 3, seed=7)
+    given = flip_systematic(truth, {(1, 0): 0.5, (2, 1): 0.5}) if noisy else truth
+    frame = label_table(texts, given, LABELS, truth=truth, audit_share=0.2)
+    probs = np.full((len(frame), 3), 0.05)
+    probs[np.arange(len(frame)), given] = 0.9
+    for k, label in enumerate(LABELS):
+        frame[f"llm_prob_{label}"] = probs[:, k]
+    return frame
+
+
+@pytest.fixture()
+def gate_dir(workdir):
+    (workdir / "params.yaml").write_text("base:\n  labels: [a, b, c]\n")
+    pd.DataFrame({"text": ["x"] * 90, "label": LABELS * 30}).to_csv(workdir / "test.csv", index=False)
+    return workdir
+
+
+@pytest.mark.parametrize("noisy, code", [(False, 0), (True, 1)])
+def test_check_blocks_systematic_noise_and_passes_gold(gate_dir, cli, noisy, code):
+    labelled(noisy).to_csv(gate_dir / "labels.csv", index=False)
+    result = cli("check", gate_dir / "labels.csv", "--test", gate_dir / "test.csv", "--out", gate_dir / "v.json")
+    assert result.exit_code == code, result.output
+    verdict = json.loads((gate_dir / "v.json").read_text())
+    assert verdict["blocked"] is noisy
+    failed = {o["column"] for o in verdict["outcomes"] if o["status"] == "fail"}
+    if noisy:
+        assert "audit_accuracy_lower" in failed
+        assert "BLOCKED" in result.output
+    else:
+        assert failed == set()
+    skipped = {o["column"] for o in verdict["outcomes"] if o["status"] == "skipped"}
+    assert skipped == {"agreement_all_agree", "annotator_alpha"}  # no annotator_* columns: not measured
+
+
+def evaluation(std: float, alpha: float, gap: float, plateau: bool | None = False) -> dict:
+    return {"reference": "gold", "subsets": {"raw": {
+        "accuracy_mean": 0.7, "accuracy_std": std, "macro_f1_mean": 0.6, "macro_f1_std": std,
+        "krippendorff_alpha": alpha, "unchanged_prediction_rate": alpha, "accuracy_gap_to_reference": gap,
+        "macro_f1_gap_to_reference": gap, "plateau": plateau, "seeds": {}}}}
+
+
+def test_stability_suite_pass_and_block(workdir):
+    ok = run_gate(scores=None, label_risk=None, evaluation=evaluation(0.01, 0.9, 0.01), params=GateParams())
+    assert ok.status == "pass"
+    bad = run_gate(scores=None, label_risk=None, evaluation=evaluation(0.05, 0.6, 0.1, True), params=GateParams())
+    assert bad.blocked
+    failed = {o["column"]: o["severity"] for o in bad.outcomes if o["status"] == "fail"}
+    assert failed == {"accuracy_std": "block", "macro_f1_std": "warn", "krippendorff_alpha": "block",
+                      "unchanged_prediction_rate": "warn", "accuracy_gap_to_reference": "block",
+                      "macro_f1_gap_to_reference": "warn", "plateau": "warn"}
+
+
+def test_warnings_alone_do_not_block(workdir):
+    verdict = run_gate(scores=None, label_risk=None, evaluation=evaluation(0.01, 0.9, 0.01, True),
+                       params=GateParams())
+    assert verdict.status == "warn" and not verdict.blocked
+
+
+def test_thresholds_come_from_params(workdir):
+    strict = GateParams(max_accuracy_std=0.005)
+    verdict = run_gate(scores=None, label_risk=None, evaluation=evaluation(0.01, 0.9, 0.01), params=strict)
+    assert verdict.blocked
+    row = next(o for o in verdict.outcomes if o["column"] == "accuracy_std")
+    assert row["threshold"] == "<= 0.005" and row["observed"] == 0.01
+
+
+def test_unknown_subset_fails_closed(workdir, cli):
+    (workdir / "evaluate.json").write_text(json.dumps(evaluation(0.01, 0.9, 0.01)))
+    (workdir / "params.yaml").write_text("gate:\n  subset: combined\n")
+    result = cli("gate", "--evaluation", workdir / "evaluate.json",
+                 "--out", workdir / "gate.json")
+    assert result.exit_code == 1
+    assert json.loads((workdir / "gate.json").read_text())["blocked"] is True
+
+
+@pytest.mark.parametrize("content", ["{not json", ""])
+def test_corrupt_metrics_fail_closed(workdir, cli, content):
+    (workdir / "evaluate.json").write_text(content)
+    result = cli("gate", "--evaluation", workdir / "evaluate.json",
+                 "--out", workdir / "gate.json")
+    assert result.exit_code != 0
+    verdict = json.loads((workdir / "gate.json").read_text())
+    assert verdict["blocked"] is True and verdict["status"] == "block"
+
+
+def test_expectation_error_blocks_even_as_warning(workdir):
+    broken = evaluation(0.01, 0.9, 0.01)
+    broken["subsets"]["raw"]["unchanged_prediction_rate"] = "n/a"  # not a number: GX cannot evaluate it
+    verdict = run_gate(scores=None, label_risk=None, evaluation=broken, params=GateParams())
+    assert verdict.blocked
+
+
+def test_nothing_to_check_blocks(workdir):
+    assert run_gate(scores=None, label_risk=None, evaluation=None, params=GateParams()).blocked
