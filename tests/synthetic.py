@@ -14,17 +14,17 @@ import pandas as pd
 
 def make_texts(n: int, n_classes: int = 3, *, seed: int = 0, class_words: int = 40, filler_words: int = 400,
                length: int = 14, signal_words: int = 4, weights=None) -> tuple[list[str], np.ndarray]:
-    """n texts and their true class codes."""
+    """n texts and their true class codes (vectorised: a million rows take seconds)."""
     rng = np.random.default_rng(seed)
     weights = np.full(n_classes, 1 / n_classes) if weights is None else np.asarray(weights, float)
     truth = rng.choice(n_classes, size=n, p=weights / weights.sum())
-    vocab = [[f"c{k}w{i}" for i in range(class_words)] for k in range(n_classes)]
-    filler = [f"f{i}" for i in range(filler_words)]
-    texts = []
-    for k in truth:
-        words = list(rng.choice(vocab[k], size=signal_words)) + list(rng.choice(filler, size=length - signal_words))
-        rng.shuffle(words)
-        texts.append(" ".join(words))
+    vocab = np.array([f"c{k}w{i}" for k in range(n_classes) for i in range(class_words)]
+                     + [f"f{i}" for i in range(filler_words)])
+    signal = truth[:, None] * class_words + rng.integers(0, class_words, size=(n, signal_words))
+    filler = n_classes * class_words + rng.integers(0, filler_words, size=(n, length - signal_words))
+    words = np.concatenate([signal, filler], axis=1)
+    words = np.take_along_axis(words, rng.random(words.shape).argsort(axis=1), axis=1)
+    texts = [" ".join(row) for row in vocab[words].tolist()]
     return texts, truth
 
 

@@ -30,6 +30,8 @@ class ScoreParams:
     # the out-of-fold probabilities calibrated enough for confident learning (bench/noise_estimation.md)
     cv_folds: int = 5
     max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
+    max_train_rows: int = 200_000  # rows sampled to fit the vocabulary and each fold's classifier
+    n_jobs: int = 2  # processes for vectorising large tables
     audit_confidence: float = 0.95  # Wilson interval level for the audit accuracy
     seed: int = 0
 
@@ -44,6 +46,8 @@ class ScoreParams:
         check_range("cv_folds", self.cv_folds, 2, 20)
         check_range("text_model_c", self.text_model_c, 1e-4, 1e4)
         check_range("max_features", self.max_features, 10)
+        check_range("max_train_rows", self.max_train_rows, 100)
+        check_range("n_jobs", self.n_jobs, 1, 64)
         check_range("audit_confidence", self.audit_confidence, 0.5, 0.999)
 
 

@@ -55,6 +55,7 @@ class ScoringContext:
             self.table.frame["text"].tolist(), self.given_labels, n_classes=len(self.table.labels),
             model=self.params.text_model, folds=self.params.cv_folds, seed=self.params.seed,
             max_features=self.params.max_features, regularisation=self.params.text_model_c,
+            max_train_rows=self.params.max_train_rows, n_jobs=self.params.n_jobs,
         )
 
 
