@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test bench clean scaffold-sync
 
 install: $(STAMP)
 
@@ -30,8 +30,22 @@ demo: install
 	echo "report: reports/report.html  (PR summary: reports/summary.md)"; \
 	exit $$status
 
-test: install
-	$(BIN)/python -m pytest -q
+# The report test renders the HTML in headless chromium; LABELGATE_REQUIRE_BROWSER makes a missing browser fail
+# the suite instead of skipping it.
+test: install browser
+	LABELGATE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
+
+# Debian/Ubuntu chromium for the headless report test (sudo only when not root and sudo exists). A Chrome that
+# is already there (GitHub's Ubuntu runners ship one) serves as well; the test looks for the same names.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || ! command -v sudo >/dev/null 2>&1 || echo sudo)
+browser:
+	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null \
+	  || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+# Refresh the package's scaffold copies (labelgate init) from the top-level pipeline files; a test fails when
+# they differ.
+scaffold-sync:
+	$(BIN)/python -m labelgate.init .
 
 bench: install
 	$(BIN)/python bench/bench_score.py

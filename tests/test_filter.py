@@ -40,13 +40,15 @@ def test_keep_masks(strategy, params, kept):
 
 
 def test_summary_counts_and_audit_error():
-    subset, summary = filter_subset(scores(), "cleanlab", FilterParams(min_class_count=1), LABELS)
+    subset, summary = filter_subset(scores(), "entropy", FilterParams(min_class_count=1, entropy_max=0.92,
+                                                                       entropy_quantile=None), LABELS, noise_rate=0.3)
     assert list(subset.columns) == ["id", "text", "label"]
-    assert summary["kept_per_class"] == {"a": 2, "b": 2}
-    assert summary["retained_fraction_per_class"] == {"a": 2 / 3, "b": 2 / 3}
+    assert summary["kept_per_class"] == {"a": 3, "b": 2}  # r5 (entropy 0.95) dropped
+    assert summary["retained_fraction_per_class"] == {"a": 1.0, "b": 2 / 3}
     assert summary["audit_error_rate_all"] == 0.5  # r2 and r5 wrong out of 4 audited
-    assert summary["audit_error_rate_kept"] == 0.0
-    assert summary["estimated_remaining_noise_rate"] == pytest.approx(1 - np.mean([0.9, 0.8, 0.7, 0.6]))
+    assert summary["audit_error_rate_kept"] == pytest.approx(1 / 3)
+    # flagged: 1 of 5 kept rows vs 2 of 6 rows overall -> 0.3 * (0.2 / (1/3))
+    assert summary["estimated_remaining_noise_rate"] == pytest.approx(0.3 * 0.2 * 3)
 
 
 def test_class_balance_guard_refuses():

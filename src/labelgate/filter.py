@@ -102,12 +102,16 @@ def _column(scores: pd.DataFrame, column: str, strategy: str, source: str) -> pd
 
 
 def filter_subset(
-    scores: pd.DataFrame, strategy: str, params: FilterParams, labels: list[str], *, source: str = "scores"
+    scores: pd.DataFrame, strategy: str, params: FilterParams, labels: list[str], *, source: str = "scores",
+    noise_rate: float | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Return (training subset with id, text, label; its summary). Raises FilterRefused when a class starves."""
+    """Return (training subset with id, text, label; its summary). Raises FilterRefused when a class starves.
+
+    `noise_rate` is cleanlab's estimate for the whole table (label_risk.json), scaled per subset in the summary.
+    """
     mask = keep_mask(scores, strategy, params, source=source)
     kept = scores[mask]
-    summary = subset_summary(scores, mask, labels, strategy)
+    summary = subset_summary(scores, mask, labels, strategy, noise_rate=noise_rate)
     starved = {k: v for k, v in summary["kept_per_class"].items() if v < params.min_class_count}
     if starved:
         detail = ", ".join(f"{k}: {v}" for k, v in starved.items())
@@ -119,7 +123,9 @@ def filter_subset(
     return subset, summary
 
 
-def subset_summary(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], strategy: str) -> dict[str, Any]:
+def subset_summary(
+    scores: pd.DataFrame, mask: np.ndarray, labels: list[str], strategy: str, *, noise_rate: float | None = None
+) -> dict[str, Any]:
     given = scores[LLM_LABEL]
     kept_counts = given[mask].value_counts().reindex(labels, fill_value=0)
     all_counts = given.value_counts().reindex(labels, fill_value=0)
@@ -132,9 +138,13 @@ def subset_summary(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], st
         "retained_fraction_per_class": {k: (float(kept_counts[k] / all_counts[k]) if all_counts[k] else None)
                                         for k in labels},
     }
-    if "cleanlab_given_label_prob" in scores.columns:
-        # Expected share of wrong labels among kept rows if the text model's probabilities were calibrated.
-        summary["estimated_remaining_noise_rate"] = float(1.0 - scores["cleanlab_given_label_prob"][mask].mean())
+    if noise_rate is not None and "cleanlab_is_label_issue" in scores.columns and mask.any():
+        # cleanlab's estimated noise rate, scaled by how much more (or less) often kept rows are flagged than all
+        # rows. It is cleanlab's own view, so optimistic for the cleanlab filter; audit_error_rate_kept is the
+        # unbiased figure where gold audit rows exist.
+        flagged = scores["cleanlab_is_label_issue"].to_numpy(bool)
+        ratio = flagged[mask].mean() / flagged.mean() if flagged.any() else 0.0
+        summary["estimated_remaining_noise_rate"] = float(min(1.0, noise_rate * ratio))
     if GOLD in scores.columns and scores[GOLD].notna().any():
         audited = scores[GOLD].notna().to_numpy()
         wrong = (scores[GOLD] != given).to_numpy()
