@@ -1,0 +1,243 @@
+"""OpenAI-compatible HTTP backend (OpenAI, vLLM, Ollama, llama.cpp server), standard library only.
+
+Each prompt is one request for a single token at temperature 0 with the log-probabilities of the top k candidates:
+  completions: POST {base_url}/completions       {"prompt": ..., "max_tokens": 1, "logprobs": k}
+  chat:        POST {base_url}/chat/completions  {"messages": [{"role": "user", ...}], "max_tokens": 1,
+                                                  "logprobs": true, "top_logprobs": k}
+Requests run in a bounded thread pool (`max_concurrency`). HTTP 408/409/429/5xx, timeouts and dropped connections are
+retried `max_retries` times with exponential backoff (`backoff_s` * 2^attempt, +-50% jitter; a Retry-After header is
+honoured up to 60 s); then, or at once on any other error, an AnnotationError names the status and the endpoint.
+Results already received are handed back before the error is raised, so the cache keeps them.
+
+A candidate token counts for a label when, stripped of whitespace and tokenizer space markers and lower-cased, it is
+a non-empty prefix of the label word (" Positive", "positive" and "pos" all count for "positive"); a token that is
+a prefix of several label words counts for none; the probabilities of all tokens of a label are added.
+Floor: a label with no candidate in the top k gets, before the label probabilities are renormalised, the largest
+probability it can have while missing from the top k: min(lowest top-k probability, 1 - sum of top-k
+probabilities), at least 1e-12. This is conservative: a missing label never looks less likely than it could be.
+
+The API key is read from the environment variable named by `api_key_env` when the backend is built and is only ever
+sent in the Authorization header; it is not part of the cache identity, logs or error messages (any echo of it in a
+server reply is replaced by '***'). No key: no Authorization header (local servers need none).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import ipaddress
+import json
+import logging
+import math
+import os
+import random
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+
+from labelgate.annotate.params import AnnotateParams
+from labelgate.errors import EXIT_BAD_INPUT, LabelgateError
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_S = 60.0
+FLOOR_MIN = 1e-12
+_SPACE_MARKERS = "\u0120\u2581\u010a"  # GPT-2 'Ġ', SentencePiece '▁', GPT-2 'Ċ'
+
+OnBatch = Callable[[list[int], list[dict]], None]
+
+
+class AnnotationError(LabelgateError):
+    """The annotation backend failed (HTTP error after retries, unusable reply)."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class OpenAIBackend:
+    """Scores prompts through an OpenAI-compatible endpoint with logprobs."""
+
+    kind = "openai"
+
+    def __init__(self, params: AnnotateParams, *, environ: Mapping[str, str] | None = None):
+        self.params = params
+        environ = os.environ if environ is None else environ
+        self._api_key = environ.get(params.api_key_env) or None
+        path = "/chat/completions" if params.endpoint == "chat" else "/completions"
+        self.url = params.base_url + path
+        self.identity = f"openai:{params.endpoint}:{params.base_url}:{params.model}:top{params.top_logprobs}"
+        self.requests_sent = 0
+        self._lock = threading.Lock()
+        host = urllib.parse.urlsplit(self.url).hostname or ""
+        handlers = [urllib.request.ProxyHandler({})] if _is_loopback(host) else []
+        self._opener = urllib.request.build_opener(*handlers)
+        if self._api_key is None:
+            log.info("no API key in $%s: sending requests without an Authorization header", params.api_key_env)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIBackend(url={self.url!r}, model={self.params.model!r})"
+
+    def score(self, prompts: Sequence[str], words: Mapping[str, str], *, tail: str = "", on_batch: OnBatch) -> None:
+        """Score every prompt; on_batch(indices, records) runs in the calling thread every `batch_size` replies."""
+        if not prompts:
+            return
+        word_list = list(words.values())
+        pending: list[tuple[int, dict]] = []
+        consumed: set[int] = set()
+
+        def take(index: int, top: dict[str, float]) -> None:
+            logprobs, floor = label_logprobs(top, word_list)
+            pending.append((index, {"logprobs": logprobs, "floor": floor}))
+            consumed.add(index)
+
+        def flush() -> None:
+            if pending:
+                on_batch([i for i, _ in pending], [r for _, r in pending])
+                pending.clear()
+
+        stop = threading.Event()
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.params.max_concurrency,
+                                                     thread_name_prefix="labelgate-annotate")
+        futures = {pool.submit(self._request_top, prompt, stop): i for i, prompt in enumerate(prompts)}
+        try:
+            for future in concurrent.futures.as_completed(futures):
+                take(futures[future], future.result())
+                if len(pending) >= self.params.batch_size:
+                    flush()
+        except BaseException:
+            # Stop retrying, drop what has not started, wait for requests in flight, then keep every reply that
+            # arrived (the cache stores it) before the error propagates.
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future, index in futures.items():
+                if index not in consumed and future.done() and not future.cancelled() and future.exception() is None:
+                    take(index, future.result())
+            flush()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+        flush()
+
+    # ------------------------------------------------------------------------------------------- one request
+    def _payload(self, prompt: str) -> dict:
+        p = self.params
+        if p.endpoint == "chat":
+            return {"model": p.model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 1,
+                    "temperature": 0, "logprobs": True, "top_logprobs": p.top_logprobs}
+        return {"model": p.model, "prompt": prompt, "max_tokens": 1, "temperature": 0, "logprobs": p.top_logprobs}
+
+    def _request_top(self, prompt: str, stop: threading.Event | None = None) -> dict[str, float]:
+        body = json.dumps(self._payload(prompt)).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        attempts = self.params.max_retries + 1
+        for attempt in range(attempts):
+            if stop is not None and stop.is_set():
+                raise AnnotationError(f"{self.url}: cancelled after another request failed")
+            request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+            with self._lock:
+                self.requests_sent += 1
+            delay = None
+            try:
+                with self._opener.open(request, timeout=self.params.timeout_s) as response:
+                    raw = response.read()
+                return self._parse(raw)
+            except urllib.error.HTTPError as exc:
+                detail = self._redact(_snippet(exc))
+                if exc.code not in RETRY_STATUS or attempt == attempts - 1:
+                    hint = f" (is ${self.params.api_key_env} set?)" if exc.code in (401, 403) else ""
+                    raise AnnotationError(
+                        f"{self.url}: HTTP {exc.code} {exc.reason}{hint}"
+                        f"{' after ' + str(attempt + 1) + ' attempts' if attempt else ''}: {detail}"
+                    ) from None
+                delay = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
+                reason = f"HTTP {exc.code}"
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # timeouts, resets, cut replies
+                reason = self._redact(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
+                if attempt == attempts - 1:
+                    raise AnnotationError(f"{self.url}: request failed after {attempts} attempts ({reason})") from None
+            if delay is None:
+                delay = self.params.backoff_s * (2 ** attempt) * random.uniform(0.5, 1.5)
+            log.info("%s: %s, retry %d/%d in %.2fs", self.url, reason, attempt + 1, self.params.max_retries, delay)
+            if stop is not None:
+                stop.wait(delay)
+            else:
+                time.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _parse(self, raw: bytes) -> dict[str, float]:
+        try:
+            reply = json.loads(raw)
+            choice = reply["choices"][0]
+            logprobs = choice.get("logprobs")
+            if not logprobs:
+                raise KeyError("logprobs")
+            if self.params.endpoint == "chat":
+                first = logprobs["content"][0]
+                top = {item["token"]: float(item["logprob"]) for item in first.get("top_logprobs") or []}
+                top.setdefault(first["token"], float(first["logprob"]))
+            else:
+                top = {str(t): float(v) for t, v in (logprobs["top_logprobs"][0] or {}).items()}
+                tokens = logprobs.get("tokens") or []
+                if tokens and logprobs.get("token_logprobs"):
+                    top.setdefault(tokens[0], float(logprobs["token_logprobs"][0]))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise AnnotationError(
+                f"{self.url}: reply without usable logprobs ({type(exc).__name__}: {exc}); the endpoint must return "
+                f"{'logprobs.content[0].top_logprobs' if self.params.endpoint == 'chat' else 'logprobs.top_logprobs'}"
+            ) from None
+        if not top:
+            raise AnnotationError(f"{self.url}: reply has an empty top_logprobs list")
+        return top
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def label_logprobs(top: Mapping[str, float], words: Sequence[str]) -> tuple[dict[str, float], float]:
+    """Map top-k candidate tokens {token: logprob} to label words; returns ({word: logprob}, floor logprob).
+
+    Words with no matching candidate are absent from the mapping; the caller gives them the floor.
+    """
+    lowered = [w.lower() for w in words]
+    mass: dict[str, float] = {}
+    for token, logprob in top.items():
+        norm = token.strip().strip(_SPACE_MARKERS).strip().lower()
+        if not norm:
+            continue
+        hits = [w for w, low in zip(words, lowered) if low.startswith(norm)]
+        if len(hits) == 1:
+            mass[hits[0]] = mass.get(hits[0], 0.0) + math.exp(logprob)
+    probs = [math.exp(v) for v in top.values()]
+    floor = max(min(min(probs), 1.0 - sum(probs)), FLOOR_MIN)
+    return {w: math.log(max(p, FLOOR_MIN)) for w, p in mass.items()}, math.log(floor)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER_S)
+    except ValueError:
+        return None
+
+
+def _snippet(exc: urllib.error.HTTPError) -> str:
+    try:
+        text = exc.read().decode("utf-8", errors="replace")
+    except Exception:  # noqa: BLE001 - the body is only decoration for the message
+        return ""
+    return " ".join(text.split())[:300]

@@ -1,0 +1,253 @@
+"""The annotation stage: texts in, the label table of the data contract out.
+
+For every text and every prompt (the main prompt and each variant) the backend returns the log-probability of each
+label word's first token as the next token. The main prompt gives `llm_prob_<label>` (softmax of those log-probs,
+renormalised over the label set, so each row sums to 1) and `llm_label` (its argmax; ties go to the earlier label of
+the label set); each variant gives `annotator_<name>` (its argmax). Other input columns pass through unchanged.
+
+Every scored prompt goes to the annotation cache first (see `cache`), so only prompts never seen before by this
+backend identity cost model time; identical prompts (duplicate texts) are scored once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from labelgate import contract
+from labelgate.annotate.cache import AnnotationCache
+from labelgate.annotate.params import AnnotateParams
+from labelgate.annotate.prompts import render_prompts, template_tail
+from labelgate.errors import BadInputError, ConfigError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class AnnotationReport:
+    """What a run did: counts, timing and a first look at the labels."""
+
+    backend: str
+    n_texts: int
+    n_prompts: int
+    cache_hits: int
+    scored: int
+    seconds: float
+    scoring_seconds: float
+    label_counts: dict[str, int]
+    label_mass: float
+    agreement: dict[str, float] = field(default_factory=dict)
+    cache_file: str | None = None
+
+    @property
+    def prompts_per_second(self) -> float:
+        """Model throughput on the prompts that missed the cache (model loading included)."""
+        return self.scored / self.scoring_seconds if self.scoring_seconds > 0 else float("nan")
+
+    def summary(self) -> str:
+        rate = f", {self.prompts_per_second:.2f} prompts/s" if self.scored else ""
+        dist = ", ".join(f"{k} {v}" for k, v in self.label_counts.items())
+        agree = "".join(f", agreement {name} {value:.3f}" for name, value in self.agreement.items())
+        return (f"{self.n_texts} texts, {self.n_prompts} prompts: {self.cache_hits} from cache, {self.scored} scored "
+                f"in {self.seconds:.1f}s{rate}; labels: {dist}; mean label-word mass {self.label_mass:.3f}{agree}")
+
+
+def resolve_labels(configured: Sequence[str], option: str | None = None) -> tuple[str, ...]:
+    """The label set: the comma-separated `option` when given, else params base.labels; at least two, unique."""
+    labels = tuple(x.strip() for x in option.split(",") if x.strip()) if option else tuple(configured)
+    if not labels:
+        raise ConfigError("no label set: set base.labels in params.yaml or pass --labels a,b,c")
+    if len(labels) < 2 or len(set(labels)) != len(labels):
+        raise ConfigError(f"the label set needs at least two unique labels, got {list(labels)}")
+    return labels
+
+
+def make_backend(params: AnnotateParams):
+    """The backend named by params.backend (nothing is loaded or contacted yet)."""
+    if params.backend == "openai":
+        from labelgate.annotate.openai_http import OpenAIBackend
+
+        return OpenAIBackend(params)
+    from labelgate.annotate.local import LocalBackend
+
+    return LocalBackend(params)
+
+
+def annotate_frame(
+    frame: pd.DataFrame,
+    labels: Sequence[str],
+    params: AnnotateParams,
+    *,
+    source: str = "<input>",
+    backend=None,
+    progress: Progress | None = None,
+) -> tuple[pd.DataFrame, AnnotationReport]:
+    """The label table for an input table with a `text` column (id and other columns pass through).
+
+    Raises BadInputError naming `source`, the rows and the column when texts are missing or empty.
+    """
+    if contract.TEXT not in frame.columns:
+        raise BadInputError(source, f"no '{contract.TEXT}' column (found: {', '.join(map(str, frame.columns))})",
+                            column=contract.TEXT)
+    texts = frame[contract.TEXT]
+    empty = [i + 1 for i, v in enumerate(texts) if (v.strip() == "" if isinstance(v, str) else _missing(v))]
+    if empty:
+        raise BadInputError(source, "empty text; every row needs a non-empty text", rows=empty, column=contract.TEXT)
+    texts = [str(v) for v in texts]
+    labelled, report = annotate_texts(texts, labels, params, backend=backend, progress=progress)
+
+    out = pd.DataFrame(index=range(len(texts)))
+    if contract.ID in frame.columns:
+        ids = [v if not _missing(v) else contract.stable_id(t) for v, t in zip(frame[contract.ID], texts)]
+    else:
+        ids = [contract.stable_id(t) for t in texts]
+    out[contract.ID] = ids
+    out[contract.TEXT] = texts
+    for column in labelled.columns:
+        out[column] = labelled[column].to_numpy()
+    generated = set(out.columns)
+    replaced = [c for c in frame.columns if c not in (contract.ID, contract.TEXT) and (
+        c in generated or c.startswith((contract.PROB_PREFIX, contract.ANNOTATOR_PREFIX)) or c == contract.LLM_LABEL)]
+    if replaced:
+        log.warning("%s: input column(s) %s are replaced by this annotation", source, ", ".join(replaced))
+    for column in frame.columns:
+        if column not in generated and column not in replaced:
+            out[column] = frame[column].to_numpy()
+    return out, report
+
+
+def annotate_texts(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    params: AnnotateParams,
+    *,
+    backend=None,
+    progress: Progress | None = None,
+) -> tuple[pd.DataFrame, AnnotationReport]:
+    """Columns llm_label, llm_prob_<label>..., annotator_<variant>... for `texts` (same order)."""
+    labels = tuple(labels)
+    _check_labels(labels, params)
+    start = time.perf_counter()
+    backend = backend if backend is not None else make_backend(params)
+    cache = AnnotationCache(params.cache_dir or None, backend.identity)
+    words = {label: params.word(label) for label in labels}
+    word_list = list(words.values())
+    specs = params.prompts()
+
+    records: dict[str, list[dict | None]] = {}
+    todo: dict[str, dict[str, list[int]]] = {}  # spec -> unique missing prompt -> text positions
+    keys: dict[str, dict[str, str]] = {}
+    hits = 0
+    for spec in specs:
+        prompts = render_prompts(spec, texts, words, max_chars=params.max_text_chars)
+        records[spec.name] = [None] * len(texts)
+        todo[spec.name], keys[spec.name] = {}, {}
+        for i, prompt in enumerate(prompts):
+            key = keys[spec.name].setdefault(prompt, cache.key(word_list, prompt))
+            cached = cache.get(key)
+            if cached is not None:
+                records[spec.name][i] = cached
+                hits += 1
+            else:
+                todo[spec.name].setdefault(prompt, []).append(i)
+    total = sum(len(missing) for missing in todo.values())
+    done = 0
+    if progress:
+        progress(0, total)
+    scoring_start = time.perf_counter()
+    for spec in specs:
+        missing = list(todo[spec.name])
+        if not missing:
+            continue
+
+        def on_batch(indices: list[int], batch: list[dict], *, _spec=spec.name, _missing=missing) -> None:
+            nonlocal done
+            entries = []
+            for index, record in zip(indices, batch):
+                prompt = _missing[index]
+                entries.append((keys[_spec][prompt], record))
+                for position in todo[_spec][prompt]:
+                    records[_spec][position] = record
+            cache.put_many(entries)
+            done += len(indices)
+            if progress:
+                progress(done, total)
+
+        backend.score(missing, words, tail=template_tail(spec), on_batch=on_batch)
+    scoring_seconds = time.perf_counter() - scoring_start
+
+    out = pd.DataFrame(index=range(len(texts)))
+    main_probs = label_probabilities(records[specs[0].name], word_list)
+    out[contract.LLM_LABEL] = [labels[j] for j in main_probs.argmax(axis=1)] if len(texts) else []
+    for j, label in enumerate(labels):
+        out[contract.prob_column(label)] = main_probs[:, j]
+    agreement = {}
+    for spec in specs[1:]:
+        probs = label_probabilities(records[spec.name], word_list)
+        column = f"{contract.ANNOTATOR_PREFIX}{spec.name}"
+        out[column] = [labels[j] for j in probs.argmax(axis=1)] if len(texts) else []
+        agreement[spec.name] = float((out[column] == out[contract.LLM_LABEL]).mean()) if len(texts) else float("nan")
+    mass = [sum(math.exp(v) for v in r["logprobs"].values()) for r in records[specs[0].name]]
+    report = AnnotationReport(
+        backend=backend.identity,
+        n_texts=len(texts),
+        n_prompts=len(texts) * len(specs),
+        cache_hits=hits,
+        scored=total,
+        seconds=time.perf_counter() - start,
+        scoring_seconds=scoring_seconds,
+        label_counts={label: int((out[contract.LLM_LABEL] == label).sum()) for label in labels},
+        label_mass=float(np.mean(mass)) if mass else float("nan"),
+        agreement=agreement,
+        cache_file=str(cache.path) if cache.path else None,
+    )
+    return out, report
+
+
+def label_probabilities(records: Sequence[Mapping], words: Sequence[str]) -> np.ndarray:
+    """[n, labels] softmax of each record's word log-probs over the label words (a missing word gets the floor)."""
+    matrix = np.empty((len(records), len(words)), dtype=float)
+    for i, record in enumerate(records):
+        logprobs, floor = record["logprobs"], record.get("floor")
+        for j, word in enumerate(words):
+            value = logprobs.get(word, floor)
+            if value is None:
+                raise ValueError(f"record {i} has no log-probability for label word {word!r}")
+            matrix[i, j] = value
+    if not len(records):
+        return matrix
+    matrix -= matrix.max(axis=1, keepdims=True)
+    np.exp(matrix, out=matrix)
+    matrix /= matrix.sum(axis=1, keepdims=True)
+    return matrix
+
+
+def _check_labels(labels: tuple[str, ...], params: AnnotateParams) -> None:
+    unknown = sorted(set(params.label_words) - set(labels))
+    if unknown:
+        raise ConfigError(f"annotate.label_words names label(s) outside the label set {list(labels)}: "
+                          f"{', '.join(unknown)}")
+    words = [params.word(label) for label in labels]
+    lowered = [w.lower() for w in words]
+    if len(set(lowered)) != len(lowered):
+        raise ConfigError(f"annotate.label_words: label words must differ (case-insensitively), got {words}")
+    for spec in params.prompts():
+        bad = sorted({ex.label for ex in spec.few_shot} - set(labels))
+        if bad:
+            where = "few_shot" if spec.name == "main" else f"variants.{spec.name}.few_shot"
+            raise ConfigError(f"annotate.{where}: label(s) {', '.join(bad)} are not in the label set {list(labels)}")
+
+
+def _missing(value) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False

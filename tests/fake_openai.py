@@ -1,0 +1,147 @@
+"""A loopback HTTP server that speaks the OpenAI completions and chat-completions protocol with logprobs.
+
+It answers deterministically from the last line of the prompt: a text containing 'love' is positive, 'hate' negative,
+anything else neutral. Tests script failures (status codes answered before the real reply), watch the requests
+(headers, bodies) and measure how many requests were in flight at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+TOP = {
+    "positive": {" positive": -0.2, " Positive": -2.5, " neutral": -3.0, " negative": -4.0, "\n": -5.0},
+    "negative": {" negative": -0.1, " neutral": -3.0, " positive": -4.5, " bad": -5.0, "\n": -6.0},
+    # "neutral" never offers the word "positive": the backend must give it the floor
+    # (" n" is a prefix of two label words and counts for neither)
+    "neutral": {" neutral": -0.7, " negative": -2.0, " n": -2.5, "\n": -3.0, " the": -4.0},
+}
+
+
+def sentiment_of(prompt: str) -> str:
+    last = prompt.strip().splitlines()[-2] if prompt.count("\n") else prompt
+    if "love" in last:
+        return "positive"
+    if "hate" in last:
+        return "negative"
+    return "neutral"
+
+
+class FakeOpenAI:
+    """Start with `with FakeOpenAI() as server:`; `server.base_url` ends in /v1."""
+
+    def __init__(self, *, delay_s: float = 0.0):
+        self.delay_s = delay_s
+        self.requests: list[dict] = []  # {"path", "headers", "body"}
+        self.failures: deque[int] = deque()  # status codes to answer (one per request) before succeeding
+        self.fail_prompts: dict[str, int] = {}  # prompt substring -> status answered every time
+        self.retry_after: str | None = None
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def count(self, path_end: str = "") -> int:
+        return sum(1 for r in self.requests if r["path"].endswith(path_end))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):  # noqa: N802 - http.server API
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                with server._lock:
+                    server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    status = server.failures.popleft() if server.failures else None
+                try:
+                    if server.delay_s:
+                        time.sleep(server.delay_s)
+                    prompt = body.get("prompt") or body["messages"][-1]["content"]
+                    for fragment, code in server.fail_prompts.items():
+                        if fragment in prompt:
+                            status = code
+                    if status is not None:
+                        self._send(status, {"error": {"message": f"scripted failure {status}"}},
+                                   retry_after=server.retry_after)
+                        return
+                    top = TOP[sentiment_of(prompt)]
+                    if self.path.endswith("/chat/completions"):
+                        self._send(200, _chat_reply(body, top))
+                    elif self.path.endswith("/completions"):
+                        self._send(200, _completion_reply(body, top))
+                    else:
+                        self._send(404, {"error": {"message": "no such route"}})
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _send(self, status: int, payload: dict, retry_after: str | None = None):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if retry_after is not None and status in (429, 503):
+                    self.send_header("Retry-After", retry_after)
+                self.end_headers()
+                self.wfile.write(data)
+
+        return Handler
+
+
+def _limit(top: dict[str, float], k: int) -> dict[str, float]:
+    return dict(sorted(top.items(), key=lambda kv: -kv[1])[:k])
+
+
+def _completion_reply(body: dict, top: dict[str, float]) -> dict:
+    k = int(body.get("logprobs") or 0)
+    best = max(top, key=top.get)
+    logprobs = {"tokens": [best], "token_logprobs": [top[best]], "top_logprobs": [_limit(top, k)],
+                "text_offset": [0]} if k else None
+    return {"id": "cmpl-1", "object": "text_completion", "model": body["model"],
+            "choices": [{"index": 0, "text": best, "logprobs": logprobs, "finish_reason": "length"}]}
+
+
+def _chat_reply(body: dict, top: dict[str, float]) -> dict:
+    k = int(body.get("top_logprobs") or 0)
+    best = max(top, key=top.get)
+    content = [{"token": best.strip(), "logprob": top[best], "bytes": list(best.strip().encode()),
+                "top_logprobs": [{"token": t.strip() or t, "logprob": v, "bytes": None}
+                                 for t, v in _limit(top, k).items()]}]
+    return {"id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": best.strip()},
+                         "logprobs": {"content": content} if body.get("logprobs") else None,
+                         "finish_reason": "length"}]}
+
+
+def softmax3(neg: float, neu: float, pos: float) -> tuple[float, float, float]:
+    """Probabilities renormalised over three label log-probs, for exact expectations in tests."""
+    m = max(neg, neu, pos)
+    e = [math.exp(v - m) for v in (neg, neu, pos)]
+    s = sum(e)
+    return tuple(x / s for x in e)
