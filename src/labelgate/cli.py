@@ -204,6 +204,8 @@ def filter_command(
     strategy: Annotated[str, typer.Option(help="raw | entropy | cleanlab | consensus | combined")],
     out: Annotated[Path, typer.Option(help="Training subset (Parquet: id, text, label).")],
     summary: Annotated[Path | None, typer.Option(help="Subset summary JSON; default OUT with .json.")] = None,
+    label_risk: Annotated[Path | None, typer.Option(
+        help="label_risk.json from `labelgate score`: its noise estimate is scaled per subset.")] = None,
     labels: LabelsOption = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
@@ -211,13 +213,14 @@ def filter_command(
     from labelgate.config import section
     from labelgate.contract import infer_labels, read_table
     from labelgate.filter import FilterParams, filter_subset
-    from labelgate.io import write_json, write_table
+    from labelgate.io import read_json, write_json, write_table
 
     values = _params(params)
     frame = read_table(scores)
     label_set = list(infer_labels(frame, _labels(values, labels)))
+    noise_rate = read_json(label_risk).get("metrics", {}).get("estimated_noise_rate") if label_risk else None
     subset, result = filter_subset(frame, strategy, section(values, "filter", FilterParams), label_set,
-                                   source=str(scores))
+                                   source=str(scores), noise_rate=noise_rate)
     write_table(out, subset)
     write_json(summary or out.with_suffix(".json"), result)
     typer.echo(f"{strategy}: kept {result['rows_kept']}/{result['rows_in']} rows {result['kept_per_class']}")
@@ -255,6 +258,12 @@ def gate(
     out: Annotated[Path, typer.Option(help="Verdict JSON (also a DVC metrics file).")] = Path("metrics/gate.json"),
     params: ParamsOption = Path("params.yaml"),
     expectations: ExpectationsOption = Path("expectations"),
+    report_dir: Annotated[Path | None, typer.Option(
+        "--report-dir", help="Also write report.html and summary.md here, blocked or not.")] = None,
+    subsets: Annotated[Path, typer.Option(
+        help="Filter subset summaries (*.json) for the report (with --report-dir).")] = Path("data/subsets"),
+    curves: Annotated[Path, typer.Option(
+        help="Learning-curve JSONs for the report (with --report-dir).")] = Path("metrics/learning_curve"),
 ) -> None:
     """Run the GX suites over the figures given; exit 1 when a blocking expectation fails (fail closed)."""
     from labelgate.config import section
@@ -271,11 +280,32 @@ def gate(
             params=gate_params, expectations_dir=expectations,
         )
     except Exception as exc:  # fail closed: write a blocked verdict, then report the error
-        write_json(out, failed_gate_verdict(f"{type(exc).__name__}: {exc}").as_dict())
+        failed = failed_gate_verdict(f"{type(exc).__name__}: {exc}").as_dict()
+        write_json(out, failed)
+        _gate_report(report_dir, failed, scores=scores, label_risk=label_risk, evaluation=evaluation,
+                     subsets=subsets, curves=curves)
         raise
-    write_json(out, {**verdict.as_dict(), "subset": gate_params.subset})
+    result = {**verdict.as_dict(), "subset": gate_params.subset}
+    write_json(out, result)
+    _gate_report(report_dir, result, scores=scores, label_risk=label_risk, evaluation=evaluation,
+                 subsets=subsets, curves=curves)
     _print_verdict(verdict)
     raise typer.Exit(EXIT_BLOCKED if verdict.blocked else 0)
+
+
+def _gate_report(report_dir: Path | None, verdict: dict, **paths: Path | None) -> None:
+    """The gate's report (--report-dir); a report that cannot be written warns and never changes the verdict."""
+    if report_dir is None:
+        return
+    from labelgate.report import load_inputs, write_report
+
+    try:
+        inputs = load_inputs(**paths)
+        inputs.verdict = verdict
+        inputs.missing.pop("verdict", None)
+        write_report(inputs, html_path=report_dir / "report.html", markdown_path=report_dir / "summary.md")
+    except Exception as exc:  # noqa: BLE001 - the verdict stands either way
+        typer.echo(f"labelgate gate: warning: report not written: {type(exc).__name__}: {exc}", err=True)
 
 
 @app.command()
@@ -307,6 +337,229 @@ def annotate(
     write_table(out, table)
     typer.echo(f"{out}: {report.summary()}")
     return report
+
+
+
+# ----------------------------------------------------------------------------------------------------- train / evaluate
+
+SubsetsDirOption = Annotated[Path, typer.Option("--subsets-dir", help="Folder of subset tables <NAME>.parquet.")]
+GoldTestOption = Annotated[Path, typer.Option("--test", help="Gold test set (text, label).")]
+ProgressOption = Annotated[
+    bool | None, typer.Option("--progress/--no-progress", help="Progress bars on stderr; default: when a terminal.")
+]
+
+
+def _subset_table(name: str, subsets_dir: Path, table: Path | None) -> Path:
+    """The subset's table: --table when given, else <subsets-dir>/<name>.parquet (or .csv)."""
+    if table is not None:
+        return table
+    for suffix in (".parquet", ".csv", ".jsonl"):
+        candidate = subsets_dir / f"{name}{suffix}"
+        if candidate.exists():
+            return candidate
+    return subsets_dir / f"{name}.parquet"  # read_table reports it missing
+
+
+def _train_inputs(subset: str, params_path: Path, subsets_dir: Path, table: Path | None, test: Path):
+    from labelgate.config import section
+    from labelgate.train import TrainParams, read_test_table, read_training_table, resolve_labels
+
+    values = _params(params_path)
+    train_params = section(values, "train", TrainParams)
+    train_path = _subset_table(subset, subsets_dir, table)
+    frame = read_training_table(train_path)
+    test_frame = read_test_table(test)
+    label_set = resolve_labels(_labels(values, None), (frame, "label"), (test_frame, "label"))
+    return values, train_params, train_path, frame, test_frame, label_set
+
+
+@app.command()
+@run_command()
+def train(
+    subset: Annotated[str, typer.Option("--subset", help="Subset name: trains on <subsets-dir>/<NAME>.parquet.")],
+    seed: Annotated[int, typer.Option("--seed", help="Training seed (head init, dropout, batch order).")],
+    params: ParamsOption = Path("params.yaml"),
+    subsets_dir: SubsetsDirOption = Path("data/subsets"),
+    table: Annotated[Path | None, typer.Option("--table", help="Train on this table instead (id, text, label).")] = None,
+    test: GoldTestOption = Path("data/demo/test.csv"),
+    out: Annotated[Path | None, typer.Option("--out", help="Run folder; default models/<NAME>/seed_<SEED>.")] = None,
+    progress: ProgressOption = None,
+) -> dict:
+    """Fine-tune the encoder (params train.model) on one subset with one seed; save checkpoint and test probs."""
+    from labelgate.io import atomic_dir
+    from labelgate.train import prefer_passive_omp_wait, save_run, train_run
+
+    prefer_passive_omp_wait()  # before torch loads
+
+    _, train_params, train_path, frame, test_frame, label_set = _train_inputs(subset, params, subsets_dir, table, test)
+    result = train_run(frame, test_frame, label_set, train_params, subset=subset, seed=seed,
+                       progress=sys.stderr.isatty() if progress is None else progress,
+                       train_path=train_path, test_path=test)
+    out = out or Path("models") / subset / f"seed_{seed}"
+    with atomic_dir(out) as tmp:
+        save_run(result, tmp)
+    r = result.record
+    typer.echo(f"train {subset} seed {seed}: n={r.n_train} test accuracy {r.test_accuracy:.4f}, "
+               f"{r.train_samples_per_second:.0f} train/s, {r.inference_samples_per_second:.0f} infer/s, "
+               f"{r.wall_seconds:.0f} s -> {out}")
+    return r.as_dict()
+
+
+@app.command("learning-curve")
+@run_command()
+def learning_curve_command(
+    subset: Annotated[str, typer.Option("--subset", help="Subset name: <subsets-dir>/<NAME>.parquet.")],
+    params: ParamsOption = Path("params.yaml"),
+    subsets_dir: SubsetsDirOption = Path("data/subsets"),
+    table: Annotated[Path | None, typer.Option("--table", help="Use this table instead (id, text, label).")] = None,
+    test: GoldTestOption = Path("data/demo/test.csv"),
+    full_run: Annotated[Path | None, typer.Option(
+        "--full-run", help="Run folder of `train` with the curve's seed: its test probs stand in for fraction 1.0 "
+                           "(skipped with a note when its settings differ).")] = None,
+    reference_curve: Annotated[Path | None, typer.Option(
+        "--reference", help="The reference subset's curve JSON (gap to reference; no flag without it).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Curve JSON; default metrics/learning_curve/<NAME>.json.")] = None,
+    progress: ProgressOption = None,
+) -> dict:
+    """Train one seed on growing fractions of a subset (no checkpoints); flag a premature plateau."""
+    import pandas as pd
+
+    from labelgate.config import section
+    from labelgate.evaluate import EvaluateParams
+    from labelgate.io import read_json, write_json
+    from labelgate.learning_curve import CurveParams, full_run_matches, learning_curve
+    from labelgate.train import PROBS_FILE, RUN_FILE, prefer_passive_omp_wait, prob_column, texts_fingerprint
+
+    prefer_passive_omp_wait()  # before torch loads
+
+    values, train_params, _, frame, test_frame, label_set = _train_inputs(subset, params, subsets_dir, table, test)
+    curve_params = section(values, "learning_curve", CurveParams)
+    reference_name = section(values, "evaluate", EvaluateParams).reference or None
+    full_probs = None
+    if full_run is not None:
+        record = read_json(full_run / RUN_FILE)
+        why = full_run_matches(record, seed=curve_params.seed, n_train=len(frame),
+                               test_sha256=texts_fingerprint(test_frame["text"].tolist()), train_params=train_params)
+        if why is None and list(record.get("labels", [])) == list(label_set):
+            full_probs = pd.read_parquet(full_run / PROBS_FILE)[[prob_column(x) for x in label_set]].to_numpy(float)
+        else:
+            typer.echo(f"learning-curve: not reusing {full_run}: {why or 'its label set differs'}; retraining",
+                       err=True)
+    reference_accuracy = None
+    if reference_curve is not None and reference_curve.exists():
+        reference_accuracy = read_json(reference_curve).get("final_accuracy")
+    result = learning_curve(frame, test_frame, label_set, train_params, curve_params, subset=subset,
+                            full_run_probs=full_probs, reference_accuracy=reference_accuracy,
+                            reference_name=reference_name,
+                            progress=sys.stderr.isatty() if progress is None else progress)
+    write_json(out or Path("metrics/learning_curve") / f"{subset}.json", result)
+    points = ", ".join(f"{p['n']}: {p['accuracy']:.3f}" for p in result["points"])
+    typer.echo(f"learning-curve {subset}: {points}; gain over last doubling {result['gain_last_doubling']}, "
+               f"plateau {result['plateau']}")
+    return result
+
+
+@app.command()
+@run_command()
+def evaluate(
+    params: ParamsOption = Path("params.yaml"),
+    models: Annotated[Path, typer.Option("--models", help="Folder of run folders <subset>/seed_<k>/.")] = Path("models"),
+    test: GoldTestOption = Path("data/demo/test.csv"),
+    curves: Annotated[Path | None, typer.Option(
+        "--curves", help="Folder of learning-curve JSONs (optional).")] = Path("metrics/learning_curve"),
+    out: Annotated[Path, typer.Option("--out", help="Metrics JSON (DVC metrics).")] = Path("metrics/evaluate.json"),
+    plots: Annotated[Path, typer.Option("--plots", help="Folder for DVC plot tables and PNGs.")] = Path(
+        "plots/evaluate"),
+) -> dict:
+    """Accuracy, macro-F1, seed stability (alpha, unchanged predictions), seed ensemble and gap to the reference."""
+    from labelgate.config import section
+    from labelgate.evaluate import EvaluateParams, evaluate_runs, load_curves, load_runs, plot_tables, write_plots
+    from labelgate.io import atomic_dir, write_json
+    from labelgate.learning_curve import CurveParams
+    from labelgate.train import read_test_table
+
+    values = _params(params)
+    evaluate_params = section(values, "evaluate", EvaluateParams)
+    curve_params = section(values, "learning_curve", CurveParams)
+    test_frame = read_test_table(test)
+    runs = load_runs(models, test_frame)
+    curve_data = load_curves(curves)
+    truth = test_frame["label"].astype(str).tolist()
+    outside = sorted(set(truth) - set(runs.labels))
+    if outside:
+        from labelgate.errors import BadInputError
+
+        raise BadInputError(test, f"labels {outside} are not in the runs' label set {list(runs.labels)}",
+                            column="label")
+    metrics = evaluate_runs(runs.probabilities, truth, runs.labels, reference=evaluate_params.reference or None,
+                            curves=curve_data, curve_params=curve_params)
+    tables = plot_tables(metrics, runs.probabilities, truth, curve_data)
+    with atomic_dir(plots) as tmp:
+        write_plots(tmp, tables, labels=runs.labels, png=evaluate_params.png)
+    write_json(out, metrics)
+    for name, m in metrics["subsets"].items():
+        gap = m["accuracy_gap_to_reference"]
+        alpha = m["krippendorff_alpha"]
+        typer.echo(f"{name}: accuracy {m['accuracy_mean']:.4f} (std {m['accuracy_std'] or 0:.4f}, "
+                   f"{m['n_seeds']} seeds), macro-F1 {m['macro_f1_mean']:.4f}, alpha "
+                   f"{'n/a' if alpha is None else f'{alpha:.3f}'}, unchanged {m['unchanged_prediction_rate']:.3f}, "
+                   f"gap {'n/a' if gap is None else f'{gap:+.4f}'}, plateau {m['plateau']}")
+    return metrics
+
+
+@app.command()
+@run_command()
+def report(
+    verdict: Annotated[Path, typer.Option("--verdict", help="Gate verdict JSON.")] = Path("metrics/gate.json"),
+    label_risk: Annotated[Path, typer.Option(
+        "--label-risk", help="label_risk.json from `labelgate score`.")] = Path("metrics/label_risk.json"),
+    scores: Annotated[Path, typer.Option(
+        "--scores", help="Per-example scores from `labelgate score`.")] = Path("data/scores.parquet"),
+    evaluation: Annotated[Path, typer.Option(
+        "--evaluation", help="evaluate.json from `labelgate evaluate`.")] = Path("metrics/evaluate.json"),
+    subsets: Annotated[Path, typer.Option("--subsets", help="Folder of filter subset summaries (*.json).")] = Path(
+        "data/subsets"),
+    curves: Annotated[Path, typer.Option("--curves", help="Folder of learning-curve JSONs.")] = Path(
+        "metrics/learning_curve"),
+    html: Annotated[Path, typer.Option("--html", help="Self-contained HTML report to write.")] = Path(
+        "reports/report.html"),
+    markdown: Annotated[Path, typer.Option("--markdown", help="Markdown summary for a PR comment.")] = Path(
+        "reports/summary.md"),
+):
+    """Write the HTML report and the Markdown PR summary from whatever inputs exist (missing ones are noted)."""
+    from labelgate.errors import BadInputError
+    from labelgate.report import BANNER, load_inputs, verdict_status, write_report
+
+    inputs = load_inputs(verdict=verdict, label_risk=label_risk, scores=scores, evaluation=evaluation,
+                         subsets=subsets, curves=curves)
+    if not inputs.found():
+        raise BadInputError(verdict.parent, "none of the report inputs exist; run `labelgate check` or `dvc repro`")
+    write_report(inputs, html_path=html, markdown_path=markdown)
+    for name, why in inputs.missing.items():
+        typer.echo(f"report: no {name}: {why}", err=True)
+    typer.echo(f"report: {html} and {markdown} (verdict {BANNER[verdict_status(inputs.verdict)]})")
+    return inputs
+
+
+@app.command()
+@run_command()
+def init(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Existing repository to scaffold into.")] = Path(
+        "."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
+    dvc: Annotated[bool, typer.Option(
+        "--dvc/--no-dvc", help="Run `dvc init` when DIR is a git repository without .dvc/.")] = True,
+) -> list[Path]:
+    """Scaffold dvc.yaml, params.yaml, expectations/*.json and the PR workflow into a repository."""
+    from labelgate.init import dvc_init, next_steps, scaffold_files, write_scaffold
+
+    written = write_scaffold(directory, scaffold_files(), force=force)
+    for path in written:
+        typer.echo(f"wrote {path}")
+    typer.echo(dvc_init(directory) if dvc else "dvc: skipped `dvc init` (--no-dvc)")
+    typer.echo(next_steps(directory))
+    return written
 
 
 def entry() -> None:  # pragma: no cover - console-script shim

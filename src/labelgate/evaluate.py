@@ -1,0 +1,355 @@
+"""Stage `evaluate`: accuracy, stability across seeds and the gap to the gold-label reference, per subset.
+
+Inputs: the run folders `models/<subset>/seed_<k>/` written by `train` (test_probs.parquet + run.json), the gold
+test set, and optionally the learning curves written by `learning-curve`.
+
+Per run: accuracy, macro-F1 and per-class F1 on the gold test set. Per subset (over its seeds): mean and sample
+standard deviation (ddof=1; null with one seed); Krippendorff's alpha (nominal) of the predicted labels with seeds
+as coders and test items as units (null with one seed, or when every prediction is the same class: alpha is then
+undefined); the share of test items every seed predicts alike; the seed ensemble (probabilities averaged over
+seeds, then arg-max); the gap to the reference subset (reference mean minus this subset's mean, so positive means
+worse than gold; null without a reference); and the learning-curve plateau flag (null without a curve).
+
+Plot tables for DVC: per-seed scores, a confusion table per subset (actual, predicted; seed-ensemble predictions)
+and the learning-curve points; matplotlib PNGs of the same when enabled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelgate.contract import TEXT
+from labelgate.errors import BadInputError
+from labelgate.learning_curve import CurveParams, plateau_flag
+from labelgate.train import PROBS_FILE, RUN_FILE, prob_column, texts_fingerprint
+
+SEED_DIR = re.compile(r"^seed_(-?\d+)$")
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """Evaluation settings (params.yaml section `evaluate`)."""
+
+    reference: str = "gold"  # the subset trained on gold labels; "" when there is none
+    png: bool = True  # also draw matplotlib PNGs next to the DVC plot tables
+
+    def __post_init__(self):
+        if not isinstance(self.reference, str):
+            raise ValueError("reference must be a subset name (a string), or empty for none")
+
+
+# ----------------------------------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Runs:
+    """Test probabilities of every run: subset -> seed -> array (n_test, n_labels) in `labels` order."""
+
+    labels: tuple[str, ...]
+    probabilities: dict[str, dict[int, np.ndarray]]
+    records: dict[str, dict[int, dict[str, Any]]]
+
+
+def find_run_folders(models_dir: str | os.PathLike) -> dict[str, dict[int, Path]]:
+    """models/<subset>/seed_<k>/ folders that hold test_probs.parquet, sorted by subset and seed."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        raise BadInputError(models_dir, "models folder not found; run `labelgate train` first")
+    found: dict[str, dict[int, Path]] = {}
+    for subset_dir in sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for run_dir in subset_dir.iterdir():
+            match = SEED_DIR.match(run_dir.name)
+            if match and run_dir.is_dir() and (run_dir / PROBS_FILE).exists():
+                found.setdefault(subset_dir.name, {})[int(match.group(1))] = run_dir
+    if not found:
+        raise BadInputError(models_dir, f"no run folders (<subset>/seed_<k>/{PROBS_FILE})")
+    return {s: dict(sorted(seeds.items())) for s, seeds in found.items()}
+
+
+def load_runs(models_dir: str | os.PathLike, test: pd.DataFrame) -> Runs:
+    """Read every run; check that all share one label set and were scored on this test set."""
+    folders = find_run_folders(models_dir)
+    fingerprint = texts_fingerprint(test[TEXT].tolist())
+    labels: tuple[str, ...] | None = None
+    probabilities: dict[str, dict[int, np.ndarray]] = {}
+    records: dict[str, dict[int, dict[str, Any]]] = {}
+    for subset, seeds in folders.items():
+        for seed, folder in seeds.items():
+            record = _read_record(folder / RUN_FILE)
+            run_labels = tuple(record.get("labels") or ())
+            if labels is None:
+                labels = run_labels
+            elif run_labels != labels:
+                raise BadInputError(folder / RUN_FILE, f"label set {list(run_labels)} differs from {list(labels)}")
+            if record.get("test_sha256") and record["test_sha256"] != fingerprint:
+                raise BadInputError(folder, "was scored on a different test set; retrain or pass the same --test")
+            frame = pd.read_parquet(folder / PROBS_FILE)
+            columns = [prob_column(label) for label in labels]
+            missing = [c for c in columns if c not in frame.columns]
+            if missing:
+                raise BadInputError(folder / PROBS_FILE, "missing probability column", column=missing[0])
+            if len(frame) != len(test):
+                raise BadInputError(folder / PROBS_FILE, f"{len(frame)} rows but the test set has {len(test)}")
+            probabilities.setdefault(subset, {})[seed] = frame[columns].to_numpy(float)
+            records.setdefault(subset, {})[seed] = record
+    return Runs(labels=labels or (), probabilities=probabilities, records=records)
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise BadInputError(path, "run record missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise BadInputError(path, f"not valid JSON ({exc})") from None
+
+
+def load_curves(curves_dir: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
+    """metrics/learning_curve/<subset>.json files by subset; an absent folder means no curves."""
+    if curves_dir is None or not Path(curves_dir).is_dir():
+        return {}
+    curves = {}
+    for path in sorted(Path(curves_dir).glob("*.json")):
+        curve = _read_record(path)
+        curves[str(curve.get("subset") or path.stem)] = curve
+    return curves
+
+
+# ----------------------------------------------------------------------------------------------------- metrics
+
+
+def run_scores(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    """accuracy, macro_f1 and per_class_f1 of one set of predictions."""
+    from sklearn.metrics import f1_score
+
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    per_class = f1_score(y_true, y_pred, labels=list(labels), average=None, zero_division=0)
+    return {
+        "accuracy": float((y_true == y_pred).mean()),
+        "macro_f1": float(np.mean(per_class)),
+        "per_class_f1": {label: float(v) for label, v in zip(labels, per_class)},
+    }
+
+
+def seed_alpha(codes: np.ndarray, n_labels: int) -> float | None:
+    """Krippendorff's alpha (nominal) of predicted label codes, shape (seeds, items); None when undefined."""
+    import krippendorff
+
+    codes = np.asarray(codes, dtype=float)
+    if codes.ndim != 2 or codes.shape[0] < 2 or codes.shape[1] == 0:
+        return None
+    if len(np.unique(codes)) < 2:
+        return None  # one class everywhere: expected disagreement is 0, alpha is undefined
+    return float(krippendorff.alpha(reliability_data=codes, level_of_measurement="nominal",
+                                     value_domain=list(range(n_labels))))
+
+
+def unchanged_rate(codes: np.ndarray) -> float:
+    """Share of items (columns) whose predicted label is identical in every run (row)."""
+    codes = np.asarray(codes)
+    if codes.size == 0:
+        return float("nan")
+    return float((codes == codes[0]).all(axis=0).mean())
+
+
+def _std(values: Sequence[float]) -> float | None:
+    return float(np.std(values, ddof=1)) if len(values) >= 2 else None
+
+
+def evaluate_runs(
+    probabilities: Mapping[str, Mapping[int, np.ndarray]],
+    y_true: Sequence[str],
+    labels: Sequence[str],
+    *,
+    reference: str | None = None,
+    curves: Mapping[str, Mapping[str, Any]] | None = None,
+    curve_params: CurveParams | None = None,
+) -> dict[str, Any]:
+    """The metrics JSON (see the module docstring) from test probabilities per subset and seed."""
+    labels = tuple(labels)
+    y_true = np.asarray([str(v) for v in y_true], dtype=object)
+    outside = sorted(set(y_true.tolist()) - set(labels))
+    if outside:
+        raise ValueError(f"test labels {outside} are not in the runs' label set {list(labels)}")
+    for subset, seeds in probabilities.items():
+        if not seeds:
+            raise ValueError(f"subset {subset!r} has no runs")
+        for seed, probs in seeds.items():
+            if np.shape(probs) != (len(y_true), len(labels)):
+                raise ValueError(f"{subset} seed {seed}: probabilities of shape {np.shape(probs)}, "
+                                 f"expected {(len(y_true), len(labels))}")
+    return _evaluate(probabilities, y_true, labels, reference or None, dict(curves or {}),
+                     curve_params or CurveParams())
+
+
+def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) -> dict[str, Any]:
+    names = np.asarray(labels, dtype=object)
+    subsets: dict[str, dict[str, Any]] = {}
+    for subset, seeds in probabilities.items():
+        seeds = dict(sorted(seeds.items()))
+        codes = np.stack([np.asarray(p).argmax(axis=1) for p in seeds.values()])
+        per_seed = {str(seed): run_scores(y_true, names[c], labels) for seed, c in zip(seeds, codes)}
+        accuracies = [s["accuracy"] for s in per_seed.values()]
+        macros = [s["macro_f1"] for s in per_seed.values()]
+        ensemble = run_scores(y_true, names[np.mean(list(seeds.values()), axis=0).argmax(axis=1)], labels)
+        subsets[subset] = {
+            "n_seeds": len(seeds),
+            "accuracy_mean": float(np.mean(accuracies)),
+            "accuracy_std": _std(accuracies),
+            "macro_f1_mean": float(np.mean(macros)),
+            "macro_f1_std": _std(macros),
+            "per_class_f1_mean": {label: float(np.mean([s["per_class_f1"][label] for s in per_seed.values()]))
+                                  for label in labels},
+            "krippendorff_alpha": seed_alpha(codes, len(labels)),
+            "unchanged_prediction_rate": unchanged_rate(codes),
+            "ensemble_accuracy": ensemble["accuracy"],
+            "ensemble_macro_f1": ensemble["macro_f1"],
+            "accuracy_gap_to_reference": None,
+            "macro_f1_gap_to_reference": None,
+            "plateau": None,
+            "learning_curve_gain_last_doubling": None,
+            "seeds": per_seed,
+        }
+    has_reference = reference is not None and reference in subsets
+    if has_reference:
+        ref = subsets[reference]
+        for figures in subsets.values():
+            figures["accuracy_gap_to_reference"] = ref["accuracy_mean"] - figures["accuracy_mean"]
+            figures["macro_f1_gap_to_reference"] = ref["macro_f1_mean"] - figures["macro_f1_mean"]
+    reference_final = _reference_final_accuracy(curves, subsets, reference if has_reference else None)
+    for subset, figures in subsets.items():
+        curve = curves.get(subset)
+        if not curve or not curve.get("points"):
+            continue
+        gain = curve.get("gain_last_doubling")
+        final = curve.get("final_accuracy", curve["points"][-1]["accuracy"])
+        if has_reference and subset == reference:
+            gap = 0.0
+        elif reference_final is not None and final is not None:
+            gap = reference_final - final
+        else:
+            gap = None
+        figures["learning_curve_gain_last_doubling"] = gain
+        figures["plateau"] = plateau_flag(gain, gap, min_gain=curve_params.plateau_min_gain,
+                                          min_gap=curve_params.plateau_min_gap)
+    return {"reference": reference if has_reference else None, "labels": list(labels), "subsets": subsets}
+
+
+def _reference_final_accuracy(curves, subsets, reference) -> float | None:
+    """The reference's accuracy for curve gaps: its own curve's final point, else its mean over seeds."""
+    if reference is None:
+        return None
+    curve = curves.get(reference)
+    if curve and curve.get("points"):
+        return float(curve.get("final_accuracy", curve["points"][-1]["accuracy"]))
+    return float(subsets[reference]["accuracy_mean"])
+
+
+# ----------------------------------------------------------------------------------------------------- plots
+
+
+def plot_tables(
+    metrics: Mapping[str, Any],
+    probabilities: Mapping[str, Mapping[int, np.ndarray]],
+    y_true: Sequence[str],
+    curves: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """DVC plot data: `scores.csv` (subset, seed, accuracy, macro_f1), `confusion_<subset>.csv` (actual,
+    predicted; seed ensemble) and `learning_curve.csv` (subset, fraction, n, accuracy, macro_f1)."""
+    labels = np.asarray(metrics["labels"], dtype=object)
+    scores = pd.DataFrame(
+        [{"subset": subset, "seed": int(seed), "accuracy": s["accuracy"], "macro_f1": s["macro_f1"]}
+         for subset, figures in metrics["subsets"].items() for seed, s in figures["seeds"].items()],
+        columns=["subset", "seed", "accuracy", "macro_f1"],
+    )
+    tables = {"scores.csv": scores}
+    for subset, seeds in probabilities.items():
+        predicted = labels[np.mean(list(seeds.values()), axis=0).argmax(axis=1)]
+        tables[f"confusion_{subset}.csv"] = pd.DataFrame({"actual": list(y_true), "predicted": predicted})
+    rows = [{"subset": subset, "fraction": p["fraction"], "n": p["n"], "accuracy": p["accuracy"],
+             "macro_f1": p["macro_f1"]} for subset, curve in (curves or {}).items() for p in curve.get("points", [])]
+    tables["learning_curve.csv"] = pd.DataFrame(rows, columns=["subset", "fraction", "n", "accuracy", "macro_f1"])
+    return tables
+
+
+def write_plots(folder: str | os.PathLike, tables: Mapping[str, pd.DataFrame], *, labels: Sequence[str],
+                png: bool = True) -> list[Path]:
+    """Write the plot tables (and PNGs) into an existing folder; the caller makes it atomic."""
+    folder = Path(folder)
+    written = []
+    for name, frame in tables.items():
+        frame.to_csv(folder / name, index=False)
+        written.append(folder / name)
+    if png:
+        written.extend(_draw_pngs(folder, tables, labels))
+    return written
+
+
+def _draw_pngs(folder: Path, tables: Mapping[str, pd.DataFrame], labels: Sequence[str]) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    scores = tables["scores.csv"]
+    if not scores.empty:
+        subsets = list(dict.fromkeys(scores["subset"]))
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=False)
+        for ax, metric in zip(axes, ("accuracy", "macro_f1")):
+            for i, subset in enumerate(subsets):
+                values = scores.loc[scores["subset"] == subset, metric].to_numpy()
+                ax.scatter(np.full(len(values), i) + np.linspace(-0.1, 0.1, len(values)), values, s=25)
+                ax.hlines(values.mean(), i - 0.25, i + 0.25, colors="black")
+            ax.set_xticks(range(len(subsets)), subsets, rotation=30, ha="right")
+            ax.set_title(f"test {metric} per seed (bar: mean)")
+        fig.tight_layout()
+        fig.savefig(folder / "scores.png", dpi=100)
+        plt.close(fig)
+        written.append(folder / "scores.png")
+    confusions = {k[len("confusion_"):-4]: v for k, v in tables.items() if k.startswith("confusion_")}
+    if confusions:
+        from sklearn.metrics import confusion_matrix
+
+        columns = min(3, len(confusions))
+        rows = -(-len(confusions) // columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.4 * rows), squeeze=False)
+        for ax in axes.flat[len(confusions):]:
+            ax.axis("off")
+        for ax, (subset, frame) in zip(axes.flat, confusions.items()):
+            matrix = confusion_matrix(frame["actual"], frame["predicted"], labels=list(labels))
+            ax.imshow(matrix, cmap="Blues")
+            for (r, c), v in np.ndenumerate(matrix):
+                ax.text(c, r, str(v), ha="center", va="center", fontsize=8)
+            ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+            ax.set_yticks(range(len(labels)), labels, fontsize=7)
+            ax.set_title(subset, fontsize=9)
+            ax.set_xlabel("predicted (seed ensemble)", fontsize=7)
+            ax.set_ylabel("actual", fontsize=7)
+        fig.tight_layout()
+        fig.savefig(folder / "confusion.png", dpi=100)
+        plt.close(fig)
+        written.append(folder / "confusion.png")
+    curve = tables.get("learning_curve.csv")
+    if curve is not None and not curve.empty:
+        fig, ax = plt.subplots(figsize=(5, 4))
+        for subset, frame in curve.groupby("subset", sort=False):
+            ax.plot(frame["n"], frame["accuracy"], marker="o", label=subset)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training examples")
+        ax.set_ylabel("test accuracy")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(folder / "learning_curve.png", dpi=100)
+        plt.close(fig)
+        written.append(folder / "learning_curve.png")
+    return written

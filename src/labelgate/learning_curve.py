@@ -1,0 +1,216 @@
+"""Stage `learning-curve`: test accuracy versus training-set size, and a premature-plateau flag.
+
+Lu & Smith (2025) find that classifiers trained on LLM labels plateau early: their errors are systematic, so more
+data of the same kind stops helping while the model still trails the gold-label reference. This stage trains one
+seed on growing, nested, class-stratified fractions of a subset (no checkpoints kept), scores each on the gold test
+set, and flags a plateau when
+
+    gain over the last doubling (accuracy at the last fraction minus at half of it) < plateau_min_gain
+    AND gap to the reference (reference accuracy minus this subset's final accuracy) > plateau_min_gap.
+
+The reference is the gold-label subset's own curve (its final point) when given; for the reference subset itself
+the gap is 0 by definition, so it never plateaus "prematurely". Without a reference the flag is null (unknown).
+
+Every fraction trains for `train.epochs` epochs, so smaller fractions also take fewer optimiser steps (the usual
+protocol; with one epoch on a CPU it steepens the curve). `equal_steps: true` gives every fraction the full data's
+number of steps instead, at about one full run's cost per fraction.
+
+Cost: the full-data point equals the `train` run with the same seed and settings, so it can be read from that run
+folder instead of retrained (about half the cost with fractions 1/8, 1/4, 1/2, 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelgate.config import check_range
+from labelgate.contract import TEST_LABEL, TEXT
+from labelgate.train import LABEL, TrainParams, check_training_frame, encode_labels, fine_tune, predict_proba
+
+DEFAULT_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
+DEFAULT_PLATEAU_MIN_GAIN = 0.01  # accuracy gained over the last doubling below this: the curve is flat
+DEFAULT_PLATEAU_MIN_GAP = 0.03  # ... and it trails the reference by more than this: a premature plateau
+
+
+@dataclass(frozen=True)
+class CurveParams:
+    """Learning-curve settings (params.yaml section `learning_curve`)."""
+
+    fractions: tuple[float, ...] = DEFAULT_FRACTIONS  # growing shares of the subset, nested; the last should be 1
+    seed: int = 0  # one seed per curve; the seed of a `train` run so its full-data point can be reused
+    plateau_min_gain: float = DEFAULT_PLATEAU_MIN_GAIN
+    plateau_min_gap: float = DEFAULT_PLATEAU_MIN_GAP
+    equal_steps: bool = False  # train each fraction for as many steps as the full data (costs ~1 full run each)
+
+    def __post_init__(self):
+        fractions = tuple(float(f) for f in (self.fractions or ()))
+        object.__setattr__(self, "fractions", fractions)
+        if len(fractions) < 2:
+            raise ValueError("fractions needs at least two points (a doubling)")
+        for f in fractions:
+            check_range("fractions", f, 1e-6, 1.0)
+        if list(fractions) != sorted(set(fractions)):
+            raise ValueError(f"fractions must be strictly increasing, got {list(fractions)}")
+        check_range("plateau_min_gain", self.plateau_min_gain, -1.0, 1.0)
+        check_range("plateau_min_gap", self.plateau_min_gap, 0.0, 1.0)
+
+
+def nested_fractions(labels: Sequence[str], fractions: Sequence[float], *, seed: int) -> dict[float, np.ndarray]:
+    """Row indices per fraction: class-stratified, nested (each set holds the smaller ones), in table order.
+
+    Every class keeps at least one row; fraction 1.0 is the whole table in its original order, so that point is
+    exactly the full `train` run with the same seed.
+    """
+    labels = np.asarray(labels, dtype=object)
+    rng = np.random.default_rng(seed)
+    orders = {c: rng.permutation(np.flatnonzero(labels == c)) for c in sorted(set(labels.tolist()))}
+    out: dict[float, np.ndarray] = {}
+    for fraction in fractions:
+        if fraction >= 1.0:
+            out[fraction] = np.arange(len(labels))
+            continue
+        picked = [order[:max(1, round(fraction * len(order)))] for order in orders.values()]
+        out[fraction] = np.sort(np.concatenate(picked))
+    return out
+
+
+def accuracy_and_macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> tuple[float, float]:
+    from sklearn.metrics import f1_score
+
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    accuracy = float((y_true == y_pred).mean()) if len(y_true) else float("nan")
+    macro = float(f1_score(y_true, y_pred, labels=list(labels), average="macro", zero_division=0))
+    return accuracy, macro
+
+
+def gain_last_doubling(points: Sequence[Mapping[str, Any]], key: str = "accuracy") -> float | None:
+    """`key` at the last point minus at the point nearest half its fraction (within half a doubling), else None."""
+    if len(points) < 2:
+        return None
+    last = points[-1]
+    target = math.log2(last["fraction"] / 2)
+    earlier = points[:-1]
+    best = min(earlier, key=lambda p: abs(math.log2(p["fraction"]) - target))
+    if abs(math.log2(best["fraction"]) - target) > 0.5:
+        return None
+    return float(last[key] - best[key])
+
+
+def plateau_flag(gain: float | None, gap: float | None, *, min_gain: float, min_gap: float) -> bool | None:
+    """True: flat over the last doubling while trailing the reference; None when either figure is unknown."""
+    if gain is None or gap is None:
+        return None
+    return bool(gain < min_gain and gap > min_gap)
+
+
+def learning_curve(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    labels: Sequence[str],
+    train_params: TrainParams,
+    params: CurveParams,
+    *,
+    subset: str,
+    full_run_probs: np.ndarray | None = None,
+    reference_accuracy: float | None = None,
+    reference_name: str | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train on each fraction, score on the test set, and summarise the curve (see the module docstring).
+
+    `full_run_probs`: test probabilities of the matching full `train` run, used for fraction 1.0 instead of
+    retraining. `reference_accuracy`: the reference's final accuracy (for the gap); when `subset` is the reference
+    (`reference_name`), the gap is 0.
+    """
+    labels = tuple(labels)
+    train = check_training_frame(train)
+    truth = test[TEST_LABEL].astype(str).to_numpy()
+    if full_run_probs is not None and np.shape(full_run_probs) != (len(test), len(labels)):
+        raise ValueError(f"full_run_probs has shape {np.shape(full_run_probs)}, expected {(len(test), len(labels))}")
+    subsets = nested_fractions(train[LABEL].tolist(), params.fractions, seed=params.seed)
+    points = []
+    for fraction, index in subsets.items():
+        reused = fraction >= 1.0 and full_run_probs is not None
+        if reused:
+            probabilities = np.asarray(full_run_probs, dtype=float)
+        else:
+            rows = train.iloc[index]
+            codes = encode_labels(rows[LABEL], labels, path=subset, column=LABEL)
+            settings = train_params
+            if params.equal_steps:  # as many optimiser steps as the full data: epochs x 1/fraction
+                settings = replace(train_params, epochs=max(1, round(train_params.epochs / fraction)))
+            model, tokenizer, stats = fine_tune(rows[TEXT].tolist(), codes, labels, settings, seed=params.seed,
+                                                progress=progress, description=f"curve {subset} {fraction:g}")
+            probabilities = predict_proba(model, tokenizer, test[TEXT].tolist(), max_length=train_params.max_length,
+                                          batch_size=train_params.eval_batch_size, precision=stats["precision"])
+            del model
+        predicted = np.asarray(labels, dtype=object)[probabilities.argmax(axis=1)]
+        accuracy, macro = accuracy_and_macro_f1(truth, predicted, labels)
+        points.append({"fraction": fraction, "n": int(len(index)), "accuracy": accuracy, "macro_f1": macro,
+                       "reused_full_run": bool(reused)})
+    return summarise_curve(points, params, subset=subset, reference_accuracy=reference_accuracy,
+                           reference_name=reference_name, labels=labels, n_total=len(train))
+
+
+def summarise_curve(
+    points: Sequence[Mapping[str, Any]],
+    params: CurveParams,
+    *,
+    subset: str,
+    reference_accuracy: float | None,
+    reference_name: str | None,
+    labels: Sequence[str] = (),
+    n_total: int | None = None,
+) -> dict[str, Any]:
+    """The curve JSON: points, gain over the last doubling, gap to the reference and the plateau flag."""
+    points = [dict(p) for p in points]
+    final = points[-1]["accuracy"] if points else None
+    gain = gain_last_doubling(points)
+    if reference_name and subset == reference_name:
+        gap = 0.0
+    elif reference_accuracy is not None and final is not None:
+        gap = float(reference_accuracy - final)
+    else:
+        gap = None
+    return {
+        "subset": subset,
+        "seed": params.seed,
+        "labels": list(labels),
+        "n_total": n_total,
+        "points": points,
+        "final_accuracy": final,
+        "gain_last_doubling": gain,
+        "macro_f1_gain_last_doubling": gain_last_doubling(points, "macro_f1"),
+        "reference": reference_name,
+        "reference_accuracy": reference_accuracy if not (reference_name and subset == reference_name) else final,
+        "gap_to_reference": gap,
+        "plateau": plateau_flag(gain, gap, min_gain=params.plateau_min_gain, min_gap=params.plateau_min_gap),
+        "params": asdict(params),
+    }
+
+
+def full_run_matches(record: Mapping[str, Any], *, seed: int, n_train: int, test_sha256: str,
+                     train_params: TrainParams) -> str | None:
+    """Why a `train` run's record cannot stand in for the curve's full-data point (None when it can)."""
+    if record.get("seed") != seed:
+        return f"its seed is {record.get('seed')}, the curve's is {seed}"
+    if record.get("n_train") != n_train:
+        return f"it trained on {record.get('n_train')} rows, the subset has {n_train}"
+    if record.get("test_sha256") != test_sha256:
+        return "it was scored on a different test set"
+    wanted = {k: v for k, v in _jsonable(asdict(train_params)).items() if k != "seeds"}
+    had = {k: v for k, v in dict(record.get("params", {})).items() if k != "seeds"}
+    if had != wanted:
+        changed = sorted(k for k in set(wanted) | set(had) if wanted.get(k) != had.get(k))
+        return f"its train params differ ({', '.join(changed)})"
+    return None
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}
