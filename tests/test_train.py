@@ -33,11 +33,14 @@ from labelgate.train import (
     check_training_frame,
     length_buckets,
     predict_proba,
+    prefer_passive_omp_wait,
     probs_frame,
     resolve_labels,
     save_run,
     train_run,
 )
+
+prefer_passive_omp_wait()  # as the CLI does; effective when collection runs before torch loads (as it does here)
 
 LABELS = ("negative", "neutral", "positive")
 TINY = {"max_length": 32, "epochs": 1, "batch_size": 16, "eval_batch_size": 64, "learning_rate": 3e-4,
@@ -251,6 +254,11 @@ class TestRealTraining:
         assert curve["gain_last_doubling"] == pytest.approx(curve["points"][1]["accuracy"]
                                                             - curve["points"][0]["accuracy"])
         assert curve["plateau"] is None  # no reference curve given
+
+    def test_freezing_more_layers_than_the_model_has_is_a_config_error(self, tiny):
+        params = TrainParams(**{**TINY, "freeze_layers": 7})
+        with pytest.raises(ConfigError, match="freeze_layers=7 but the model has 6 layers"):
+            train_run(tiny["train"], tiny["test"], LABELS, params, subset="tiny", seed=0)
 
     def test_missing_subset_is_bad_input(self, tiny, tmp_path):
         result = CliRunner().invoke(app, ["train", "--subset", "nope", "--seed", "0", "--subsets-dir",

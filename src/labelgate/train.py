@@ -36,7 +36,7 @@ import pandas as pd
 
 from labelgate.config import check_range
 from labelgate.contract import TEST_LABEL, TEXT
-from labelgate.errors import BadInputError
+from labelgate.errors import BadInputError, ConfigError
 
 ID = "id"
 LABEL = "label"
@@ -483,7 +483,10 @@ def _fine_tune(texts, codes, labels, params, *, seed, progress, description):
     precision = resolve_precision(params.precision, device)
     set_seed(seed, device=device)  # before the model: the new classifier head draws from torch's generator
     model, tokenizer = load_model(params.model, labels)
-    frozen = freeze(model, embeddings=params.freeze_embeddings, layers=params.freeze_layers)
+    try:
+        frozen = freeze(model, embeddings=params.freeze_embeddings, layers=params.freeze_layers)
+    except ValueError as exc:
+        raise ConfigError(f"params.yaml: section 'train': {exc}") from None
     trainable, total = parameter_counts(model)
     model.to(device)
     encoded = tokenize(tokenizer, texts, params.max_length)
