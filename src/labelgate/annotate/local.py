@@ -227,12 +227,8 @@ class LocalBackend:
     def _score_fast(self, prefix: list[int], suffixes: list[list[int]], token_rows):
         """Log-probs [batch, labels] from the body's last hidden states and the head's label rows."""
         torch = self._torch
-        pad = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
-        width = max(len(s) for s in suffixes)
-        ids = torch.full((len(suffixes), width), pad, dtype=torch.long, device=self._device)
-        for row, suffix in enumerate(suffixes):
-            ids[row, : len(suffix)] = torch.tensor(suffix)
-        last = torch.tensor([len(s) - 1 for s in suffixes], device=self._device)
+        ids, last = self._right_padded(suffixes)
+        width = ids.shape[1]
         kwargs = {}
         if prefix:
             cache = copy.deepcopy(self._prefix_cache(prefix))
@@ -242,6 +238,17 @@ class LocalBackend:
         hidden = self._body()(input_ids=ids, use_cache=bool(prefix), **kwargs).last_hidden_state
         hidden = hidden[torch.arange(len(suffixes), device=self._device), last]
         return self._head_logprobs(hidden, token_rows)
+
+    def _right_padded(self, sequences: list[list[int]]):
+        """Token ids right-padded to one width, and each row's last real position."""
+        torch = self._torch
+        pad = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
+        width = max(len(s) for s in sequences)
+        ids = torch.full((len(sequences), width), pad, dtype=torch.long, device=self._device)
+        for row, seq in enumerate(sequences):
+            ids[row, : len(seq)] = torch.tensor(seq)
+        last = torch.tensor([len(s) - 1 for s in sequences], device=self._device)
+        return ids, last
 
     def _cache_kwarg(self) -> str:
         """transformers 5.x calls the key/value cache argument `cache`; earlier versions `past_key_values`."""
@@ -262,12 +269,7 @@ class LocalBackend:
     def _score_plain(self, sequences: list[list[int]], token_rows):
         """Reference path: the full model on whole prompts (right-padded), logits at each row's last token."""
         torch = self._torch
-        pad = self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else 0
-        width = max(len(s) for s in sequences)
-        ids = torch.full((len(sequences), width), pad, dtype=torch.long, device=self._device)
-        for row, seq in enumerate(sequences):
-            ids[row, : len(seq)] = torch.tensor(seq)
-        last = torch.tensor([len(s) - 1 for s in sequences], device=self._device)
+        ids, last = self._right_padded(sequences)
         kwargs = {}
         if "logits_to_keep" in inspect.signature(self._model.forward).parameters:
             keep = torch.unique(last)
