@@ -136,3 +136,11 @@ def test_unknown_params_key_is_a_usage_error(workdir, cli):
     result = cli("validate", path)
     assert result.exit_code == 2
     assert "unknown key(s) prob_tolerence" in result.output
+
+
+@pytest.mark.parametrize("option, message", [("a,a", "labels must be unique"), ("a", "labels needs at least two classes")])
+def test_labels_option_gets_the_params_checks(small, cli, option, message):
+    path = write(small / "labels.csv", GOOD_HEADER + "".join(GOOD_ROWS))
+    result = cli("validate", path, "--labels", option)
+    assert result.exit_code == 2
+    assert f"--labels: {message}" in result.output

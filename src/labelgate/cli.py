@@ -39,8 +39,7 @@ def run_command(*, fail_closed: bool = False):
                 raise
             except LabelgateError as exc:
                 typer.echo(f"labelgate {func.__name__.replace('_', '-')}: error: {exc}", err=True)
-                code = EXIT_BLOCKED if fail_closed and exc.exit_code == 0 else exc.exit_code
-                raise typer.Exit(code) from None
+                raise typer.Exit(exc.exit_code) from None
             except Exception as exc:  # noqa: BLE001 - the CLI boundary: anything else is reported, never swallowed
                 typer.echo(
                     f"labelgate {func.__name__.replace('_', '-')}: internal error: {type(exc).__name__}: {exc}",
@@ -70,10 +69,15 @@ def _params(path: Path) -> dict:
 
 
 def _labels(params: dict, labels: str | None) -> tuple[str, ...]:
+    """--labels when given, else params base.labels; both pass BaseParams' checks (unique, at least two)."""
     from labelgate.config import BaseParams, section
+    from labelgate.errors import ConfigError
 
     if labels:
-        return tuple(label.strip() for label in labels.split(",") if label.strip())
+        try:
+            return BaseParams(labels=tuple(label.strip() for label in labels.split(",") if label.strip())).labels
+        except ValueError as exc:
+            raise ConfigError(f"--labels: {exc}") from None
     return section(params, "base", BaseParams).labels
 
 
