@@ -1,9 +1,15 @@
 """Scoring throughput: `validate` + `score` (all five signals, cleanlab included) on synthetic label tables.
 
 Usage: python bench/bench_score.py [--rows 100000 1000000] [--classes 8] [--out bench/score_throughput.json]
+       python bench/bench_score.py --stream --rows 1000000 10000000 [--out bench/score_stream.json]
 
 Each table has text (14 words), llm_label with 15% systematic noise, llm_prob_* for every class, two annotator
 columns and a 5% gold audit subset: everything the signals read. Peak memory is the process's max RSS.
+
+--stream: the chunked path (`score_stream`, what `labelgate score` uses on Parquet tables above score.stream_rows).
+The table is generated chunk by chunk into a Parquet file by one child process; a second, fresh child process runs
+`score_parquet_streaming` (validate + score + writing the scores Parquet, all timed), so its peak RSS is the
+scoring's alone.
 """
 
 from __future__ import annotations
@@ -79,19 +85,83 @@ def run(n: int, n_classes: int, folder: Path) -> dict:
     }
 
 
+def generate(path: Path, n: int, n_classes: int, chunk: int = 1_000_000) -> None:
+    """The same kind of table as build(), written chunk by chunk (each chunk its own seed) in bounded memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    for start in range(0, n, chunk):
+        frame = build(min(chunk, n - start), n_classes, seed=start // chunk)
+        frame["id"] = [f"r{start + i}" for i in range(len(frame))]
+        frame["gold_label"] = frame["gold_label"].astype(object)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if writer is None:
+            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
+            writer = pq.ParquetWriter(path, schema)
+        writer.write_table(table.cast(schema))
+    writer.close()
+
+
+def run_stream(path: Path, n_classes: int, folder: Path) -> dict:
+    from labelgate.score_stream import score_parquet_streaming
+
+    labels = tuple(f"class_{k}" for k in range(n_classes))
+    marks: list[tuple[str, float]] = []
+    start = time.perf_counter()
+    summary = score_parquet_streaming(
+        path, folder / "scores.parquet", folder / "label_risk.json", labels=labels, params=ScoreParams(),
+        expectations_dir=Path(__file__).resolve().parents[1] / "expectations",
+        progress=lambda message: marks.append((message, time.perf_counter())),
+    )
+    done = time.perf_counter()
+    phases: dict[str, float] = {}
+    for (message, t0), (_, t1) in zip(marks, marks[1:] + [("end", done)]):
+        phase = message.split(" rows")[0].rstrip(":")  # "validate", "text model: fit on the sample", "signal: x"
+        phases[phase] = round(phases.get(phase, 0.0) + t1 - t0, 2)
+    n = summary["n_rows"]
+    return {
+        "rows": n, "classes": n_classes, "path": "stream", "chunks": summary["streamed"]["chunks"],
+        "total_s": round(done - start, 2), "rows_per_s": round(n / (done - start)), "phase_s": phases,
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "estimated_noise_rate": round(summary["metrics"]["estimated_noise_rate"], 4),
+        "scores_file_gib": round((folder / "scores.parquet").stat().st_size / 2**30, 2),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--classes", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=Path("bench/score_throughput.json"))
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--stream", action="store_true", help="the chunked path, each size in fresh processes")
+    parser.add_argument("--child", nargs=2, metavar=("ACTION", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:  # internal: one step in its own process
+        action, path = args.child
+        if action == "generate":
+            generate(Path(path), args.rows[0], args.classes)
+        else:
+            print(json.dumps(run_stream(Path(path), args.classes, Path(path).parent)), flush=True)
+        return
+    out = args.out or Path("bench/score_stream.json" if args.stream else "bench/score_throughput.json")
     results = []
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent if args.stream else None) as folder:
         for n in args.rows:
-            result = run(n, args.classes, Path(folder))
+            if args.stream:
+                import subprocess
+
+                table = Path(folder) / f"labels_{n}.parquet"
+                me = [sys.executable, __file__, "--rows", str(n), "--classes", str(args.classes), "--child"]
+                subprocess.run([*me, "generate", str(table)], check=True)
+                reply = subprocess.run([*me, "score", str(table)], check=True, capture_output=True, text=True)
+                result = json.loads(reply.stdout.strip().splitlines()[-1])
+                table.unlink()
+            else:
+                result = run(n, args.classes, Path(folder))
             print(json.dumps(result), flush=True)
             results.append(result)
-    args.out.write_text(json.dumps({"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+    out.write_text(json.dumps({"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
                                     "command": "python " + " ".join(sys.argv), "results": results}, indent=2) + "\n")
 
 

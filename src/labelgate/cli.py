@@ -132,6 +132,28 @@ def _score(labels_path: Path, params_path: Path, labels: str | None, test: Path 
                             progress=lambda name: progress.update(task, description=f"signal: {name}"))
 
 
+def _score_streaming(labels_path: Path, out: Path, summary: Path, params_path: Path, labels: str | None,
+                     test: Path | None, expectations: Path):
+    """The chunked score path (score_stream) when the table is large enough for it; None otherwise."""
+    from labelgate.config import section
+    from labelgate.score import ScoreParams
+    from labelgate.score_stream import infer_labels, score_parquet_streaming, should_stream
+    from labelgate.validate import ValidateParams, validate_test_table
+
+    params = _params(params_path)
+    score_params = section(params, "score", ScoreParams)
+    if not should_stream(labels_path, score_params):
+        return None
+    label_set = _labels(params, labels) or infer_labels(labels_path, score_params.chunk_rows)
+    test_labels = None
+    if test is not None:
+        test_labels = validate_test_table(test, labels=label_set, expectations_dir=expectations)["label"]
+    log = (lambda message: typer.echo(f"score: {message}", err=True)) if sys.stderr.isatty() else None
+    return score_parquet_streaming(labels_path, out, summary, labels=label_set, params=score_params,
+                                   validate_params=section(params, "validate", ValidateParams),
+                                   expectations_dir=expectations, test_labels=test_labels, progress=log)
+
+
 TestOption = Annotated[Path | None, typer.Option("--test", help="Gold test set (text, label) for class balance.")]
 
 
@@ -146,12 +168,16 @@ def score(
     params: ParamsOption = Path("params.yaml"),
     expectations: ExpectationsOption = Path("expectations"),
 ) -> None:
-    """Score the risk signals of a label set: entropy, cleanlab label issues, agreement, audit, class balance."""
+    """Score the risk signals of a label set: entropy, cleanlab label issues, agreement, audit, class balance.
+
+    Parquet tables above score.stream_rows rows are validated and scored in chunks in bounded memory."""
     from labelgate.io import write_json, write_table
 
-    rows, result = _score(labels_path, params, labels, test, expectations)
-    write_table(out, rows)
-    write_json(summary, result)
+    result = _score_streaming(labels_path, out, summary, params, labels, test, expectations)
+    if result is None:
+        rows, result = _score(labels_path, params, labels, test, expectations)
+        write_table(out, rows)
+        write_json(summary, result)
     shown = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if v is not None)
     typer.echo(f"scored {result['n_rows']} rows: {shown}")
 

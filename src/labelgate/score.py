@@ -34,6 +34,8 @@ class ScoreParams:
     n_jobs: int = 2  # processes for vectorising large tables
     audit_confidence: float = 0.95  # Wilson interval level for the audit accuracy
     seed: int = 0
+    stream_rows: int = 2_000_000  # Parquet tables with more rows are validated and scored in chunks (score_stream)
+    chunk_rows: int = 250_000  # rows per chunk when streaming
 
     def __post_init__(self):
         object.__setattr__(self, "signals", tuple(self.signals))
@@ -49,6 +51,8 @@ class ScoreParams:
         check_range("max_train_rows", self.max_train_rows, 100)
         check_range("n_jobs", self.n_jobs, 1, 64)
         check_range("audit_confidence", self.audit_confidence, 0.5, 0.999)
+        check_range("stream_rows", self.stream_rows, 1000)
+        check_range("chunk_rows", self.chunk_rows, 1000)
 
 
 def score_labels(
@@ -56,7 +60,15 @@ def score_labels(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run each enabled signal; return (per-row table, summary with per-signal results and flat metrics)."""
     context = ScoringContext(table=table, params=params, test_labels=test_labels)
-    rows = [table.frame.reset_index(drop=True)]
+    rows, summary = run_signals(context, progress=progress)
+    return pd.concat([table.frame.reset_index(drop=True), *rows], axis=1), summary
+
+
+def run_signals(context: ScoringContext, *, progress=None) -> tuple[list[pd.DataFrame], dict[str, Any]]:
+    """Each enabled signal over `context`: (the signals' per-row frames, the summary). Shared by score_labels and
+    the chunked path (score_stream)."""
+    table, params = context.table, context.params
+    rows: list[pd.DataFrame] = []
     signals: dict[str, Any] = {}
     metrics: dict[str, float | None] = {}
     for name in params.signals:
@@ -67,11 +79,12 @@ def score_labels(
             rows.append(result.rows.reset_index(drop=True))
         signals[name] = result.summary
         metrics.update(result.metrics)
+    counts = table.frame["llm_label"].value_counts().reindex(table.labels, fill_value=0)
     summary = {
         "n_rows": len(table.frame),
         "labels": list(table.labels),
-        "llm_label_counts": table.frame["llm_label"].value_counts().reindex(table.labels, fill_value=0).to_dict(),
+        "llm_label_counts": {str(k): int(v) for k, v in counts.items()},
         "metrics": metrics,
         "signals": signals,
     }
-    return pd.concat(rows, axis=1), summary
+    return rows, summary

@@ -9,6 +9,7 @@ BadInputError naming file, rows and the real column.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
@@ -82,7 +83,8 @@ def validate_test_table(
     return frame.drop(columns=[ROW_COLUMN]).reset_index(drop=True)
 
 
-def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: ValidateParams) -> pd.DataFrame:
+def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: ValidateParams, *,
+                  row_offset: int = 0) -> pd.DataFrame:
     for column in (TEXT, LLM_LABEL):
         if column not in frame.columns:
             raise BadInputError(path, "required column missing", column=column)
@@ -107,7 +109,7 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
         numeric = pd.to_numeric(raw, errors="coerce")
         bad = raw.notna() & numeric.isna()
         if bad.any():
-            rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
+            rows = (np.flatnonzero(bad.to_numpy()) + 1 + row_offset).tolist()
             raise BadInputError(path, f"not a number: {frame[column][bad].iloc[0]!r}", rows=rows, column=column)
         frame[column] = numeric.astype(float)
     for column in [LLM_LABEL, GOLD, *contract.annotator_columns(frame)]:
@@ -117,7 +119,7 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
         frame.insert(0, ID, [contract.stable_id(t) if isinstance(t, str) else None for t in frame[TEXT]])
     else:
         frame[ID] = frame[ID].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-    frame.insert(0, ROW_COLUMN, np.arange(1, len(frame) + 1))
+    frame.insert(0, ROW_COLUMN, np.arange(row_offset + 1, row_offset + len(frame) + 1))
     return frame
 
 
@@ -177,3 +179,29 @@ def _blame_column(frame: pd.DataFrame, outcome: Outcome, labels) -> str | None:
     if column == PROB_SUM_DEVIATION:
         return f"{PROB_PREFIX}*"
     return column
+
+
+def validate_label_chunk(
+    path: str | os.PathLike,
+    frame: pd.DataFrame,
+    *,
+    labels: tuple[str, ...],
+    row_offset: int,
+    params: ValidateParams = ValidateParams(),
+    expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
+) -> pd.DataFrame:
+    """One chunk of a streamed label table (data rows row_offset+1 ...), checked and normalised like
+    `validate_label_table` does a whole table; errors name rows of the whole file.
+
+    The two table-wide checks cannot be made on a chunk: the row count (`params.min_rows`) and id uniqueness across
+    chunks are the caller's (score_stream does both). Returns the normalised chunk without the row column.
+    """
+    frame = contract._normalise_empty(frame)
+    frame = _check_header(path, frame, labels, dataclasses.replace(params, min_rows=1), row_offset=row_offset)
+    outcomes = run_suite(CONTRACT_SUITE, _with_derived_columns(frame, labels), {
+        "labels": list(labels),
+        "prob_tolerance": params.prob_tolerance,
+        "min_rows": 1,
+    }, expectations_dir=expectations_dir)
+    _raise_first_failure(path, frame, labels, outcomes)
+    return frame.drop(columns=[ROW_COLUMN])

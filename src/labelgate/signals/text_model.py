@@ -104,3 +104,61 @@ def _cross_validated(
         fold_probs[:, classifier.classes_] = classifier.predict_proba(features[held_out])
         probabilities[held_out] = fold_probs / fold_probs.sum(axis=1, keepdims=True)
     return probabilities
+
+
+# --------------------------------------------------------------------------------------- bounded-memory variant
+# For tables too large to hold (score_stream): the folds are a seeded random assignment per row instead of
+# stratified, the vocabulary and the `folds` classifiers are fitted on one random sample of the rows (each
+# classifier on the sample rows outside its fold, about `max_train_rows` of them, as the in-memory path does above
+# that size), and the held-out probabilities are predicted chunk by chunk. Memory: the sample, the vocabulary and
+# the classifiers, whatever the number of rows.
+
+
+def sample_plan(n_rows: int, *, folds: int, max_train_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(fold of every row as int8, sorted row indices of the training sample)."""
+    rng = np.random.default_rng(seed)
+    fold_of = rng.integers(0, folds, size=n_rows, dtype=np.int8)
+    size = min(n_rows, int(np.ceil(max_train_rows * folds / (folds - 1))))
+    sample = np.sort(rng.choice(n_rows, size=size, replace=False))
+    return fold_of, sample
+
+
+class SampledFoldModel:
+    """TF-IDF + one logistic regression per fold, fitted on a sample; out-of-fold probabilities in chunks."""
+
+    def __init__(self, *, n_classes: int, folds: int, max_features: int = 200_000, regularisation: float = 0.25):
+        self.n_classes = n_classes
+        self.folds = folds
+        self.max_features = max_features
+        self.regularisation = regularisation
+        self.vectoriser = None
+        self.classifiers: list = []
+
+    def fit(self, texts: list[str], labels: np.ndarray, fold_of: np.ndarray) -> SampledFoldModel:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        labels, fold_of = np.asarray(labels), np.asarray(fold_of)
+        self.vectoriser = TfidfVectorizer(
+            ngram_range=(1, 2), min_df=2, max_features=self.max_features, sublinear_tf=True, dtype=np.float32,
+            strip_accents="unicode",
+        )
+        features = self.vectoriser.fit_transform(texts)
+        self.classifiers = []
+        for fold in range(self.folds):
+            train = fold_of != fold
+            if len(np.unique(labels[train])) < 2:
+                raise ValueError(f"the training sample outside fold {fold} has fewer than two classes")
+            classifier = LogisticRegression(C=self.regularisation, max_iter=300, tol=1e-3)
+            self.classifiers.append(classifier.fit(features[train], labels[train]))
+        return self
+
+    def predict_out_of_fold(self, texts: list[str], fold_of: np.ndarray) -> np.ndarray:
+        """[len(texts), n_classes] probabilities, each row from the classifier of the fold that held it out."""
+        features = self.vectoriser.transform(texts)
+        out = np.full((len(texts), self.n_classes), 1e-6)
+        for fold, classifier in enumerate(self.classifiers):
+            rows = np.flatnonzero(fold_of == fold)
+            if rows.size:
+                out[np.ix_(rows, classifier.classes_)] = classifier.predict_proba(features[rows])
+        return out / out.sum(axis=1, keepdims=True)
