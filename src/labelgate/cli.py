@@ -592,5 +592,43 @@ def init(
     return written
 
 
+@app.command("queue-grid")
+@run_command()
+def queue_grid(
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help=(
+        "Parallel queue workers; default: the number of GPUs, else 1."))] = None,
+    subsets: Annotated[str | None, typer.Option(help="Comma-separated subsets; default every one in dvc.yaml.")] = None,
+    seeds: Annotated[str | None, typer.Option(help="Comma-separated seeds; default every one in dvc.yaml.")] = None,
+    overrides: Annotated[Path | None, typer.Option(help=(
+        "YAML of params sections to merge into params.yaml first (e.g. params-gpu.yaml)."))] = None,
+    run: Annotated[bool, typer.Option("--run/--queue-only", help=(
+        "Start the workers, wait, then `dvc repro` (cells come from the run-cache); or only queue."))] = True,
+    params: ParamsOption = Path("params.yaml"),
+    timeout: Annotated[float | None, typer.Option(help="Give up waiting after this many seconds.")] = None,
+) -> list[str]:
+    """Run the train grid (subsets x seeds) as queued DVC experiments on parallel workers, one GPU each."""
+    from labelgate import grid
+    from labelgate.config import load_params
+
+    if overrides is not None:
+        values = load_params(overrides)
+        grid.apply_overrides(params, values)
+        typer.echo(f"{params}: merged {overrides} ({' '.join(grid.override_flags(values))})")
+    chosen = grid.select_cells(
+        grid.train_cells(), subsets=[s.strip() for s in subsets.split(",") if s.strip()] if subsets else (),
+        seeds=[int(k) for k in seeds.split(",") if k.strip()] if seeds else ())
+    names = grid.queue_cells(chosen)
+    typer.echo(f"queued {len(names)} experiment(s): {', '.join(c.stage for c in chosen)}")
+    if not run:
+        typer.echo("next: dvc queue start -j N; when `dvc queue status` shows them done: dvc repro")
+        return names
+    workers = jobs or max(1, grid.gpu_count())
+    grid.run_queue(names, jobs=workers, timeout_s=timeout, say=lambda line: typer.echo(f"queue: {line}"))
+    typer.echo(f"all {len(names)} experiment(s) succeeded on {workers} worker(s); dvc repro collects them")
+    done = grid.run_dvc(["repro"])
+    typer.echo(done.stdout.rstrip())
+    return names
+
+
 def entry() -> None:  # pragma: no cover - console-script shim
     sys.exit(app())
