@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -107,22 +108,32 @@ def run_stream(path: Path, n_classes: int, folder: Path) -> dict:
     from labelgate.score_stream import score_parquet_streaming
 
     labels = tuple(f"class_{k}" for k in range(n_classes))
-    marks: list[tuple[str, float]] = []
-    start = time.perf_counter()
+    marks: list[tuple[str, float, float]] = []
+
+    def progress(message: str) -> None:
+        marks.append((message, time.perf_counter(), time.process_time()))
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        print(f"{message}: wall {marks[-1][1] - start:.0f}s, cpu {marks[-1][2] - cpu_start:.0f}s, "
+              f"max rss {usage.ru_maxrss / 2**20:.2f} GiB", file=sys.stderr, flush=True)
+
+    start, cpu_start = time.perf_counter(), time.process_time()
     summary = score_parquet_streaming(
         path, folder / "scores.parquet", folder / "label_risk.json", labels=labels, params=ScoreParams(),
-        expectations_dir=Path(__file__).resolve().parents[1] / "expectations",
-        progress=lambda message: marks.append((message, time.perf_counter())),
+        expectations_dir=Path(__file__).resolve().parents[1] / "expectations", progress=progress,
     )
-    done = time.perf_counter()
+    done, cpu_done = time.perf_counter(), time.process_time()
     phases: dict[str, float] = {}
-    for (message, t0), (_, t1) in zip(marks, marks[1:] + [("end", done)]):
+    cpu_phases: dict[str, float] = {}
+    for (message, t0, c0), (_, t1, c1) in zip(marks, marks[1:] + [("end", done, cpu_done)]):
         phase = message.split(" rows")[0].rstrip(":")  # "validate", "text model: fit on the sample", "signal: x"
         phases[phase] = round(phases.get(phase, 0.0) + t1 - t0, 2)
+        cpu_phases[phase] = round(cpu_phases.get(phase, 0.0) + c1 - c0, 2)
     n = summary["n_rows"]
     return {
         "rows": n, "classes": n_classes, "path": "stream", "chunks": summary["streamed"]["chunks"],
-        "total_s": round(done - start, 2), "rows_per_s": round(n / (done - start)), "phase_s": phases,
+        "total_s": round(done - start, 2), "rows_per_s": round(n / (done - start)),
+        "cpu_s": round(cpu_done - cpu_start, 2), "rows_per_cpu_s": round(n / (cpu_done - cpu_start)),
+        "load_average": [round(x, 1) for x in os.getloadavg()], "phase_s": phases, "phase_cpu_s": cpu_phases,
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
         "estimated_noise_rate": round(summary["metrics"]["estimated_noise_rate"], 4),
         "scores_file_gib": round((folder / "scores.parquet").stat().st_size / 2**30, 2),
