@@ -59,7 +59,8 @@ def parse_cells(stage_names: Sequence[str]) -> list[Cell]:
 
 def select_cells(cells: Sequence[Cell], *, subsets: Sequence[str] = (), seeds: Sequence[int] = ()) -> list[Cell]:
     """The cells of the given subsets and seeds (all when empty); unknown names are a ConfigError."""
-    for wanted, known, what in ((subsets, {c.subset for c in cells}, "subset"), (seeds, {c.seed for c in cells}, "seed")):
+    checks = ((subsets, {c.subset for c in cells}, "subset"), (seeds, {c.seed for c in cells}, "seed"))
+    for wanted, known, what in checks:
         unknown = sorted(set(wanted) - known, key=str)
         if unknown:
             raise ConfigError(f"queue-grid: {what}(s) {unknown} are not in dvc.yaml's train matrix "
