@@ -96,7 +96,7 @@ class OpenAIBackend:
             more = f"{params.more_top_logprobs}" if params.missing_labels == "more" else ""
             self.identity += f":missing-{params.missing_labels}{more}"
         self.requests_sent = 0
-        self.floored = 0  # label values that got the floor (no candidate even after asking for more)
+        self.floored = 0  # label values of the last `score` call that got the floor (no candidate even after more)
         self._more_refused = False
         self._lock = threading.Lock()
         host = urllib.parse.urlsplit(self.url).hostname or ""
@@ -113,6 +113,7 @@ class OpenAIBackend:
         if not prompts:
             return
         word_list = list(words.values())
+        self.floored = 0
         pending: list[tuple[int, dict]] = []
         consumed: set[int] = set()
 
