@@ -58,21 +58,23 @@ def request_costs(base: str, local: AnnotateParams, texts: list[str], labels: tu
         extra = {"logprobs": logprobs} if logprobs else {}
         base_payload = {"model": ALIAS, "max_tokens": 1, "temperature": 0, **extra}
         post(base, {**base_payload, "prompt": main_prompts[0]})
-        same = [post(base, {**base_payload, "prompt": main_prompts[0]})[0] for _ in range(3)]
-        new_text = [post(base, {**base_payload, "prompt": p})[0] for p in main_prompts[1:6]]
+        same = [post(base, {**base_payload, "prompt": main_prompts[0]})[0] for _ in range(2)]
+        new_text = [post(base, {**base_payload, "prompt": p})[0] for p in main_prompts[1:4]]
         switched = []
-        for a, b in zip(main_prompts[6:9], other_prompts[6:9]):
+        for a, b in zip(main_prompts[1:3], other_prompts[1:3]):
             switched.append(post(base, {**base_payload, "prompt": a})[0])
             switched.append(post(base, {**base_payload, "prompt": b})[0])
         key = "with_logprobs_5" if logprobs else "no_logprobs"
         out[key] = {"same_prompt_s": round(statistics.median(same), 3),
                     "new_text_same_prefix_s": round(statistics.median(new_text), 3),
                     "template_switch_s": round(statistics.median(switched), 3)}
-    _, reply = post(base, {"model": ALIAS, "prompt": main_prompts[0], "max_tokens": 1, "logprobs": 1, "echo": True})
-    out["prompt_tokens_main"] = len(reply["choices"][0]["logprobs"]["tokens"])
-    echo_s, _ = post(base, {"model": ALIAS, "prompt": main_prompts[1] + " positive", "max_tokens": 1, "logprobs": 1,
-                            "echo": True})
-    out["echo_request_main_prompt_s"] = round(echo_s, 2)
+    three_shot = dataclasses.replace(local, few_shot=local.few_shot[:3], variants={}).prompts()[0]
+    short = render_prompts(three_shot, texts[:1], words, max_chars=local.max_text_chars)[0]
+    plain_s, _ = post(base, {"model": ALIAS, "prompt": short, "max_tokens": 1, "logprobs": 5})
+    echo_s, reply = post(base, {"model": ALIAS, "prompt": short + " positive", "max_tokens": 1, "logprobs": 1,
+                                "echo": True})
+    out["three_shot_prompt"] = {"tokens": len(reply["choices"][0]["logprobs"]["tokens"]),
+                                "top5_request_s": round(plain_s, 2), "echo_request_s": round(echo_s, 2)}
     return out
 
 
@@ -118,10 +120,10 @@ def main() -> None:
         results["request_costs"] = request_costs(base, local, texts, labels)
         print(json.dumps(results["request_costs"]), flush=True)
         chat = dataclasses.replace(served, endpoint="chat", top_logprobs=20, max_concurrency=1)
-        out, report = annotate_texts(texts[:10], labels, chat)
+        out, report = annotate_texts(texts[:2], labels, chat)
         results["chat"] = {"prompts": report.scored, "prompts_per_s": round(report.prompts_per_second, 3),
                            "agreement_with_local": float((out[columns].to_numpy() ==
-                                                          expected[columns].iloc[:10].to_numpy()).mean()),
+                                                          expected[columns].iloc[:2].to_numpy()).mean()),
                            "label_mass": round(report.label_mass, 3)}
         print(json.dumps(results["chat"]), flush=True)
 
