@@ -82,7 +82,8 @@ def test_chat_completions_with_logprobs(server, demo, tmp_path):
 
 
 def test_echo_continuation_equals_the_top_k_value(server, demo, tmp_path):
-    """The continuation route scores the same quantity as the top-k list: log p(first token of ' word' | prompt).
+    """The continuation route reads the same number the top-k list holds for the token ' word':
+    log p(first token of ' word' | prompt) (the top-k route also adds other spellings, e.g. ' Positive').
 
     A 3-shot version of the demo prompt keeps the echoed prompt short (llama-cpp-python ranks the whole vocabulary in
     Python for every echoed token)."""
@@ -93,7 +94,8 @@ def test_echo_continuation_equals_the_top_k_value(server, demo, tmp_path):
     words = {label: local.word(label) for label in labels}
     spec = by_top.params.prompts()[0]
     prompt = render_prompts(spec, texts[:1], words, max_chars=local.max_text_chars)[0]
-    top = by_top._score_prompt(prompt, list(words.values()))["logprobs"]
-    assert len(top) >= 2, f"label words among the top 20: {top}"
-    for word, value in top.items():
+    raw = by_top._parse(by_top._post(by_top._payload(prompt, 20)))  # {token: logprob}, top 20 candidates
+    exact = {w: raw[f" {w}"] for w in words.values() if f" {w}" in raw}
+    assert len(exact) >= 2, f"label words among the top 20: {raw}"
+    for word, value in exact.items():
         assert by_echo._continuation_logprob(prompt, word, None) == pytest.approx(value, abs=2e-3), word

@@ -144,3 +144,22 @@ def test_score_runs_enabled_signals_in_order():
     assert summary["signals"]["audit"]["available"] is False
     assert summary["metrics"]["audit_accuracy"] is None
     assert len(rows) == 300 and "cleanlab_is_label_issue" in rows.columns
+
+
+class TestNominalAlpha:
+    """The chunked Krippendorff's alpha used above ALPHA_PACKAGE_ROWS equals the `krippendorff` package."""
+
+    @pytest.mark.parametrize("n_classes, missing", [(3, 0.0), (8, 0.2), (2, 0.5)])
+    def test_equals_the_package(self, n_classes, missing):
+        import krippendorff
+
+        from labelgate.signals.agreement import nominal_alpha
+
+        rng = np.random.default_rng(n_classes)
+        truth = rng.integers(0, n_classes, 3000)
+        codes = np.column_stack([np.where(rng.random(3000) < 0.7, truth, rng.integers(0, n_classes, 3000))
+                                 for _ in range(3)])
+        codes[rng.random(codes.shape) < missing] = -1
+        reference = krippendorff.alpha(reliability_data=np.where(codes >= 0, codes, np.nan).T.astype(float),
+                                       level_of_measurement="nominal")
+        assert nominal_alpha(codes, n_classes, chunk_rows=701) == pytest.approx(reference, abs=1e-12)

@@ -20,8 +20,10 @@ Labels without a candidate in the top k (`missing_labels`):
   echo   completions endpoint only: score each missing label word as a continuation, one request per word:
          {"prompt": prompt + " " + word, "echo": true, "logprobs": 1, "max_tokens": 1}; the label's log-probability
          is that of the continuation's first token (with any whitespace-only token before it), found by text_offset:
-         the same quantity the top-k list and the local backend give. Exact, but a server that computes top
-         candidates for every echoed prompt token (llama-cpp-python) makes it slow on long prompts;
+         the number the top-k list holds for that token and the local backend computes (the top-k route also adds
+         other spellings such as " Positive"; for a label missing from the top k each of those is below the k-th
+         candidate). Exact, but a server that ranks the whole vocabulary for every echoed prompt token
+         (llama-cpp-python) makes it slow on long prompts;
   floor  nothing more is asked.
 A label still missing gets, before the label probabilities are renormalised, the largest probability it can have
 while missing from the top k: min(lowest top-k probability, 1 - sum of top-k probabilities), at least 1e-12. This is

@@ -12,6 +12,38 @@ from labelgate.contract import LLM_LABEL
 from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, register, vote_distribution
 
 
+ALPHA_PACKAGE_ROWS = 1_000_000  # above this, Krippendorff's alpha comes from nominal_alpha (bounded memory)
+
+
+def nominal_alpha(codes: np.ndarray, n_classes: int, *, chunk_rows: int = 200_000) -> float:
+    """Krippendorff's alpha (nominal) of rows of label codes (-1 missing), the coincidence matrix summed chunk by
+    chunk: o[c, k] = sum over rows with m >= 2 codes of (n_c n_k - [c = k] n_c) / (m - 1); alpha =
+    1 - (n - 1) * sum_{c != k} o[c, k] / sum_{c != k} n_c n_k with n_c = sum_k o[c, k]. Same value as the
+    `krippendorff` package (tests/signals), in memory bounded by the chunk."""
+    coincidence = np.zeros((n_classes, n_classes))
+    for start in range(0, len(codes), chunk_rows):
+        counts = vote_counts(codes[start:start + chunk_rows], n_classes)
+        pairable = counts.sum(axis=1)
+        keep = pairable >= 2
+        counts, weight = counts[keep], 1.0 / (pairable[keep] - 1.0)
+        coincidence += (counts * weight[:, None]).T @ counts
+        coincidence[np.diag_indices(n_classes)] -= (counts * weight[:, None]).sum(axis=0)
+    totals = coincidence.sum(axis=1)
+    n = totals.sum()
+    observed = coincidence.sum() - np.trace(coincidence)
+    expected = totals.sum() ** 2 - (totals ** 2).sum()
+    if n <= 1 or expected <= 0:
+        return float("nan")
+    return float(1.0 - (n - 1.0) * observed / expected)
+
+
+def vote_counts(codes: np.ndarray, n_classes: int) -> np.ndarray:
+    counts = np.zeros((codes.shape[0], n_classes))
+    for k in range(n_classes):
+        counts[:, k] = (codes == k).sum(axis=1)
+    return counts
+
+
 @register
 class AgreementSignal(RiskSignal):
     name = "agreement"
@@ -31,8 +63,11 @@ class AgreementSignal(RiskSignal):
         llm_share = votes[np.arange(len(codes)), np.maximum(codes[:, 0], 0)]
         annotated = (codes >= 0).sum(axis=1)
         all_agree = (majority_share == 1.0) & (annotated >= 2)
-        reliability = np.where(codes >= 0, codes, np.nan).T.astype(float)
-        alpha = float(krippendorff.alpha(reliability_data=reliability, level_of_measurement="nominal"))
+        if len(codes) <= ALPHA_PACKAGE_ROWS:
+            reliability = np.where(codes >= 0, codes, np.nan).T.astype(float)
+            alpha = float(krippendorff.alpha(reliability_data=reliability, level_of_measurement="nominal"))
+        else:  # the package builds rows x classes x classes arrays (1.6 KB a row at 8 classes): same figure, chunked
+            alpha = nominal_alpha(codes, len(table.labels))
         consensus = self._consensus(context, codes, annotators)
         rows = pd.DataFrame({
             "agreement_majority_share": majority_share,
