@@ -181,6 +181,7 @@ class TestRunFolders:
 
     def test_cli_evaluate(self, runs_dir):
         d = runs_dir
+        (d / "params.yaml").write_text("evaluate:\n  reference: gold\n")
         result = CliRunner().invoke(app, [
             "evaluate", "--params", str(d / "params.yaml"), "--models", str(d / "models"), "--test",
             str(d / "test.csv"), "--curves", str(d / "no_curves"), "--out", str(d / "metrics/evaluate.json"),
@@ -198,6 +199,7 @@ class TestRunFolders:
 
     def test_cli_evaluate_missing_models(self, tmp_path):
         pd.DataFrame({"text": TEXTS, "label": TRUTH}).to_csv(tmp_path / "test.csv", index=False)
+        (tmp_path / "p.yaml").write_text("{}\n")
         result = CliRunner().invoke(app, ["evaluate", "--models", str(tmp_path / "models"), "--test",
                                           str(tmp_path / "test.csv"), "--params", str(tmp_path / "p.yaml")])
         assert result.exit_code == 2 and "models folder not found" in result.output

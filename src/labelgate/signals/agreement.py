@@ -16,6 +16,9 @@ from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, reg
 class AgreementSignal(RiskSignal):
     name = "agreement"
     description = "Agreement of several annotations per row (Krippendorff's alpha, cleanlab consensus)"
+    columns = ("agreement_majority_share", "agreement_llm_label_share", "agreement_all_agree",
+               "agreement_n_annotations", "agreement_consensus_label", "agreement_consensus_quality")
+    metrics = ("annotator_alpha", "agreement_rate")
 
     def score(self, context: ScoringContext) -> SignalResult:
         import krippendorff
