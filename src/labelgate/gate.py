@@ -64,9 +64,10 @@ DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
     ("entropy_normalised", "audit_accuracy_lower"),  # and the LLM's own uncertainty, or the audit
     ("krippendorff_alpha",),  # seed stability needs at least two seeds
 )
-#: Blocking expectations allowed to go unmeasured (params.yaml gate.optional): without gold audit rows or a gold
-#: reference run these figures cannot exist, and the required figures above still demand evidence.
-DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "accuracy_gap_to_reference")
+#: Blocking expectations allowed to go unmeasured (params.yaml gate.optional): without gold audit rows, without
+#: llm_prob_* or annotator_* columns, or without a gold reference run these figures cannot exist; the required
+#: figures above still demand evidence.
+DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference")
 
 
 @dataclass(frozen=True)
