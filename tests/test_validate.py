@@ -32,6 +32,9 @@ CASES = {
     "duplicate id": (with_row("a2,another text,neutral,0.2,0.6,0.2,neutral,\n"), ["rows 2, 4", "'id'", "duplicate id"]),
     "NaN probability": (with_row("a4,meh,neutral,NaN,0.6,0.2,neutral,\n"),
                         ["row 4", "'llm_prob_negative'", "NaN or empty"]),
+    # NaN in a row whose other probabilities still sum to 1: only the NaN check can catch it
+    "NaN probability, rest sums to 1": (with_row("a4,meh,neutral,NaN,0.4,0.6,neutral,\n"),
+                                        ["row 4", "'llm_prob_negative'", "NaN or empty"]),
     "empty probability": (with_row("a4,meh,neutral,,0.6,0.2,neutral,\n"), ["row 4", "'llm_prob_negative'"]),
     "not normalised": (with_row("a4,meh,neutral,0.3,0.6,0.3,neutral,\n"), ["row 4", "llm_prob_*", "sum to 1"]),
     "probability above 1": (with_row("a4,meh,neutral,-0.5,1.5,0.0,neutral,\n"), ["row 4", "'llm_prob_"]),
