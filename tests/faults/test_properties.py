@@ -83,8 +83,8 @@ def write(frame: pd.DataFrame, fmt: str, folder: Path) -> Path:
     return path
 
 
-def malform(frame: pd.DataFrame, kind: str, row: int) -> pd.DataFrame | None:
-    """The table with one contract violation at `row`; None when the table cannot carry this violation."""
+def malform(frame: pd.DataFrame, kind: str, row: int, fmt: str) -> pd.DataFrame | None:
+    """The table with one contract violation at `row`; None when the table (or the format) cannot carry it."""
     frame = frame.copy()
     row = row % len(frame)
     probs = [c for c in frame.columns if c.startswith("llm_prob_")]
@@ -119,6 +119,8 @@ def malform(frame: pd.DataFrame, kind: str, row: int) -> pd.DataFrame | None:
         frame[annotators[0]] = frame[annotators[0]].astype(object)
         frame.loc[row, annotators[0]] = "zzz"
     elif kind == "list_text":
+        if fmt == "csv":  # CSV has no lists: the cell would be the valid text "['not', 'text']"
+            return None
         frame["text"] = frame["text"].astype(object)
         frame.at[row, "text"] = ["not", "text"]
     return frame
@@ -199,7 +201,7 @@ def test_check_never_passes_a_malformed_table(cli, folder, table, kind, row):
         path = write(frame, "csv", work)
         corrupt_csv(path, kind, row)
     else:
-        bad = malform(frame, kind, row)
+        bad = malform(frame, kind, row, table["format"])
         if bad is None:
             return
         path = write(bad, table["format"], work)
