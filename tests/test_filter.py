@@ -100,3 +100,9 @@ def test_guard_boundary_is_strictly_below():
     assert summary["kept_per_class"] == {"a": 2, "b": 2} and len(subset) == 4
     with pytest.raises(FilterRefused, match=r"\(a: 2, b: 2\)"):
         filter_subset(scores(), "cleanlab", FilterParams(min_class_count=3), LABELS)
+
+
+def test_entropy_cut_keeps_the_boundary():
+    """entropy_max is inclusive: a row exactly at the cut is kept."""
+    mask = keep_mask(scores(), "entropy", FilterParams(entropy_max=0.3, entropy_quantile=None))
+    assert mask.astype(int).tolist() == [1, 0, 1, 1, 0, 0]  # r4 sits at 0.3

@@ -158,3 +158,17 @@ def test_unmeasured_stability_passes_only_when_optional(workdir):
     skipped = {o["column"] for o in verdict.outcomes if o["status"] == "skipped"}
     assert skipped == {"accuracy_std", "macro_f1_std", "krippendorff_alpha"}
     assert run_gate(scores=None, label_risk=None, evaluation=single, params=GateParams()).blocked
+
+
+def test_an_expectation_that_raised_never_passes():
+    """Whatever GX says about success, an expectation with an exception is an error, never a pass."""
+    from types import SimpleNamespace
+
+    from labelgate.expectations import _outcome
+
+    config = SimpleNamespace(meta={}, kwargs={"column": "x", "max_value": 0.5}, severity="warning",
+                             type="expect_column_max_to_be_between")
+    item = SimpleNamespace(expectation_config=config, result={}, success=True,
+                           exception_info={"raised_exception": True, "exception_message": "boom\ntrace"})
+    outcome = _outcome(item, {})
+    assert outcome.success is False and outcome.error == "boom"

@@ -147,3 +147,22 @@ def test_labels_option_gets_the_params_checks(small, cli, option, message):
     result = cli("validate", path, "--labels", option)
     assert result.exit_code == 2
     assert f"--labels: {message}" in result.output
+
+
+def test_one_class_label_set_is_refused(workdir, cli):
+    """Without base.labels the label set is inferred; a table whose labels are all one class cannot be gated."""
+    (workdir / "params.yaml").write_text("validate:\n  min_rows: 1\n")
+    write(workdir / "one.csv", "text,llm_label\nhello,positive\nworld,positive\n")
+    result = cli("validate", workdir / "one.csv")
+    assert result.exit_code == 2
+    assert "label set ['positive'] has fewer than two classes" in result.stderr
+
+
+def test_contract_suite_is_checked_before_the_table_is_read(workdir, cli):
+    """A broken contract suite is reported first, even when the table is missing too."""
+    path = workdir / "expectations" / "label_contract.json"
+    path.write_text(path.read_text().replace(
+        '"expect_column_values_to_be_unique"', '"expect_column_values_to_be_uniqe"'))
+    result = cli("validate", workdir / "no_such_table.csv")
+    assert result.exit_code == 2
+    assert "label_contract.json: expectation 6 (expect_column_values_to_be_uniqe" in result.stderr

@@ -9,7 +9,7 @@ operator of every function and re-run the suite hundreds of times; a fixed, revi
 result is reproducible.
 
     python bench/mutation/run_mutants.py            # all mutants -> bench/mutation/results.json
-    python bench/mutation/run_mutants.py gate_01    # some by id
+    python bench/mutation/run_mutants.py gate_01    # some by id -> bench/mutation/results_rerun.json
 """
 
 from __future__ import annotations
@@ -189,8 +189,8 @@ def main(argv: list[str]) -> int:
         "results": results,
     }
     print(f"mutation score: {killed}/{len(valid)} killed ({summary['score']:.1%})")
-    if not argv:
-        (REPO / "bench" / "mutation" / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    name = "results.json" if not argv else "results_rerun.json"
+    (REPO / "bench" / "mutation" / name).write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 
 
