@@ -188,6 +188,10 @@ def _normalise(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _as_text(path: Path, column: str, series: pd.Series) -> pd.Series:
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):  # the common case, vectorised
+        text = series.astype(object)
+        blank = series.isna().to_numpy() | (series.astype(str).str.strip() == "").to_numpy()
+        return text.where(~blank, np.nan)
     values = series.astype(object).tolist()
     out = []
     for row, value in enumerate(values, start=1):

@@ -264,6 +264,14 @@ def test_numeric_jsonl_text_is_read_as_text_like_csv(workdir, cli):
     assert out.loc[2, "text"] == "12345" and out.loc[3, "id"] == "7"
 
 
+def test_empty_text_next_to_a_numeric_text_is_missing(workdir, cli):
+    records = good_table().to_dict(orient="records")
+    records[2]["text"] = 12345
+    records[6]["text"] = " "
+    (workdir / "labels.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    one_error_line(cli("validate", workdir / "labels.jsonl"), code=2, contains=("row 7: column 'text'", "empty text"))
+
+
 @pytest.mark.parametrize("value", [["a", "list"], {"an": "object"}, True])
 def test_non_text_jsonl_text_is_one_line_error(workdir, cli, value):
     records = good_table().to_dict(orient="records")
