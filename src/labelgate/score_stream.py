@@ -14,8 +14,8 @@ is linear in rows. The table is read three times, chunk by chunk (pyarrow):
 3. run the registered signals over the compact table (the same classes as the in-memory path) and write the
    normalised chunks plus the signals' columns with a ParquetWriter.
 
-Outputs are all-or-nothing: the scores file is written to a temporary file and renamed, with the summary, only after
-every chunk succeeded. Differences from the in-memory path: folds are random per row rather than stratified, and
+Outputs are all-or-nothing: the scores and the summary are written to temporary files and renamed together only
+after every chunk succeeded. Differences from the in-memory path: folds are random per row rather than stratified, and
 `llm_prob_*` are kept as float32 (entropies agree to ~1e-6). Only `text_model: tfidf_logreg` streams.
 """
 
@@ -35,7 +35,7 @@ from labelgate import contract
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT, LabelTable
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
-from labelgate.io import atomic_path, write_json
+from labelgate.io import atomic_paths, write_json_to
 from labelgate.score import ScoreParams, run_signals
 from labelgate.signals.base import ScoringContext
 from labelgate.signals.text_model import SampledFoldModel, sample_plan
@@ -122,7 +122,8 @@ def score_parquet_streaming(
                                   seed=params.seed)
     index = {label: i for i, label in enumerate(labels)}
     out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp_out, tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as spool_dir:
+    with atomic_paths(out, summary_path) as (tmp_out, tmp_summary), \
+            tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as spool_dir:
         spool_path = Path(spool_dir) / "normalised.parquet"
         # ---- pass 1: validate, keep compact columns, spool the normalised table
         codes: dict[str, np.ndarray] = {}
@@ -204,7 +205,7 @@ def score_parquet_streaming(
             writer.write_table(_to_arrow(chunk, schema))
             start = stop
         writer.close()
-        write_json(summary_path, summary)
+        write_json_to(tmp_summary, summary)  # both files land together, or neither
     return summary
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,15 @@ from labelgate import contract
 from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LLM_LABEL, PROB_PREFIX, TEXT, LabelTable
 from labelgate.errors import BadInputError
-from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR, ROW_COLUMN, Outcome, run_suite
+from labelgate.expectations import (
+    DEFAULT_EXPECTATIONS_DIR,
+    ROW_COLUMN,
+    Outcome,
+    check_suite,
+    load_suite_json,
+    run_suite,
+    suite_path,
+)
 
 CONTRACT_SUITE = "label_contract"
 TEST_SUITE = "test_contract"
@@ -31,6 +40,10 @@ PROB_MIN = "_prob_min"
 PROB_MAX = "_prob_max"
 PROB_MISSING = "_prob_missing"
 ANNOTATOR_INVALID = "_annotator_invalid"
+#: The columns each contract suite may check (what `validate` hands to GX): a suite naming any other is a typo.
+CONTRACT_COLUMNS = (TEXT, LLM_LABEL, ID, GOLD, PROB_SUM_DEVIATION, PROB_MIN, PROB_MAX, PROB_MISSING,
+                    ANNOTATOR_INVALID)
+TEST_COLUMNS = (TEXT, contract.TEST_LABEL, ID)
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,8 @@ def validate_label_table(
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
 ) -> LabelTable:
     """Read and check a label table; return it normalised (ids filled, probabilities as floats)."""
+    names = ("labels", "prob_tolerance", "min_rows")
+    _check_contract_suite(CONTRACT_SUITE, names, CONTRACT_COLUMNS, expectations_dir)  # before reading anything
     frame = contract.read_table(path)
     label_set = contract.infer_labels(frame, labels)
     frame = _check_header(path, frame, label_set, params)
@@ -60,7 +75,7 @@ def validate_label_table(
         "labels": list(label_set),
         "prob_tolerance": params.prob_tolerance,
         "min_rows": params.min_rows,
-    }, expectations_dir=expectations_dir)
+    }, expectations_dir=expectations_dir, columns=CONTRACT_COLUMNS)
     _raise_first_failure(path, frame, label_set, outcomes)
     return LabelTable(frame=frame.drop(columns=[ROW_COLUMN]), labels=label_set, path=str(path))
 
@@ -72,15 +87,23 @@ def validate_test_table(
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
 ) -> pd.DataFrame:
     """Read and check a gold test set (`text`, `label`)."""
+    _check_contract_suite(TEST_SUITE, ("labels",), TEST_COLUMNS, expectations_dir)
     frame = contract.read_table(path)
     for column in (TEXT, contract.TEST_LABEL):
         if column not in frame.columns:
             raise BadInputError(path, "required column missing from the gold test set", column=column)
     frame = frame.copy()
     frame.insert(0, ROW_COLUMN, np.arange(1, len(frame) + 1))
-    outcomes = run_suite(TEST_SUITE, frame, {"labels": list(labels)}, expectations_dir=expectations_dir)
+    outcomes = run_suite(TEST_SUITE, frame, {"labels": list(labels)}, expectations_dir=expectations_dir,
+                         columns=TEST_COLUMNS)
     _raise_first_failure(path, frame, labels, outcomes)
     return frame.drop(columns=[ROW_COLUMN]).reset_index(drop=True)
+
+
+def _check_contract_suite(name: str, parameters, columns, expectations_dir) -> None:
+    """A contract suite with a typo (unknown type, severity, column or parameter) is a configuration error."""
+    check_suite(load_suite_json(name, expectations_dir), source=suite_path(name, expectations_dir),
+                parameters=parameters, columns=columns)
 
 
 def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: ValidateParams, *,
@@ -196,12 +219,15 @@ def validate_label_chunk(
     The two table-wide checks cannot be made on a chunk: the row count (`params.min_rows`) and id uniqueness across
     chunks are the caller's (score_stream does both). Returns the normalised chunk without the row column.
     """
-    frame = contract._normalise_empty(frame)
+    if row_offset == 0:
+        _check_contract_suite(CONTRACT_SUITE, ("labels", "prob_tolerance", "min_rows"), CONTRACT_COLUMNS,
+                              expectations_dir)
+    frame = contract._normalise(Path(path), frame)
     frame = _check_header(path, frame, labels, dataclasses.replace(params, min_rows=1), row_offset=row_offset)
     outcomes = run_suite(CONTRACT_SUITE, _with_derived_columns(frame, labels), {
         "labels": list(labels),
         "prob_tolerance": params.prob_tolerance,
         "min_rows": 1,
-    }, expectations_dir=expectations_dir)
+    }, expectations_dir=expectations_dir, columns=CONTRACT_COLUMNS)
     _raise_first_failure(path, frame, labels, outcomes)
     return frame.drop(columns=[ROW_COLUMN])
