@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from labelgate.errors import EXIT_BAD_INPUT, EXIT_BLOCKED, LabelgateError
+from labelgate.progress import progress_mode
 
 app = typer.Typer(
     name="labelgate",
@@ -131,6 +132,11 @@ def _score(labels_path: Path, params_path: Path, labels: str | None, test: Path 
         return score_labels(table, score_params, test_labels=test_labels,
                             progress=lambda name: progress.update(task, description=f"signal: {name}"))
 
+
+ProgressOption = Annotated[
+    bool | None, typer.Option("--progress/--no-progress", help="Progress on stderr; default: a bar on a terminal, "
+                                                              "else a line per ~10% with rate and ETA.")
+]
 
 TestOption = Annotated[Path | None, typer.Option("--test", help="Gold test set (text, label) for class balance.")]
 
@@ -320,24 +326,27 @@ def annotate(
     out: Annotated[Path, typer.Option("--out", help="Label table to write (.csv, .parquet or .jsonl).")],
     params: ParamsOption = Path("params.yaml"),
     labels: LabelsOption = None,
+    progress: ProgressOption = None,
 ):
     """Label texts with an LLM (section annotate: of params.yaml): llm_label, llm_prob_*, annotator_* columns."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from labelgate.annotate import AnnotateParams, annotate_frame, resolve_labels
     from labelgate.config import section
     from labelgate.contract import read_table
     from labelgate.io import write_table
+    from labelgate.progress import progress as progress_display
 
     values = _params(params)
     annotate_params = section(values, "annotate", AnnotateParams)
     label_set = resolve_labels(_labels(values, labels))
     frame = read_table(texts)
-    with Progress(TextColumn("annotate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("annotate", total=None)
-        table, report = annotate_frame(frame, label_set, annotate_params, source=str(texts),
-                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    columns = (TextColumn("annotate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with progress_display(progress_mode(progress), *columns, transient=True) as bar:
+        task = bar.add_task("annotate", total=None) if bar is not None else None
+        report_progress = None if bar is None else (
+            lambda done, total: bar.update(task, completed=done, total=total))
+        table, report = annotate_frame(frame, label_set, annotate_params, source=str(texts), progress=report_progress)
     write_table(out, table)
     typer.echo(f"{out}: {report.summary()}")
     return report
@@ -348,9 +357,6 @@ def annotate(
 
 SubsetsDirOption = Annotated[Path, typer.Option("--subsets-dir", help="Folder of subset tables <NAME>.parquet.")]
 GoldTestOption = Annotated[Path, typer.Option("--test", help="Gold test set (text, label).")]
-ProgressOption = Annotated[
-    bool | None, typer.Option("--progress/--no-progress", help="Progress bars on stderr; default: when a terminal.")
-]
 
 
 def _subset_table(name: str, subsets_dir: Path, table: Path | None) -> Path:
@@ -397,7 +403,7 @@ def train(
 
     _, train_params, train_path, frame, test_frame, label_set = _train_inputs(subset, params, subsets_dir, table, test)
     result = train_run(frame, test_frame, label_set, train_params, subset=subset, seed=seed,
-                       progress=sys.stderr.isatty() if progress is None else progress,
+                       progress=progress_mode(progress),
                        train_path=train_path, test_path=test)
     out = out or Path("models") / subset / f"seed_{seed}"
     with atomic_dir(out) as tmp:
@@ -456,7 +462,7 @@ def learning_curve_command(
     result = learning_curve(frame, test_frame, label_set, train_params, curve_params, subset=subset,
                             full_run_probs=full_probs, reference_accuracy=reference_accuracy,
                             reference_name=reference_name,
-                            progress=sys.stderr.isatty() if progress is None else progress)
+                            progress=progress_mode(progress))
     write_json(out or Path("metrics/learning_curve") / f"{subset}.json", result)
     points = ", ".join(f"{p['n']}: {p['accuracy']:.3f}" for p in result["points"])
     typer.echo(f"learning-curve {subset}: {points}; gain over last doubling {result['gain_last_doubling']}, "
