@@ -325,7 +325,7 @@ def _set(text: str, section: str, key: str, value: str) -> str:
 
 def _drop_section(text: str, section: str) -> str:
     """Remove a top-level section together with the comment lines right above it."""
-    return re.sub(rf"(?:^#.*\n)*^{section}:.*?(?=^\S|\Z)", "", text, count=1, flags=re.S | re.M)
+    return re.sub(rf"(?:^#[^\n]*\n)*^{section}:.*?(?=^\S|\Z)", "", text, count=1, flags=re.S | re.M)
 
 
 def render_workflow(options: InitOptions) -> str:
@@ -428,7 +428,7 @@ def _merge_params(name: str, current: str, wanted: str) -> FilePlan:
         return FilePlan(name, "refuse", note=f"not valid YAML ({str(exc).splitlines()[0]}); fix it or pass --force")
     if not isinstance(mine, dict):
         return FilePlan(name, "refuse", note="top level is not a mapping; fix it or pass --force")
-    spans = list(re.finditer(r"(?:^#.*\n)*^([A-Za-z_]+):.*?(?=^\S|\Z)", wanted, flags=re.S | re.M))
+    spans = list(re.finditer(r"(?:^#[^\n]*\n)*^([A-Za-z_]+):.*?(?=^\S|\Z)", wanted, flags=re.S | re.M))
     missing = [m for m in spans if m.group(1) not in mine]
     if not missing:
         return FilePlan(name, "keep", note="has every section; your values are kept (keys it lacks take defaults)")
