@@ -325,7 +325,8 @@ def filter_command(
 @app.command()
 @run_command()
 def reference(
-    gold: Annotated[Path, typer.Argument(help="Gold training labels (text, label; id optional).")],
+    gold: Annotated[Path, typer.Argument(help="Gold pool: training texts with gold labels, columns 'text' and "
+                                              "'label' (id optional); same label set as the LLM labels.")],
     out: Annotated[Path, typer.Option(help="Reference subset (Parquet: id, text, label).")],
     labels: LabelsOption = None,
     params: ParamsOption = Path("params.yaml"),
@@ -338,7 +339,14 @@ def reference(
     from labelgate.io import write_table
     from labelgate.validate import validate_test_table
 
+    from labelgate.contract import read_table
+    from labelgate.errors import BadInputError
+
     label_set = _labels(_params(params), labels)
+    for column in (TEXT, "label"):  # checked here so the message names the gold pool, not a test set
+        if column not in read_table(gold).columns:
+            raise BadInputError(gold, f"the gold pool needs columns 'text' and 'label' (the gold label of each "
+                                      f"training text); '{column}' is missing", column=column)
     frame = validate_test_table(gold, labels=label_set, expectations_dir=expectations)
     ids = frame[ID].astype(str) if ID in frame.columns else frame[TEXT].map(stable_id)
     write_table(out, pd.DataFrame({ID: ids, TEXT: frame[TEXT], "label": frame["label"]}))
