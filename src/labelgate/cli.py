@@ -416,12 +416,19 @@ def enforce(
                                                                               "or `labelgate check --out`.")],
 ) -> None:
     """Exit 1 when a verdict says blocked (or cannot be read: fail closed), 0 when every one passed or warned."""
-    from labelgate.io import read_json
-    from labelgate.report import BANNER, verdict_status
+    import json
+
+    from labelgate.errors import BadInputError
+    from labelgate.verdict import BANNER, verdict_status
 
     blocked = False
     for path in verdicts:
-        verdict = read_json(path)
+        try:
+            verdict = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BadInputError(path, "file not found") from None
+        except (OSError, ValueError) as exc:
+            raise BadInputError(path, f"not a readable verdict ({type(exc).__name__})") from None
         status = verdict_status(verdict if isinstance(verdict, dict) else {})
         blocked = blocked or status == "block"
         reason = verdict.get("reason", "") if isinstance(verdict, dict) else "not a verdict"
