@@ -95,6 +95,7 @@ class TestParams:
         values = yaml.safe_load(text)
         assert values["base"]["labels"] == ["bug", "feature"]
         assert values["annotate"]["backend"] == "openai" and values["annotate"]["few_shot"] == []
+        assert values["annotate"]["model"] == "gpt-4o-mini" and values["annotate"]["endpoint"] == "chat"
         assert "tweet" not in text.lower() and "the prompts below ask for one of: bug, feature" in text
         assert values["filter"]["strategies"] == ["raw", "cleanlab"]
         assert values["evaluate"]["reference"] == ""  # no gold pool

@@ -296,6 +296,9 @@ def render_params(options: InitOptions, strategies: tuple[str, ...]) -> str:
     text = _set(text, "base", "labels", _flow(list(options.labels)))
     if options.annotates:
         text = _set(text, "annotate", "backend", options.annotator)
+        if options.annotator == "openai":  # a served model name; chat returns top logprobs for the label token
+            text = _set(text, "annotate", "model", "gpt-4o-mini", "the served model's name (vLLM, Ollama: theirs)")
+            text = _set(text, "annotate", "endpoint", "chat")
         text = text.replace("\nannotate:\n", f"\n{annotation_prompt_note(options.labels)}\nannotate:\n", 1)
     else:
         text = _drop_section(text, "annotate")
@@ -310,14 +313,17 @@ def _flow(values: list[str]) -> str:
     return "[" + ", ".join(values) + "]"
 
 
-def _set(text: str, section: str, key: str, value: str) -> str:
-    """Replace `key:`'s value inside `section:` of a params file, keeping its comment."""
+def _set(text: str, section: str, key: str, value: str, comment: str | None = None) -> str:
+    """Replace `key:`'s value inside `section:` of a params file, keeping its comment (or putting `comment`)."""
     block = re.search(rf"^{section}:.*?(?=^\S|\Z)", text, flags=re.S | re.M)
     if block is None:
         raise LabelgateError(f"packaged params.yaml has no section '{section}'")
     pattern = re.compile(rf"^(  {key}:)[ ]*([^#\n]*?)([ ]*#.*)?$", flags=re.M)
-    inner, count = pattern.subn(lambda m: f"{m.group(1)} {value}" + (f"  {m.group(3).strip()}" if m.group(3) else ""),
-                                block.group(0), count=1)
+    def replace(m: re.Match) -> str:
+        note = f"# {comment}" if comment is not None else (m.group(3) or "").strip()
+        return f"{m.group(1)} {value}" + (f"  {note}" if note else "")
+
+    inner, count = pattern.subn(replace, block.group(0), count=1)
     if not count:
         raise LabelgateError(f"packaged params.yaml has no key '{section}.{key}'")
     return text[:block.start()] + inner + text[block.end():]
