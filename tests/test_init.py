@@ -219,3 +219,20 @@ def test_built_wheel_ships_the_defaults(tmp_path):
             assert packaged in names
             assert archive.read(packaged) == (REPO / suite).read_bytes()
         assert {"labelgate/defaults/params.yaml", "labelgate/defaults/workflow.yml"} <= names
+
+
+def test_asks_on_a_terminal(cli, target, monkeypatch):
+    """Without flags on a terminal, init asks; an empty answer keeps the TODO marker."""
+    from typer.testing import CliRunner
+
+    from labelgate import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_interactive", lambda: True)
+    answers = "\n".join(["", "in/texts.csv", "", "in/pool.csv", "spam,ham"]) + "\n"
+    result = CliRunner().invoke(cli_module.app, ["init", str(target), "--no-dvc"], input=answers)
+    assert result.exit_code == 0, result.output
+    stages = yaml.safe_load((target / "dvc.yaml").read_text())["stages"]
+    assert stages["annotate"]["deps"] == ["in/texts.csv"] and TODO["test"] in stages["score"]["deps"]
+    assert stages["reference"]["deps"][0] == "in/pool.csv"
+    assert yaml.safe_load((target / "params.yaml").read_text())["base"]["labels"] == ["spam", "ham"]
+    assert "TODO: --test not given" in result.output

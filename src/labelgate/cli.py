@@ -716,7 +716,7 @@ def init(
     Missing options are asked for on a terminal, else written as TODO markers. Re-running never clobbers."""
     from labelgate.init import InitOptions, apply_plan, dvc_init, next_steps, plan_files
 
-    if sys.stdin.isatty() and not (texts or labels_table or test):
+    if _interactive() and not (texts or labels_table or test):
         texts, labels_table, test, audit, labels = _ask_init(texts, labels_table, test, audit, labels)
     options = InitOptions(texts=texts, labels_table=labels_table, test=test, audit=audit,
                           labels=tuple(x.strip() for x in (labels or "").split(",") if x.strip()),
@@ -735,6 +735,10 @@ def init(
     typer.echo(dvc_init(directory) if dvc else "dvc: skipped `dvc init` (--no-dvc)")
     typer.echo(next_steps(directory, options))
     return written
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
 
 
 def _ask_init(texts, labels_table, test, audit, labels):
