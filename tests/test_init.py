@@ -114,7 +114,7 @@ class TestInitCommand:
         result = cli("init", target, *FLAGS, "--no-dvc")
         assert result.exit_code == 0, result.output
         files = written(target)
-        assert set(files) == {"dvc.yaml", "params.yaml", WORKFLOW_PATH, ".gitignore", *SUITES}
+        assert set(files) == {"dvc.yaml", "params.yaml", WORKFLOW_PATH, ".gitignore", ".dvcignore", *SUITES}
         assert files[".gitignore"].startswith("*.pyc\n") and all(e in files[".gitignore"] for e in IGNORED)
         assert "labelgate[demo]==" in files[WORKFLOW_PATH] and ".ci/run" not in files[WORKFLOW_PATH]
         assert "make install" not in files[WORKFLOW_PATH]
@@ -191,6 +191,7 @@ class TestInitCommand:
         result = cli("init", target)
         assert result.exit_code == 0, result.output
         assert (target / ".dvc").is_dir() and "ran `dvc init`" in result.output
+        assert "merged .dvcignore: added models/*/.gitignore, data/subsets/.gitignore" in result.output
         assert "TODO: --texts (or --labels-table), --test not given" in result.output
         repro = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=target, capture_output=True, text=True,
                                timeout=120)
@@ -199,6 +200,7 @@ class TestInitCommand:
         assert len(errors) == 1 and TODO["texts"] in errors[0], repro.stderr
         again = cli("init", target)
         assert again.exit_code == 0 and "already initialised" in again.output
+        assert "unchanged .dvcignore" in again.output
 
 
 def test_built_wheel_ships_the_defaults(tmp_path):

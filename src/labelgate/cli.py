@@ -714,7 +714,7 @@ def init(
     """Write dvc.yaml, params.yaml, expectations/, the PR workflow and .gitignore entries wired to your data.
 
     Missing options are asked for on a terminal, else written as TODO markers. Re-running never clobbers."""
-    from labelgate.init import InitOptions, apply_plan, dvc_init, next_steps, plan_files
+    from labelgate.init import InitOptions, apply_plan, dvc_init, ensure_dvcignore, next_steps, plan_files
 
     if _interactive() and not (texts or labels_table or test):
         texts, labels_table, test, audit, labels = _ask_init(texts, labels_table, test, audit, labels)
@@ -733,6 +733,7 @@ def init(
         typer.echo(f"TODO: {', '.join(options.todo())} not given: dvc.yaml holds TODO_ paths that `dvc repro` "
                    "will name")
     typer.echo(dvc_init(directory) if dvc else "dvc: skipped `dvc init` (--no-dvc)")
+    typer.echo(ensure_dvcignore(directory))
     typer.echo(next_steps(directory, options))
     return written
 

@@ -44,6 +44,9 @@ HEADER = "# Written by `labelgate init`"
 IGNORED = ("/data/llm_labels.csv", "/data/validated.parquet", "/data/scores.parquet", "/data/subsets/", "/models/",
            "/pr-comment.md")
 LABEL_TABLE_OUT = "data/llm_labels.csv"
+# DVC writes .gitignore files beside the outputs in models/ and data/subsets/; evaluate and gate depend on those
+# folders, and hashing the .gitignore files would re-run them when only a threshold changed.
+DVCIGNORED = ("models/*/.gitignore", "data/subsets/.gitignore")
 
 
 def installed_version() -> str:
@@ -508,6 +511,19 @@ def dvc_init(target: str | os.PathLike, *, run: Callable[..., subprocess.Complet
         detail = (result.stderr or result.stdout or "").strip().splitlines()
         raise LabelgateError(f"dvc init failed in {target}: {detail[-1] if detail else f'exit {result.returncode}'}")
     return "dvc: ran `dvc init` (commit .dvc/ and .dvcignore)"
+
+
+def ensure_dvcignore(target: str | os.PathLike) -> str:
+    """Append labelgate's .dvcignore entries (after `dvc init`, which writes the file); return what happened."""
+    path = Path(target) / ".dvcignore"
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
+    missing = [entry for entry in DVCIGNORED if entry not in {line.strip() for line in current.splitlines()}]
+    if not missing:
+        return "unchanged .dvcignore"
+    block = "# DVC's own .gitignore files beside labelgate's outputs: not inputs of evaluate and gate\n" + \
+        "\n".join(missing) + "\n"
+    path.write_text((current.rstrip("\n") + "\n\n" if current.strip() else "") + block, encoding="utf-8")
+    return f"{'merged' if current else 'wrote'} .dvcignore: added {', '.join(missing)}"
 
 
 def next_steps(target: str | os.PathLike, options: InitOptions) -> str:
