@@ -36,8 +36,11 @@ demo: install
 
 # The report test renders the HTML in headless chromium; LABELGATE_REQUIRE_BROWSER makes a missing browser fail
 # the suite instead of skipping it.
+# The whole-adoption tests (tests/test_adoption.py, a few minutes of tiny training) run here too, so CI runs them;
+# `make test LABELGATE_ADOPTION=0` skips them while iterating.
+LABELGATE_ADOPTION ?= 1
 test: install browser
-	LABELGATE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
+	LABELGATE_ADOPTION=$(LABELGATE_ADOPTION) LABELGATE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
 
 # Debian/Ubuntu chromium for the headless report test (sudo only when not root and sudo exists). A Chrome that
 # is already there (GitHub's Ubuntu runners ship one) serves as well; the test looks for the same names.

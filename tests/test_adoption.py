@@ -4,8 +4,7 @@ A second, non-tweet data set (support tickets: bug / feature / question, tests/a
 with flags on an existing label table, a gold test set and a gold pool; tiny training params; `dvc repro gate` to a
 verdict and `dvc repro` failing on a block; the scaffolded workflow linted by actionlint and its install step run in
 a fresh venv (pip install of this working tree; dependencies come from the test's own environment through a .pth
-file and nothing is downloaded). Optional (marker `adoption`, run with LABELGATE_ADOPTION=1; this repository's CI
-sets it): about 1.5 CPU-minutes of MiniLM training, 5-6 minutes of wall time on a busy 2-core machine.
+file and nothing is downloaded). Marker `adoption`, run when LABELGATE_ADOPTION=1 (`make test`, and so CI, sets it): about 1.5 CPU-minutes of MiniLM training, 5-6 minutes of wall time on a busy 2-core machine.
 """
 
 from __future__ import annotations
