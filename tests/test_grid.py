@@ -151,9 +151,10 @@ def _grid_repo(root: Path) -> None:
     params["train"].update(TINY)
     params["evaluate"]["png"] = False
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for module in ("train.py", "evaluate.py"):
-        (root / "src/labelgate").mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "src/labelgate" / module, root / "src/labelgate" / module)
+    for dep in [*train["deps"], *evaluate["deps"]]:  # the stage modules they depend on
+        if dep.startswith("src/"):
+            (root / dep).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO / dep, root / dep)
     gold = pd.read_csv(REPO / "data/demo/pool_gold.csv")
     (root / "data/subsets").mkdir(parents=True)
     (root / "data/demo").mkdir(parents=True)
