@@ -41,12 +41,17 @@ def test_check_blocks_systematic_noise_and_passes_gold(gate_dir, cli, noisy, cod
     assert verdict["blocked"] is noisy
     failed = {o["column"] for o in verdict["outcomes"] if o["status"] == "fail"}
     if noisy:
-        assert "audit_accuracy_lower" in failed
+        assert {"audit_accuracy_lower", "label_error_rate_upper"} <= failed
         assert "BLOCKED" in result.output
     else:
         assert failed == set()
     skipped = {o["column"] for o in verdict["outcomes"] if o["status"] == "skipped"}
-    assert skipped == {"agreement_all_agree", "annotator_alpha"}  # no annotator_* columns: not measured
+    not_measured = {"agreement_all_agree", "annotator_alpha"}  # no annotator_* columns
+    if not noisy:  # no audited errors: nothing to split into systematic or text-predictable ones
+        not_measured |= {"systematic_error_share", "text_error_auc"}
+    assert skipped == not_measured
+    assert {k for k, v in verdict["figures"].items() if v is None} == not_measured
+    assert verdict["figures"]["label_error_rate_upper"] == verdict["label_error"]["label_error_rate_upper"]
 
 
 def evaluation(std: float, alpha: float, gap: float, plateau: bool | None = False) -> dict:

@@ -198,6 +198,15 @@ def _print_verdict(verdict) -> None:
                       f"[{style[o['status']]}]{o['status']}[/]", o["severity"],
                       o["mitigation"] if o["status"] in ("fail", "error") else "")
     console.print(table)
+    if verdict.label_error:
+        from rich.markup import escape
+
+        from labelgate.gate import estimate_text
+
+        estimate = verdict.label_error
+        console.print(f"label_error_rate: {estimate_text(estimate)} ({escape(str(estimate['method']))})")
+        for step in estimate["next_steps"]:
+            console.print(f"  next: {escape(step)}")
     console.print(f"[bold]{'BLOCKED' if verdict.blocked else 'PASSED'}[/]: {verdict.reason}")
 
 
