@@ -58,7 +58,7 @@ def wilson(p: float, n: float, z: float) -> tuple[float, float]:
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return (0.0 if p == 0.0 else float(max(0.0, centre - half))), (1.0 if p == 1.0 else float(min(1.0, centre + half)))
 
 
 def kish_n(weights: np.ndarray) -> float:
@@ -136,7 +136,7 @@ def _estimate(wrong, strata, audited, risk, weights, confidence, min_stratum, st
     estimate = float(np.clip(estimate, 0.0, 1.0))
     z = z_value(confidence)
     n_kish = kish_n(weights[audited])
-    n_eff = _effective_n(estimate, variance, n_kish)
+    n_eff = float(_effective_n(estimate, variance, n_kish))
     lower, upper = wilson(estimate, n_eff, z)
     return {
         **base,
