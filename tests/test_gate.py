@@ -114,3 +114,36 @@ def test_expectation_error_blocks_even_as_warning(workdir):
 
 def test_nothing_to_check_blocks(workdir):
     assert run_gate(scores=None, label_risk=None, evaluation=None, params=GateParams()).blocked
+
+
+def test_tiny_audit_blocks_with_audit_too_small(gate_dir, cli):
+    frame = labelled(False)
+    audited = np.flatnonzero(frame["gold_label"].notna().to_numpy())
+    frame.loc[audited[30:], "gold_label"] = None  # an audit of 30 rows ...
+    frame.loc[audited[0], "gold_label"] = "b" if frame.loc[audited[0], "llm_label"] != "b" else "c"  # ... 1 error
+    frame.to_csv(gate_dir / "labels.csv", index=False)
+    result = cli("check", gate_dir / "labels.csv", "--test", gate_dir / "test.csv", "--out", gate_dir / "v.json")
+    assert result.exit_code == 1, result.output
+    verdict = json.loads((gate_dir / "v.json").read_text())
+    estimate = verdict["label_error"]
+    assert estimate["n_audited"] == 30
+    assert estimate["label_error_rate"] < 0.10 < estimate["label_error_rate_upper"]
+    more = estimate["rows_needed"]
+    assert 100 < more < 900 - 30
+    assert verdict["reason"].startswith(f"audit too small: label about {more} more rows to certify "
+                                        "label_error_rate <= 0.1")
+    assert f"audit about {more} more rows" in estimate["next_steps"][0]
+    failed = [o["column"] for o in verdict["outcomes"] if o["status"] == "fail" and o["severity"] == "block"]
+    assert failed == ["label_error_rate_upper"]
+    assert "audit too small" in result.output
+
+
+def test_label_error_threshold_comes_from_params(gate_dir, cli):
+    labelled(True).to_csv(gate_dir / "labels.csv", index=False)
+    (gate_dir / "params.yaml").write_text("base:\n  labels: [a, b, c]\ngate:\n  max_label_error: 0.9\n"
+                                          "  min_audit_accuracy_lower: 0.0\n")
+    cli("check", gate_dir / "labels.csv", "--out", gate_dir / "v.json")
+    verdict = json.loads((gate_dir / "v.json").read_text())
+    row = next(o for o in verdict["outcomes"] if o["column"] == "label_error_rate_upper")
+    assert row["status"] == "pass" and row["threshold"] == "<= 0.9"
+    assert not verdict["blocked"]

@@ -120,28 +120,24 @@ def sample_audit(frame: pd.DataFrame, labels: list[str], params: AuditParams) ->
 
 
 def _allocate(sizes: dict[str, int], total: int, minimum: int) -> dict[str, int]:
-    """Proportional allocation (largest remainder) with at least `minimum` per non-empty stratum."""
+    """Proportional allocation (largest remainder), then strata under `minimum` (or under their size, if smaller)
+    are raised, taking rows from the strata with the most rows allocated."""
     population = sum(sizes.values())
-    if population == 0 or total == 0:
+    total = min(total, population)
+    if total == 0:
         return {k: 0 for k in sizes}
+    exact = {k: total * v / population for k, v in sizes.items()}
+    allocation = {k: int(math.floor(x)) for k, x in exact.items()}
+    for k in sorted(sizes, key=lambda k: exact[k] - allocation[k], reverse=True)[:total - sum(allocation.values())]:
+        allocation[k] += 1
     floor = {k: min(v, minimum) for k, v in sizes.items()}
-    rest = total - sum(floor.values())
-    if rest <= 0:  # the minimums alone exceed the audit: spread it as evenly as the strata allow
-        allocation = {k: 0 for k in sizes}
-        for _ in range(total):
-            open_strata = [k for k in sizes if allocation[k] < floor[k]]
-            allocation[min(open_strata, key=lambda k: allocation[k])] += 1
-        return allocation
-    room = {k: sizes[k] - floor[k] for k in sizes}
-    exact = {k: rest * sizes[k] / population for k in sizes}
-    allocation = {k: floor[k] + min(room[k], int(math.floor(exact[k]))) for k in sizes}
-    leftover = total - sum(allocation.values())
-    for k in sorted(sizes, key=lambda k: exact[k] - math.floor(exact[k]), reverse=True) * 2:
-        if leftover <= 0:
-            break
-        if allocation[k] < sizes[k]:
+    for k in sorted(sizes, key=lambda k: sizes[k]):
+        while allocation[k] < floor[k]:
+            donors = [d for d in sizes if allocation[d] > floor[d]]
+            if not donors:
+                return allocation
+            allocation[max(donors, key=lambda d: allocation[d])] -= 1
             allocation[k] += 1
-            leftover -= 1
     return allocation
 
 
