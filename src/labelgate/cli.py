@@ -204,7 +204,7 @@ def _print_verdict(verdict) -> None:
     if verdict.label_error:
         from rich.markup import escape
 
-        from labelgate.gate import estimate_text
+        from labelgate.estimation import estimate_text
 
         estimate = verdict.label_error
         console.print(f"label_error_rate: {estimate_text(estimate)} ({escape(str(estimate['method']))})")
@@ -243,7 +243,7 @@ def filter_command(
     write_json(summary or out.with_suffix(".json"), result)
     estimate = ""
     if result.get("label_error_rate") is not None:
-        from labelgate.gate import estimate_text
+        from labelgate.estimation import estimate_text
 
         estimate = f"; label_error_rate {estimate_text(result)}"
     typer.echo(f"{strategy}: kept {result['rows_kept']}/{result['rows_in']} rows {result['kept_per_class']}{estimate}")

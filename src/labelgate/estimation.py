@@ -44,6 +44,16 @@ INTERVAL = "Wilson score interval at the effective sample size, finite-populatio
 POOLED = -1
 
 
+def estimate_text(figures: dict[str, Any] | None) -> str:
+    """'0.18 [0.14, 0.23], audit of 279 rows': label_error_rate with its interval, as every output shows it."""
+    figures = figures or {}
+    rate, low, high = (figures.get(k) for k in ("label_error_rate", "label_error_rate_lower",
+                                                  "label_error_rate_upper"))
+    if not all(isinstance(v, (int, float)) for v in (rate, low, high)):
+        return "not measured (no gold audit rows)"
+    return f"{rate:.2f} [{low:.2f}, {high:.2f}], audit of {figures.get('n_audited')} rows"
+
+
 def z_value(confidence: float) -> float:
     from scipy.stats import norm
 

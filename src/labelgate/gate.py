@@ -170,7 +170,7 @@ def _plain_figure(value: Any) -> Any:
 def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: GateParams) -> None:
     """Attach the audit estimate and next steps; when the upper bound fails only for want of audited rows (the
     point estimate is under gate.max_label_error), the reason says how many more rows to label."""
-    from labelgate.estimation import rows_needed
+    from labelgate.estimation import estimate_text, rows_needed
 
     estimate = (label_risk.get("signals") or {}).get("label_error")
     if not isinstance(estimate, dict) or estimate.get("label_error_rate") is None:
@@ -210,15 +210,6 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
     if failed and more is not None and more > 0:
         verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
                           f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
-
-
-def estimate_text(estimate: dict[str, Any]) -> str:
-    """'0.18 [0.14, 0.23], audit of 279 rows' for a label-error estimate (or its verdict block)."""
-    rate = estimate.get("label_error_rate")
-    if rate is None:
-        return "not measured (no audit rows)"
-    return (f"{rate:.2f} [{estimate['label_error_rate_lower']:.2f}, {estimate['label_error_rate_upper']:.2f}], "
-            f"audit of {estimate.get('n_audited')} rows")
 
 
 def _split_measured(suite_json: dict, frame: pd.DataFrame) -> tuple[dict, list[Outcome]]:
