@@ -206,7 +206,7 @@ class TestGateReport:
         assert "stratified difference estimator" in section and "systematic share" in section
         assert verdict["label_error"]["next_steps"] and verdict["label_error"]["next_steps"][0] in section
         summary = (run / "reports" / "summary.md").read_text(encoding="utf-8")
-        assert f"**label_error_rate {shown}**" in summary
+        assert f"**label_error_rate {md_escape(shown)}**" in summary
         kept = json.loads((run / "subsets" / "cleanlab.json").read_text())
         subsets = _text(page[page.index('<section id="subsets">'):])
         assert (f"{kept['label_error_rate']:.2f} [{kept['label_error_rate_lower']:.2f}, "

@@ -863,7 +863,7 @@ def build_markdown(inputs: ReportInputs, *, html_name: str | None = None) -> str
                   f"{md_escape(fmt(metrics.get('estimated_noise_rate')))}"]
         lines += [f"- next: {md_escape(step)}" for step in _next_steps(inputs)]
     shown = [f"{METRIC_NAMES[k]} {fmt(metrics[k])}" for k in METRIC_NAMES
-             if metrics.get(k) is not None and not k.startswith(("label_error_rate", "n_audited"))]
+             if metrics.get(k) is not None and not k.startswith(("label_error_rate", "n_audited", "systematic_"))]
     if inputs.label_risk is not None:
         lines += ["", f"**Label set:** {md_escape(fmt(inputs.label_risk.get('n_rows')))} rows"
                   + "".join(f" · {md_escape(s)}" for s in shown)]
