@@ -9,9 +9,9 @@ Usage:
 
 For each seed of noise and audit, 14 label sets over the same ~1,900 training texts: gold labels (0% noise), the
 four noise kinds of `noise.py` at 5/15/30%, and the local LLM's raw labels. Each set gets a simple random gold audit
-of --audit-size rows (`gold_label`), then runs through labelgate exactly as a user would: `labelgate score` (for the
-figures in label_risk.json) and `labelgate check --out verdict.json` (the verdict), in-process through the CLI, with
-the repository's params.yaml and expectations/. The downstream truth is `downstream.py`'s linear probe on frozen
+of --audit-size rows (`gold_label`), then runs through labelgate exactly as a user would: `labelgate check --out
+verdict.json`, in-process through the CLI, with the repository's params.yaml and expectations/; the verdict JSON
+carries every figure it judged and the audit estimate. The downstream truth is `downstream.py`'s linear probe on frozen
 MiniLM embeddings, trained on each set and scored on the gold test set.
 
 Expected verdict (issue 11): block when the downstream drop is >= 3 accuracy points or the true error is >= 15%,
@@ -79,28 +79,22 @@ def make_sets(truth: np.ndarray, texts: list[str], llm: np.ndarray, seed: int) -
 
 
 def run_labelgate(table: Path, test: Path, workdir: Path, *, params: Path, expectations: Path) -> dict:
-    """`labelgate score` then `labelgate check --out`, in-process through the CLI; their outputs."""
+    """`labelgate check --out verdict.json`, in-process through the CLI: exit code, time and the verdict JSON
+    (which carries every figure it judged and the audit estimate)."""
     from typer.testing import CliRunner
 
     from labelgate.cli import app
 
-    runner = CliRunner()
-    common = ["--labels", ",".join(CLASSES), "--test", str(test), "--params", str(params),
-              "--expectations", str(expectations)]
+    verdict_path = workdir / "verdict.json"
+    verdict_path.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    scored = runner.invoke(app, ["score", str(table), "--out", str(workdir / "scores.parquet"),
-                                 "--summary", str(workdir / "label_risk.json"), *common])
-    t1 = time.perf_counter()
-    checked = runner.invoke(app, ["check", str(table), "--out", str(workdir / "verdict.json"), *common])
-    t2 = time.perf_counter()
-    out = {"score_exit": scored.exit_code, "check_exit": checked.exit_code, "score_s": t1 - t0, "check_s": t2 - t1}
-    if scored.exit_code != 0:
-        out["score_error"] = (scored.output or repr(scored.exception))[-500:]
+    checked = CliRunner().invoke(app, ["check", str(table), "--out", str(verdict_path), "--labels", ",".join(CLASSES),
+                                       "--test", str(test), "--params", str(params),
+                                       "--expectations", str(expectations)])
+    out = {"check_exit": checked.exit_code, "check_s": time.perf_counter() - t0}
     if checked.exit_code not in (0, 1):
         out["check_error"] = (checked.output or repr(checked.exception))[-500:]
-    for name in ("label_risk", "verdict"):
-        path = workdir / f"{name}.json"
-        out[name] = json.loads(path.read_text()) if path.exists() else None
+    out["verdict"] = json.loads(verdict_path.read_text()) if verdict_path.exists() else None
     return out
 
 
@@ -114,30 +108,30 @@ def _systematic(metrics: dict) -> tuple[str | None, float | None]:
     return None, None
 
 
-def estimates(label_risk: dict | None, verdict: dict | None) -> dict:
-    """The error estimate labelgate reports, its interval and method; the audit-first `label_error_rate` when the
-    package has it, else 1 - audit accuracy with its Wilson interval (what main had before issue 11)."""
-    metrics = dict((label_risk or {}).get("metrics", {}))
-    for o in (verdict or {}).get("outcomes", []):  # figures the verdict judged
-        column = o.get("column")
-        if column and column not in metrics and isinstance(o.get("observed"), (int, float)):
-            metrics[column] = o["observed"]
-    audit = ((label_risk or {}).get("signals", {}) or {}).get("audit", {}) or {}
-    audit = audit.get("summary", audit)
-    if metrics.get("label_error_rate") is not None:
-        est = {"method": "label_error_rate", "estimate": metrics["label_error_rate"],
-               "lower": metrics.get("label_error_rate_lower"), "upper": metrics.get("label_error_rate_upper")}
-    elif metrics.get("audit_accuracy") is not None:
-        est = {"method": "1 - audit_accuracy (Wilson)", "estimate": 1 - metrics["audit_accuracy"],
-               "lower": 1 - audit["audit_accuracy_upper"] if audit.get("audit_accuracy_upper") is not None else None,
-               "upper": 1 - metrics["audit_accuracy_lower"] if metrics.get("audit_accuracy_lower") is not None
-               else None}
+def estimates(verdict: dict | None) -> dict:
+    """The error estimate the verdict reports, its interval and method: the audit-first `label_error_rate` when the
+    package has it, else 1 - audit accuracy with its Wilson bounds (what main had before issue 11)."""
+    verdict = verdict or {}
+    figures = dict(verdict.get("figures") or {})
+    for o in verdict.get("outcomes", []):  # older verdicts: the figures are the outcomes' observed values
+        if o.get("column") and o["column"] not in figures and isinstance(o.get("observed"), (int, float)):
+            figures[o["column"]] = o["observed"]
+    label_error = verdict.get("label_error") or {}
+    rate = label_error.get("label_error_rate", figures.get("label_error_rate"))
+    if rate is not None:
+        est = {"method": label_error.get("method") or "label_error_rate", "estimate": rate,
+               "lower": label_error.get("label_error_rate_lower", figures.get("label_error_rate_lower")),
+               "upper": label_error.get("label_error_rate_upper", figures.get("label_error_rate_upper")),
+               "rows_needed": label_error.get("rows_needed")}
+    elif figures.get("audit_accuracy_lower") is not None:
+        est = {"method": "1 - audit accuracy lower bound only", "estimate": None, "lower": None,
+               "upper": 1 - figures["audit_accuracy_lower"], "rows_needed": None}
     else:
-        est = {"method": "none", "estimate": None, "lower": None, "upper": None}
-    key, share = _systematic(metrics)
-    est.update({"cleanlab_noise_rate": metrics.get("estimated_noise_rate"),
-                "label_issue_rate": metrics.get("label_issue_rate"), "systematic_share": share,
-                "systematic_key": key})
+        est = {"method": "none", "estimate": None, "lower": None, "upper": None, "rows_needed": None}
+    key, share = _systematic({**figures, **{k: v for k, v in label_error.items() if v is not None}})
+    est.update({"cleanlab_noise_rate": figures.get("estimated_noise_rate"),
+                "label_issue_rate": figures.get("label_issue_rate"), "systematic_share": share,
+                "text_error_auc": figures.get("text_error_auc"), "reason": verdict.get("reason")})
     return est
 
 
@@ -225,14 +219,14 @@ def write_results(rows: list[dict], meta: dict, out_dir: Path) -> dict:
     lines += ["", "## Per set", "",
               "Errors are shares of the training rows; drop = gold-label probe accuracy minus this set's, in points.",
               "",
-              "| seed | set | true error | estimate [95% interval] | cleanlab noise | systematic share | "
+              "| seed | set | true error | estimate [95% interval] | cleanlab noise | systematic share | text-error AUC | "
               "probe acc. | drop (pts) | expected | verdict | right | blocked by |",
-              "|--:|---|--:|---|--:|--:|--:|--:|---|---|---|---|"]
+              "|--:|---|--:|---|--:|--:|--:|--:|--:|---|---|---|---|"]
     for r in rows:
         lines.append(
             f"| {r['seed']} | {r['set']}{' (' + r['note'] + ')' if r['note'] else ''} | {r['true_error']:.3f} | "
             f"{_f(r['estimate'])} [{_f(r['lower'])}, {_f(r['upper'])}] | {_f(r['cleanlab_noise_rate'])} | "
-            f"{_f(r['systematic_share'])} | {r['accuracy']:.3f} | {100 * r['drop']:+.1f} | {r['expected']} | "
+            f"{_f(r['systematic_share'])} | {_f(r['text_error_auc'])} | {r['accuracy']:.3f} | {100 * r['drop']:+.1f} | {r['expected']} | "
             f"{r['verdict']} | {'yes' if r['verdict_right'] else 'NO'} | {', '.join(r['blocked_by'])} |")
     (out_dir / "results.md").write_text("\n".join(lines) + "\n")
     return summary
@@ -309,14 +303,13 @@ def main() -> None:
             verdict = result["verdict"]
             status = ("error" if verdict is None else "blocked" if verdict.get("blocked") else "passed")
             row = {"seed": seed, "set": s["name"], "kind": s["kind"], "level": s["level"], "note": s["note"],
-                   "true_error": true_error, **estimates(result["label_risk"], verdict),
+                   "true_error": true_error, **estimates(verdict),
                    "audited_error": float((s["labels"][audited] != truth[audited]).mean()),
                    "accuracy": accuracy, "drop": drop, "expected": expected, "verdict": status,
                    "verdict_right": status == expected, "blocked_by": blocking_failures(verdict),
-                   "check_exit": result["check_exit"], "seconds": result["score_s"] + result["check_s"]}
-            for key in ("score_error", "check_error"):
-                if key in result:
-                    row[key] = result[key]
+                   "check_exit": result["check_exit"], "seconds": result["check_s"]}
+            if "check_error" in result:
+                row["check_error"] = result["check_error"]
             rows.append(row)
             print(json.dumps({k: row[k] for k in ("seed", "set", "true_error", "estimate", "lower", "upper",
                                                   "cleanlab_noise_rate", "drop", "expected", "verdict")}),
