@@ -232,6 +232,28 @@ def write_results(rows: list[dict], meta: dict, out_dir: Path) -> dict:
     return summary
 
 
+def combine(paths: list[Path], seeds: list[int], out_dir: Path) -> None:
+    """One results.json/.md from the rows of several runs (e.g. one process per seed); later files win."""
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    rows = {}
+    for part in parts:
+        for r in part["rows"]:
+            if r["seed"] in seeds:
+                rows[(r["seed"], r["set"])] = r
+    ordered = [rows[k] for k in sorted(rows, key=lambda k: (seeds.index(k[0]), _SET_ORDER.get(k[1], 99)))]
+    meta = {k: v for k, v in parts[0].items() if k not in ("summary", "rows")}
+    meta.update({"seeds": seeds, "command": meta["command"] + " (one process per seed, merged with --combine)",
+                 "status": "complete" if len(ordered) == 14 * len(seeds) else f"partial ({len(ordered)} sets)",
+                 "git": ", ".join(dict.fromkeys(p["git"] for p in parts))})
+    summary = write_results(ordered, meta, out_dir)
+    print(json.dumps({k: summary[k] for k in ("sets", "within_3_points", "interval_covers", "verdict_right")}))
+
+
+_SET_ORDER = {name: i for i, name in enumerate(
+    ["gold"] + [f"{k}_{p}" for p in (5, 15, 30) for k in ("uniform", "class_conditional", "llm", "text_following")]
+    + ["llm_raw"])}
+
+
 def _git() -> str:
     import subprocess
 
@@ -254,7 +276,13 @@ def main() -> None:
     parser.add_argument("--expectations", type=Path, default=ROOT / "expectations")
     parser.add_argument("--out", type=Path, default=HERE, help="where results.json and results.md go")
     parser.add_argument("--only", nargs="*", default=None, help="run only these set names (debugging)")
+    parser.add_argument("--combine", type=Path, nargs="+", default=None,
+                        help="instead of running: merge the rows of these results.json files (runs of separate "
+                             "seeds in parallel) for --seeds into --out")
     args = parser.parse_args()
+    if args.combine:
+        combine(args.combine, args.seeds, args.out)
+        return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     train = pd.read_csv(args.data / "train.csv")
     test_path = args.data / "test.csv"
@@ -307,7 +335,8 @@ def main() -> None:
                    "audited_error": float((s["labels"][audited] != truth[audited]).mean()),
                    "accuracy": accuracy, "drop": drop, "expected": expected, "verdict": status,
                    "verdict_right": status == expected, "blocked_by": blocking_failures(verdict),
-                   "check_exit": result["check_exit"], "seconds": result["check_s"]}
+                   "check_exit": result["check_exit"], "seconds": result["check_s"],
+                   "figures": (verdict or {}).get("figures")}
             if "check_error" in result:
                 row["check_error"] = result["check_error"]
             rows.append(row)
