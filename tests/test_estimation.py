@@ -164,13 +164,13 @@ def test_over_sampled_audit_is_unbiased_with_weights():
 
 
 def test_property_bounds_are_ordered_and_inside_the_unit_interval():
-    from hypothesis import given, settings
+    from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     rows = st.lists(st.tuples(st.sampled_from([0.0, 1.0, NAN]), st.integers(0, 3),
                               st.floats(0.0, 1.0), st.floats(0.1, 10.0)), min_size=1, max_size=60)
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a busy CI box
     @given(rows, st.booleans(), st.booleans())
     def check(data, use_risk, use_weights):
         wrong, strata, risk, weights = (np.array(column) for column in zip(*data))
