@@ -60,13 +60,15 @@ class LabelErrorSignal(RiskSignal):
         weights = np.where(audited, weights, 1.0) if weights is not None else np.ones(len(given))
         features, feature_names = risk_features(context)
         seed = context.params.seed
-        words = audit_vocabulary_features(table.frame["text"].tolist(), audited)
+        params = context.params
+        words = text_features(table.frame["text"].tolist(), max_rows=params.max_train_rows,
+                              max_features=params.max_features, seed=seed)
         risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
         labels = list(table.labels)
         estimate = estimate_error_rate(wrong, given, risk=risk, weights=weights, confidence=confidence,
                                        stratum_names=labels)
-        estimate["features"] = ([*feature_names, f"text: {words.shape[1]} words of the audited texts (TF-IDF)"]
-                                if risk is not None else [])
+        estimate["features"] = ([*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
+                                                   if words is not None else [])] if risk is not None else [])
         systematic = systematic_share(wrong, context.label_issues, weights=weights, confidence=confidence)
         text = text_error_auc(table.frame["text"].tolist(), given, wrong, n_classes=len(labels),
                               confidence=confidence, seed=seed)
@@ -110,15 +112,19 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def audit_vocabulary_features(texts: list[str], audited: np.ndarray):
-    """TF-IDF of every row over the words and bigrams found in at least two audited texts (None without any): the
-    vocabulary comes from the audit (small, whatever the table size), so a word the LLM's errors follow is in it."""
+def text_features(texts: list[str], *, max_rows: int, max_features: int, seed: int = 0):
+    """TF-IDF words and bigrams of every row, the vocabulary fitted on a random sample of at most `max_rows` rows
+    drawn without regard to the audit: audited and unaudited rows must get identically distributed features, or the
+    risk model's predictions would differ between them and bias the estimate. None when no word occurs twice."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode")
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(texts), size=min(len(texts), max_rows), replace=False)
+    vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True,
+                                 dtype=np.float32, strip_accents="unicode")
     try:
-        vectoriser.fit([texts[i] for i in np.flatnonzero(audited)])
-    except ValueError:  # no word in two audited texts
+        vectoriser.fit([texts[i] for i in sample])
+    except ValueError:  # no word in two texts
         return None
     return vectoriser.transform(texts)
 
