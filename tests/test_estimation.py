@@ -161,3 +161,27 @@ def test_over_sampled_audit_is_unbiased_with_weights():
         unweighted.append(estimate_error_rate(observed, strata)["label_error_rate"])
     assert abs(np.mean(weighted) - wrong.mean()) < 0.005
     assert np.mean(unweighted) - wrong.mean() > 0.05  # ignoring the design would overstate the error badly
+
+
+def test_property_bounds_are_ordered_and_inside_the_unit_interval():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    rows = st.lists(st.tuples(st.sampled_from([0.0, 1.0, NAN]), st.integers(0, 3),
+                              st.floats(0.0, 1.0), st.floats(0.1, 10.0)), min_size=1, max_size=60)
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # a busy CI box
+    @given(rows, st.booleans(), st.booleans())
+    def check(data, use_risk, use_weights):
+        wrong, strata, risk, weights = (np.array(column) for column in zip(*data))
+        result = estimate_error_rate(wrong, strata.astype(int), risk=risk if use_risk else None,
+                                     weights=weights if use_weights else None)
+        if np.isnan(wrong).all():
+            assert result["label_error_rate"] is None
+            return
+        low, rate, high = (result[k] for k in ("label_error_rate_lower", "label_error_rate",
+                                                "label_error_rate_upper"))
+        assert 0.0 <= low <= rate <= high <= 1.0
+        assert rows_needed(result, 0.1) is None or 0 <= rows_needed(result, 0.1) <= len(wrong)
+
+    check()

@@ -155,7 +155,8 @@ def score(
     rows, result = _score(labels_path, params, labels, test, expectations)
     write_table(out, rows)
     write_json(summary, result)
-    shown = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if v is not None)
+    shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in result["metrics"].items() if v is not None)
     typer.echo(f"scored {result['n_rows']} rows: {shown}")
 
 

@@ -135,7 +135,7 @@ def _estimate(wrong, strata, audited, risk, weights, confidence, min_stratum, st
         value = float(np.clip(f[rows].mean() + mean_residual, 0.0, 1.0))
         n_h = int(sample.sum())
         fpc = max(0.0, 1.0 - n_h / rows.sum())
-        spread = float(np.sum(w * w * (residual - mean_residual) ** 2) / w.sum() ** 2) * n_h / (n_h - 1)
+        spread = float(np.sum(w * w * (residual - mean_residual) ** 2) / w.sum() ** 2) * n_h / max(n_h - 1, 1)
         var_h = max(spread, _variance_floor(wrong[sample], w)) * fpc
         estimate += share * value
         variance += share * share * var_h

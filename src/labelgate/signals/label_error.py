@@ -4,7 +4,8 @@ Estimate (`label_error_rate` with `_lower` / `_upper`): the gold-audited rows, s
 to the label shares of the whole set, with the audit-free signals used only to cut variance, never to add bias:
 a logistic model predicts "the LLM label is wrong" from audit-free features (cleanlab's given-label probability and
 margin from the out-of-fold text model, its label-issue flag, the LLM's own probability and entropy, agreement of
-the annotations, the LLM label), cross-fitted on the audited rows, and `labelgate.estimation` combines it with the
+the annotations, the LLM label) and the words of the text (so errors that follow a word are learnt, not missed),
+cross-fitted on the audited rows, and `labelgate.estimation` combines it with the
 audited residuals (prediction-powered difference estimator). See estimation.py for the statistics and assumptions:
 the audit must be a random sample of the rows, stratified or over-sampled only with `audit_weight` recorded.
 
@@ -32,6 +33,7 @@ from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, ent
 RISK_COLUMN = "label_error_risk"
 MIN_CLASS_ROWS = 5  # audited wrong and right rows each needed to fit the risk model or the text-error model
 FOLDS = 5
+REGULARISATION = (0.3, 3.0, 30.0)  # inverse L2 strengths the risk model picks from by inner 3-fold log-loss
 METRICS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited",
            "systematic_error_share", "systematic_error_share_lower", "systematic_error_share_upper",
            "text_error_auc", "text_error_auc_lower")
@@ -41,6 +43,8 @@ METRICS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper
 class LabelErrorSignal(RiskSignal):
     name = "label_error"
     description = "Audit-first label error rate with interval, systematic-error share, text-predictable errors"
+    columns = (RISK_COLUMN,)
+    metrics = METRICS
 
     def score(self, context: ScoringContext) -> SignalResult:
         table = context.table
@@ -56,11 +60,15 @@ class LabelErrorSignal(RiskSignal):
         weights = np.where(audited, weights, 1.0) if weights is not None else np.ones(len(given))
         features, feature_names = risk_features(context)
         seed = context.params.seed
-        risk = cross_fitted_risk(features, wrong, seed=seed)
+        params = context.params
+        words = text_features(table.frame["text"].tolist(), max_rows=params.max_train_rows,
+                              max_features=params.max_features, seed=seed)
+        risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
         labels = list(table.labels)
         estimate = estimate_error_rate(wrong, given, risk=risk, weights=weights, confidence=confidence,
                                        stratum_names=labels)
-        estimate["features"] = feature_names if risk is not None else []
+        estimate["features"] = ([*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
+                                                   if words is not None else [])] if risk is not None else [])
         systematic = systematic_share(wrong, context.label_issues, weights=weights, confidence=confidence)
         text = text_error_auc(table.frame["text"].tolist(), given, wrong, n_classes=len(labels),
                               confidence=confidence, seed=seed)
@@ -104,14 +112,33 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def cross_fitted_risk(features: np.ndarray, wrong: np.ndarray, *, seed: int = 0, folds: int = FOLDS
+def text_features(texts: list[str], *, max_rows: int, max_features: int, seed: int = 0):
+    """TF-IDF words and bigrams of every row, the vocabulary fitted on a random sample of at most `max_rows` rows
+    drawn without regard to the audit: audited and unaudited rows must get identically distributed features, or the
+    risk model's predictions would differ between them and bias the estimate. None when no word occurs twice."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(texts), size=min(len(texts), max_rows), replace=False)
+    vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True,
+                                 dtype=np.float32, strip_accents="unicode")
+    try:
+        vectoriser.fit([texts[i] for i in sample])
+    except ValueError:  # no word in two texts
+        return None
+    return vectoriser.transform(texts)
+
+
+def cross_fitted_risk(features: np.ndarray, wrong: np.ndarray, *, words=None, seed: int = 0, folds: int = FOLDS
                       ) -> np.ndarray | None:
     """P(LLM label wrong) per row from a logistic model fitted on the audited rows, K-fold cross-fitted: an audited
     row's prediction comes from the model that did not see it; other rows get the mean of the K models.
-    None when the audit holds fewer than MIN_CLASS_ROWS wrong or right rows (no model: plain stratified estimate)."""
-    from sklearn.linear_model import LogisticRegression
+    Inputs: the standardised audit-free `features`, plus the optional sparse `words` (TF-IDF), which let the model
+    learn errors that follow the text. None when the audit holds fewer than MIN_CLASS_ROWS wrong or right rows (no
+    model: the plain stratified estimate)."""
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.linear_model import LogisticRegressionCV
     from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     audited = np.flatnonzero(~np.isnan(wrong))
@@ -124,11 +151,18 @@ def cross_fitted_risk(features: np.ndarray, wrong: np.ndarray, *, seed: int = 0,
                                random_state=seed)
     n_splits = splitter.get_n_splits()
     for train, held_out in splitter.split(np.zeros(len(y)), y):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
-        model.fit(features[audited[train]], y[train])
-        risk[audited[held_out]] = model.predict_proba(features[audited[held_out]])[:, 1]
+        scaler = StandardScaler().fit(features[audited[train]])
+
+        def design(rows):
+            dense = csr_matrix(scaler.transform(features[rows]))
+            return dense if words is None else hstack([dense, words[rows]]).tocsr()
+
+        model = LogisticRegressionCV(Cs=REGULARISATION, l1_ratios=(0.0,), cv=3, scoring="neg_log_loss",
+                                     max_iter=2000, use_legacy_attributes=False)
+        model.fit(design(audited[train]), y[train])
+        risk[audited[held_out]] = model.predict_proba(design(audited[held_out]))[:, 1]
         if len(unaudited):
-            risk[unaudited] += model.predict_proba(features[unaudited])[:, 1] / n_splits
+            risk[unaudited] += model.predict_proba(design(unaudited))[:, 1] / n_splits
     return risk
 
 
