@@ -14,9 +14,12 @@ Rules (one per kind of check):
 - critical checks other than the label error (audit_accuracy_lower, a plain Wilson bound on the same audit): the
   strictest value (step 0.05) that blocks no set the policy passes on the benchmark and blocks a set with 5% wrong
   labels in under 1% of simple random audits of the benchmark's size: a fail-safe, never the deciding check.
-- warnings (systematic share, text-error AUC, cleanlab noise rate, label-issue share, class balance): the value,
-  rounded up to 0.05, just above every set the policy passes, so a warning means "beyond anything seen in an
-  acceptable label set here"; each is reported with how well it separates the sets the policy blocks (AUC).
+- warnings on the amount of noise (cleanlab noise rate, label-issue share, class balance): the value, rounded up to
+  0.05, just above every set the policy passes, so a warning means "beyond anything seen in an acceptable label
+  set here"; each is reported with how well it separates the sets the policy blocks (AUC).
+- warnings on the kind of noise (systematic share, text-error AUC): the value, rounded up to 0.05, just above every
+  set whose errors are random (uniform noise), so a warning means "more systematic than random errors ever looked
+  here"; reported with the mean per noise kind.
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 
-WARNINGS = {  # figure column -> (params key, direction: "max" warns above, "min" warns below)
-    "systematic_error_share": ("max_systematic_error_share", "max"),
-    "text_error_auc": ("max_text_error_auc", "max"),
-    "estimated_noise_rate": ("max_estimated_noise_rate", "max"),
-    "cleanlab_is_label_issue": ("max_label_issue_rate", "max"),
-    "class_balance_tvd": ("max_class_balance_tvd", "max"),
+WARNINGS = {  # figure column -> (params key, reference sets: the sets the warning must stay quiet on)
+    "systematic_error_share": ("max_systematic_error_share", "random"),
+    "text_error_auc": ("max_text_error_auc", "random"),
+    "estimated_noise_rate": ("max_estimated_noise_rate", "passed"),
+    "cleanlab_is_label_issue": ("max_label_issue_rate", "passed"),
+    "class_balance_tvd": ("max_class_balance_tvd", "passed"),
 }
+RANDOM_KINDS = ("uniform",)  # errors with no system: what a systematic-error signal shows when there is none
 FAILSAFE = {"audit_accuracy_lower": ("min_audit_accuracy_lower", "min")}
 FAILSAFE_MISS = 0.01  # a fail-safe may block a set with 5% wrong labels in at most 1% of audits
 
@@ -134,19 +138,23 @@ def derive(rows: list[dict], audit_size: int) -> tuple[dict, list[str]]:
 
     # -- warnings
     md += ["## Warnings", "",
-           "| params key | figure | max on sets the policy passes | median on sets it blocks | AUC (blocked vs "
-           "passed) | default |", "|---|---|--:|--:|--:|--:|"]
-    for column, (key, _) in WARNINGS.items():
-        ok = [r["_fig"].get(column) for r in passing if r["_fig"].get(column) is not None]
+           "| params key | figure | quiet on | max there | median on sets the policy blocks | AUC (blocked vs "
+           "passed) | default |", "|---|---|---|--:|--:|--:|--:|"]
+    for column, (key, reference) in WARNINGS.items():
+        ref_rows = passing if reference == "passed" else [r for r in rows if r["kind"] in RANDOM_KINDS]
+        ok = [r["_fig"].get(column) for r in ref_rows if r["_fig"].get(column) is not None]
         bad = [r["_fig"].get(column) for r in block if r["_fig"].get(column) is not None]
+        allowed = [r["_fig"].get(column) for r in passing if r["_fig"].get(column) is not None]
+        label = "sets the policy passes" if reference == "passed" else "uniform-noise sets"
         if not ok:
-            md.append(f"| {key} | `{column}` | not measured | | | unchanged |")
+            md.append(f"| {key} | `{column}` | {label} | not measured | | | unchanged |")
             continue
         value = min(_round(max(ok) + 1e-6), 1.0)
         chosen[key] = value
-        a = auc(bad, ok)
-        md.append(f"| {key} | `{column}` | {max(ok):.3f} | {np.median(bad) if bad else float('nan'):.3f} | "
-                  f"{'—' if a is None else f'{a:.2f}'} | **{value:.2f}** |")
+        a = auc(bad, allowed)
+        md.append(f"| {key} | `{column}` | {label} | {max(ok):.3f} | "
+                  f"{np.median(bad) if bad else float('nan'):.3f} | {'—' if a is None else f'{a:.2f}'} | "
+                  f"**{value:.2f}** |")
     md.append("")
 
     # -- systematic-error signals by kind
