@@ -133,8 +133,11 @@ def derive(rows: list[dict], audit_size: int) -> tuple[dict, list[str]]:
                f"set with 5% wrong labels with probability < {FAILSAFE_MISS:.0%} (binomial audit of {audit_size}):", "",
                "| value | P(block a 5% set) | passing sets blocked |", "|--:|--:|--:|"]
         md += [f"| {v:.2f}{' **(picked)**' if v == value else ''} | {p:.3f} | {n} |" for v, p, n in options]
-        md += ["", f"It blocks {sum(x < value for x in blocked_values)} of the {len(blocked_values)} sets the policy "
-               "blocks: a fail-safe for a gate without the label_error signal, never the deciding check here.", ""]
+        alone = sum(1 for r in rows if r["_fig"].get(column) is not None and r["_fig"][column] < value
+                    and (r["_fig"].get("label_error_rate_upper") or 0) <= chosen["max_label_error"])
+        md += ["", f"At {value:.2f} it fires on {sum(x < value for x in blocked_values)} of the "
+               f"{len(blocked_values)} sets the policy blocks, and on {alone} set(s) that the label error check "
+               "passes: a fail-safe (for a gate without the label_error signal), never the deciding check here.", ""]
 
     # -- warnings
     md += ["## Warnings", "",
