@@ -104,3 +104,12 @@ class TestLabelError:
         _, summary, metrics = scored(label_table(texts, truth, LABELS))
         assert summary["available"] is False
         assert metrics["label_error_rate"] is None and metrics["label_error_rate_upper"] is None
+
+    def test_one_llm_label_throughout_still_estimates_from_the_audit(self):
+        texts, truth = make_texts(300, 3, seed=3)
+        frame = label_table(texts, np.zeros(300, int), LABELS, truth=truth, audit_share=0.3, seed=4)
+        _, summary, metrics = scored(frame)
+        audited = frame["gold_label"].notna()
+        assert metrics["label_error_rate"] == pytest.approx((frame.loc[audited, "gold_label"] != "a").mean())
+        assert summary["method"] == METHOD_STRATIFIED
+        assert metrics["systematic_error_share"] is None  # cleanlab cannot run on one label: not measured

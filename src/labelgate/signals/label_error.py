@@ -58,18 +58,26 @@ class LabelErrorSignal(RiskSignal):
         wrong = np.where(audited, (gold != given).astype(float), np.nan)
         weights = table.audit_weights()
         weights = np.where(audited, weights, 1.0) if weights is not None else np.ones(len(given))
-        features, feature_names = risk_features(context)
-        seed = context.params.seed
         params = context.params
-        words = text_features(table.frame["text"].tolist(), max_rows=params.max_train_rows,
-                              max_features=params.max_features, seed=seed)
-        risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
+        seed = params.seed
+        several = len(np.unique(given)) >= 2  # one LLM label throughout: no text model, no cleanlab flags
+        risk, used = None, []
+        if several:
+            features, feature_names = risk_features(context)
+            words = text_features(table.frame["text"].tolist(), max_rows=params.max_train_rows,
+                                  max_features=params.max_features, seed=seed)
+            risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
+            used = [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
+                                      if words is not None else [])] if risk is not None else []
         labels = list(table.labels)
         estimate = estimate_error_rate(wrong, given, risk=risk, weights=weights, confidence=confidence,
                                        stratum_names=labels)
-        estimate["features"] = ([*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
-                                                   if words is not None else [])] if risk is not None else [])
-        systematic = systematic_share(wrong, context.label_issues, weights=weights, confidence=confidence)
+        estimate["features"] = used
+        if several:
+            systematic = systematic_share(wrong, context.label_issues, weights=weights, confidence=confidence)
+        else:
+            systematic = {name: None for name in METRICS if name.startswith("systematic")}
+            systematic["systematic_error_reason"] = "one LLM label throughout: cleanlab cannot run"
         text = text_error_auc(table.frame["text"].tolist(), given, wrong, n_classes=len(labels),
                               confidence=confidence, seed=seed)
         classes = per_class(gold, given, weights, labels, confidence)
