@@ -17,13 +17,13 @@ confidence interval:
 
   unbiased for any f because the second term corrects the first by the audited residuals. lambda (PPI++ power
   tuning) is the pooled within-stratum regression slope of `wrong` on f, clipped to [0, 1]: a useless f (errors
-  the audit-free features cannot see, e.g. systematic errors that follow the text) gets lambda ~ 0 and the estimate
+  its features cannot see) gets lambda ~ 0 and the estimate
   falls back to the plain stratified audit proportion; a good f cuts the variance by the share of it that f explains.
 * **Interval.** The variance is the stratified, design-based one from the audited residuals, with the finite
   population correction (the audited rows' errors are known exactly), floored where a near-perfect model's
-  residuals would claim more certainty than the audit size allows (see `_variance_floor`). The interval is Wilson's score interval at
-  the effective sample size p(1-p)/variance, so it stays inside [0, 1] and is not zero-width when the audit saw no
-  errors.
+  residuals would claim more certainty than the audit size allows (see `_variance_floor`). The interval is Wilson's
+  score interval at the effective sample size p(1-p)/variance, so it stays inside [0, 1] and is not zero-width when
+  the audit saw no errors.
 
 Strata with fewer than `min_stratum` audited rows are pooled into one stratum (a variance needs two rows).
 `rows_needed` turns the interval into sample-size planning: how many more audited rows would bring the upper bound

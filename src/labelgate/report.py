@@ -880,8 +880,8 @@ def _markdown_subsets(inputs: ReportInputs) -> list[str]:
         return []
     gated = (inputs.verdict or {}).get("subset")
     reference = (inputs.evaluation or {}).get("reference")
-    lines = ["", "| Subset | Rows kept | Audit error kept / all | label_error_rate kept | Accuracy | Macro-F1 | Seed α "
-             "| Gap to ref. |", "|---|--:|--:|--:|--:|--:|--:|--:|"]
+    lines = ["", "| Subset | Rows kept | Audit error kept / all | label_error_rate kept | Accuracy | Macro-F1 "
+             "| Seed α | Gap to ref. |", "|---|--:|--:|--:|--:|--:|--:|--:|"]
     for name in names[:MARKDOWN_MAX_SUBSETS]:
         f, s = evaluated.get(name, {}), inputs.subsets.get(name, {})
         tag = " (gated)" if name == gated else " (reference)" if name == reference else ""

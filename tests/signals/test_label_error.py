@@ -82,7 +82,8 @@ class TestLabelError:
         cleanlab = LabelTable(frame=frame, labels=tuple(LABELS), path="m")
         noise = score_labels(cleanlab, ScoreParams(signals=("cleanlab",)))[1]["metrics"]["estimated_noise_rate"]
         assert noise < 0.5 * true_rate  # cleanlab is blind to them ...
-        assert metrics["label_error_rate_lower"] <= true_rate <= metrics["label_error_rate_upper"]  # ... the audit is not
+        # ... the audit is not
+        assert metrics["label_error_rate_lower"] <= true_rate <= metrics["label_error_rate_upper"]
         assert metrics["systematic_error_share"] > 0.6
         assert metrics["text_error_auc"] > 0.7
         assert summary["per_class_error"]["a"]["share_of_all_errors"] == pytest.approx(1.0)
