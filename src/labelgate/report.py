@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from labelgate.estimation import estimate_text
+from labelgate.verdict import BANNER, verdict_status  # noqa: F401 - re-exported for the CLI
 
 SCORE_COLUMNS = ("llm_label", "entropy_normalised")
 MAX_HISTOGRAM_CLASSES = 12  # the most frequent classes get a histogram; the rest are named
@@ -46,7 +47,6 @@ MARKDOWN_MAX_CHECKS = 15  # failed expectations listed in the PR summary; the re
 MARKDOWN_MAX_SUBSETS = 10
 STRATEGY_ORDER = ("raw", "entropy", "cleanlab", "consensus", "combined")
 
-BANNER = {"pass": "PASSED", "warn": "WARN", "block": "BLOCKED", None: "NO VERDICT"}
 MARKDOWN_ICON = {"pass": "✅", "warn": "⚠️", "block": "❌", None: "❔"}
 
 # Label-set figures (label_risk.json `metrics`) in reading order, with their names in the report.
@@ -175,16 +175,6 @@ def _strategy_rank(name: str) -> tuple[int, str]:
 
 
 # ----------------------------------------------------------------------------------------------------- verdict
-
-
-def verdict_status(verdict: Mapping[str, Any] | None) -> str | None:
-    """pass | warn | block, or None without a verdict. Anything unrecognised counts as blocked (fail closed)."""
-    if verdict is None:
-        return None
-    status = verdict.get("status")
-    if verdict.get("blocked") or status not in ("pass", "warn"):
-        return "block"
-    return status
 
 
 def verdict_reason(verdict: Mapping[str, Any] | None, inputs: ReportInputs | None = None) -> str:
@@ -903,14 +893,15 @@ def _markdown_subsets(inputs: ReportInputs) -> list[str]:
 def write_report(inputs: ReportInputs, *, html_path: PathLike | None = None,
                  markdown_path: PathLike | None = None) -> list[Path]:
     """Write the HTML page and/or the Markdown summary atomically; return the paths written."""
-    from labelgate.io import write_text
+    from labelgate.io import atomic_paths
 
-    written = []
+    texts: dict[Path, str] = {}
     if html_path is not None:
-        write_text(html_path, build_html(inputs))
-        written.append(Path(html_path))
+        texts[Path(html_path)] = build_html(inputs)
     if markdown_path is not None:
         name = Path(html_path).name if html_path is not None else None
-        write_text(markdown_path, build_markdown(inputs, html_name=name))
-        written.append(Path(markdown_path))
-    return written
+        texts[Path(markdown_path)] = build_markdown(inputs, html_name=name)
+    with atomic_paths(*texts) as tmps:  # both or neither
+        for tmp, text in zip(tmps, texts.values()):
+            tmp.write_text(text, encoding="utf-8")
+    return list(texts)
