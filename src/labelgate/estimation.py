@@ -39,7 +39,7 @@ import numpy as np
 
 METHOD_STRATIFIED = "stratified audit proportion (strata: LLM label)"
 METHOD_MODEL_ASSISTED = ("stratified difference estimator (prediction-powered, PPI++ power-tuned; strata: LLM label; "
-                         "cross-fitted risk model on audit-free features)")
+                         "cross-fitted risk model on audit-free features and the words of the text)")
 INTERVAL = "Wilson score interval at the effective sample size, finite-population corrected"
 POOLED = -1
 
