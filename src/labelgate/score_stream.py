@@ -169,6 +169,8 @@ def score_parquet_streaming(
             for j, label in enumerate(labels):
                 frame[contract.prob_column(label)] = probs[:, j]
             del probs
+        # texts for signals that read them (label_error), kept in Arrow memory (~1 byte a character)
+        frame[TEXT] = pd.arrays.ArrowExtensionArray(pq.read_table(spool_path, columns=[TEXT]).column(0))
         compact = CompactLabelTable(frame, labels, str(path), codes)
 
         def predict() -> np.ndarray:
