@@ -58,7 +58,7 @@ class TestEvaluateRuns:
         keys = {"n_seeds", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "per_class_f1_mean",
                 "krippendorff_alpha", "unchanged_prediction_rate", "ensemble_accuracy", "ensemble_macro_f1",
                 "accuracy_gap_to_reference", "macro_f1_gap_to_reference", "plateau",
-                "learning_curve_gain_last_doubling", "seeds"}
+                "learning_curve_gain_last_doubling", "learning_curve_decline", "seeds"}
         assert set(metrics["subsets"]["gold"]) == keys
         json.dumps(metrics)  # plain JSON types only
 

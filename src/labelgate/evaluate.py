@@ -8,7 +8,8 @@ standard deviation (ddof=1; null with one seed); Krippendorff's alpha (nominal) 
 as coders and test items as units (null with one seed, or when every prediction is the same class: alpha is then
 undefined); the share of test items every seed predicts alike; the seed ensemble (probabilities averaged over
 seeds, then arg-max); the gap to the reference subset (reference mean minus this subset's mean, so positive means
-worse than gold; null without a reference); and the learning-curve plateau flag (null without a curve).
+worse than gold; null without a reference); the learning-curve plateau flag and decline (null without a curve).
+The CLI adds the audit reference's figures (labelgate.audit_reference) to the audited subset.
 
 Plot tables for DVC: per-seed scores, a confusion table per subset (actual, predicted; seed-ensemble predictions)
 and the learning-curve points; matplotlib PNGs of the same when enabled.
@@ -29,7 +30,7 @@ import pandas as pd
 
 from labelgate.contract import TEXT
 from labelgate.errors import BadInputError
-from labelgate.learning_curve import CurveParams, plateau_flag
+from labelgate.learning_curve import CurveParams, curve_decline, plateau_flag
 from labelgate.train import PROBS_FILE, RUN_FILE, prob_column, texts_fingerprint
 
 SEED_DIR = re.compile(r"^seed_(-?\d+)$")
@@ -217,6 +218,7 @@ def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) ->
             "macro_f1_gap_to_reference": None,
             "plateau": None,
             "learning_curve_gain_last_doubling": None,
+            "learning_curve_decline": None,
             "seeds": per_seed,
         }
     has_reference = reference is not None and reference in subsets
@@ -239,6 +241,7 @@ def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) ->
         else:
             gap = None
         figures["learning_curve_gain_last_doubling"] = gain
+        figures["learning_curve_decline"] = curve_decline(curve["points"])
         figures["plateau"] = plateau_flag(gain, gap, min_gain=curve_params.plateau_min_gain,
                                           min_gap=curve_params.plateau_min_gap)
     return {"reference": reference if has_reference else None, "labels": list(labels), "subsets": subsets}

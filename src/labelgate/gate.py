@@ -54,8 +54,11 @@ class GateParams:
     max_macro_f1_std: float = 0.04
     min_seed_alpha: float = 0.75  # Krippendorff's alpha of test predictions across seeds
     min_unchanged_rate: float = 0.8  # share of test items predicted identically by every seed
-    max_accuracy_gap: float = 0.05  # accuracy below the gold-label reference run
+    max_accuracy_gap: float = 0.05  # accuracy below the gold-pool reference run (optional: needs a gold pool)
     max_macro_f1_gap: float = 0.08
+    max_audit_accuracy_gap: float = 0.05  # gold- minus LLM-trained accuracy on the audited rows (audit reference)
+    max_audit_macro_f1_gap: float = 0.08
+    max_learning_curve_decline: float = 0.04  # best accuracy at a smaller fraction minus at the full size
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
