@@ -56,7 +56,7 @@ class GateParams:
     min_unchanged_rate: float = 0.8  # share of test items predicted identically by every seed
     max_accuracy_gap: float = 0.05  # accuracy below the gold-pool reference run (optional: needs a gold pool)
     max_macro_f1_gap: float = 0.08
-    max_audit_accuracy_gap: float = 0.05  # gold- minus LLM-trained accuracy on the audited rows (audit reference)
+    max_audit_accuracy_gap: float = 0.03  # gold- minus LLM-trained accuracy on the audited rows (audit reference)
     max_audit_macro_f1_gap: float = 0.08
     max_learning_curve_decline: float = 0.04  # best accuracy at a smaller fraction minus at the full size
 
