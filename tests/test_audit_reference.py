@@ -167,7 +167,7 @@ class TestAttach:
         t = (math.log2(400) - math.log2(250)) / (math.log2(500) - math.log2(250))
         assert raw["audit_curve_gap_at_equal_size"] == pytest.approx(0.7 - (0.55 + t * 0.1))
         assert raw["audit_gold_minus_llm_full"] == pytest.approx(0.7 - 0.65)
-        assert "audit_accuracy_gap" not in metrics["subsets"]["combined"]
+        assert metrics["subsets"]["combined"]["audit_accuracy_gap"] is None  # not the audited subset
         assert metrics["audit_reference"] == {"subset": "raw", "measured": True, "reason": ""}
 
     def test_not_measured_is_null(self):
@@ -276,9 +276,8 @@ def test_audit_reference_end_to_end(tmp_path, repo, cli, monkeypatch):
         assert curve[-1]["accuracy"] == pytest.approx(audit["seeds"]["0"][f"{version}_accuracy"])
     assert [c["n"] for c in audit["curve_gap_at_equal_size"]] == [32, 64]
 
-    attached = attach_to_evaluation(evaluate_runs({"raw": {0: run.probabilities}}, test["label"], run.labels),
-                                    audit)
-    assert attached["subsets"]["raw"]["audit_accuracy_gap"] == audit["audit_accuracy_gap"]
+    evaluated = evaluate_runs({"raw": {0: run.probabilities}}, test["label"], run.labels, audit=audit)
+    assert evaluated["subsets"]["raw"]["audit_accuracy_gap"] == audit["audit_accuracy_gap"]
 
 
 def test_too_few_audited_rows_is_not_measured(tmp_path, repo, cli):

@@ -44,9 +44,12 @@ GOLD_VERSION, LLM_VERSION = "gold", "llm"  # the two label versions of the audit
 DEFAULT_MIN_ROWS = 50  # fewer audited rows in the subset: the audit reference is not measured
 DEFAULT_CONFIDENCE = 0.95
 INTERVAL_METHOD = "normal: seed variance / k + paired test-item variance / n"
-# Figures `evaluate` copies into the audited subset's row of metrics/evaluate.json (the gate's training row).
+# Figures of the audit JSON that `evaluate` copies into the audited subset's row of metrics/evaluate.json (the
+# training_stability suite's row); AUDIT_FIGURES adds the two curve comparisons evaluate computes. Every subset row
+# holds all of them, null where not measured.
 GATED_FIGURES = ("audit_accuracy_gap", "audit_accuracy_gap_lower", "audit_accuracy_gap_upper",
                  "audit_accuracy_gap_std", "audit_macro_f1_gap", "audit_macro_f1_gap_std", "audit_rows")
+AUDIT_FIGURES = (*GATED_FIGURES, "audit_curve_gap_at_equal_size", "audit_gold_minus_llm_full")
 
 
 @dataclass(frozen=True)
@@ -185,7 +188,8 @@ def compare_at_equal_size(llm_points: Sequence[Mapping[str, Any]],
 
 def attach_to_evaluation(metrics: dict[str, Any], audit: Mapping[str, Any] | None,
                          curves: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """Copy the audit figures into the audited subset's row of the evaluation metrics (in place; returned).
+    """Copy the audit figures into the audited subset's row of the evaluation metrics (in place; returned); the
+    other subsets get the same keys as null.
 
     Adds `audit_curve_gap_at_equal_size` (audit gold curve minus the subset's own LLM-label curve at the largest
     audit size both cover) and `audit_gold_minus_llm_full` (gold accuracy on the audited rows minus the subset's
@@ -193,7 +197,9 @@ def attach_to_evaluation(metrics: dict[str, Any], audit: Mapping[str, Any] | Non
     measured or is absent, so the gate says "not measured" instead of passing.
     """
     subset = (audit or {}).get("subset")
-    figures = dict.fromkeys((*GATED_FIGURES, "audit_curve_gap_at_equal_size", "audit_gold_minus_llm_full"))
+    for row in metrics.get("subsets", {}).values():
+        row.update(dict.fromkeys(AUDIT_FIGURES))
+    figures = dict.fromkeys(AUDIT_FIGURES)
     if audit and audit.get("measured"):
         figures.update({name: audit.get(name) for name in GATED_FIGURES})
         gold_curve = (audit.get("curves") or {}).get(GOLD_VERSION)
@@ -239,7 +245,7 @@ def audit_reference(
         train_params = replace(train_params, epochs=params.epochs)
     if gold[ID].tolist() != llm[ID].tolist():
         raise ValueError("gold and llm tables must hold the same rows in the same order")
-    base = {"subset": subset, "n_audited": len(gold), "labels": list(labels), "params": asdict(params),
+    base = {"subset": subset, "labels": list(labels), "params": asdict(params),
             "llm_agreement_with_gold": float((gold["label"].to_numpy() == llm["label"].to_numpy()).mean())
             if len(gold) else None}
     reason = not_measured_reason(gold, labels, params)

@@ -522,7 +522,6 @@ def evaluate(
 ) -> dict:
     """Accuracy, macro-F1, seed stability (alpha, unchanged predictions), seed ensemble and gap to the reference."""
     from labelgate.config import section
-    from labelgate.audit_reference import attach_to_evaluation
     from labelgate.evaluate import EvaluateParams, evaluate_runs, load_curves, load_runs, plot_tables, write_plots
     from labelgate.io import atomic_dir, read_json, write_json
     from labelgate.learning_curve import CurveParams
@@ -542,8 +541,8 @@ def evaluate(
         raise BadInputError(test, f"labels {outside} are not in the runs' label set {list(runs.labels)}",
                             column="label")
     metrics = evaluate_runs(runs.probabilities, truth, runs.labels, reference=evaluate_params.reference or None,
-                            curves=curve_data, curve_params=curve_params)
-    attach_to_evaluation(metrics, read_json(audit) if audit is not None and audit.exists() else None, curve_data)
+                            curves=curve_data, curve_params=curve_params,
+                            audit=read_json(audit) if audit is not None and audit.exists() else None)
     tables = plot_tables(metrics, runs.probabilities, truth, curve_data)
     with atomic_dir(plots) as tmp:
         write_plots(tmp, tables, labels=runs.labels, png=evaluate_params.png)

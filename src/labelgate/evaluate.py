@@ -9,7 +9,7 @@ as coders and test items as units (null with one seed, or when every prediction 
 undefined); the share of test items every seed predicts alike; the seed ensemble (probabilities averaged over
 seeds, then arg-max); the gap to the reference subset (reference mean minus this subset's mean, so positive means
 worse than gold; null without a reference); the learning-curve plateau flag and decline (null without a curve).
-The CLI adds the audit reference's figures (labelgate.audit_reference) to the audited subset.
+With an audit reference (labelgate.audit_reference), its gap figures go to the subset it audited.
 
 Plot tables for DVC: per-seed scores, a confusion table per subset (actual, predicted; seed-ensemble predictions)
 and the learning-curve points; matplotlib PNGs of the same when enabled.
@@ -174,8 +174,12 @@ def evaluate_runs(
     reference: str | None = None,
     curves: Mapping[str, Mapping[str, Any]] | None = None,
     curve_params: CurveParams | None = None,
+    audit: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The metrics JSON (see the module docstring) from test probabilities per subset and seed."""
+    """The metrics JSON (see the module docstring) from test probabilities per subset and seed; `audit`: the
+    audit reference JSON (labelgate.audit_reference), whose figures go to the subset it audited."""
+    from labelgate.audit_reference import attach_to_evaluation
+
     labels = tuple(labels)
     y_true = np.asarray([str(v) for v in y_true], dtype=object)
     outside = sorted(set(y_true.tolist()) - set(labels))
@@ -188,8 +192,9 @@ def evaluate_runs(
             if np.shape(probs) != (len(y_true), len(labels)):
                 raise ValueError(f"{subset} seed {seed}: probabilities of shape {np.shape(probs)}, "
                                  f"expected {(len(y_true), len(labels))}")
-    return _evaluate(probabilities, y_true, labels, reference or None, dict(curves or {}),
-                     curve_params or CurveParams())
+    metrics = _evaluate(probabilities, y_true, labels, reference or None, dict(curves or {}),
+                        curve_params or CurveParams())
+    return attach_to_evaluation(metrics, audit, curves)
 
 
 def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) -> dict[str, Any]:
