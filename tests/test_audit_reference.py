@@ -119,6 +119,12 @@ class TestAuditTables:
             audit_tables(pd.DataFrame({"id": ["r1"]}), pd.DataFrame({"id": ["r1"], "text": ["t"], "label": ["a"]}),
                          path="labels.csv")
 
+    def test_gold_label_outside_the_label_set(self):
+        table = pd.DataFrame({"id": ["r1", "r2", "r3"], "gold_label": ["a", None, "zz"]})
+        subset = pd.DataFrame({"id": ["r1"], "text": ["t1"], "label": ["a"]})
+        with pytest.raises(BadInputError, match=r"labels\.csv: row 3: column 'gold_label': gold label not in"):
+            audit_tables(table, subset, labels=LABELS, path="labels.csv")
+
     def test_not_measured_reasons(self):
         params = AuditReferenceParams(min_rows=3)
         few = pd.DataFrame({"label": ["a", "b"]})
@@ -294,3 +300,15 @@ def test_too_few_audited_rows_is_not_measured(tmp_path, repo, cli):
     audit = json.loads(out.read_text())
     assert audit["measured"] is False and audit["audit_accuracy_gap"] is None and audit["audit_rows"] == 20
     assert "20 audited rows in the subset, audit_reference.min_rows is 50" in result.output
+
+
+def test_label_table_without_gold_is_bad_input(tmp_path, repo, cli):
+    pool = pd.read_csv(repo / "data/demo/pool_gold.csv").head(5)
+    pool.rename(columns={"label": "llm_label"}).to_csv(tmp_path / "labels.csv", index=False)
+    pool.to_csv(tmp_path / "raw.csv", index=False)
+    out = tmp_path / "audit.json"
+    result = cli("audit-reference", tmp_path / "labels.csv", "--table", tmp_path / "raw.csv",
+                 "--test", repo / "data/demo/test.csv", "--params", repo / "params.yaml", "--out", out)
+    assert result.exit_code == 2
+    assert "labelgate audit-reference: error:" in result.output and "column 'gold_label'" in result.output
+    assert not out.exists()

@@ -72,16 +72,23 @@ class AuditReferenceParams:
 # ----------------------------------------------------------------------------------------------------- inputs
 
 
-def audit_tables(labels_table: pd.DataFrame, subset: pd.DataFrame, *,
+def audit_tables(labels_table: pd.DataFrame, subset: pd.DataFrame, *, labels: Sequence[str] | None = None,
                  path: str = "<label table>") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(gold, llm) training tables (id, text, label) of the subset's audited rows, in subset order.
 
     `labels_table`: the validated label table (id, gold_label); `subset`: the training subset (id, text, label =
     the LLM label it trains on). A row is audited when its id has a non-empty gold_label in the label table.
+    With `labels`, a gold label outside the label set is bad input (naming the file, rows and column).
     """
     for column in (ID, GOLD):
         if column not in labels_table.columns:
             raise BadInputError(path, "missing column; the audit reference needs id and gold_label", column=column)
+    if labels is not None:
+        given = labels_table[GOLD]
+        bad = np.flatnonzero(given.notna().to_numpy() & ~given.astype(str).isin(list(labels)).to_numpy())
+        if bad.size:
+            raise BadInputError(path, f"gold label not in the label set {list(labels)} (e.g. {given.iloc[bad[0]]!r})",
+                                rows=(bad + 1).tolist(), column=GOLD)
     gold = labels_table.loc[labels_table[GOLD].notna(), [ID, GOLD]]
     gold = gold.assign(**{ID: gold[ID].astype(str), GOLD: gold[GOLD].astype(str)}).drop_duplicates(ID)
     rows = subset.assign(**{ID: subset[ID].astype(str)}).merge(gold, on=ID, how="inner", validate="one_to_one")

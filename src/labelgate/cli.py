@@ -466,7 +466,7 @@ def learning_curve_command(
 
 @app.command("audit-reference")
 @run_command()
-def audit_reference_command(
+def audit_reference(
     labels_path: Annotated[Path, typer.Argument(
         metavar="LABELS", help="Validated label table with gold_label on the audited rows (id, gold_label).")],
     subset: Annotated[str, typer.Option("--subset", help="Trained subset: <subsets-dir>/<NAME>.parquet.")] = "raw",
@@ -478,7 +478,8 @@ def audit_reference_command(
     progress: ProgressOption = None,
 ) -> dict:
     """Train the subset's audited rows with gold labels and with LLM labels (train seeds); write the gap."""
-    from labelgate.audit_reference import AuditReferenceParams, audit_reference, audit_tables
+    from labelgate.audit_reference import AuditReferenceParams, audit_tables
+    from labelgate.audit_reference import audit_reference as run_audit_reference
     from labelgate.config import section
     from labelgate.contract import read_table
     from labelgate.io import write_json
@@ -489,11 +490,11 @@ def audit_reference_command(
 
     values, train_params, _, frame, test_frame, label_set = _train_inputs(subset, params, subsets_dir, table, test)
     audit_params = section(values, "audit_reference", AuditReferenceParams)
-    gold, llm = audit_tables(read_table(labels_path), frame, path=str(labels_path))
-    result = audit_reference(gold, llm, test_frame, label_set, train_params, section(values, "learning_curve",
-                             CurveParams), audit_params, subset=subset,
-                             progress=sys.stderr.isatty() if progress is None else progress,
-                             note=lambda line: typer.echo(line, err=True))
+    gold, llm = audit_tables(read_table(labels_path), frame, labels=label_set, path=str(labels_path))
+    curve_params = section(values, "learning_curve", CurveParams)
+    result = run_audit_reference(gold, llm, test_frame, label_set, train_params, curve_params, audit_params,
+                                 subset=subset, progress=sys.stderr.isatty() if progress is None else progress,
+                                 note=lambda line: typer.echo(line, err=True))
     write_json(out, result)
     if result["measured"]:
         typer.echo(f"audit-reference {subset}: {result['audit_rows']} audited rows, gold-trained accuracy "
