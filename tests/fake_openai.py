@@ -1,8 +1,11 @@
 """A loopback HTTP server that speaks the OpenAI completions and chat-completions protocol with logprobs.
 
 It answers deterministically from the last line of the prompt: a text containing 'love' is positive, 'hate' negative,
-anything else neutral. Tests script failures (status codes answered before the real reply), watch the requests
-(headers, bodies) and measure how many requests were in flight at once.
+anything else neutral. Tests script failures (status codes answered before the real reply) and redirects, watch the
+requests (headers, bodies) and count how many requests were in flight at once without any clock: a request counts
+from its arrival until its reply is decided (the count drops before the reply is sent, so a client thread cannot
+have a new request counted while its previous one still is), and `hold_first=n` makes the first n requests wait for
+each other at a barrier, which proves that n requests really were in flight together.
 """
 
 from __future__ import annotations
@@ -35,8 +38,14 @@ def sentiment_of(prompt: str) -> str:
 class FakeOpenAI:
     """Start with `with FakeOpenAI() as server:`; `server.base_url` ends in /v1."""
 
-    def __init__(self, *, delay_s: float = 0.0):
+    def __init__(self, *, delay_s: float = 0.0, hold_first: int = 0, hold_timeout_s: float = 10.0):
         self.delay_s = delay_s
+        self.hold_first = hold_first
+        self._barrier = threading.Barrier(hold_first) if hold_first else None
+        self._hold_timeout_s = hold_timeout_s
+        self.barrier_broken = False
+        self.arrived = 0
+        self.redirect_to: str | None = None  # answer every POST with a 302 to this URL
         self.requests: list[dict] = []  # {"path", "headers", "body"}
         self.failures: deque[int] = deque()  # status codes to answer (one per request) before succeeding
         self.fail_prompts: dict[str, int] = {}  # prompt substring -> status answered every time
@@ -79,27 +88,48 @@ class FakeOpenAI:
                     server.in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server.in_flight)
                     status = server.failures.popleft() if server.failures else None
+                    server.arrived += 1
+                    hold = server._barrier is not None and server.arrived <= server.hold_first
                 try:
+                    if hold:
+                        try:
+                            server._barrier.wait(timeout=server._hold_timeout_s)
+                        except threading.BrokenBarrierError:
+                            server.barrier_broken = True
                     if server.delay_s:
                         time.sleep(server.delay_s)
-                    prompt = body.get("prompt") or body["messages"][-1]["content"]
-                    for fragment, code in server.fail_prompts.items():
-                        if fragment in prompt:
-                            status = code
-                    if status is not None:
-                        self._send(status, {"error": {"message": f"scripted failure {status}"}},
-                                   retry_after=server.retry_after)
-                        return
-                    top = TOP[sentiment_of(prompt)]
-                    if self.path.endswith("/chat/completions"):
-                        self._send(200, _chat_reply(body, top))
-                    elif self.path.endswith("/completions"):
-                        self._send(200, _completion_reply(body, top))
-                    else:
-                        self._send(404, {"error": {"message": "no such route"}})
+                    reply = self._reply(body, status)
                 finally:
                     with server._lock:
                         server.in_flight -= 1
+                if reply is None:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self._send(*reply)
+
+            def _reply(self, body: dict, status: int | None):
+                if server.redirect_to is not None:
+                    return None
+                prompt = body.get("prompt") or body["messages"][-1]["content"]
+                for fragment, code in server.fail_prompts.items():
+                    if fragment in prompt:
+                        status = code
+                if status is not None:
+                    return status, {"error": {"message": f"scripted failure {status}"}}, server.retry_after
+                top = TOP[sentiment_of(prompt)]
+                if self.path.endswith("/chat/completions"):
+                    return 200, _chat_reply(body, top), None
+                if self.path.endswith("/completions"):
+                    return 200, _completion_reply(body, top), None
+                return 404, {"error": {"message": "no such route"}}, None
+
+            def do_GET(self):  # noqa: N802 - a redirected POST arrives here as GET (urllib's 302 handling)
+                with server._lock:
+                    server.requests.append({"path": self.path, "headers": dict(self.headers), "body": None})
+                self._send(404, {"error": {"message": "no such route"}})
 
             def _send(self, status: int, payload: dict, retry_after: str | None = None):
                 data = json.dumps(payload).encode()

@@ -273,11 +273,40 @@ class TestOpenAIBackend:
         assert "Authorization" not in server.requests[0]["headers"]
 
     def test_bounded_concurrency(self, tmp_path):
-        with FakeOpenAI(delay_s=0.05) as server:
+        # No clock: the first 3 requests wait for each other at a barrier (reached only if 3 are in flight at once),
+        # and the server counts a request as in flight until its reply is decided, before the reply is sent.
+        with FakeOpenAI(hold_first=3) as server:
             texts = [f"text number {i}" for i in range(16)]
             annotate_texts(texts, LABELS, http_params(server, tmp_path, max_concurrency=3))
             assert server.count() == 16
-            assert 2 <= server.max_in_flight <= 3
+            assert not server.barrier_broken  # 3 requests were in flight together
+            assert server.max_in_flight == 3  # and never more
+
+    def test_redirect_to_another_host_is_refused_without_sending_the_key(self, tmp_path):
+        with FakeOpenAI() as elsewhere, FakeOpenAI() as server:
+            server.redirect_to = elsewhere.base_url.replace("127.0.0.1", "localhost") + "/completions"
+            with pytest.raises(AnnotationError, match="redirect"):
+                annotate_texts(TEXTS[:1], LABELS, http_params(server, tmp_path, max_retries=0, max_concurrency=1))
+            assert server.count() == 1 and elsewhere.requests == []
+
+    def test_same_origin_redirect_never_sends_the_key_elsewhere(self, tmp_path):
+        with FakeOpenAI() as server:
+            server.redirect_to = server.base_url + "/elsewhere"
+            with pytest.raises(AnnotationError):
+                annotate_texts(TEXTS[:1], LABELS, http_params(server, tmp_path, max_retries=0, max_concurrency=1))
+            followed = [r for r in server.requests if r["body"] is None]
+            assert all(r["headers"].get("Authorization") == f"Bearer {KEY}" for r in followed)
+
+    def test_credentials_in_base_url_stay_out_of_the_cache(self, tmp_path):
+        params = AnnotateParams(backend="openai", model="m", base_url="https://user:s3cret@example.org/v1?key=abc",
+                                api_key_env="LABELGATE_TEST_KEY", cache_dir=str(tmp_path / "cache"))
+        backend = OpenAIBackend(params)
+        assert "s3cret" not in backend.identity and "user" not in backend.identity and "abc" not in backend.identity
+        assert "example.org/v1" in backend.identity
+        cache = AnnotationCache(tmp_path / "cache", backend.identity)
+        cache.put_many([(cache.key(["a"], "p"), {"logprobs": {"a": -0.1}, "floor": None})])
+        names = " ".join(p.name for p in (tmp_path / "cache").rglob("*"))
+        assert "s3cret" not in names and "user" not in names
 
     def test_retries_500_and_429_then_succeeds(self, server, tmp_path):
         server.failures.extend([500, 429])

@@ -222,6 +222,14 @@ class TestGateWithoutGoldPool:
         failed = {o["column"] for o in verdict.outcomes if o["status"] == "fail"}
         assert verdict.blocked and "accuracy_gap_to_reference" in failed
 
+    def test_no_audit_and_no_gold_pool_blocks(self, workdir):
+        """Fail closed: without any training reference the audit gap is a blocking figure not measured."""
+        verdict = run_gate(scores=None, label_risk=None, evaluation=stable_but_wrong(None, -0.02),
+                           params=GateParams())
+        assert verdict.blocked
+        row = next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_gap")
+        assert row["status"] == "error" and "not measured" in row["error"]
+
     def test_thresholds_from_params(self, workdir):
         loose = GateParams(max_audit_accuracy_gap=0.1, max_learning_curve_decline=0.1)
         verdict = run_gate(scores=None, label_risk=None, evaluation=stable_but_wrong(0.09, 0.08), params=loose)

@@ -48,6 +48,21 @@ class TestStabilityFigures:
         assert seed_alpha(np.array([[1, 1, 1], [1, 1, 1]]), 3) is None  # one class everywhere
 
 
+def test_single_seed_figures_are_null_not_zero():
+    """With one seed the spread and the seed agreement do not exist: null (not measured), never 0.0."""
+    raw = evaluate_runs({"raw": RAW}, TRUTH, LABELS)["subsets"]["raw"]
+    assert raw["n_seeds"] == 1
+    assert raw["accuracy_std"] is None and raw["macro_f1_std"] is None and raw["krippendorff_alpha"] is None
+    assert raw["accuracy_mean"] == 0.5 and raw["unchanged_prediction_rate"] == 1.0
+
+
+def test_stability_figures_list_matches_the_metrics():
+    from labelgate.evaluate import STABILITY_FIGURES
+
+    raw = evaluate_runs({"gold": GOLD, "raw": RAW}, TRUTH, LABELS, reference="gold")["subsets"]["raw"]
+    assert set(STABILITY_FIGURES) == {k for k, v in raw.items() if not isinstance(v, (dict, list))}
+
+
 class TestEvaluateRuns:
     @pytest.fixture()
     def metrics(self):
@@ -182,6 +197,7 @@ class TestRunFolders:
 
     def test_cli_evaluate(self, runs_dir):
         d = runs_dir
+        (d / "params.yaml").write_text("evaluate:\n  reference: gold\n")
         result = CliRunner().invoke(app, [
             "evaluate", "--params", str(d / "params.yaml"), "--models", str(d / "models"), "--test",
             str(d / "test.csv"), "--curves", str(d / "no_curves"), "--out", str(d / "metrics/evaluate.json"),
@@ -199,6 +215,7 @@ class TestRunFolders:
 
     def test_cli_evaluate_missing_models(self, tmp_path):
         pd.DataFrame({"text": TEXTS, "label": TRUTH}).to_csv(tmp_path / "test.csv", index=False)
+        (tmp_path / "p.yaml").write_text("{}\n")
         result = CliRunner().invoke(app, ["evaluate", "--models", str(tmp_path / "models"), "--test",
                                           str(tmp_path / "test.csv"), "--params", str(tmp_path / "p.yaml")])
         assert result.exit_code == 2 and "models folder not found" in result.output

@@ -76,3 +76,33 @@ def test_missing_signal_is_bad_input(workdir, cli):
 def test_params_need_exactly_one_entropy_cut():
     with pytest.raises(ValueError, match="exactly one"):
         FilterParams(entropy_max=0.5, entropy_quantile=0.5)
+
+
+def test_filter_that_empties_a_class_is_refused_not_a_crash(workdir, cli):
+    """A strategy that removes every row of a class is the guard's case (exit 1), never a KeyError (exit 2)."""
+    frame = scores()
+    frame["cleanlab_is_label_issue"] = frame["llm_label"] == "b"  # every b row flagged
+    subset_mask = keep_mask(frame, "cleanlab", FilterParams())
+    assert subset_mask.tolist() == [True, True, True, False, False, False]
+    with pytest.raises(FilterRefused, match=r"min_class_count=1 \(b: 0\)"):
+        filter_subset(frame, "cleanlab", FilterParams(min_class_count=1), LABELS)
+    frame.to_parquet(workdir / "scores.parquet")
+    (workdir / "params.yaml").write_text("filter:\n  min_class_count: 1\n")
+    result = cli("filter", workdir / "scores.parquet", "--strategy", "cleanlab", "--out", workdir / "s.parquet",
+                 "--labels", "a,b")
+    assert result.exit_code == 1, result.output
+    assert "(b: 0)" in result.output and not (workdir / "s.parquet").exists()
+
+
+def test_guard_boundary_is_strictly_below():
+    """Exactly min_class_count rows of a class is enough; one fewer is refused."""
+    subset, summary = filter_subset(scores(), "cleanlab", FilterParams(min_class_count=2), LABELS)
+    assert summary["kept_per_class"] == {"a": 2, "b": 2} and len(subset) == 4
+    with pytest.raises(FilterRefused, match=r"\(a: 2, b: 2\)"):
+        filter_subset(scores(), "cleanlab", FilterParams(min_class_count=3), LABELS)
+
+
+def test_entropy_cut_keeps_the_boundary():
+    """entropy_max is inclusive: a row exactly at the cut is kept."""
+    mask = keep_mask(scores(), "entropy", FilterParams(entropy_max=0.3, entropy_quantile=None))
+    assert mask.astype(int).tolist() == [1, 0, 1, 1, 0, 0]  # r4 sits at 0.3

@@ -53,7 +53,8 @@ def evaluation(std: float, alpha: float, gap: float, plateau: bool | None = Fals
     return {"reference": "gold", "subsets": {"raw": {
         "accuracy_mean": 0.7, "accuracy_std": std, "macro_f1_mean": 0.6, "macro_f1_std": std,
         "krippendorff_alpha": alpha, "unchanged_prediction_rate": alpha, "accuracy_gap_to_reference": gap,
-        "macro_f1_gap_to_reference": gap, "plateau": plateau, "seeds": {}}}}
+        "macro_f1_gap_to_reference": gap, "plateau": plateau, "audit_accuracy_gap": gap, "audit_macro_f1_gap": gap,
+        "learning_curve_decline": -0.01, "seeds": {}}}}
 
 
 def test_stability_suite_pass_and_block(workdir):
@@ -64,7 +65,8 @@ def test_stability_suite_pass_and_block(workdir):
     failed = {o["column"]: o["severity"] for o in bad.outcomes if o["status"] == "fail"}
     assert failed == {"accuracy_std": "block", "macro_f1_std": "warn", "krippendorff_alpha": "block",
                       "unchanged_prediction_rate": "warn", "accuracy_gap_to_reference": "block",
-                      "macro_f1_gap_to_reference": "warn", "plateau": "warn"}
+                      "macro_f1_gap_to_reference": "warn", "plateau": "warn", "audit_accuracy_gap": "block",
+                      "audit_macro_f1_gap": "warn"}
 
 
 def test_warnings_alone_do_not_block(workdir):
@@ -109,3 +111,66 @@ def test_expectation_error_blocks_even_as_warning(workdir):
 
 def test_nothing_to_check_blocks(workdir):
     assert run_gate(scores=None, label_risk=None, evaluation=None, params=GateParams()).blocked
+
+
+@pytest.mark.parametrize("figures, code, status", [
+    ((0.01, 0.9, 0.01, False), 0, "pass"),
+    ((0.01, 0.9, 0.01, True), 0, "warn"),  # warnings alone never block
+    ((0.05, 0.6, 0.1, True), 1, "block"),
+])
+def test_gate_command_exit_code(workdir, cli, figures, code, status):
+    (workdir / "evaluate.json").write_text(json.dumps(evaluation(*figures)))
+    result = cli("gate", "--evaluation", workdir / "evaluate.json", "--out", workdir / "gate.json")
+    assert result.exit_code == code, result.output
+    verdict = json.loads((workdir / "gate.json").read_text())
+    assert verdict["status"] == status and verdict["blocked"] is (code == 1)
+    assert ("BLOCKED" if code else "PASSED") in result.stdout
+
+
+def test_required_figures_are_listed_when_missing(workdir):
+    params = GateParams(required=(("audit_accuracy_lower",), ("estimated_noise_rate", "annotator_alpha")),
+                        optional=("audit_accuracy_lower",))
+    verdict = run_gate(scores=None, label_risk={"metrics": {"annotator_alpha": 0.9, "class_balance_tvd": 0.0}},
+                       evaluation=None, params=params)
+    assert verdict.blocked
+    assert verdict.missing_required == ["audit_accuracy_lower"]
+    assert verdict.as_dict()["missing_required"] == ["audit_accuracy_lower"]
+    assert verdict.reason.startswith("required figure(s) not measured: audit_accuracy_lower")
+
+
+def test_unmeasured_blocking_figure_blocks_unless_optional(workdir):
+    figures = {"metrics": {"estimated_noise_rate": 0.1, "annotator_alpha": 0.9, "class_balance_tvd": 0.0}}
+    strict = GateParams(required=(), optional=())
+    verdict = run_gate(scores=None, label_risk=figures, evaluation=None, params=strict)
+    assert verdict.blocked
+    row = next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")
+    assert row["status"] == "error" and "not measured" in row["error"]
+    relaxed = GateParams(required=(), optional=("audit_accuracy_lower",))
+    verdict = run_gate(scores=None, label_risk=figures, evaluation=None, params=relaxed)
+    assert verdict.status == "pass"
+    assert next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")["status"] == "skipped"
+
+
+def test_unmeasured_stability_passes_only_when_optional(workdir):
+    single = evaluation(0.01, 0.9, 0.01)
+    single["subsets"]["raw"].update(accuracy_std=None, macro_f1_std=None, krippendorff_alpha=None)
+    relaxed = GateParams(required=(("accuracy_gap_to_reference",),), optional=("accuracy_std", "krippendorff_alpha"))
+    verdict = run_gate(scores=None, label_risk=None, evaluation=single, params=relaxed)
+    assert verdict.status == "pass"  # None is 'not measured', never 0.0 (which would fail the alpha check)
+    skipped = {o["column"] for o in verdict.outcomes if o["status"] == "skipped"}
+    assert skipped == {"accuracy_std", "macro_f1_std", "krippendorff_alpha"}
+    assert run_gate(scores=None, label_risk=None, evaluation=single, params=GateParams()).blocked
+
+
+def test_an_expectation_that_raised_never_passes():
+    """Whatever GX says about success, an expectation with an exception is an error, never a pass."""
+    from types import SimpleNamespace
+
+    from labelgate.expectations import _outcome
+
+    config = SimpleNamespace(meta={}, kwargs={"column": "x", "max_value": 0.5}, severity="warning",
+                             type="expect_column_max_to_be_between")
+    item = SimpleNamespace(expectation_config=config, result={}, success=True,
+                           exception_info={"raised_exception": True, "exception_message": "boom\ntrace"})
+    outcome = _outcome(item, {})
+    assert outcome.success is False and outcome.error == "boom"

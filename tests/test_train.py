@@ -149,6 +149,7 @@ class TestCurveMaths:
         assert gain_last_doubling(points, "macro_f1") == pytest.approx(0.05)
         assert gain_last_doubling(points[:1]) is None
         assert gain_last_doubling([points[0], points[-1]]) is None  # 1/8 -> 1 is three doublings, not one
+        assert gain_last_doubling([points[1], points[-1]]) is None  # 1/4 -> 1 is two doublings, not one
         assert plateau_flag(0.005, 0.05, min_gain=0.01, min_gap=0.03) is True
         assert plateau_flag(0.005, 0.02, min_gain=0.01, min_gap=0.03) is False  # close to the reference
         assert plateau_flag(0.02, 0.05, min_gain=0.01, min_gap=0.03) is False  # still learning

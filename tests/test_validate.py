@@ -32,6 +32,9 @@ CASES = {
     "duplicate id": (with_row("a2,another text,neutral,0.2,0.6,0.2,neutral,\n"), ["rows 2, 4", "'id'", "duplicate id"]),
     "NaN probability": (with_row("a4,meh,neutral,NaN,0.6,0.2,neutral,\n"),
                         ["row 4", "'llm_prob_negative'", "NaN or empty"]),
+    # NaN in a row whose other probabilities still sum to 1: only the NaN check can catch it
+    "NaN probability, rest sums to 1": (with_row("a4,meh,neutral,NaN,0.4,0.6,neutral,\n"),
+                                        ["row 4", "'llm_prob_negative'", "NaN or empty"]),
     "empty probability": (with_row("a4,meh,neutral,,0.6,0.2,neutral,\n"), ["row 4", "'llm_prob_negative'"]),
     "not normalised": (with_row("a4,meh,neutral,0.3,0.6,0.3,neutral,\n"), ["row 4", "llm_prob_*", "sum to 1"]),
     "probability above 1": (with_row("a4,meh,neutral,-0.5,1.5,0.0,neutral,\n"), ["row 4", "'llm_prob_"]),
@@ -144,3 +147,22 @@ def test_labels_option_gets_the_params_checks(small, cli, option, message):
     result = cli("validate", path, "--labels", option)
     assert result.exit_code == 2
     assert f"--labels: {message}" in result.output
+
+
+def test_one_class_label_set_is_refused(workdir, cli):
+    """Without base.labels the label set is inferred; a table whose labels are all one class cannot be gated."""
+    (workdir / "params.yaml").write_text("validate:\n  min_rows: 1\n")
+    write(workdir / "one.csv", "text,llm_label\nhello,positive\nworld,positive\n")
+    result = cli("validate", workdir / "one.csv")
+    assert result.exit_code == 2
+    assert "label set ['positive'] has fewer than two classes" in result.stderr
+
+
+def test_contract_suite_is_checked_before_the_table_is_read(workdir, cli):
+    """A broken contract suite is reported first, even when the table is missing too."""
+    path = workdir / "expectations" / "label_contract.json"
+    path.write_text(path.read_text().replace(
+        '"expect_column_values_to_be_unique"', '"expect_column_values_to_be_uniqe"'))
+    result = cli("validate", workdir / "no_such_table.csv")
+    assert result.exit_code == 2
+    assert "label_contract.json: expectation 6 (expect_column_values_to_be_uniqe" in result.stderr

@@ -1,14 +1,16 @@
 """The `labelgate` command line: thin commands that read params, parse options and do file I/O.
 
 Each command hands off to the pure functions of its stage module. Exit codes: 0 pass, 1 blocked by the gate,
-2 bad input or usage. Errors print one line on stderr; the gate fails closed, so any unexpected error inside
-`gate` or `check` exits 1, never 0.
+2 bad input or usage. Errors print one line on stderr (`--debug` or LABELGATE_DEBUG=1 adds the traceback); the gate
+fails closed, so any unexpected error inside `gate` or `check` exits 1, never 0.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -24,7 +26,22 @@ app = typer.Typer(
     add_completion=False,
 )
 
-ParamsOption = Annotated[Path, typer.Option("--params", help="params.yaml with thresholds and settings.")]
+ParamsOption = Annotated[Path | None, typer.Option(
+    "--params", help="params.yaml with thresholds and settings [default: params.yaml; when that is absent, the "
+                     "documented defaults]. A file given here must exist.")]
+
+
+class _State:
+    debug = False  # set by the --debug option of the `labelgate` callback
+
+
+def _debug() -> bool:
+    return _State.debug or os.environ.get("LABELGATE_DEBUG", "").strip().lower() in ("1", "true", "yes")
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
 
 def run_command(*, fail_closed: bool = False):
@@ -38,13 +55,15 @@ def run_command(*, fail_closed: bool = False):
             except typer.Exit:
                 raise
             except LabelgateError as exc:
-                typer.echo(f"labelgate {func.__name__.replace('_', '-')}: error: {exc}", err=True)
+                if _debug():
+                    traceback.print_exc()
+                typer.echo(f"labelgate {_name(func)}: error: {_one_line(exc)}", err=True)
                 raise typer.Exit(exc.exit_code) from None
             except Exception as exc:  # noqa: BLE001 - the CLI boundary: anything else is reported, never swallowed
-                typer.echo(
-                    f"labelgate {func.__name__.replace('_', '-')}: internal error: {type(exc).__name__}: {exc}",
-                    err=True,
-                )
+                if _debug():
+                    traceback.print_exc()
+                typer.echo(f"labelgate {_name(func)}: internal error: {_library(exc)}{type(exc).__name__}: "
+                           f"{_one_line(exc)} (run with --debug for the traceback)", err=True)
                 raise typer.Exit(EXIT_BLOCKED if fail_closed else EXIT_BAD_INPUT) from None
 
         return wrapper
@@ -52,9 +71,30 @@ def run_command(*, fail_closed: bool = False):
     return decorate
 
 
+def _name(func) -> str:
+    return func.__name__.removesuffix("_command").replace("_", "-")
+
+
+def _library(exc: BaseException) -> str:
+    """'in great_expectations: ' when the exception was raised inside a library, so the one line names it."""
+    tb, inside = exc.__traceback__, False
+    while tb is not None:
+        top = str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0]
+        if top == "labelgate":
+            inside = True
+        elif inside and top not in ("", "__main__", "functools", "contextlib"):
+            return f"in {top}: "
+        tb = tb.tb_next
+    return ""
+
+
 @app.callback()
-def main() -> None:
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Print the traceback of an error (or LABELGATE_DEBUG=1).")]
+    = False,
+) -> None:
     """labelgate: a data-quality gate for BERT classifiers trained on LLM labels."""
+    _State.debug = debug
 
 
 ExpectationsOption = Annotated[
@@ -62,10 +102,14 @@ ExpectationsOption = Annotated[
 ]
 
 
-def _params(path: Path) -> dict:
-    from labelgate.config import load_params
+def _params(path: Path | None) -> dict:
+    """params.yaml: an explicitly given --params file must exist; the implicit default may be absent."""
+    from labelgate.config import DEFAULT_PARAMS_PATH, load_params
+    from labelgate.errors import ConfigError
 
-    return load_params(path)
+    if path is not None and not path.is_file():
+        raise ConfigError(f"{path}: params file not found (--params)")
+    return load_params(DEFAULT_PARAMS_PATH if path is None else path)
 
 
 def _labels(params: dict, labels: str | None) -> tuple[str, ...]:
@@ -100,12 +144,13 @@ def validate(
     labels_path: Annotated[Path, typer.Argument(metavar="LABELS", help="Label table (.csv, .parquet, .jsonl).")],
     out: Annotated[Path | None, typer.Option(help="Write the normalised table here (Parquet).")] = None,
     labels: LabelsOption = None,
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     expectations: ExpectationsOption = Path("expectations"),
 ) -> None:
     """Check a label table against the data contract (GX suite expectations/label_contract.json)."""
-    from labelgate.io import write_table
+    from labelgate.io import refuse_overwriting_inputs, write_table
 
+    refuse_overwriting_inputs({"LABELS": labels_path, "--params": params}, {"--out": out})
     table = _validated(labels_path, _params(params), labels, expectations)
     if out is not None:
         write_table(out, table.frame)
@@ -143,15 +188,16 @@ def score(
     summary: Annotated[Path, typer.Option(help="Summary metrics JSON.")] = Path("metrics/label_risk.json"),
     test: TestOption = None,
     labels: LabelsOption = None,
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     expectations: ExpectationsOption = Path("expectations"),
 ) -> None:
     """Score the risk signals of a label set: entropy, cleanlab label issues, agreement, audit, class balance."""
-    from labelgate.io import write_json, write_table
+    from labelgate.io import refuse_overwriting_inputs, write_outputs
 
+    refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params},
+                              {"--out": out, "--summary": summary})
     rows, result = _score(labels_path, params, labels, test, expectations)
-    write_table(out, rows)
-    write_json(summary, result)
+    write_outputs((out, rows), (summary, result))  # both or neither
     shown = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if v is not None)
     typer.echo(f"scored {result['n_rows']} rows: {shown}")
 
@@ -162,18 +208,21 @@ def check(
     labels_path: Annotated[Path, typer.Argument(metavar="LABELS", help="Label table (.csv, .parquet, .jsonl).")],
     test: TestOption = None,
     labels: LabelsOption = None,
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     expectations: ExpectationsOption = Path("expectations"),
     out: Annotated[Path | None, typer.Option(help="Also write the verdict JSON here.")] = None,
 ) -> None:
     """Validate, score and run the label-level expectations in one go: exit 0 pass, 1 blocked, 2 bad input."""
     from labelgate.config import section
-    from labelgate.gate import GateParams, run_gate
-    from labelgate.io import write_json
+    from labelgate.gate import LABEL_SUITES, GateParams, preflight, run_gate
+    from labelgate.io import refuse_overwriting_inputs, write_json
 
+    refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params}, {"--out": out})
+    gate_params = section(_params(params), "gate", GateParams)
+    preflight(gate_params, LABEL_SUITES, expectations)  # a broken suite or gate.required: exit 2 before scoring
     rows, result = _score(labels_path, params, labels, test, expectations)
-    verdict = run_gate(scores=rows, label_risk=result, evaluation=None,
-                       params=section(_params(params), "gate", GateParams), expectations_dir=expectations)
+    verdict = run_gate(scores=rows, label_risk=result, evaluation=None, params=gate_params,
+                       expectations_dir=expectations)
     if out is not None:
         write_json(out, verdict.as_dict())
     _print_verdict(verdict)
@@ -211,22 +260,24 @@ def filter_command(
     label_risk: Annotated[Path | None, typer.Option(
         help="label_risk.json from `labelgate score`: its noise estimate is scaled per subset.")] = None,
     labels: LabelsOption = None,
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
 ) -> None:
     """Write one mitigation subset (exit 1 when the class-balance guard refuses it)."""
     from labelgate.config import section
     from labelgate.contract import infer_labels, read_table
     from labelgate.filter import FilterParams, filter_subset
-    from labelgate.io import read_json, write_json, write_table
+    from labelgate.io import read_json, refuse_overwriting_inputs, write_outputs
 
+    summary = summary or out.with_suffix(".json")
+    refuse_overwriting_inputs({"SCORES": scores, "--label-risk": label_risk, "--params": params},
+                              {"--out": out, "--summary": summary})
     values = _params(params)
     frame = read_table(scores)
     label_set = list(infer_labels(frame, _labels(values, labels)))
     noise_rate = read_json(label_risk).get("metrics", {}).get("estimated_noise_rate") if label_risk else None
     subset, result = filter_subset(frame, strategy, section(values, "filter", FilterParams), label_set,
                                    source=str(scores), noise_rate=noise_rate)
-    write_table(out, subset)
-    write_json(summary or out.with_suffix(".json"), result)
+    write_outputs((out, subset), (summary, result))  # both or neither
     typer.echo(f"{strategy}: kept {result['rows_kept']}/{result['rows_in']} rows {result['kept_per_class']}")
 
 
@@ -236,16 +287,17 @@ def reference(
     gold: Annotated[Path, typer.Argument(help="Gold training labels (text, label; id optional).")],
     out: Annotated[Path, typer.Option(help="Reference subset (Parquet: id, text, label).")],
     labels: LabelsOption = None,
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     expectations: ExpectationsOption = Path("expectations"),
 ) -> None:
     """Write the gold-label reference subset that the LLM-label subsets are compared with."""
     import pandas as pd
 
     from labelgate.contract import ID, TEXT, stable_id
-    from labelgate.io import write_table
+    from labelgate.io import refuse_overwriting_inputs, write_table
     from labelgate.validate import validate_test_table
 
+    refuse_overwriting_inputs({"GOLD": gold, "--params": params}, {"--out": out})
     label_set = _labels(_params(params), labels)
     frame = validate_test_table(gold, labels=label_set, expectations_dir=expectations)
     ids = frame[ID].astype(str) if ID in frame.columns else frame[TEXT].map(stable_id)
@@ -260,7 +312,7 @@ def gate(
     label_risk: Annotated[Path | None, typer.Option(help="label_risk.json from `labelgate score`.")] = None,
     evaluation: Annotated[Path | None, typer.Option(help="evaluate.json from `labelgate evaluate`.")] = None,
     out: Annotated[Path, typer.Option(help="Verdict JSON (also a DVC metrics file).")] = Path("metrics/gate.json"),
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     expectations: ExpectationsOption = Path("expectations"),
     report_dir: Annotated[Path | None, typer.Option(
         "--report-dir", help="Also write report.html and summary.md here, blocked or not.")] = None,
@@ -272,11 +324,17 @@ def gate(
     """Run the GX suites over the figures given; exit 1 when a blocking expectation fails (fail closed)."""
     from labelgate.config import section
     from labelgate.contract import read_table
-    from labelgate.gate import GateParams, failed_gate_verdict, run_gate
-    from labelgate.io import read_json, write_json
+    from labelgate.gate import STABILITY_SUITE, GateParams, failed_gate_verdict, preflight, run_gate
+    from labelgate.io import read_json, refuse_overwriting_inputs, write_json
 
+    inputs = {"--scores": scores, "--label-risk": label_risk, "--evaluation": evaluation, "--params": params}
+    reports = {"report.html": report_dir / "report.html", "summary.md": report_dir / "summary.md"} if report_dir else {}
+    refuse_overwriting_inputs(inputs, {"--out": out, **reports})
+    # Configuration errors (params, a broken suite, an unknown required figure) exit 2 before anything runs.
+    gate_params = section(_params(params), "gate", GateParams)
+    preflight(gate_params, tuple(suite for suite, given in (("label_risk", scores), ("label_summary", label_risk),
+                                                             (STABILITY_SUITE, evaluation)) if given), expectations)
     try:
-        gate_params = section(_params(params), "gate", GateParams)
         verdict = run_gate(
             scores=read_table(scores) if scores else None,
             label_risk=read_json(label_risk) if label_risk else None,
@@ -318,7 +376,7 @@ def annotate(
     texts: Annotated[Path, typer.Argument(help="Texts to label (.csv, .parquet, .jsonl) with a 'text' column; "
                                                "id, gold_label and other columns pass through.")],
     out: Annotated[Path, typer.Option("--out", help="Label table to write (.csv, .parquet or .jsonl).")],
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     labels: LabelsOption = None,
 ):
     """Label texts with an LLM (section annotate: of params.yaml): llm_label, llm_prob_*, annotator_* columns."""
@@ -327,8 +385,9 @@ def annotate(
     from labelgate.annotate import AnnotateParams, annotate_frame, resolve_labels
     from labelgate.config import section
     from labelgate.contract import read_table
-    from labelgate.io import write_table
+    from labelgate.io import refuse_overwriting_inputs, write_table
 
+    refuse_overwriting_inputs({"TEXTS": texts, "--params": params}, {"--out": out})
     values = _params(params)
     annotate_params = section(values, "annotate", AnnotateParams)
     label_set = resolve_labels(_labels(values, labels))
@@ -382,7 +441,7 @@ def _train_inputs(subset: str, params_path: Path, subsets_dir: Path, table: Path
 def train(
     subset: Annotated[str, typer.Option("--subset", help="Subset name: trains on <subsets-dir>/<NAME>.parquet.")],
     seed: Annotated[int, typer.Option("--seed", help="Training seed (head init, dropout, batch order).")],
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     subsets_dir: SubsetsDirOption = Path("data/subsets"),
     table: Annotated[Path | None, typer.Option("--table", help="Train on this table instead (id, text, label).")] = None,
     test: GoldTestOption = Path("data/demo/test.csv"),
@@ -390,16 +449,17 @@ def train(
     progress: ProgressOption = None,
 ) -> dict:
     """Fine-tune the encoder (params train.model) on one subset with one seed; save checkpoint and test probs."""
-    from labelgate.io import atomic_dir
+    from labelgate.io import atomic_dir, refuse_overwriting_inputs
     from labelgate.train import prefer_passive_omp_wait, save_run, train_run
 
+    out = out or Path("models") / subset / f"seed_{seed}"
+    refuse_overwriting_inputs({"--table": table, "--test": test, "--params": params}, {"--out": out})
     prefer_passive_omp_wait()  # before torch loads
 
     _, train_params, train_path, frame, test_frame, label_set = _train_inputs(subset, params, subsets_dir, table, test)
     result = train_run(frame, test_frame, label_set, train_params, subset=subset, seed=seed,
                        progress=sys.stderr.isatty() if progress is None else progress,
                        train_path=train_path, test_path=test)
-    out = out or Path("models") / subset / f"seed_{seed}"
     with atomic_dir(out) as tmp:
         save_run(result, tmp)
     r = result.record
@@ -413,7 +473,7 @@ def train(
 @run_command()
 def learning_curve_command(
     subset: Annotated[str, typer.Option("--subset", help="Subset name: <subsets-dir>/<NAME>.parquet.")],
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     subsets_dir: SubsetsDirOption = Path("data/subsets"),
     table: Annotated[Path | None, typer.Option("--table", help="Use this table instead (id, text, label).")] = None,
     test: GoldTestOption = Path("data/demo/test.csv"),
@@ -431,10 +491,13 @@ def learning_curve_command(
 
     from labelgate.config import section
     from labelgate.evaluate import EvaluateParams
-    from labelgate.io import read_json, write_json
+    from labelgate.io import read_json, refuse_overwriting_inputs, write_json
     from labelgate.learning_curve import CurveParams, full_run_matches, learning_curve
     from labelgate.train import PROBS_FILE, RUN_FILE, prefer_passive_omp_wait, prob_column, texts_fingerprint
 
+    out = out or Path("metrics/learning_curve") / f"{subset}.json"
+    refuse_overwriting_inputs({"--table": table, "--test": test, "--reference": reference_curve, "--params": params},
+                              {"--out": out})
     prefer_passive_omp_wait()  # before torch loads
 
     values, train_params, _, frame, test_frame, label_set = _train_inputs(subset, params, subsets_dir, table, test)
@@ -457,7 +520,7 @@ def learning_curve_command(
                             full_run_probs=full_probs, reference_accuracy=reference_accuracy,
                             reference_name=reference_name,
                             progress=sys.stderr.isatty() if progress is None else progress)
-    write_json(out or Path("metrics/learning_curve") / f"{subset}.json", result)
+    write_json(out, result)
     points = ", ".join(f"{p['n']}: {p['accuracy']:.3f}" for p in result["points"])
     typer.echo(f"learning-curve {subset}: {points}; gain over last doubling {result['gain_last_doubling']}, "
                f"plateau {result['plateau']}")
@@ -470,7 +533,7 @@ def audit_reference(
     labels_path: Annotated[Path, typer.Argument(
         metavar="LABELS", help="Validated label table with gold_label on the audited rows (id, gold_label).")],
     subset: Annotated[str, typer.Option("--subset", help="Trained subset: <subsets-dir>/<NAME>.parquet.")] = "raw",
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     subsets_dir: SubsetsDirOption = Path("data/subsets"),
     table: Annotated[Path | None, typer.Option("--table", help="Use this subset table instead (id, text, label).")] = None,
     test: GoldTestOption = Path("data/demo/test.csv"),
@@ -482,11 +545,13 @@ def audit_reference(
     from labelgate.audit_reference import audit_reference as run_audit_reference
     from labelgate.config import section
     from labelgate.contract import read_table
-    from labelgate.io import write_json
+    from labelgate.io import refuse_overwriting_inputs, write_json
     from labelgate.learning_curve import CurveParams
     from labelgate.train import prefer_passive_omp_wait
 
     prefer_passive_omp_wait()  # before torch loads
+    refuse_overwriting_inputs({"LABELS": labels_path, "--table": table, "--test": test, "--params": params},
+                              {"--out": out})
 
     values, train_params, _, frame, test_frame, label_set = _train_inputs(subset, params, subsets_dir, table, test)
     audit_params = section(values, "audit_reference", AuditReferenceParams)
@@ -509,7 +574,7 @@ def audit_reference(
 @app.command()
 @run_command()
 def evaluate(
-    params: ParamsOption = Path("params.yaml"),
+    params: ParamsOption = None,
     models: Annotated[Path, typer.Option("--models", help="Folder of run folders <subset>/seed_<k>/.")] = Path("models"),
     test: GoldTestOption = Path("data/demo/test.csv"),
     curves: Annotated[Path | None, typer.Option(
@@ -524,10 +589,12 @@ def evaluate(
     """Accuracy, macro-F1, seed stability (alpha, unchanged predictions), seed ensemble and gap to the reference."""
     from labelgate.config import section
     from labelgate.evaluate import EvaluateParams, evaluate_runs, load_curves, load_runs, plot_tables, write_plots
-    from labelgate.io import atomic_dir, read_json, write_json
+    from labelgate.io import atomic_dir, atomic_path, read_json, refuse_overwriting_inputs, write_json_to
     from labelgate.learning_curve import CurveParams
     from labelgate.train import read_test_table
 
+    refuse_overwriting_inputs({"--test": test, "--params": params, "--models": models, "--curves": curves,
+                               "--audit": audit}, {"--out": out, "--plots": plots})
     values = _params(params)
     evaluate_params = section(values, "evaluate", EvaluateParams)
     curve_params = section(values, "learning_curve", CurveParams)
@@ -545,9 +612,9 @@ def evaluate(
                             curves=curve_data, curve_params=curve_params,
                             audit=read_json(audit) if audit is not None and audit.exists() else None)
     tables = plot_tables(metrics, runs.probabilities, truth, curve_data)
-    with atomic_dir(plots) as tmp:
+    with atomic_path(out) as tmp_out, atomic_dir(plots) as tmp:  # the metrics and the plots, both or neither
         write_plots(tmp, tables, labels=runs.labels, png=evaluate_params.png)
-    write_json(out, metrics)
+        write_json_to(tmp_out, metrics)
     for name, m in metrics["subsets"].items():
         gap = m["accuracy_gap_to_reference"]
         alpha = m["krippendorff_alpha"]
@@ -580,8 +647,11 @@ def report(
 ):
     """Write the HTML report and the Markdown PR summary from whatever inputs exist (missing ones are noted)."""
     from labelgate.errors import BadInputError
+    from labelgate.io import refuse_overwriting_inputs
     from labelgate.report import BANNER, load_inputs, verdict_status, write_report
 
+    refuse_overwriting_inputs({"--verdict": verdict, "--label-risk": label_risk, "--scores": scores,
+                               "--evaluation": evaluation}, {"--html": html, "--markdown": markdown})
     inputs = load_inputs(verdict=verdict, label_risk=label_risk, scores=scores, evaluation=evaluation,
                          subsets=subsets, curves=curves)
     if not inputs.found():

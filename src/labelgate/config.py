@@ -8,7 +8,11 @@ typo in params.yaml is an error instead of a silently ignored threshold. Nothing
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,10 +46,71 @@ def build(cls: type[T], values: dict[str, Any] | None, *, section: str) -> T:
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"params.yaml: unknown key(s) {', '.join(unknown)} in section '{section}'")
+    hints = _type_hints(cls)
+    for key, value in values.items():
+        if key in hints and not _conforms(value, hints[key]):
+            raise ConfigError(f"params.yaml: section '{section}': {key}={value!r} must be {_describe(hints[key])}")
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"params.yaml: section '{section}': {exc}") from exc
+
+
+def _type_hints(cls) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001 - an annotation we cannot resolve is left to the dataclass's own checks
+        return {}
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether a YAML value fits a field's annotation. Only plain types are checked (YAML booleans are not numbers,
+    numbers are not strings); anything more complex is left to the dataclass's __post_init__."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return is_number(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (tuple, list) and isinstance(value, (list, tuple)):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return len(args) != 1 or all(_conforms(item, args[0]) for item in value)
+    if origin in (tuple, list):
+        return False
+    return True
+
+
+def _describe(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return "null"
+    if hint is bool:
+        return "true or false"
+    if hint is int:
+        return "an integer"
+    if hint is float:
+        return "a number"
+    if hint is str:
+        return "a string"
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return f"a list of {_describe(args[0])} values" if len(args) == 1 else "a list"
+    return str(hint)
+
+
+def is_number(value: Any) -> bool:
+    """A real number that is not a boolean (YAML `true` is not 1) and not NaN."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool) and type(value).__name__ != "bool_"
+            and not math.isnan(float(value)))
 
 
 def section(params: dict[str, Any], name: str, cls: type[T]) -> T:
@@ -57,7 +122,11 @@ def section(params: dict[str, Any], name: str, cls: type[T]) -> T:
 
 
 def check_range(name: str, value: float, low: float | None = None, high: float | None = None) -> None:
-    """Raise ValueError (turned into ConfigError by `build`) when value lies outside [low, high]."""
+    """Raise ValueError (turned into ConfigError by `build`) when value is not a number or lies outside [low, high].
+
+    Booleans and NaN are refused: `max_estimated_noise_rate: true` is a typo, not the threshold 1.0."""
+    if not is_number(value):
+        raise ValueError(f"{name}={value!r} must be a number")
     if low is not None and value < low or high is not None and value > high:
         raise ValueError(f"{name}={value!r} must lie in [{low}, {high}]")
 

@@ -19,7 +19,10 @@ import csv
 import hashlib
 import io
 import json
+import math
+import numbers
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +96,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
     text = _decode_utf8(path)
     if not text.strip():
         raise BadInputError(path, "file is empty")
+    # The csv module refuses fields over 128 KiB by default; length is annotate.max_text_chars' business only.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     # The csv module reports ragged rows and unterminated quotes exactly; pandas would guess.
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -123,7 +128,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise BadInputError(path, "last row has an empty final field and no line end: file looks truncated",
                             rows=[len(rows)])
     frame = pd.DataFrame(rows, columns=header, dtype=object)
-    return _normalise_empty(frame)
+    return _normalise(path, frame)
 
 
 def _looks_cut(last_row: list[str]) -> bool:
@@ -135,7 +140,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for corrupt or truncated files
         raise BadInputError(path, f"unreadable Parquet ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
-    return _normalise_empty(frame)
+    if len(set(map(str, frame.columns))) != len(frame.columns):
+        raise BadInputError(path, "duplicate column name")
+    return _normalise(path, frame)
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -153,17 +160,51 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
         records.append(record)
     if not records:
         raise BadInputError(path, "file is empty")
-    return _normalise_empty(pd.DataFrame.from_records(records))
+    return _normalise(path, pd.DataFrame.from_records(records))
 
 
-def _normalise_empty(frame: pd.DataFrame) -> pd.DataFrame:
-    """Strings stay strings; empty strings become missing (NaN) so every format behaves alike."""
+def is_label_column(column: str) -> bool:
+    """Columns that hold text or labels (strings in every format): text, id, llm_label, gold_label, label,
+    annotator_*."""
+    return column in (TEXT, ID, LLM_LABEL, GOLD, TEST_LABEL) or column.startswith(ANNOTATOR_PREFIX)
+
+
+def _normalise(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
+    """One normalisation for CSV, Parquet and JSONL, so every format behaves alike:
+    - text and label columns hold Python strings or NaN (missing): empty or blank strings are missing, numbers
+      become their decimal text (a CSV cell "5" and a JSONL 5 are the same text), anything else (a list, an
+      object, a boolean) is an error naming row and column;
+    - in every other string column (pandas 3 `str` dtype included) empty or blank strings are missing."""
     frame = frame.copy()
     frame.columns = [str(c).strip() for c in frame.columns]
     for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].map(lambda v: np.nan if isinstance(v, str) and v.strip() == "" else v)
+        series = frame[column]
+        if is_label_column(column):
+            frame[column] = _as_text(path, column, series)
+        elif series.dtype == object or pd.api.types.is_string_dtype(series):
+            frame[column] = series.astype(object).map(
+                lambda v: np.nan if v is None or isinstance(v, str) and v.strip() == "" else v)
     return frame
+
+
+def _as_text(path: Path, column: str, series: pd.Series) -> pd.Series:
+    if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):  # the common case, vectorised
+        text = series.astype(object)
+        blank = series.isna().to_numpy() | (series.astype(str).str.strip() == "").to_numpy()
+        return text.where(~blank, np.nan)
+    values = series.astype(object).tolist()
+    out = []
+    for row, value in enumerate(values, start=1):
+        if value is None or isinstance(value, float) and math.isnan(value) or value is pd.NA:
+            out.append(np.nan)
+        elif isinstance(value, str):
+            out.append(np.nan if value.strip() == "" else value)
+        elif isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+            out.append(str(int(value)) if float(value).is_integer() else str(value))
+        else:
+            raise BadInputError(path, f"expected a string, found {type(value).__name__} {value!r:.40}",
+                                rows=[row], column=column)
+    return pd.Series(out, index=series.index, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -184,7 +225,8 @@ class LabelTable:
 
     @property
     def annotator_columns(self) -> list[str]:
-        return annotator_columns(self.frame)
+        """annotator_* columns holding at least one label (an entirely empty one carries no annotation)."""
+        return [c for c in annotator_columns(self.frame) if self.frame[c].notna().any()]
 
     @property
     def has_gold(self) -> bool:

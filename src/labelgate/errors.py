@@ -41,6 +41,12 @@ class ConfigError(LabelgateError):
     exit_code = EXIT_BAD_INPUT
 
 
+class StageError(LabelgateError):
+    """A library (Great Expectations, cleanlab, pandas...) failed inside a stage; the message names the stage."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 class GateBlocked(LabelgateError):
     """A blocking expectation failed (or the gate itself failed: it fails closed)."""
 

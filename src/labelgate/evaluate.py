@@ -28,12 +28,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.contract import TEXT
 from labelgate.errors import BadInputError
 from labelgate.learning_curve import CurveParams, curve_decline, plateau_flag
 from labelgate.train import PROBS_FILE, RUN_FILE, prob_column, texts_fingerprint
 
 SEED_DIR = re.compile(r"^seed_(-?\d+)$")
+
+#: The scalar figures evaluate.json holds per subset: what the training_stability suite may check.
+STABILITY_FIGURES = (
+    "n_seeds", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "krippendorff_alpha",
+    "unchanged_prediction_rate", "ensemble_accuracy", "ensemble_macro_f1", "accuracy_gap_to_reference",
+    "macro_f1_gap_to_reference", "plateau", "learning_curve_gain_last_doubling", "learning_curve_decline",
+    *AUDIT_FIGURES,
+)
 
 
 @dataclass(frozen=True)

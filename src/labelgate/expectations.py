@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from labelgate.errors import BadInputError
+from labelgate.errors import BadInputError, ConfigError, LabelgateError, StageError
 
 DEFAULT_EXPECTATIONS_DIR = Path("expectations")
 ROW_COLUMN = "_row"  # 1-based data row number, carried so failures can name rows
@@ -26,6 +27,9 @@ ROW_COLUMN = "_row"  # 1-based data row number, carried so failures can name row
 BLOCK = "block"
 WARN = "warn"
 _SEVERITY = {"critical": BLOCK, "warning": WARN, "info": WARN}
+# Keys an expectation may carry in a suite file; anything else (e.g. a misspelt "severty") is a configuration error.
+_EXPECTATION_KEYS = {"type", "kwargs", "meta", "severity", "id", "notes", "description", "rendered_content"}
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,77 @@ def load_suite_json(name: str, expectations_dir: str | os.PathLike = DEFAULT_EXP
     return suite
 
 
+def expectation_severity(expectation: dict) -> str:
+    """BLOCK or WARN from an expectation's GX `severity` (absent: critical, GX's default)."""
+    return _SEVERITY[str(expectation.get("severity", "critical"))]
+
+
+def expectation_columns(expectation: dict) -> list[str]:
+    """The columns an expectation reads (its `column`, `column_A`/`column_B`, `column_list`)."""
+    kwargs = expectation.get("kwargs") or {}
+    columns = [kwargs[k] for k in _COLUMN_KWARGS if isinstance(kwargs.get(k), str)]
+    for key in ("column_list", "column_set"):
+        if isinstance(kwargs.get(key), list):
+            columns.extend(c for c in kwargs[key] if isinstance(c, str))
+    return columns
+
+
+def suite_columns(suite: dict) -> set[str]:
+    return {c for expectation in suite["expectations"] for c in expectation_columns(expectation)}
+
+
+def check_suite(
+    suite: dict,
+    *,
+    source: str | os.PathLike,
+    parameters: Collection[str],
+    columns: Collection[str] | None = None,
+) -> None:
+    """Refuse a suite GX would run differently from how it reads: before anything runs, every expectation must be a
+    known GX type with valid arguments, a known severity, only known columns (`columns`; None: not checked) and only
+    `$PARAMETER`s that `parameters` defines. Raises ConfigError naming the suite file and the expectation."""
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    for number, expectation in enumerate(suite["expectations"], start=1):
+        if not isinstance(expectation, dict) or not isinstance(expectation.get("type"), str):
+            raise ConfigError(f"{source}: expectation {number}: needs a 'type' (the GX expectation name)")
+        where = f"{source}: expectation {number} ({_label(expectation)})"
+        unknown_keys = sorted(set(expectation) - _EXPECTATION_KEYS)
+        if unknown_keys:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown_keys)}")
+        if not isinstance(expectation.get("kwargs", {}), dict) or not isinstance(expectation.get("meta", {}), dict):
+            raise ConfigError(f"{where}: 'kwargs' and 'meta' must be mappings")
+        severity = expectation.get("severity", "critical")
+        if severity not in _SEVERITY:
+            raise ConfigError(f"{where}: unknown severity {severity!r}; use one of {', '.join(_SEVERITY)}")
+        undefined = sorted(suite_parameters({"expectations": [expectation]}) - set(parameters))
+        if undefined:
+            raise ConfigError(f"{where}: $PARAMETER {', '.join(undefined)} is not defined in params.yaml")
+        if columns is not None:
+            unknown = [c for c in expectation_columns(expectation) if c not in columns]
+            if unknown:
+                raise ConfigError(f"{where}: column '{unknown[0]}' is not produced here; known columns: "
+                                  f"{', '.join(sorted(columns))}")
+        try:
+            ExpectationConfiguration(type=expectation["type"], kwargs=expectation.get("kwargs", {}),
+                                     severity=severity).to_domain_obj()
+        except Exception as exc:  # noqa: BLE001 - GX raises several types for an expectation it cannot build
+            raise ConfigError(f"{where}: Great Expectations cannot build it ({_first_line(exc)})") from None
+
+
+def _label(expectation: dict) -> str:
+    columns = expectation_columns(expectation)
+    return f"{expectation['type']} on '{columns[0]}'" if columns else expectation["type"]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if type(exc).__name__ == "ValidationError":  # pydantic: the line after the header names the field
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        text = "; ".join(lines[1:3]) if len(lines) > 1 else text
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
 def suite_parameters(suite: dict) -> set[str]:
     """Names of the `$PARAMETER` placeholders a suite needs."""
     names: set[str] = set()
@@ -101,22 +176,40 @@ def run_suite(
     parameters: dict[str, Any],
     *,
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
+    columns: Collection[str] | None = None,
 ) -> list[Outcome]:
     """Validate `frame` against suite `name`, with `parameters` filling its `$PARAMETER` placeholders."""
     return run_suite_json(load_suite_json(name, expectations_dir), frame, parameters,
-                          source=suite_path(name, expectations_dir))
+                          source=suite_path(name, expectations_dir), columns=columns)
 
 
 def run_suite_json(
-    suite_json: dict, frame: pd.DataFrame, parameters: dict[str, Any], *, source: str | os.PathLike = "suite"
+    suite_json: dict, frame: pd.DataFrame, parameters: dict[str, Any], *, source: str | os.PathLike = "suite",
+    columns: Collection[str] | None = None,
 ) -> list[Outcome]:
-    """Validate `frame` against an already loaded suite (e.g. one reduced to the figures that were measured)."""
+    """Validate `frame` against an already loaded suite (e.g. one reduced to the figures that were measured).
+
+    The suite is checked first (`check_suite`); every expectation must come back with a result."""
     import great_expectations as gx
 
-    missing = sorted(suite_parameters(suite_json) - set(parameters))
-    if missing:
-        raise BadInputError(source, f"suite needs parameter(s) {', '.join(missing)} that params.yaml does not provide")
+    check_suite(suite_json, source=source, parameters=parameters, columns=columns)
+    try:
+        results = _validate(gx, suite_json, frame, parameters)
+    except LabelgateError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the stage boundary: GX's own failure becomes one named line
+        raise StageError(f"{source}: Great Expectations failed ({_first_line(exc)})") from exc
+    # GX drops an expectation it cannot build without saying so: every expectation must come back with a result.
+    expected = [(e["type"], (e.get("kwargs") or {}).get("column")) for e in suite_json["expectations"]]
+    returned = [(r.expectation_config.type, dict(r.expectation_config.kwargs).get("column")) for r in results]
+    if sorted(expected, key=str) != sorted(returned, key=str):
+        dropped = [e for e in expected if e not in returned] or expected
+        raise ConfigError(f"{source}: {len(expected)} expectation(s) in, {len(returned)} result(s) out; "
+                          f"not evaluated: {dropped[0][0]} on '{dropped[0][1]}'")
+    return [_outcome(item, parameters) for item in results]
 
+
+def _validate(gx, suite_json: dict, frame: pd.DataFrame, parameters: dict[str, Any]) -> list:
     context = _context()
     suite_json = {k: v for k, v in suite_json.items() if k in ("name", "expectations", "meta", "notes")}
     suite = context.suites.add_or_update(gx.ExpectationSuite(**suite_json))
@@ -134,7 +227,7 @@ def run_suite_json(
         result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_columns}
         if index_columns else {"result_format": "SUMMARY"},
     )
-    return [_outcome(item, parameters) for item in result.results]
+    return list(result.results)
 
 
 @cache
@@ -142,7 +235,8 @@ def _context():
     import great_expectations as gx
 
     # GX logs usage-statistics warnings and draws a progress bar per validation; neither helps a CLI user.
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    # Its ERROR records carry multi-line tracebacks; labelgate reports every failure itself, in one line.
+    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     context = gx.get_context(mode="ephemeral")
     try:

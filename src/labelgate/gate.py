@@ -5,43 +5,80 @@ Suites and the tables they run on:
   label_summary       one row of label-set figures (estimated noise rate, audit accuracy lower bound, alpha...)
   training_stability  one row: the gated subset's seed-stability figures from `labelgate evaluate`
 
-Thresholds fill the suites' `$PARAMETER` placeholders from params.yaml `gate:`. An expectation whose figure was
-not measured (its signal could not run, e.g. no annotator columns) is reported as skipped; everything else that
-goes wrong blocks: a failed critical expectation, an expectation that raised, a missing input. Fail closed.
+Thresholds fill the suites' `$PARAMETER` placeholders from params.yaml `gate:`. Fail closed:
+- PASS needs evidence: every figure in `gate.required` (a list entry: one of its names) that a suite run checks
+  must have been measured, and every suite that ran must have measured something;
+- a blocking (critical) expectation whose figure was not measured blocks unless `gate.optional` lists the figure;
+  a warning one that was not measured is reported as skipped;
+- a failed critical expectation, an expectation that could not be evaluated, a missing input block;
+- a broken suite (unknown type or severity, a column its stage does not produce, an undefined `$PARAMETER`) or an
+  unknown name in gate.required/optional is a configuration error, raised before anything runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from labelgate.config import check_range
+from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import (
     BLOCK,
     DEFAULT_EXPECTATIONS_DIR,
     WARN,
     Outcome,
+    check_suite,
+    expectation_columns,
+    expectation_severity,
     load_suite_json,
     run_suite_json,
+    suite_columns,
     suite_path,
 )
 
 LABEL_SUITES = ("label_risk", "label_summary")
 STABILITY_SUITE = "training_stability"
+GATE_SUITES = (*LABEL_SUITES, STABILITY_SUITE)
 
 PASS, WARNED, BLOCKED = "pass", "warn", "block"
+
+#: Valid range of a checked figure; every other figure is a rate, share or score in [0, 1]. A value outside its
+#: range (a negative noise rate, an alpha of 3) is corrupt input: its expectation errors, which blocks.
+FIGURE_RANGES: dict[str, tuple[float, float]] = {
+    "annotator_alpha": (-1.0, 1.0), "krippendorff_alpha": (-1.0, 1.0),
+    "accuracy_gap_to_reference": (-1.0, 1.0), "macro_f1_gap_to_reference": (-1.0, 1.0),
+    "learning_curve_gain_last_doubling": (-1.0, 1.0), "n_seeds": (0.0, float("inf")),
+    "audit_accuracy_gap": (-1.0, 1.0), "audit_macro_f1_gap": (-1.0, 1.0), "learning_curve_decline": (-1.0, 1.0),
+    "audit_curve_gap_at_equal_size": (-1.0, 1.0), "audit_gold_minus_llm_full": (-1.0, 1.0),
+}
+
+
+#: Evidence a PASS needs (params.yaml gate.required). Each entry is a figure name, or a list of names of which at
+#: least one must be measured. A figure is a column that a suite in expectations/ checks; an entry applies when a
+#: suite checking one of its figures ran (`check` runs the label suites, `gate` those whose input it was given).
+DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
+    ("estimated_noise_rate", "audit_accuracy_lower"),  # a label-error figure: cleanlab's estimate or the audit
+    ("entropy_normalised", "audit_accuracy_lower"),  # and the LLM's own uncertainty, or the audit
+    ("krippendorff_alpha",),  # seed stability needs at least two seeds
+)
+#: Blocking expectations allowed to go unmeasured (params.yaml gate.optional): without gold audit rows, without
+#: llm_prob_* or annotator_* columns, or without a gold reference run these figures cannot exist; the required
+#: figures above still demand evidence.
+DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference")
 
 
 @dataclass(frozen=True)
 class GateParams:
-    """Risk thresholds (params.yaml section `gate`). Each name is a `$PARAMETER` used in expectations/*.json."""
+    """Risk thresholds (params.yaml section `gate`). Each max_/min_ name is a `$PARAMETER` in expectations/*.json."""
 
     subset: str = "raw"  # the trained subset whose stability is gated (the one you would deploy)
+    required: tuple = DEFAULT_REQUIRED  # figures a PASS needs (a list entry: at least one of them)
+    optional: tuple[str, ...] = DEFAULT_OPTIONAL  # blocking expectations that may go unmeasured
     max_median_entropy: float = 0.5  # median normalised entropy of the LLM label distribution
     max_high_entropy_rate: float = 0.3  # share of rows above score.entropy_threshold
     max_label_issue_rate: float = 0.3  # share of rows cleanlab flags
@@ -61,12 +98,37 @@ class GateParams:
     max_learning_curve_decline: float = 0.04  # best accuracy at a smaller fraction minus at the full size
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            if f.name.startswith(("max_", "min_")):
-                check_range(f.name, float(getattr(self, f.name)), 0.0, 1.0)
+        if not isinstance(self.subset, str) or not self.subset:
+            raise ValueError(f"subset={self.subset!r} must be a non-empty string")
+        object.__setattr__(self, "required", _requirements(self.required))
+        if isinstance(self.optional, str) or not all(isinstance(n, str) and n for n in self.optional or ()):
+            raise ValueError(f"optional={self.optional!r} must be a list of figure names")
+        object.__setattr__(self, "optional", tuple(self.optional or ()))
+        for name in self.threshold_names():
+            check_range(name, getattr(self, name), 0.0, 1.0)  # every gate figure is a rate, share or score in [0, 1]
+
+    def threshold_names(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self) if f.name.startswith(("max_", "min_"))]
 
     def thresholds(self) -> dict[str, float]:
-        return {f.name: float(getattr(self, f.name)) for f in dataclasses.fields(self) if f.name != "subset"}
+        return {name: float(getattr(self, name)) for name in self.threshold_names()}
+
+    def figure_names(self) -> set[str]:
+        """Every figure named in required or optional (validated against the suites by `check_figure_names`)."""
+        return {name for entry in self.required for name in entry} | set(self.optional)
+
+
+def _requirements(value) -> tuple[tuple[str, ...], ...]:
+    """gate.required as a tuple of alternatives: `[a, [b, c]]` -> ((a,), (b, c))."""
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ValueError(f"required={value!r} must be a list of figure names (or lists of alternatives)")
+    entries = []
+    for entry in value:
+        names = (entry,) if isinstance(entry, str) else entry
+        if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) and n for n in names):
+            raise ValueError(f"required: entry {entry!r} must be a figure name or a non-empty list of names")
+        entries.append(tuple(names))
+    return tuple(entries)
 
 
 @dataclass
@@ -74,6 +136,7 @@ class Verdict:
     status: str  # pass | warn | block
     outcomes: list[dict[str, Any]]
     reason: str = ""
+    missing_required: list[str] = field(default_factory=list)  # required figures (or alternatives) not measured
 
     @property
     def blocked(self) -> bool:
@@ -85,27 +148,80 @@ class Verdict:
             "failed_warn": sum(1 for o in self.outcomes if o["status"] == "fail" and o["severity"] == WARN),
             "passed": sum(1 for o in self.outcomes if o["status"] == "pass"),
             "skipped": sum(1 for o in self.outcomes if o["status"] == "skipped"),
+            "errors": sum(1 for o in self.outcomes if o["status"] == "error"),
         }
         return {"status": self.status, "blocked": self.blocked, "reason": self.reason, "counts": counts,
-                "outcomes": self.outcomes}
+                "missing_required": self.missing_required, "outcomes": self.outcomes}
 
 
 def label_summary_frame(label_risk: dict[str, Any]) -> pd.DataFrame:
-    """One row holding the label-set figures the label_summary suite checks (None where not measured)."""
-    metrics = {k: (np.nan if v is None else float(v)) for k, v in label_risk.get("metrics", {}).items()}
-    return pd.DataFrame([metrics])
+    """One row holding the label-set figures the label_summary suite checks (NaN where not measured)."""
+    metrics = label_risk.get("metrics") if isinstance(label_risk, dict) else None
+    if not isinstance(metrics, dict):
+        metrics = {}
+    return pd.DataFrame([{k: _figure(v) for k, v in metrics.items() if not isinstance(v, (dict, list))}])
 
 
 def stability_frame(evaluation: dict[str, Any], subset: str) -> pd.DataFrame:
     """One row with the gated subset's seed-stability figures."""
-    subsets = evaluation.get("subsets", {})
-    if subset not in subsets:
-        raise KeyError(f"gate.subset '{subset}' has no evaluation; evaluated: {sorted(subsets)}")
+    subsets = evaluation.get("subsets") if isinstance(evaluation, dict) else None
+    if not isinstance(subsets, dict) or subset not in subsets or not isinstance(subsets[subset], dict):
+        raise KeyError(f"gate.subset '{subset}' has no evaluation; evaluated: "
+                       f"{sorted(subsets) if isinstance(subsets, dict) else 'none'}")
     figures = subsets[subset]
-    # Every scalar goes in as it is: a figure that is not a number makes its expectation error, which blocks.
-    row = {k: (np.nan if v is None else float(v) if isinstance(v, (bool, int, float)) else v)
-           for k, v in figures.items() if not isinstance(v, (dict, list))}
-    return pd.DataFrame([row])
+    return pd.DataFrame([{k: _figure(v) for k, v in figures.items() if not isinstance(v, (dict, list))}])
+
+
+def _figure(value):
+    """None and NaN are 'not measured'; numbers and booleans go in as floats; anything else as it is, so a figure
+    that is not a number makes its expectation error, which blocks."""
+    if value is None:
+        return np.nan
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    return value
+
+
+def suite_figures(suite: str) -> set[str]:
+    """The columns suite `suite` may check: what the stage that feeds it produces (defined once, at the source)."""
+    if suite == "label_risk":
+        from labelgate.signals import signal_columns
+
+        return signal_columns()
+    if suite == "label_summary":
+        from labelgate.signals import signal_metrics
+
+        return signal_metrics()
+    if suite == STABILITY_SUITE:
+        from labelgate.evaluate import STABILITY_FIGURES
+
+        return set(STABILITY_FIGURES)
+    raise ValueError(f"unknown gate suite {suite!r}")
+
+
+def preflight(params: GateParams, suites: tuple[str, ...],
+              expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR) -> dict[str, dict]:
+    """Check the suites a run needs and gate.required/optional before anything runs; return the loaded suites.
+
+    A suite expectation of an unknown type or severity, on a column its stage does not produce or with an undefined
+    `$PARAMETER`, and a required or optional name that no gate suite checks, are configuration errors (exit 2)."""
+    thresholds = params.thresholds()
+    loaded = {}
+    for suite in suites:
+        loaded[suite] = load_suite_json(suite, expectations_dir)
+        check_suite(loaded[suite], source=suite_path(suite, expectations_dir), parameters=thresholds,
+                    columns=suite_figures(suite))
+    known = set()
+    for suite in GATE_SUITES:
+        try:
+            known |= suite_columns(loaded[suite] if suite in loaded else load_suite_json(suite, expectations_dir))
+        except BadInputError:  # a suite this run does not use may be absent; its figures are then unknown
+            continue
+    unknown = sorted(params.figure_names() - known)
+    if unknown:
+        raise ConfigError(f"params.yaml: gate.required/gate.optional name '{unknown[0]}', which no suite in "
+                          f"{expectations_dir} checks; checked figures: {', '.join(sorted(known))}")
+    return loaded
 
 
 def run_gate(
@@ -116,45 +232,72 @@ def run_gate(
     params: GateParams,
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
 ) -> Verdict:
-    """Run the suites whose inputs are given; return the verdict. Never raises for a failed expectation."""
+    """Run the suites whose inputs are given; return the verdict. Never raises for a failed expectation.
+
+    Raises ConfigError (before running anything) for a broken suite or an unknown name in gate.required/optional."""
     thresholds = params.thresholds()
     outcomes: list[dict[str, Any]] = []
     plan = []
     if scores is not None:
-        plan.append(("label_risk", scores))
+        plan.append(("label_risk", lambda: scores))
     if label_risk is not None:
-        plan.append(("label_summary", label_summary_frame(label_risk)))
+        plan.append(("label_summary", lambda: label_summary_frame(label_risk)))
     if evaluation is not None:
-        plan.append((STABILITY_SUITE, stability_frame(evaluation, params.subset)))
+        plan.append((STABILITY_SUITE, lambda: stability_frame(evaluation, params.subset)))
     if not plan:
         return Verdict(BLOCKED, [], reason="nothing to check: no scores, label risk or evaluation given")
-    for suite, frame in plan:
-        suite_json = load_suite_json(suite, expectations_dir)
-        measured, skipped = _split_measured(suite_json, frame)
+    suites = preflight(params, tuple(name for name, _ in plan), expectations_dir)
+    for suite, make_frame in plan:
+        frame = make_frame()
+        measured, skipped = _split_measured(suites[suite], frame, params.optional)
         outcomes.extend(_row(suite, outcome, "skipped") for outcome in skipped)
         if measured["expectations"]:
             for outcome in run_suite_json(measured, frame, thresholds, source=suite_path(suite, expectations_dir)):
                 outcomes.append(_row(suite, outcome, "pass" if outcome.success else "fail"))
-    return _decide(outcomes)
+    return _decide(outcomes, params, {suite: suite_columns(suites[suite]) for suite, _ in plan})
 
 
-def _split_measured(suite_json: dict, frame: pd.DataFrame) -> tuple[dict, list[Outcome]]:
-    """Expectations on columns that are absent or all-null are skipped: that figure was not measured."""
+def _split_measured(suite_json: dict, frame: pd.DataFrame, optional: tuple[str, ...]) -> tuple[dict, list[Outcome]]:
+    """Expectations on columns that are absent or all-null were not measured. They are skipped, except a blocking
+    one whose column gate.optional does not list: that one is an error (it blocks: no PASS without evidence)."""
     keep, skipped = [], []
     for expectation in suite_json["expectations"]:
-        column = expectation.get("kwargs", {}).get("column")
-        if column is not None and (column not in frame.columns or frame[column].isna().all()):
+        columns = expectation_columns(expectation)
+        absent = [c for c in columns if c not in frame.columns or frame[c].isna().all()]
+        if absent:
             meta = expectation.get("meta", {})
-            skipped.append(Outcome(expectation=expectation["type"], column=column, success=True,
-                                   severity=_severity(expectation), description=meta.get("description", ""),
-                                   mitigation=meta.get("mitigation", ""), observed="not measured"))
+            severity = expectation_severity(expectation)
+            error = None
+            if severity == BLOCK and absent[0] not in optional:
+                error = (f"blocking figure '{absent[0]}' was not measured (list it in gate.optional "
+                         f"to allow that)")
+            skipped.append(Outcome(expectation=expectation["type"], column=absent[0], success=error is None,
+                                   severity=severity, description=meta.get("description", expectation["type"]),
+                                   mitigation=meta.get("mitigation", ""), observed="not measured", error=error))
+        elif (problem := _out_of_range(frame, columns)) is not None:
+            meta = expectation.get("meta", {})
+            skipped.append(Outcome(expectation=expectation["type"], column=columns[0], success=False,
+                                   severity=expectation_severity(expectation),
+                                   description=meta.get("description", expectation["type"]),
+                                   mitigation=meta.get("mitigation", ""), observed=problem, error=problem))
         else:
             keep.append(expectation)
     return {**suite_json, "expectations": keep}, skipped
 
 
-def _severity(expectation: dict) -> str:
-    return WARN if str(expectation.get("severity", "critical")).lower() in ("warning", "info") else BLOCK
+def _out_of_range(frame: pd.DataFrame, columns: list[str]) -> str | None:
+    """A message when a numeric figure lies outside its valid range (FIGURE_RANGES, default [0, 1])."""
+    for column in columns:
+        series = frame[column]
+        if pd.api.types.is_bool_dtype(series):
+            continue
+        # non-numbers are left to GX, which then errors
+        values = (series if pd.api.types.is_numeric_dtype(series) else pd.to_numeric(series, errors="coerce")).dropna()
+        low, high = FIGURE_RANGES.get(column, (0.0, 1.0))
+        bad = values[(values < low) | (values > high) | ~np.isfinite(values)] if len(values) else values
+        if len(bad):
+            return f"figure '{column}' = {bad.iloc[0]!r} lies outside its range [{low}, {high}]"
+    return None
 
 
 def _row(suite: str, outcome: Outcome, status: str) -> dict[str, Any]:
@@ -165,17 +308,33 @@ def _row(suite: str, outcome: Outcome, status: str) -> dict[str, Any]:
     return {"suite": suite, "status": status, **row}
 
 
-def _decide(outcomes: list[dict[str, Any]]) -> Verdict:
+def _decide(outcomes: list[dict[str, Any]], params: GateParams, checked: dict[str, set[str]]) -> Verdict:
+    """Fail closed: PASS needs every required figure measured, at least one measured figure per suite that ran,
+    no expectation that could not be evaluated and no failed blocking expectation."""
+    measured = {o["column"] for o in outcomes if o["status"] in ("pass", "fail")}
+    ran = set().union(*checked.values())
+    missing = [" or ".join(entry) for entry in params.required
+               if any(name in ran for name in entry) and not any(name in measured for name in entry)]
+    reasons = []
+    empty = [suite for suite, columns in checked.items()
+             if not any(o["suite"] == suite and o["status"] in ("pass", "fail") for o in outcomes)]
+    if empty:
+        reasons.append(f"nothing measured by suite(s) {', '.join(empty)}")
+    if missing:
+        reasons.append(f"required figure(s) not measured: {'; '.join(missing)}")
     errors = [o for o in outcomes if o["status"] == "error"]
-    if errors:  # fail closed: an expectation that could not be evaluated blocks whatever its severity
-        return Verdict(BLOCKED, outcomes, reason=f"{len(errors)} expectation(s) could not be evaluated")
+    if errors:  # an expectation that could not be evaluated (or a blocking one not measured) blocks
+        reasons.append(f"{len(errors)} expectation(s) could not be evaluated: "
+                       f"{', '.join(sorted({str(o['column']) for o in errors}))}")
     blocking = [o for o in outcomes if o["status"] == "fail" and o["severity"] == BLOCK]
     if blocking:
-        return Verdict(BLOCKED, outcomes, reason=f"{len(blocking)} blocking expectation(s) failed")
+        reasons.append(f"{len(blocking)} blocking expectation(s) failed")
+    if reasons:
+        return Verdict(BLOCKED, outcomes, reason="; ".join(reasons), missing_required=missing)
     warnings = [o for o in outcomes if o["status"] == "fail"]
     if warnings:
         return Verdict(WARNED, outcomes, reason=f"{len(warnings)} warning expectation(s) failed")
-    return Verdict(PASS, outcomes, reason="every measured expectation passed")
+    return Verdict(PASS, outcomes, reason="every required figure was measured and every measured expectation passed")
 
 
 def failed_gate_verdict(reason: str) -> Verdict:

@@ -24,18 +24,56 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl")
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to `path`; move it onto `path` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
+    with atomic_paths(path) as (tmp_path,):
         yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual mode
-        os.replace(tmp_path, path)
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike) -> Iterator[tuple[Path, ...]]:
+    """All or nothing across several outputs: yield one temporary path next to each of `paths`; only when the block
+    succeeds are they all moved into place. Every temporary file is created before the block runs, so an unwritable
+    destination fails before anything is written."""
+    paths = tuple(Path(p) for p in paths)
+    tmp_paths: list[Path] = []
+    try:
+        for path in paths:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            except OSError as exc:
+                raise BadInputError(path, f"cannot write here ({exc.strerror or exc})") from None
+            os.close(fd)
+            tmp_paths.append(Path(tmp))
+        yield tuple(tmp_paths)
+        for tmp_path in tmp_paths:
+            os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual mode
+        for tmp_path, path in zip(tmp_paths, paths):
+            os.replace(tmp_path, path)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        for tmp_path in tmp_paths:
+            if tmp_path.exists():
+                tmp_path.unlink()
+
+
+def refuse_overwriting_inputs(inputs: dict[str, str | os.PathLike | None],
+                              outputs: dict[str, str | os.PathLike | None]) -> None:
+    """Refuse (exit 2) an output path that is also an input, or two outputs on one path: nothing is read or
+    written afterwards, so no input is ever overwritten by its own command."""
+    seen: dict[Path, str] = {}
+    for name, path in inputs.items():
+        if path is not None:
+            seen.setdefault(_identity(path), name)
+    for name, path in outputs.items():
+        if path is None:
+            continue
+        other = seen.get(_identity(path))
+        if other is not None:
+            raise BadInputError(path, f"{name} is the same file as {other}; write to another path")
+        seen[_identity(path)] = name
+
+
+def _identity(path: str | os.PathLike) -> Path:
+    return Path(path).expanduser().resolve()
 
 
 @contextlib.contextmanager
@@ -68,7 +106,11 @@ def _umask() -> int:
 
 def write_json(path: str | os.PathLike, data) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+        write_json_to(tmp, data)
+
+
+def write_json_to(tmp: Path, data) -> None:
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -78,27 +120,56 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_table(path: str | os.PathLike, frame: pd.DataFrame) -> None:
     """Write a table in the format its suffix names (.csv, .parquet or .jsonl)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
+    table_suffix(path)
+    with atomic_path(path) as tmp:
+        write_table_to(tmp, frame, like=path)
+
+
+def write_outputs(*outputs: tuple[str | os.PathLike, object]) -> None:
+    """Write several outputs all or nothing: (path, DataFrame) as a table in its suffix's format, (path, anything
+    else) as JSON. Nothing lands unless everything was written."""
+    for path, data in outputs:
+        if isinstance(data, pd.DataFrame):
+            table_suffix(path)
+    with atomic_paths(*(path for path, _ in outputs)) as tmps:
+        for tmp, (path, data) in zip(tmps, outputs):
+            if isinstance(data, pd.DataFrame):
+                write_table_to(tmp, data, like=path)
+            else:
+                write_json_to(tmp, data)
+
+
+def table_suffix(path: str | os.PathLike) -> str:
+    suffix = Path(path).suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise BadInputError(path, f"unsupported table format '{suffix}'; use one of {', '.join(TABLE_SUFFIXES)}")
-    with atomic_path(path) as tmp:
-        if suffix == ".csv":
-            frame.to_csv(tmp, index=False)
-        elif suffix == ".parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+    return suffix
+
+
+def write_table_to(tmp: Path, frame: pd.DataFrame, *, like: str | os.PathLike) -> None:
+    """Write `frame` to `tmp` in the format of `like`'s suffix."""
+    suffix = table_suffix(like)
+    if suffix == ".csv":
+        frame.to_csv(tmp, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(tmp, index=False)
+    else:
+        frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
 
 
 def read_json(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.exists():
         raise BadInputError(path, "file not found")
+    if path.is_dir():
+        raise BadInputError(path, "is a folder, expected a JSON file")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(path, f"not valid JSON ({exc})") from exc
+        raise BadInputError(path, f"not valid JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise BadInputError(path, f"expected a JSON object, found {type(data).__name__}")
+    return data
 
 
 def _json_default(value):

@@ -827,14 +827,15 @@ def _markdown_subsets(inputs: ReportInputs) -> list[str]:
 def write_report(inputs: ReportInputs, *, html_path: PathLike | None = None,
                  markdown_path: PathLike | None = None) -> list[Path]:
     """Write the HTML page and/or the Markdown summary atomically; return the paths written."""
-    from labelgate.io import write_text
+    from labelgate.io import atomic_paths
 
-    written = []
+    texts: dict[Path, str] = {}
     if html_path is not None:
-        write_text(html_path, build_html(inputs))
-        written.append(Path(html_path))
+        texts[Path(html_path)] = build_html(inputs)
     if markdown_path is not None:
         name = Path(html_path).name if html_path is not None else None
-        write_text(markdown_path, build_markdown(inputs, html_name=name))
-        written.append(Path(markdown_path))
-    return written
+        texts[Path(markdown_path)] = build_markdown(inputs, html_name=name)
+    with atomic_paths(*texts) as tmps:  # both or neither
+        for tmp, text in zip(tmps, texts.values()):
+            tmp.write_text(text, encoding="utf-8")
+    return list(texts)

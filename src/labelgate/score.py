@@ -13,6 +13,7 @@ import pandas as pd
 
 from labelgate.config import check_range
 from labelgate.contract import LabelTable
+from labelgate.errors import LabelgateError, StageError
 from labelgate.signals import SIGNALS, ScoringContext
 from labelgate.signals.text_model import TEXT_MODELS
 
@@ -62,7 +63,14 @@ def score_labels(
     for name in params.signals:
         if progress is not None:
             progress(name)
-        result = SIGNALS[name]().score(context)
+        try:
+            result = SIGNALS[name]().score(context)
+        except LabelgateError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the stage boundary: a library failure becomes one named line
+            lines = str(exc).strip().splitlines()
+            raise StageError(f"{table.path}: signal '{name}' failed on this table ({type(exc).__name__}: "
+                             f"{lines[0] if lines else ''}); disable it in score.signals or fix the table") from exc
         if not result.rows.empty:
             rows.append(result.rows.reset_index(drop=True))
         signals[name] = result.summary

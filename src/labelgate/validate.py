@@ -19,7 +19,15 @@ from labelgate import contract
 from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LLM_LABEL, PROB_PREFIX, TEXT, LabelTable
 from labelgate.errors import BadInputError
-from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR, ROW_COLUMN, Outcome, run_suite
+from labelgate.expectations import (
+    DEFAULT_EXPECTATIONS_DIR,
+    ROW_COLUMN,
+    Outcome,
+    check_suite,
+    load_suite_json,
+    run_suite,
+    suite_path,
+)
 
 CONTRACT_SUITE = "label_contract"
 TEST_SUITE = "test_contract"
@@ -30,6 +38,10 @@ PROB_MIN = "_prob_min"
 PROB_MAX = "_prob_max"
 PROB_MISSING = "_prob_missing"
 ANNOTATOR_INVALID = "_annotator_invalid"
+#: The columns each contract suite may check (what `validate` hands to GX): a suite naming any other is a typo.
+CONTRACT_COLUMNS = (TEXT, LLM_LABEL, ID, GOLD, PROB_SUM_DEVIATION, PROB_MIN, PROB_MAX, PROB_MISSING,
+                    ANNOTATOR_INVALID)
+TEST_COLUMNS = (TEXT, contract.TEST_LABEL, ID)
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,8 @@ def validate_label_table(
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
 ) -> LabelTable:
     """Read and check a label table; return it normalised (ids filled, probabilities as floats)."""
+    names = ("labels", "prob_tolerance", "min_rows")
+    _check_contract_suite(CONTRACT_SUITE, names, CONTRACT_COLUMNS, expectations_dir)  # before reading anything
     frame = contract.read_table(path)
     label_set = contract.infer_labels(frame, labels)
     frame = _check_header(path, frame, label_set, params)
@@ -59,7 +73,7 @@ def validate_label_table(
         "labels": list(label_set),
         "prob_tolerance": params.prob_tolerance,
         "min_rows": params.min_rows,
-    }, expectations_dir=expectations_dir)
+    }, expectations_dir=expectations_dir, columns=CONTRACT_COLUMNS)
     _raise_first_failure(path, frame, label_set, outcomes)
     return LabelTable(frame=frame.drop(columns=[ROW_COLUMN]), labels=label_set, path=str(path))
 
@@ -71,15 +85,23 @@ def validate_test_table(
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
 ) -> pd.DataFrame:
     """Read and check a gold test set (`text`, `label`)."""
+    _check_contract_suite(TEST_SUITE, ("labels",), TEST_COLUMNS, expectations_dir)
     frame = contract.read_table(path)
     for column in (TEXT, contract.TEST_LABEL):
         if column not in frame.columns:
             raise BadInputError(path, "required column missing from the gold test set", column=column)
     frame = frame.copy()
     frame.insert(0, ROW_COLUMN, np.arange(1, len(frame) + 1))
-    outcomes = run_suite(TEST_SUITE, frame, {"labels": list(labels)}, expectations_dir=expectations_dir)
+    outcomes = run_suite(TEST_SUITE, frame, {"labels": list(labels)}, expectations_dir=expectations_dir,
+                         columns=TEST_COLUMNS)
     _raise_first_failure(path, frame, labels, outcomes)
     return frame.drop(columns=[ROW_COLUMN]).reset_index(drop=True)
+
+
+def _check_contract_suite(name: str, parameters, columns, expectations_dir) -> None:
+    """A contract suite with a typo (unknown type, severity, column or parameter) is a configuration error."""
+    check_suite(load_suite_json(name, expectations_dir), source=suite_path(name, expectations_dir),
+                parameters=parameters, columns=columns)
 
 
 def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: ValidateParams) -> pd.DataFrame:

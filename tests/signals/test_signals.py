@@ -84,6 +84,29 @@ class TestAgreement:
         result = run("agreement", pd.DataFrame({"text": ["x"], "llm_label": ["a"]}))
         assert result.summary["available"] is False
 
+    def test_a_row_with_a_single_annotation_is_not_full_agreement(self):
+        texts, truth = make_texts(60, 3, seed=4)
+        frame = label_table(texts, truth, list(LABELS))
+        frame["annotator_p2"] = frame["llm_label"].astype(object)
+        frame.loc[[0, 1, 2], "annotator_p2"] = None  # these rows carry the LLM's label only
+        result = run("agreement", frame)
+        assert result.rows["agreement_n_annotations"].tolist()[:4] == [1, 1, 1, 2]
+        assert result.rows["agreement_all_agree"].tolist()[:4] == [False, False, False, True]
+        assert result.summary["agreement_rate"] == pytest.approx(57 / 60)
+
+    def test_an_entirely_empty_annotator_column_is_no_annotation(self):
+        frame = pd.DataFrame({"text": ["x", "y"], "llm_label": ["a", "b"], "annotator_p2": [None, None]})
+        result = run("agreement", frame)
+        assert result.summary["available"] is False
+        assert result.metrics == {"annotator_alpha": None, "agreement_rate": None}
+
+    def test_alpha_is_not_measured_when_every_annotation_is_one_label(self):
+        texts, _ = make_texts(30, 3, seed=4)
+        frame = pd.DataFrame({"text": texts, "llm_label": ["b"] * 30, "annotator_p2": ["b"] * 30})
+        result = run("agreement", frame)
+        assert result.summary["annotator_alpha"] is None and result.metrics["annotator_alpha"] is None
+        assert result.summary["agreement_rate"] == 1.0
+
 
 class TestAudit:
     def frame(self, gold):
@@ -95,6 +118,16 @@ class TestAudit:
         assert result.summary["audit_accuracy"] == 1.0
         # Wilson 95% interval for 3/3: lower bound 0.4385
         assert result.summary["audit_accuracy_lower"] == pytest.approx(0.43850, abs=1e-4)
+
+    def test_confidence_level_comes_from_params(self):
+        from scipy.stats import norm
+
+        result = run("audit", self.frame(["a", "b", "c", None]), audit_confidence=0.8)
+        z = norm.ppf(0.9)
+        # Wilson lower bound for 3/3: 1 / (1 + z^2 / 3)
+        assert result.summary["audit_accuracy_lower"] == pytest.approx(1 / (1 + z * z / 3), abs=1e-9)
+        assert result.summary["audit_accuracy_lower"] == pytest.approx(0.64622, abs=1e-5)
+        assert result.summary["confidence_level"] == 0.8
 
     def test_dirty_audit(self):
         result = run("audit", self.frame(["b", "b", "c", "c"]))
@@ -116,6 +149,16 @@ class TestClassBalance:
         assert result.summary["class_balance_tvd"] == pytest.approx(0.5)
 
 
+    def test_the_test_set_is_preferred_over_gold_labels(self):
+        frame = pd.DataFrame({"text": ["t"] * 4, "llm_label": ["a", "a", "a", "b"],
+                              "gold_label": ["a", "a", "a", "b"]})
+        with_test = run("class_balance", frame, test_labels=pd.Series(["a", "b", "c", "c"]))
+        assert with_test.summary["reference"] == "test"
+        assert with_test.summary["class_balance_tvd"] == pytest.approx(0.5)
+        without = run("class_balance", frame)
+        assert without.summary["reference"] == "gold_label" and without.summary["class_balance_tvd"] == 0.0
+
+
 class TestCleanlab:
     def test_clean_labels_have_no_issues(self):
         texts, truth = make_texts(600, 3, seed=5)
@@ -134,6 +177,20 @@ class TestCleanlab:
         noise = np.asarray(result.summary["noise_matrix"])
         assert noise[0, 1] > 0.1  # P(given a | true b) carries the systematic flip
         assert np.allclose(noise.sum(axis=0), 1.0)
+
+
+def test_signals_declare_the_figures_they_produce():
+    """Each signal's `columns` and `metrics` (what the gate's suites may check) match what it really writes."""
+    texts, truth = make_texts(120, 3, seed=2)
+    frame = label_table(texts, truth, list(LABELS), truth=truth, audit_share=0.3)
+    frame["annotator_p2"] = frame["llm_label"]
+    for k, label in enumerate(LABELS):
+        frame[f"llm_prob_{label}"] = np.where(truth == k, 0.8, 0.1)
+    for name, cls in SIGNALS.items():
+        result = run(name, frame, test_labels=pd.Series(list(LABELS) * 10))
+        assert set(result.rows.columns) == set(cls.columns), name
+        assert set(result.metrics) == set(cls.metrics), name
+        assert set(cls().unavailable("no").metrics) == set(cls.metrics), name
 
 
 def test_score_runs_enabled_signals_in_order():

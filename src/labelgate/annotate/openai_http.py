@@ -57,6 +57,28 @@ class AnnotationError(LabelgateError):
     exit_code = EXIT_BAD_INPUT
 
 
+def public_url(url: str) -> str:
+    """`url` without user name, password, query and fragment: what may appear in cache names and reports."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Refuse a redirect to another scheme, host or port: urllib would send the Authorization header there."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        old = urllib.parse.urlsplit(req.full_url)
+        new = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
+        if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
+            raise urllib.error.HTTPError(req.full_url, code, f"redirect to another host ({public_url(newurl)}) "
+                                         f"refused: the API key is never sent elsewhere", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 class OpenAIBackend:
     """Scores prompts through an OpenAI-compatible endpoint with logprobs."""
 
@@ -68,12 +90,14 @@ class OpenAIBackend:
         self._api_key = environ.get(params.api_key_env) or None
         path = "/chat/completions" if params.endpoint == "chat" else "/completions"
         self.url = params.base_url + path
-        self.identity = f"openai:{params.endpoint}:{params.base_url}:{params.model}:top{params.top_logprobs}"
+        # never a credential in the cache identity (it names a committed file): no userinfo, query or fragment
+        self.identity = (f"openai:{params.endpoint}:{public_url(params.base_url)}:{params.model}"
+                         f":top{params.top_logprobs}")
         self.requests_sent = 0
         self._lock = threading.Lock()
         host = urllib.parse.urlsplit(self.url).hostname or ""
         handlers = [urllib.request.ProxyHandler({})] if _is_loopback(host) else []
-        self._opener = urllib.request.build_opener(*handlers)
+        self._opener = urllib.request.build_opener(*handlers, _SameOriginRedirects())
         if self._api_key is None:
             log.info("no API key in $%s: sending requests without an Authorization header", params.api_key_env)
 

@@ -16,10 +16,11 @@ from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, reg
 class AgreementSignal(RiskSignal):
     name = "agreement"
     description = "Agreement of several annotations per row (Krippendorff's alpha, cleanlab consensus)"
+    columns = ("agreement_majority_share", "agreement_llm_label_share", "agreement_all_agree",
+               "agreement_n_annotations", "agreement_consensus_label", "agreement_consensus_quality")
+    metrics = ("annotator_alpha", "agreement_rate")
 
     def score(self, context: ScoringContext) -> SignalResult:
-        import krippendorff
-
         table = context.table
         annotators = [LLM_LABEL, *table.annotator_columns]
         if len(annotators) < 2:
@@ -31,8 +32,7 @@ class AgreementSignal(RiskSignal):
         llm_share = votes[np.arange(len(codes)), np.maximum(codes[:, 0], 0)]
         annotated = (codes >= 0).sum(axis=1)
         all_agree = (majority_share == 1.0) & (annotated >= 2)
-        reliability = np.where(codes >= 0, codes, np.nan).T.astype(float)
-        alpha = float(krippendorff.alpha(reliability_data=reliability, level_of_measurement="nominal"))
+        alpha = self._alpha(codes)
         consensus = self._consensus(context, codes, annotators)
         rows = pd.DataFrame({
             "agreement_majority_share": majority_share,
@@ -53,8 +53,26 @@ class AgreementSignal(RiskSignal):
         return SignalResult(self.name, rows, summary, metrics)
 
     @staticmethod
+    def _alpha(codes: np.ndarray) -> float | None:
+        """Krippendorff's alpha; None (not measurable) when it is undefined: a single label value throughout, or no
+        row with two annotations."""
+        import krippendorff
+
+        given = codes[codes >= 0]
+        if len(np.unique(given)) < 2 or not ((codes >= 0).sum(axis=1) >= 2).any():
+            return None
+        reliability = np.where(codes >= 0, codes, np.nan).T.astype(float)
+        return float(krippendorff.alpha(reliability_data=reliability, level_of_measurement="nominal"))
+
+    @staticmethod
     def _consensus(context: ScoringContext, codes: np.ndarray, annotators: list[str]) -> dict:
         from cleanlab.multiannotator import get_label_quality_multiannotator
+
+        if len(np.unique(context.given_labels[context.given_labels >= 0])) < 2:
+            # one LLM label throughout: no out-of-fold text model, so no consensus quality (not measurable)
+            return {"rows": {"agreement_consensus_label": np.full(len(codes), None, dtype=object),
+                             "agreement_consensus_quality": np.full(len(codes), np.nan)},
+                    "mean_consensus_quality": None, "annotator_quality": {}}
 
         labels = pd.DataFrame(np.where(codes >= 0, codes, np.nan), columns=annotators)
         usable = labels.notna().any(axis=1).to_numpy()

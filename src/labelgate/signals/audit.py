@@ -16,6 +16,8 @@ from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, reg
 class AuditSignal(RiskSignal):
     name = "audit"
     description = "LLM accuracy on gold-audited rows, Wilson interval, per-class confusion"
+    columns = ("audit_correct",)
+    metrics = ("audit_accuracy", "audit_accuracy_lower")
 
     def score(self, context: ScoringContext) -> SignalResult:
         from scipy.stats import binomtest

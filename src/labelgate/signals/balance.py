@@ -16,6 +16,8 @@ from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, reg
 class ClassBalanceSignal(RiskSignal):
     name = "class_balance"
     description = "Total variation distance between LLM label shares and the gold reference shares"
+    columns = ("class_balance_overrepresentation",)
+    metrics = ("class_balance_tvd",)
 
     def score(self, context: ScoringContext) -> SignalResult:
         table = context.table

@@ -62,13 +62,28 @@ class ScoringContext:
 class RiskSignal:
     name: ClassVar[str]
     description: ClassVar[str]
+    #: Per-row columns and summary figures the signal can produce: the names the gate's suites may check.
+    columns: ClassVar[tuple[str, ...]] = ()
+    metrics: ClassVar[tuple[str, ...]] = ()
 
     def score(self, context: ScoringContext) -> SignalResult:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def unavailable(self, reason: str, metric_names: tuple[str, ...] = ()) -> SignalResult:
+    def unavailable(self, reason: str, metric_names: tuple[str, ...] | None = None) -> SignalResult:
+        """The signal could not run on this table: its figures are None (not measured), never invented."""
+        names = self.metrics if metric_names is None else metric_names
         return SignalResult(self.name, pd.DataFrame(), {"available": False, "reason": reason},
-                            {name: None for name in metric_names})
+                            {name: None for name in names})
+
+
+def signal_columns() -> set[str]:
+    """Every per-row column a registered signal can write (what the label_risk suite may check)."""
+    return {column for cls in SIGNALS.values() for column in cls.columns}
+
+
+def signal_metrics() -> set[str]:
+    """Every summary figure a registered signal can report (what the label_summary suite may check)."""
+    return {metric for cls in SIGNALS.values() for metric in cls.metrics}
 
 
 def entropy(probabilities: np.ndarray) -> np.ndarray:

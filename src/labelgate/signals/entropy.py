@@ -16,6 +16,8 @@ from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, ent
 class EntropySignal(RiskSignal):
     name = "entropy"
     description = "Entropy of the LLM label distribution (probabilities, or votes of several annotations)"
+    columns = ("entropy", "entropy_normalised", "entropy_margin", "entropy_high", "entropy_votes_normalised")
+    metrics = ("median_normalised_entropy", "high_entropy_rate")
 
     def score(self, context: ScoringContext) -> SignalResult:
         table = context.table

@@ -17,6 +17,9 @@ from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, reg
 class LabelIssueSignal(RiskSignal):
     name = "cleanlab"
     description = "cleanlab confident learning over out-of-fold text-model probabilities"
+    columns = ("cleanlab_label_quality", "cleanlab_is_label_issue", "cleanlab_suggested_label",
+               "cleanlab_given_label_prob")
+    metrics = ("label_issue_rate", "estimated_noise_rate")
 
     def score(self, context: ScoringContext) -> SignalResult:
         from cleanlab.count import estimate_joint
