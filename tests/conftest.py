@@ -17,6 +17,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))  # tests/synthetic.py
 
 LABELS = ["negative", "neutral", "positive"]
+ADOPTION_ENV = "LABELGATE_ADOPTION"  # "1": run the whole-adoption tests (minutes of training; CI sets it)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `adoption` are optional: they run a whole DVC pipeline and a pip install in a fresh venv."""
+    if os.environ.get(ADOPTION_ENV) == "1":
+        return
+    skip = pytest.mark.skip(reason=f"whole adoption (minutes on 2 cores): set {ADOPTION_ENV}=1 to run it")
+    for item in items:
+        if "adoption" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture()

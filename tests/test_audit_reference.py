@@ -114,10 +114,12 @@ class TestAuditTables:
         assert gold.to_dict("list") == {"id": ["r4", "r1"], "text": ["t4", "t1"], "label": ["b", "a"]}
         assert llm.to_dict("list") == {"id": ["r4", "r1"], "text": ["t4", "t1"], "label": ["a", "a"]}
 
-    def test_missing_gold_column(self):
-        with pytest.raises(BadInputError, match="column 'gold_label'"):
-            audit_tables(pd.DataFrame({"id": ["r1"]}), pd.DataFrame({"id": ["r1"], "text": ["t"], "label": ["a"]}),
-                         path="labels.csv")
+    def test_no_gold_column_is_no_audit_and_no_id_is_bad_input(self):
+        subset = pd.DataFrame({"id": ["r1"], "text": ["t"], "label": ["a"]})
+        gold, llm = audit_tables(pd.DataFrame({"id": ["r1"]}), subset)
+        assert len(gold) == 0 and len(llm) == 0  # not measured downstream (min_rows), not a crash
+        with pytest.raises(BadInputError, match="column 'id'"):
+            audit_tables(pd.DataFrame({"text": ["t"]}), subset, path="labels.csv")
 
     def test_gold_label_outside_the_label_set(self):
         table = pd.DataFrame({"id": ["r1", "r2", "r3"], "gold_label": ["a", None, "zz"]})
@@ -310,13 +312,13 @@ def test_too_few_audited_rows_is_not_measured(tmp_path, repo, cli):
     assert "20 audited rows in the subset, audit_reference.min_rows is 50" in result.output
 
 
-def test_label_table_without_gold_is_bad_input(tmp_path, repo, cli):
+def test_label_table_without_ids_is_bad_input(tmp_path, repo, cli):
     pool = pd.read_csv(repo / "data/demo/pool_gold.csv").head(5)
-    pool.rename(columns={"label": "llm_label"}).to_csv(tmp_path / "labels.csv", index=False)
+    pool.rename(columns={"label": "llm_label"}).drop(columns=["id"]).to_csv(tmp_path / "labels.csv", index=False)
     pool.to_csv(tmp_path / "raw.csv", index=False)
     out = tmp_path / "audit.json"
     result = cli("audit-reference", tmp_path / "labels.csv", "--table", tmp_path / "raw.csv",
                  "--test", repo / "data/demo/test.csv", "--params", repo / "params.yaml", "--out", out)
     assert result.exit_code == 2
-    assert "labelgate audit-reference: error:" in result.output and "column 'gold_label'" in result.output
+    assert "labelgate audit-reference: error:" in result.output and "column 'id'" in result.output
     assert not out.exists()

@@ -78,6 +78,27 @@ def test_params_need_exactly_one_entropy_cut():
         FilterParams(entropy_max=0.5, entropy_quantile=0.5)
 
 
+def test_missing_score_names_what_it_takes():
+    """A table without llm_prob_*/annotator_* columns: entropy cannot run even with its signal enabled."""
+    from labelgate.errors import BadInputError
+    from labelgate.filter import FilterParams, keep_mask
+
+    scores = pd.DataFrame({"llm_label": ["a", "b"], "cleanlab_is_label_issue": [False, True]})
+    with pytest.raises(BadInputError, match=r"takes the entropy signal in score.signals and llm_prob_\* or "
+                                            r"annotator_\* columns in the table; or drop it from filter.strategies"):
+        keep_mask(scores, "entropy", FilterParams(), source="s.parquet")
+    with pytest.raises(BadInputError, match="annotator_"):
+        keep_mask(scores, "consensus", FilterParams(), source="s.parquet")
+
+
+def test_reference_names_the_gold_pool_columns(tmp_path, cli):
+    (tmp_path / "pool.csv").write_text("text,gold\nhello,a\n")
+    result = cli("reference", tmp_path / "pool.csv", "--out", tmp_path / "gold.parquet", "--labels", "a,b")
+    assert result.exit_code == 2
+    assert "the gold pool needs columns 'text' and 'label'" in result.output
+    assert not (tmp_path / "gold.parquet").exists()
+
+
 def test_filter_that_empties_a_class_is_refused_not_a_crash(workdir, cli):
     """A strategy that removes every row of a class is the guard's case (exit 1), never a KeyError (exit 2)."""
     frame = scores()

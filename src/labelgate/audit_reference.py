@@ -80,9 +80,10 @@ def audit_tables(labels_table: pd.DataFrame, subset: pd.DataFrame, *, labels: Se
     the LLM label it trains on). A row is audited when its id has a non-empty gold_label in the label table.
     With `labels`, a gold label outside the label set is bad input (naming the file, rows and column).
     """
-    for column in (ID, GOLD):
-        if column not in labels_table.columns:
-            raise BadInputError(path, "missing column; the audit reference needs id and gold_label", column=column)
+    if ID not in labels_table.columns:
+        raise BadInputError(path, "missing column; the audit reference needs id (and gold_label)", column=ID)
+    if GOLD not in labels_table.columns:  # no audit at all: no audited rows, so "not measured" downstream
+        labels_table = labels_table.assign(**{GOLD: None})
     if labels is not None:
         given = labels_table[GOLD]
         bad = np.flatnonzero(given.notna().to_numpy() & ~given.astype(str).isin(list(labels)).to_numpy())

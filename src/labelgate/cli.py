@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from labelgate.errors import EXIT_BAD_INPUT, EXIT_BLOCKED, LabelgateError
+from labelgate.progress import progress_mode
 
 app = typer.Typer(
     name="labelgate",
@@ -125,12 +126,13 @@ def _labels(params: dict, labels: str | None) -> tuple[str, ...]:
     return section(params, "base", BaseParams).labels
 
 
-def _validated(labels_path: Path, params: dict, labels: str | None, expectations: Path):
+def _validated(labels_path: Path, params: dict, labels: str | None, expectations: Path, frame=None):
     from labelgate.config import section
     from labelgate.validate import ValidateParams, validate_label_table
 
     return validate_label_table(labels_path, labels=_labels(params, labels),
-                                params=section(params, "validate", ValidateParams), expectations_dir=expectations)
+                                params=section(params, "validate", ValidateParams), expectations_dir=expectations,
+                                frame=frame)
 
 
 LabelsOption = Annotated[
@@ -157,15 +159,16 @@ def validate(
     typer.echo(f"{labels_path}: ok, {len(table.frame)} rows, labels {', '.join(table.labels)}")
 
 
-def _score(labels_path: Path, params_path: Path, labels: str | None, test: Path | None, expectations: Path):
+def _score(labels_path: Path, params_path: Path | dict, labels: str | None, test: Path | None, expectations: Path,
+           frame=None):
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from labelgate.config import section
     from labelgate.score import ScoreParams, score_labels
     from labelgate.validate import validate_test_table
 
-    params = _params(params_path)
-    table = _validated(labels_path, params, labels, expectations)
+    params = params_path if isinstance(params_path, dict) else _params(params_path)
+    table = _validated(labels_path, params, labels, expectations, frame=frame)
     test_labels = None
     if test is not None:
         test_labels = validate_test_table(test, labels=table.labels, expectations_dir=expectations)["label"]
@@ -177,7 +180,16 @@ def _score(labels_path: Path, params_path: Path, labels: str | None, test: Path 
                             progress=lambda name: progress.update(task, description=f"signal: {name}"))
 
 
+ProgressOption = Annotated[
+    bool | None, typer.Option("--progress/--no-progress", help="Progress on stderr; default: a bar on a terminal, "
+                                                              "else a line per ~10% with rate and ETA.")
+]
+
 TestOption = Annotated[Path | None, typer.Option("--test", help="Gold test set (text, label) for class balance.")]
+
+
+HeadlineOption = Annotated[Path | None, typer.Option(
+    "--headline", help="Also write the stage's few headline figures here (flat JSON, for DVC metrics).")]
 
 
 @app.command()
@@ -190,16 +202,27 @@ def score(
     labels: LabelsOption = None,
     params: ParamsOption = None,
     expectations: ExpectationsOption = Path("expectations"),
+    headline: HeadlineOption = None,
 ) -> None:
     """Score the risk signals of a label set: entropy, cleanlab label issues, agreement, audit, class balance."""
+    from labelgate.headline import label_risk_headline
     from labelgate.io import refuse_overwriting_inputs, write_outputs
 
     refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params},
                               {"--out": out, "--summary": summary})
     rows, result = _score(labels_path, params, labels, test, expectations)
-    write_outputs((out, rows), (summary, result))  # both or neither
+    outputs = [(out, rows), (summary, result)]
+    if headline is not None:
+        outputs.append((headline, label_risk_headline(result)))
+    write_outputs(*outputs)  # all or nothing
     shown = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if v is not None)
     typer.echo(f"scored {result['n_rows']} rows: {shown}")
+
+
+CheckParamsOption = Annotated[Path | None, typer.Option(
+    "--params", help="params.yaml; default ./params.yaml, else labelgate's packaged defaults.")]
+CheckExpectationsOption = Annotated[Path | None, typer.Option(
+    "--expectations", help="Folder of GX suites; default ./expectations/, else labelgate's packaged suites.")]
 
 
 @app.command()
@@ -208,45 +231,115 @@ def check(
     labels_path: Annotated[Path, typer.Argument(metavar="LABELS", help="Label table (.csv, .parquet, .jsonl).")],
     test: TestOption = None,
     labels: LabelsOption = None,
-    params: ParamsOption = None,
-    expectations: ExpectationsOption = Path("expectations"),
+    params: CheckParamsOption = None,
+    expectations: CheckExpectationsOption = None,
     out: Annotated[Path | None, typer.Option(help="Also write the verdict JSON here.")] = None,
+    label_column: Annotated[str | None, typer.Option(
+        "--label-column", help="Check this column as the labels (e.g. a gold or relabelled version of the "
+                               "pool) instead of llm_label.")] = None,
+    enforce: Annotated[bool, typer.Option(
+        "--enforce/--no-enforce", help="Exit 1 when blocked (default); --no-enforce records the verdict and exits "
+                                       "0, for a pipeline stage followed by `labelgate enforce`.")] = True,
 ) -> None:
-    """Validate, score and run the label-level expectations in one go: exit 0 pass, 1 blocked, 2 bad input."""
+    """Validate, score and run the label-level expectations in one go: exit 0 pass, 1 blocked, 2 bad input.
+
+    Works in any folder: without params.yaml / expectations/ here it uses labelgate's packaged defaults."""
     from labelgate.config import section
     from labelgate.gate import LABEL_SUITES, GateParams, preflight, run_gate
     from labelgate.io import refuse_overwriting_inputs, write_json
+    from labelgate.packaged import resolve_sources
 
     refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params}, {"--out": out})
-    gate_params = section(_params(params), "gate", GateParams)
-    preflight(gate_params, LABEL_SUITES, expectations)  # a broken suite or gate.required: exit 2 before scoring
-    rows, result = _score(labels_path, params, labels, test, expectations)
+    sources = resolve_sources(params, expectations)
+    for line in sources.describe():
+        typer.echo(line)
+    gate_params = section(sources.params, "gate", GateParams)
+    preflight(gate_params, LABEL_SUITES, sources.expectations)  # a broken suite or gate.required: exit 2 first
+    table = _check_table(labels_path, label_column)
+    label_set, why = _check_labels(table, sources, labels)
+    typer.echo(f"labels: {', '.join(label_set) or '(from the table)'} ({why})")
+    rows, result = _score(labels_path, sources.params, ",".join(label_set) or None, test, sources.expectations,
+                          frame=table)
     verdict = run_gate(scores=rows, label_risk=result, evaluation=None, params=gate_params,
-                       expectations_dir=expectations)
+                       expectations_dir=sources.expectations)
     if out is not None:
-        write_json(out, verdict.as_dict())
+        write_json(out, {**verdict.as_dict(), "table": str(labels_path), "labels": list(result["labels"])})
     _print_verdict(verdict)
-    raise typer.Exit(EXIT_BLOCKED if verdict.blocked else 0)
+    raise typer.Exit(EXIT_BLOCKED if verdict.blocked and enforce else 0)
+
+
+def _check_table(path: Path, label_column: str | None):
+    """The label table, with --label-column standing in for llm_label."""
+    from labelgate.contract import LLM_LABEL, read_table
+    from labelgate.errors import BadInputError
+
+    frame = read_table(path)
+    if label_column is None:
+        return frame
+    if label_column not in frame.columns:
+        raise BadInputError(path, "column given by --label-column is missing", column=label_column)
+    return frame.drop(columns=[LLM_LABEL], errors="ignore").rename(columns={label_column: LLM_LABEL})
+
+
+def _check_labels(frame, sources, option: str | None) -> tuple[tuple[str, ...], str]:
+    from labelgate.config import BaseParams, section
+    from labelgate.packaged import choose_labels
+
+    given = _labels({}, option) if option else ()
+    configured = section(sources.params, "base", BaseParams).labels
+    return choose_labels(frame, option=given, configured=configured, params_from=sources.params_from)
+
+
+VERDICT_WIDTH = 80  # the verdict table fits an 80-column terminal
+_SUITE_SHORT = {"label_risk": "risk", "label_summary": "summary", "training_stability": "stability"}
+
+
+def verdict_rows(verdict) -> tuple[list[str], list[list[str]], list[str]]:
+    """The verdict table (header, rows, with empty columns dropped) and one note per failed or errored check."""
+    header = ["suite", "check", "observed", "limit", "result"]
+    rows, notes = [], []
+    for o in verdict.outcomes:
+        observed = o["observed"]
+        status = o["status"]
+        observed = f"{observed:.4f}" if isinstance(observed, float) else "" if observed is None else str(observed)
+        observed = "n/a" if status == "skipped" else observed
+        result = {"pass": "pass", "skipped": "skipped", "error": "ERROR"}.get(
+            status, "FAIL" if o["severity"] == "block" else "warn")
+        check = o["description"] or o.get("column") or o.get("expectation", "")
+        if o["error"]:
+            observed = "error"
+            notes.append(f"{check}: could not be evaluated: {o['error']}")
+        elif status == "fail" and o["mitigation"]:
+            notes.append(f"{check}: {o['mitigation']}")
+        rows.append([_SUITE_SHORT.get(o["suite"], o["suite"]), check, observed,
+                     "" if status == "skipped" else o["threshold"], result])
+    keep = [i for i in range(len(header)) if any(row[i] for row in rows)]
+    return [header[i] for i in keep], [[row[i] for i in keep] for row in rows], notes
 
 
 def _print_verdict(verdict) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Table, box
 
-    console = Console(stderr=False, width=max(120, Console().width))
-    table = Table(title=f"labelgate verdict: {verdict.status.upper()} ({verdict.reason})", show_lines=False)
-    for column in ("suite", "check", "observed", "threshold", "result", "severity", "mitigation"):
-        table.add_column(column, overflow="fold")
-    style = {"pass": "green", "fail": "red", "error": "red", "skipped": "dim"}
-    for o in verdict.outcomes:
-        observed = o["observed"]
-        observed = f"{observed:.4f}" if isinstance(observed, float) else str(observed)
-        if o["error"]:
-            observed = f"error: {o['error']}"
-        table.add_row(o["suite"], o["description"], observed, o["threshold"],
-                      f"[{style[o['status']]}]{o['status']}[/]", o["severity"],
-                      o["mitigation"] if o["status"] in ("fail", "error") else "")
-    console.print(table)
+    width = min(VERDICT_WIDTH, Console(stderr=False).width) if sys.stdout.isatty() else VERDICT_WIDTH
+    console = Console(stderr=False, width=width, soft_wrap=False)
+    header, rows, notes = verdict_rows(verdict)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    style = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red", "warn": "yellow", "skipped": "dim"}
+    widths = [min(14, max(len(name), *(len(row[i]) for row in rows))) if rows else len(name)
+              for i, name in enumerate(header)]
+    if "check" in header:  # the description takes what the other columns leave, cut with an ellipsis
+        at = header.index("check")
+        widths[at] = max(12, width - 6 - sum(w for i, w in enumerate(widths) if i != at) - 2 * (len(header) - 1))
+    for name, fixed in zip(header, widths):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=fixed, max_width=fixed)
+    for row in rows:
+        table.add_row(*row[:-1], f"[{style.get(row[-1], '')}]{row[-1]}[/]")
+    console.print(f"[bold]labelgate verdict: {verdict.status.upper()}[/] ({verdict.reason})")
+    if rows:
+        console.print(table)
+    for note in notes:
+        console.print(f"- {note}", overflow="fold")
     console.print(f"[bold]{'BLOCKED' if verdict.blocked else 'PASSED'}[/]: {verdict.reason}")
 
 
@@ -284,7 +377,8 @@ def filter_command(
 @app.command()
 @run_command()
 def reference(
-    gold: Annotated[Path, typer.Argument(help="Gold training labels (text, label; id optional).")],
+    gold: Annotated[Path, typer.Argument(help="Gold pool: training texts with gold labels, columns 'text' and "
+                                              "'label' (id optional); same label set as the LLM labels.")],
     out: Annotated[Path, typer.Option(help="Reference subset (Parquet: id, text, label).")],
     labels: LabelsOption = None,
     params: ParamsOption = None,
@@ -297,8 +391,15 @@ def reference(
     from labelgate.io import refuse_overwriting_inputs, write_table
     from labelgate.validate import validate_test_table
 
+    from labelgate.contract import read_table
+    from labelgate.errors import BadInputError
+
     refuse_overwriting_inputs({"GOLD": gold, "--params": params}, {"--out": out})
     label_set = _labels(_params(params), labels)
+    for column in (TEXT, "label"):  # checked here so the message names the gold pool, not a test set
+        if column not in read_table(gold).columns:
+            raise BadInputError(gold, f"the gold pool needs columns 'text' and 'label' (the gold label of each "
+                                      f"training text); '{column}' is missing", column=column)
     frame = validate_test_table(gold, labels=label_set, expectations_dir=expectations)
     ids = frame[ID].astype(str) if ID in frame.columns else frame[TEXT].map(stable_id)
     write_table(out, pd.DataFrame({ID: ids, TEXT: frame[TEXT], "label": frame["label"]}))
@@ -320,6 +421,10 @@ def gate(
         help="Filter subset summaries (*.json) for the report (with --report-dir).")] = Path("data/subsets"),
     curves: Annotated[Path, typer.Option(
         help="Learning-curve JSONs for the report (with --report-dir).")] = Path("metrics/learning_curve"),
+    enforce: Annotated[bool, typer.Option(
+        "--enforce/--no-enforce", help="Exit 1 when blocked (default). --no-enforce writes the verdict and exits 0 "
+                                       "(a DVC stage DVC can cache); `labelgate enforce` then exits 1.")] = True,
+    headline: HeadlineOption = None,
 ) -> None:
     """Run the GX suites over the figures given; exit 1 when a blocking expectation fails (fail closed)."""
     from labelgate.config import section
@@ -344,15 +449,50 @@ def gate(
     except Exception as exc:  # fail closed: write a blocked verdict, then report the error
         failed = failed_gate_verdict(f"{type(exc).__name__}: {exc}").as_dict()
         write_json(out, failed)
+        if headline is not None:
+            from labelgate.headline import gate_headline
+
+            write_json(headline, gate_headline(failed))
         _gate_report(report_dir, failed, scores=scores, label_risk=label_risk, evaluation=evaluation,
                      subsets=subsets, curves=curves)
         raise
     result = {**verdict.as_dict(), "subset": gate_params.subset}
     write_json(out, result)
+    if headline is not None:
+        from labelgate.headline import gate_headline
+
+        write_json(headline, gate_headline(result, read_json(evaluation) if evaluation else None, gate_params.subset))
     _gate_report(report_dir, result, scores=scores, label_risk=label_risk, evaluation=evaluation,
                  subsets=subsets, curves=curves)
     _print_verdict(verdict)
-    raise typer.Exit(EXIT_BLOCKED if verdict.blocked else 0)
+    raise typer.Exit(EXIT_BLOCKED if verdict.blocked and enforce else 0)
+
+
+@app.command()
+@run_command(fail_closed=True)
+def enforce(
+    verdicts: Annotated[list[Path], typer.Argument(metavar="VERDICT...", help="Verdict JSONs of `labelgate gate` "
+                                                                              "or `labelgate check --out`.")],
+) -> None:
+    """Exit 1 when a verdict says blocked (or cannot be read: fail closed), 0 when every one passed or warned."""
+    import json
+
+    from labelgate.errors import BadInputError
+    from labelgate.verdict import BANNER, verdict_status
+
+    blocked = False
+    for path in verdicts:
+        try:
+            verdict = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BadInputError(path, "file not found") from None
+        except (OSError, ValueError) as exc:
+            raise BadInputError(path, f"not a readable verdict ({type(exc).__name__})") from None
+        status = verdict_status(verdict if isinstance(verdict, dict) else {})
+        blocked = blocked or status == "block"
+        reason = verdict.get("reason", "") if isinstance(verdict, dict) else "not a verdict"
+        typer.echo(f"{path}: {BANNER[status]} ({reason or 'no reason given'})")
+    raise typer.Exit(EXIT_BLOCKED if blocked else 0)
 
 
 def _gate_report(report_dir: Path | None, verdict: dict, **paths: Path | None) -> None:
@@ -378,25 +518,28 @@ def annotate(
     out: Annotated[Path, typer.Option("--out", help="Label table to write (.csv, .parquet or .jsonl).")],
     params: ParamsOption = None,
     labels: LabelsOption = None,
+    progress: ProgressOption = None,
 ):
     """Label texts with an LLM (section annotate: of params.yaml): llm_label, llm_prob_*, annotator_* columns."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
     from labelgate.annotate import AnnotateParams, annotate_frame, resolve_labels
     from labelgate.config import section
     from labelgate.contract import read_table
     from labelgate.io import refuse_overwriting_inputs, write_table
+    from labelgate.progress import progress as progress_display
 
     refuse_overwriting_inputs({"TEXTS": texts, "--params": params}, {"--out": out})
     values = _params(params)
     annotate_params = section(values, "annotate", AnnotateParams)
     label_set = resolve_labels(_labels(values, labels))
     frame = read_table(texts)
-    with Progress(TextColumn("annotate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("annotate", total=None)
-        table, report = annotate_frame(frame, label_set, annotate_params, source=str(texts),
-                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    columns = (TextColumn("annotate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with progress_display(progress_mode(progress), *columns, transient=True) as bar:
+        task = bar.add_task("annotate", total=None) if bar is not None else None
+        report_progress = None if bar is None else (
+            lambda done, total: bar.update(task, completed=done, total=total))
+        table, report = annotate_frame(frame, label_set, annotate_params, source=str(texts), progress=report_progress)
     write_table(out, table)
     typer.echo(f"{out}: {report.summary()}")
     return report
@@ -407,9 +550,6 @@ def annotate(
 
 SubsetsDirOption = Annotated[Path, typer.Option("--subsets-dir", help="Folder of subset tables <NAME>.parquet.")]
 GoldTestOption = Annotated[Path, typer.Option("--test", help="Gold test set (text, label).")]
-ProgressOption = Annotated[
-    bool | None, typer.Option("--progress/--no-progress", help="Progress bars on stderr; default: when a terminal.")
-]
 
 
 def _subset_table(name: str, subsets_dir: Path, table: Path | None) -> Path:
@@ -458,7 +598,7 @@ def train(
 
     _, train_params, train_path, frame, test_frame, label_set = _train_inputs(subset, params, subsets_dir, table, test)
     result = train_run(frame, test_frame, label_set, train_params, subset=subset, seed=seed,
-                       progress=sys.stderr.isatty() if progress is None else progress,
+                       progress=progress_mode(progress),
                        train_path=train_path, test_path=test)
     with atomic_dir(out) as tmp:
         save_run(result, tmp)
@@ -519,7 +659,7 @@ def learning_curve_command(
     result = learning_curve(frame, test_frame, label_set, train_params, curve_params, subset=subset,
                             full_run_probs=full_probs, reference_accuracy=reference_accuracy,
                             reference_name=reference_name,
-                            progress=sys.stderr.isatty() if progress is None else progress)
+                            progress=progress_mode(progress))
     write_json(out, result)
     points = ", ".join(f"{p['n']}: {p['accuracy']:.3f}" for p in result["points"])
     typer.echo(f"learning-curve {subset}: {points}; gain over last doubling {result['gain_last_doubling']}, "
@@ -585,11 +725,12 @@ def evaluate(
     out: Annotated[Path, typer.Option("--out", help="Metrics JSON (DVC metrics).")] = Path("metrics/evaluate.json"),
     plots: Annotated[Path, typer.Option("--plots", help="Folder for DVC plot tables and PNGs.")] = Path(
         "plots/evaluate"),
+    headline: HeadlineOption = None,
 ) -> dict:
     """Accuracy, macro-F1, seed stability (alpha, unchanged predictions), seed ensemble and gap to the reference."""
     from labelgate.config import section
     from labelgate.evaluate import EvaluateParams, evaluate_runs, load_curves, load_runs, plot_tables, write_plots
-    from labelgate.io import atomic_dir, atomic_path, read_json, refuse_overwriting_inputs, write_json_to
+    from labelgate.io import atomic_dir, atomic_paths, read_json, refuse_overwriting_inputs, write_json_to
     from labelgate.learning_curve import CurveParams
     from labelgate.train import read_test_table
 
@@ -612,9 +753,15 @@ def evaluate(
                             curves=curve_data, curve_params=curve_params,
                             audit=read_json(audit) if audit is not None and audit.exists() else None)
     tables = plot_tables(metrics, runs.probabilities, truth, curve_data)
-    with atomic_path(out) as tmp_out, atomic_dir(plots) as tmp:  # the metrics and the plots, both or neither
+    outputs = [(out, metrics)]
+    if headline is not None:
+        from labelgate.headline import evaluate_headline
+
+        outputs.append((headline, evaluate_headline(metrics)))
+    with atomic_paths(*(path for path, _ in outputs)) as tmps, atomic_dir(plots) as tmp:  # all or nothing
         write_plots(tmp, tables, labels=runs.labels, png=evaluate_params.png)
-        write_json_to(tmp_out, metrics)
+        for tmp_path, (_, data) in zip(tmps, outputs):
+            write_json_to(tmp_path, data)
     for name, m in metrics["subsets"].items():
         gap = m["accuracy_gap_to_reference"]
         alpha = m["krippendorff_alpha"]
@@ -666,21 +813,69 @@ def report(
 @app.command()
 @run_command()
 def init(
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Existing repository to scaffold into.")] = Path(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Existing repository to wire labelgate into.")] = Path(
         "."),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
+    texts: Annotated[str | None, typer.Option(
+        "--texts", help="Texts to annotate (text; id, gold_label optional), relative to DIR.")] = None,
+    labels_table: Annotated[str | None, typer.Option(
+        "--labels-table", help="An existing LLM label table instead (no annotate stage), relative to DIR.")] = None,
+    test: Annotated[str | None, typer.Option("--test", help="Gold test set (text, label), relative to DIR.")] = None,
+    audit: Annotated[str | None, typer.Option(
+        "--audit", help="Gold pool (text, label) for the gold-label reference run, relative to DIR.")] = None,
+    labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated label set, e.g. a,b,c.")] = None,
+    annotator: Annotated[str, typer.Option("--annotator", help="local | openai")] = "local",
+    install: Annotated[str | None, typer.Option(
+        "--install", help="pip requirement the PR workflow installs; default labelgate[demo]==<this version>, "
+                          "or e.g. 'labelgate[demo] @ git+https://github.com/OWNER/labelgate@TAG'.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace files that differ instead of refusing.")] = False,
     dvc: Annotated[bool, typer.Option(
         "--dvc/--no-dvc", help="Run `dvc init` when DIR is a git repository without .dvc/.")] = True,
 ) -> list[Path]:
-    """Scaffold dvc.yaml, params.yaml, expectations/*.json and the PR workflow into a repository."""
-    from labelgate.init import dvc_init, next_steps, scaffold_files, write_scaffold
+    """Write dvc.yaml, params.yaml, expectations/, the PR workflow and .gitignore entries wired to your data.
 
-    written = write_scaffold(directory, scaffold_files(), force=force)
-    for path in written:
-        typer.echo(f"wrote {path}")
+    Missing options are asked for on a terminal, else written as TODO markers. Re-running never clobbers."""
+    from labelgate.init import InitOptions, apply_plan, dvc_init, ensure_dvcignore, next_steps, plan_files
+
+    if _interactive() and not (texts or labels_table or test):
+        texts, labels_table, test, audit, labels = _ask_init(texts, labels_table, test, audit, labels)
+    options = InitOptions(texts=texts, labels_table=labels_table, test=test, audit=audit,
+                          labels=tuple(x.strip() for x in (labels or "").split(",") if x.strip()),
+                          annotator=annotator, install=install or "")
+    plan = plan_files(directory, options, force=force)
+    for f in plan.refused:
+        typer.echo(f"labelgate init: {f.path}: {f.note}", err=True)
+    written = apply_plan(directory, plan)
+    for f in plan.files:
+        typer.echo(f.line())
+    if plan.strategies_note:
+        typer.echo(plan.strategies_note)
+    if options.todo():
+        typer.echo(f"TODO: {', '.join(options.todo())} not given: dvc.yaml holds TODO_ paths that `dvc repro` "
+                   "will name")
     typer.echo(dvc_init(directory) if dvc else "dvc: skipped `dvc init` (--no-dvc)")
-    typer.echo(next_steps(directory))
+    typer.echo(ensure_dvcignore(directory))
+    typer.echo(next_steps(directory, options))
     return written
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def _ask_init(texts, labels_table, test, audit, labels):
+    """Prompt for what init needs (a terminal only); an empty answer leaves a TODO marker."""
+    table = typer.prompt("Existing LLM label table (empty: annotate texts with an LLM)", default="",
+                         show_default=False)
+    if table:
+        labels_table = table
+    else:
+        texts = typer.prompt("Texts to annotate (CSV/Parquet/JSONL with a 'text' column)", default="",
+                             show_default=False) or None
+    test = typer.prompt("Gold test set (text, label)", default="", show_default=False) or None
+    audit = typer.prompt("Gold pool for a reference run (text, label; empty: none)", default="",
+                         show_default=False) or audit
+    labels = typer.prompt("Label set, comma-separated (empty: inferred)", default="", show_default=False) or labels
+    return texts, labels_table or None, test, audit, labels
 
 
 def entry() -> None:  # pragma: no cover - console-script shim

@@ -94,10 +94,20 @@ def _available(scores: pd.DataFrame, strategy: str) -> bool:
     return _NEEDS[strategy] in scores.columns
 
 
+# What each score column needs: a signal enabled in score.signals and, for some, columns of the label table.
+_SIGNAL_NEEDS = {
+    "entropy_normalised": "the entropy signal in score.signals and llm_prob_* or annotator_* columns in the table",
+    "cleanlab_is_label_issue": "the cleanlab signal in score.signals",
+    "cleanlab_label_quality": "the cleanlab signal in score.signals",
+    "agreement_llm_label_share": "the agreement signal in score.signals and annotator_* columns in the table",
+}
+
+
 def _column(scores: pd.DataFrame, column: str, strategy: str, source: str) -> pd.Series:
     if column not in scores.columns:
-        raise BadInputError(source, f"strategy '{strategy}' needs this score; enable its signal in score.signals",
-                            column=column)
+        needs = _SIGNAL_NEEDS.get(column, "its signal in score.signals")
+        raise BadInputError(source, f"strategy '{strategy}' needs this score, which takes {needs}; "
+                                    "or drop it from filter.strategies", column=column)
     return scores[column]
 
 

@@ -133,7 +133,7 @@ def learning_curve(
     full_run_probs: np.ndarray | None = None,
     reference_accuracy: float | None = None,
     reference_name: str | None = None,
-    progress: bool = False,
+    progress: bool | str = False,
 ) -> dict[str, Any]:
     """Train on each fraction, score on the test set, and summarise the curve (see the module docstring).
 

@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelgate.verdict import BANNER, verdict_status  # noqa: F401 - re-exported for the CLI
+
 SCORE_COLUMNS = ("llm_label", "entropy_normalised")
 MAX_HISTOGRAM_CLASSES = 12  # the most frequent classes get a histogram; the rest are named
 MAX_ANNOTATED_CLASSES = 12  # heatmap cells carry their value up to this many classes
@@ -44,7 +46,6 @@ MARKDOWN_MAX_CHECKS = 15  # failed expectations listed in the PR summary; the re
 MARKDOWN_MAX_SUBSETS = 10
 STRATEGY_ORDER = ("raw", "entropy", "cleanlab", "consensus", "combined")
 
-BANNER = {"pass": "PASSED", "warn": "WARN", "block": "BLOCKED", None: "NO VERDICT"}
 MARKDOWN_ICON = {"pass": "✅", "warn": "⚠️", "block": "❌", None: "❔"}
 
 # Label-set figures (label_risk.json `metrics`) in reading order, with their names in the report.
@@ -167,16 +168,6 @@ def _strategy_rank(name: str) -> tuple[int, str]:
 
 
 # ----------------------------------------------------------------------------------------------------- verdict
-
-
-def verdict_status(verdict: Mapping[str, Any] | None) -> str | None:
-    """pass | warn | block, or None without a verdict. Anything unrecognised counts as blocked (fail closed)."""
-    if verdict is None:
-        return None
-    status = verdict.get("status")
-    if verdict.get("blocked") or status not in ("pass", "warn"):
-        return "block"
-    return status
 
 
 def verdict_reason(verdict: Mapping[str, Any] | None, inputs: ReportInputs | None = None) -> str:

@@ -432,16 +432,23 @@ def collate(encoded: dict[str, list[list[int]]], index: np.ndarray, *, pad_id: i
 
 
 @contextlib.contextmanager
-def _progress(enabled: bool) -> Iterator[Any]:
-    if not enabled:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+def _progress(mode: bool | str) -> Iterator[Any]:
+    """A rich bar (True / "bar"), ~10% log lines with rate and ETA ("log") or nothing (False / "off")."""
+    from labelgate.progress import progress
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[status]}"), console=Console(stderr=True), transient=False) as bar:
+    if mode is True:
+        mode = "bar"
+    with progress(mode or "off", *_bar_columns(mode), transient=False) as bar:
         yield bar
+
+
+def _bar_columns(mode: bool | str) -> tuple:
+    if mode not in (True, "bar"):
+        return ()
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"))
 
 
 def _autocast(device, precision: str):
@@ -459,7 +466,7 @@ def fine_tune(
     params: TrainParams,
     *,
     seed: int,
-    progress: bool = False,
+    progress: bool | str = False,
     description: str = "train",
 ) -> tuple[Any, Any, dict[str, Any]]:
     """Fine-tune `params.model` on (texts, integer label codes); returns (model, tokenizer, stats)."""
@@ -591,7 +598,7 @@ def train_run(
     *,
     subset: str,
     seed: int,
-    progress: bool = False,
+    progress: bool | str = False,
     train_path: str | os.PathLike = "<train>",
     test_path: str | os.PathLike = "<test>",
 ) -> RunResult:

@@ -62,11 +62,14 @@ def validate_label_table(
     labels: tuple[str, ...] = (),
     params: ValidateParams = ValidateParams(),
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
+    frame: pd.DataFrame | None = None,
 ) -> LabelTable:
-    """Read and check a label table; return it normalised (ids filled, probabilities as floats)."""
+    """Read and check a label table; return it normalised (ids filled, probabilities as floats).
+
+    `frame`: the table already read from `path` (errors still name `path`)."""
     names = ("labels", "prob_tolerance", "min_rows")
     _check_contract_suite(CONTRACT_SUITE, names, CONTRACT_COLUMNS, expectations_dir)  # before reading anything
-    frame = contract.read_table(path)
+    frame = contract.read_table(path) if frame is None else frame
     label_set = contract.infer_labels(frame, labels)
     frame = _check_header(path, frame, label_set, params)
     outcomes = run_suite(CONTRACT_SUITE, _with_derived_columns(frame, label_set), {

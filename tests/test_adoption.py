@@ -1,0 +1,161 @@
+"""The whole adoption, as a new user does it (README "Use it in your repository"), in a temporary git repository.
+
+A second, non-tweet data set (support tickets: bug / feature / question, tests/adoption_data.py): `labelgate init`
+with flags on an existing label table, a gold test set and a gold pool; tiny training params; `dvc repro gate` to a
+verdict and `dvc repro` failing on a block; the scaffolded workflow linted by actionlint and its install step run in
+a fresh venv (pip install of this working tree; dependencies come from the test's own environment through a .pth
+file and nothing is downloaded). Marker `adoption`, run when LABELGATE_ADOPTION=1 (`make test`, and so CI, sets it): about 1.5 CPU-minutes of MiniLM training, 5-6 minutes of wall time on a busy 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+
+from adoption_data import LABELS, write_data
+from test_workflow_lint import find_actionlint, lint
+
+pytestmark = [pytest.mark.slow, pytest.mark.adoption, pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")]
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TINY = {  # params.yaml edits that keep the pipeline small: one seed, short texts, a two-point learning curve
+    "  seeds: [0, 1, 2]": "  seeds: [0]",
+    "  max_length: 64": "  max_length: 32",
+    "  fractions: [0.125, 0.25, 0.5, 1.0]": "  fractions: [0.5, 1.0]",
+}
+
+
+def env() -> dict[str, str]:
+    """The test's interpreter first on PATH (labelgate, dvc) and this working tree's code first on the path."""
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
+            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com"}
+
+
+def run(*args: str, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(list(args), cwd=cwd, env=env(), capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def adopted(tmp_path_factory) -> dict:
+    """git init; the data; labelgate init with flags; tiny params; commit; dvc repro gate."""
+    root = tmp_path_factory.mktemp("tickets")
+    assert run("git", "init", "-q", cwd=root).returncode == 0
+    paths = write_data(root)
+    init = run("labelgate", "init", ".", "--labels-table", paths["labels_table"], "--test", paths["test"],
+               "--audit", paths["audit"], "--labels", ",".join(LABELS), cwd=root)
+    assert init.returncode == 0, init.stdout + init.stderr
+    params = (root / "params.yaml").read_text()
+    for old, new in TINY.items():
+        assert old in params
+        params = params.replace(old, new)
+    (root / "params.yaml").write_text(params)
+    assert run("git", "add", "-A", cwd=root).returncode == 0
+    assert run("git", "commit", "-qm", "adopt labelgate", cwd=root).returncode == 0
+    repro = run("dvc", "repro", "gate", cwd=root)
+    return {"root": root, "init": init, "repro": repro, "paths": paths}
+
+
+def test_init_wires_the_users_data(adopted):
+    root = adopted["root"]
+    assert "filter.strategies ['raw', 'entropy', 'cleanlab', 'combined']" in adopted["init"].stdout
+    assert "ran `dvc init`" in adopted["init"].stdout and (root / ".dvc").is_dir()
+    text = (root / "dvc.yaml").read_text()
+    assert "src/labelgate" not in text and "data/demo" not in text and "annotate" not in yaml.safe_load(text)[
+        "stages"]
+
+
+def test_dvc_repro_reaches_a_verdict(adopted):
+    root, repro = adopted["root"], adopted["repro"]
+    assert repro.returncode == 0, repro.stdout[-3000:] + repro.stderr[-3000:]
+    verdict = json.loads((root / "metrics" / "gate.json").read_text())
+    assert verdict["status"] in ("pass", "warn", "block")
+    assert {o["suite"] for o in verdict["outcomes"]} == {"label_risk", "label_summary", "training_stability"}
+    headline = json.loads((root / "metrics" / "headline" / "gate.json").read_text())
+    assert headline["blocked"] == int(verdict["blocked"])
+    evaluation = json.loads((root / "metrics" / "evaluate.json").read_text())
+    assert set(evaluation["subsets"]) == {"raw", "entropy", "cleanlab", "combined", "gold"}
+    assert (root / "reports" / "report.html").is_file()
+    # Training logs its progress in lines (stderr is not a terminal here)
+    assert "train raw seed 0: 100%" in repro.stdout + repro.stderr
+
+    full = run("dvc", "repro", cwd=root)
+    assert (full.returncode != 0) is verdict["blocked"], full.stdout[-2000:] + full.stderr[-2000:]
+    assert "Running stage 'enforce'" in full.stdout
+    again = run("dvc", "repro", "gate", cwd=root)
+    assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout
+
+    # After a blocked (failed) run, the outputs are still ignored by git: nothing big to commit by accident
+    status = run("git", "status", "--porcelain", "--untracked-files=all", cwd=root).stdout.splitlines()
+    assert not [line for line in status if line[3:].startswith(("models/", "data/subsets/", "data/scores"))], status
+
+
+def test_scaffolded_workflow_passes_actionlint(adopted):
+    result = lint(find_actionlint(), adopted["root"] / ".github" / "workflows" / "labelgate.yml",
+                  cwd=adopted["root"])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture()
+def scaffolded(tmp_path) -> Path:
+    """A repository after `labelgate init` (no pipeline run): what the install step needs."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    paths = write_data(root)
+    init = run("labelgate", "init", ".", "--no-dvc", "--labels-table", paths["labels_table"], "--test",
+               paths["test"], cwd=root)
+    assert init.returncode == 0, init.stdout + init.stderr
+    return root
+
+
+def test_workflow_install_step_installs_labelgate_in_a_clean_venv(scaffolded, tmp_path):
+    """Run the workflow's own install step; labelgate then runs from the venv with its packaged defaults."""
+    workflow = yaml.safe_load((scaffolded / ".github" / "workflows" / "labelgate.yml").read_text())
+    job = workflow["jobs"]["gate"]
+    (step,) = [s for s in job["steps"] if s.get("name") == "Install labelgate"]
+    assert job["env"]["LABELGATE_SPEC"].startswith("labelgate[demo]==")
+    source = tmp_path / "source"  # this working tree's package (no build files left behind in it)
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(REPO / "pyproject.toml", source)
+    shutil.copy(REPO / "README.md", source)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    site = subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # The dependencies (torch 2.13.0 CPU included) come from this environment, so pip downloads nothing; the
+    # venv's own older setuptools would shadow the one torch requires, so it goes.
+    for old in [*Path(site).glob("setuptools*"), *Path(site).glob("_distutils_hack"),
+                *Path(site).glob("distutils-precedence.pth")]:
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    Path(site, "test_deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    step_env = {"PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin", "HOME": str(tmp_path), **job["env"],
+                "LABELGATE_SPEC": str(source), "PIP_NO_INDEX": "1", "PIP_NO_BUILD_ISOLATION": "0",
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1", "HF_HUB_OFFLINE": "1"}
+    install = subprocess.run(["bash", "-e", "-c", step["run"]], env=step_env, cwd=scaffolded,
+                             capture_output=True, text=True, timeout=600)
+    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+    probe = ("import labelgate.packaged as p; print(p.__file__); print(p.default_params_path().is_file()); "
+             "print(len(list(p.default_expectations_dir().glob('*.json'))))")
+    found = subprocess.run([str(venv / "bin" / "python"), "-c", probe], env=step_env, capture_output=True, text=True,
+                           timeout=120)
+    assert found.returncode == 0, found.stderr
+    origin, has_params, suites = found.stdout.split()
+    assert origin.startswith(site) and has_params == "True" and int(suites) == 5
+    empty = tmp_path / "empty"  # no params.yaml, no expectations/: the installed package's defaults
+    empty.mkdir()
+    check = subprocess.run([str(venv / "bin" / "labelgate"), "check", str(scaffolded / "data" / "tickets_llm.csv")],
+                           env=step_env, cwd=empty, capture_output=True, text=True, timeout=300)
+    assert check.returncode in (0, 1), check.stdout + check.stderr
+    assert check.stdout.startswith("params: packaged defaults (no params.yaml here)\n")
+    assert "labelgate verdict:" in check.stdout
