@@ -275,9 +275,12 @@ class TestOpenAIBackend:
     def test_bounded_concurrency(self, tmp_path):
         # No clock: the first 3 requests wait for each other at a barrier (reached only if 3 are in flight at once),
         # and the server counts a request as in flight until its reply is decided, before the reply is sent.
-        with FakeOpenAI(hold_first=3) as server:
+        # A client timeout or retry would let a 4th request in while a held one still counts, so neither can fire
+        # here however slow a busy machine is: a generous timeout and no retries (the barrier gives up first).
+        with FakeOpenAI(hold_first=3, hold_timeout_s=30.0) as server:
             texts = [f"text number {i}" for i in range(16)]
-            annotate_texts(texts, LABELS, http_params(server, tmp_path, max_concurrency=3))
+            annotate_texts(texts, LABELS, http_params(server, tmp_path, max_concurrency=3, timeout_s=120.0,
+                                                      max_retries=0))
             assert server.count() == 16
             assert not server.barrier_broken  # 3 requests were in flight together
             assert server.max_in_flight == 3  # and never more

@@ -78,6 +78,19 @@ def test_params_need_exactly_one_entropy_cut():
         FilterParams(entropy_max=0.5, entropy_quantile=0.5)
 
 
+def test_subset_label_error_rate_from_its_audited_rows():
+    frame = scores()
+    frame["audit_weight"] = [1.0, 3.0, None, 1.0, 1.0, None]
+    _, summary = filter_subset(frame, "raw", FilterParams(min_class_count=1), LABELS)
+    # stratum a: audited r1 (right, w 1), r2 (wrong, w 3) -> 0.75; stratum b: r4 right, r5 wrong -> 0.5
+    assert summary["label_error_rate"] == pytest.approx(0.5 * 0.75 + 0.5 * 0.5)
+    assert summary["n_audited"] == 4
+    assert summary["label_error_rate_lower"] < summary["label_error_rate"] < summary["label_error_rate_upper"]
+    _, kept = filter_subset(frame, "cleanlab", FilterParams(min_class_count=1), LABELS)
+    assert kept["label_error_rate"] == 0.0  # the kept audited rows r1 and r4 are right
+    assert kept["n_audited"] == 2
+
+
 def test_missing_score_names_what_it_takes():
     """A table without llm_prob_*/annotator_* columns: entropy cannot run even with its signal enabled."""
     from labelgate.errors import BadInputError

@@ -41,12 +41,17 @@ def test_check_blocks_systematic_noise_and_passes_gold(gate_dir, cli, noisy, cod
     assert verdict["blocked"] is noisy
     failed = {o["column"] for o in verdict["outcomes"] if o["status"] == "fail"}
     if noisy:
-        assert "audit_accuracy_lower" in failed
+        assert {"audit_accuracy_lower", "label_error_rate_upper"} <= failed
         assert "BLOCKED" in result.output
     else:
         assert failed == set()
     skipped = {o["column"] for o in verdict["outcomes"] if o["status"] == "skipped"}
-    assert skipped == {"agreement_all_agree", "annotator_alpha"}  # no annotator_* columns: not measured
+    not_measured = {"agreement_all_agree", "annotator_alpha"}  # no annotator_* columns
+    if not noisy:  # no audited errors: nothing to split into systematic or text-predictable ones
+        not_measured |= {"systematic_error_share", "text_error_auc"}
+    assert skipped == not_measured
+    assert {k for k, v in verdict["figures"].items() if v is None} == not_measured
+    assert verdict["figures"]["label_error_rate_upper"] == verdict["label_error"]["label_error_rate_upper"]
 
 
 def evaluation(std: float, alpha: float, gap: float, plateau: bool | None = False) -> dict:
@@ -113,6 +118,39 @@ def test_nothing_to_check_blocks(workdir):
     assert run_gate(scores=None, label_risk=None, evaluation=None, params=GateParams()).blocked
 
 
+def test_tiny_audit_blocks_with_audit_too_small(gate_dir, cli):
+    frame = labelled(False)
+    audited = np.flatnonzero(frame["gold_label"].notna().to_numpy())
+    frame.loc[audited[30:], "gold_label"] = None  # an audit of 30 rows ...
+    frame.loc[audited[0], "gold_label"] = "b" if frame.loc[audited[0], "llm_label"] != "b" else "c"  # ... 1 error
+    frame.to_csv(gate_dir / "labels.csv", index=False)
+    result = cli("check", gate_dir / "labels.csv", "--test", gate_dir / "test.csv", "--out", gate_dir / "v.json")
+    assert result.exit_code == 1, result.output
+    verdict = json.loads((gate_dir / "v.json").read_text())
+    estimate = verdict["label_error"]
+    assert estimate["n_audited"] == 30
+    assert estimate["label_error_rate"] < 0.10 < estimate["label_error_rate_upper"]
+    more = estimate["rows_needed"]
+    assert 100 < more < 900 - 30
+    assert verdict["reason"].startswith(f"audit too small: label about {more} more rows to certify "
+                                        "label_error_rate <= 0.1")
+    assert f"audit about {more} more rows" in estimate["next_steps"][0]
+    failed = [o["column"] for o in verdict["outcomes"] if o["status"] == "fail" and o["severity"] == "block"]
+    assert failed == ["label_error_rate_upper"]
+    assert "audit too small" in result.output
+
+
+def test_label_error_threshold_comes_from_params(gate_dir, cli):
+    labelled(True).to_csv(gate_dir / "labels.csv", index=False)
+    (gate_dir / "params.yaml").write_text("base:\n  labels: [a, b, c]\ngate:\n  max_label_error: 0.9\n"
+                                          "  min_audit_accuracy_lower: 0.0\n")
+    cli("check", gate_dir / "labels.csv", "--out", gate_dir / "v.json")
+    verdict = json.loads((gate_dir / "v.json").read_text())
+    row = next(o for o in verdict["outcomes"] if o["column"] == "label_error_rate_upper")
+    assert row["status"] == "pass" and row["threshold"] == "<= 0.9"
+    assert not verdict["blocked"]
+
+
 @pytest.mark.parametrize("figures, code, status", [
     ((0.01, 0.9, 0.01, False), 0, "pass"),
     ((0.01, 0.9, 0.01, True), 0, "warn"),  # warnings alone never block
@@ -145,10 +183,12 @@ def test_unmeasured_blocking_figure_blocks_unless_optional(workdir):
     assert verdict.blocked
     row = next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")
     assert row["status"] == "error" and "not measured" in row["error"]
-    relaxed = GateParams(required=(), optional=("audit_accuracy_lower",))
+    assert next(o for o in verdict.outcomes if o["column"] == "label_error_rate_upper")["status"] == "error"
+    relaxed = GateParams(required=(), optional=("audit_accuracy_lower", "label_error_rate_upper"))
     verdict = run_gate(scores=None, label_risk=figures, evaluation=None, params=relaxed)
     assert verdict.status == "pass"
     assert next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")["status"] == "skipped"
+    assert verdict.figures["label_error_rate_upper"] is None  # judged, not measured: carried as null
 
 
 def test_unmeasured_stability_passes_only_when_optional(workdir):

@@ -155,13 +155,13 @@ class TestGateReport:
         assert (run / "reports" / "summary.md").read_text(encoding="utf-8").startswith("## ❌ labelgate: BLOCKED")
 
     def test_every_section_rendered(self, page):
-        for anchor in ("verdict", "label-set", "entropy", "noise-matrix", "seeds", "learning-curves", "subsets"):
+        for anchor in ("verdict", "label-error", "label-set", "entropy", "noise-matrix", "seeds", "learning-curves", "subsets"):
             assert f'<section id="{anchor}">' in page
         assert 'class="missing"' not in page
         assert page.count("<img ") == N_PLOTS
 
     def test_verdict_table_explains_each_failure(self, page, verdict):
-        table = page[page.index('<section id="verdict">'):page.index('<section id="label-set">')]
+        table = page[page.index('<section id="verdict">'):page.index('<section id="label-error">')]
         rows = re.findall(r'<tr class="row-(?:fail|error)[^"]*">(.*?)</tr>', table, flags=re.S)
         assert len(rows) == len(_failed(verdict))
         for outcome, row in zip(sorted(_failed(verdict), key=_worst), map(_text, rows)):  # worst first
@@ -198,6 +198,22 @@ class TestGateReport:
         assert "raw (gated)" in seeds and "gold (reference)" in seeds and "0.710 ± 0.046" in seeds
 
 
+    def test_label_error_estimate_interval_audit_size_and_next_steps(self, page, run, verdict):
+        risk = json.loads((run / "label_risk.json").read_text())["signals"]["label_error"]
+        shown = (f"{risk['label_error_rate']:.2f} [{risk['label_error_rate_lower']:.2f}, "
+                 f"{risk['label_error_rate_upper']:.2f}], audit of {risk['n_audited']} rows")
+        section = _text(page[page.index('<section id="label-error">'):page.index('<section id="label-set">')])
+        assert f"label_error_rate {shown}" in section
+        assert "stratified difference estimator" in section and "systematic share" in section
+        assert verdict["label_error"]["next_steps"] and verdict["label_error"]["next_steps"][0] in section
+        summary = (run / "reports" / "summary.md").read_text(encoding="utf-8")
+        assert f"**label_error_rate {md_escape(shown)}**" in summary
+        kept = json.loads((run / "subsets" / "cleanlab.json").read_text())
+        subsets = _text(page[page.index('<section id="subsets">'):])
+        assert (f"{kept['label_error_rate']:.2f} [{kept['label_error_rate_lower']:.2f}, "
+                f"{kept['label_error_rate_upper']:.2f}]") in subsets
+
+
 def _worst(outcome: dict) -> int:
     return {"error": 0, "fail": 1}[outcome["status"]] + (outcome["severity"] == "warn")
 
@@ -223,7 +239,7 @@ class TestMissingInputs:
         inputs = load_inputs(verdict=tmp_path / "gate.json")
         page = build_html(inputs)
         assert 'data-status="none"' in page and "NO VERDICT" in page
-        assert page.count('class="missing"') == 7  # every section
+        assert page.count('class="missing"') == 8  # every section
         assert build_markdown(inputs).startswith("## ❔ labelgate: NO VERDICT")
         result = _invoke("report", "--verdict", tmp_path / "gate.json", "--label-risk", tmp_path / "x.json",
                          "--scores", tmp_path / "x.parquet", "--evaluation", tmp_path / "e.json",
@@ -278,7 +294,7 @@ class TestMarkdown:
             assert md_escape(outcome["mitigation"]) in row
             assert row.startswith("| ⚠️ warn" if outcome["severity"] == "warn" else "| ❌ block")
         assert "| raw (gated) | 480 / 480 |" in summary
-        assert "| gold (reference) | — | — | 0.830 ± 0.010 |" in summary
+        assert "| gold (reference) | — | — | — | 0.830 ± 0.010 |" in summary
         assert "Full report with plots: report.html" in summary
 
     def test_user_text_cannot_break_the_table_or_mention(self):

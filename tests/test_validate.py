@@ -49,6 +49,11 @@ CASES = {
     "probability for unknown label": ("text,llm_label,llm_prob_angry\nhi,neutral,1.0\n",
                                       ["column 'llm_prob_angry'", "outside the label set"]),
     "empty file": ("", ["file is empty"]),
+    "audit weight missing on an audited row": (
+        "id,text,llm_label,gold_label,audit_weight\na1,x,neutral,neutral,2.5\na2,y,neutral,positive,\n",
+        ["row 2", "'audit_weight'", "needs an audit weight > 0"]),
+    "audit weight not a number": ("id,text,llm_label,gold_label,audit_weight\na1,x,neutral,neutral,heavy\n",
+                                  ["row 1", "'audit_weight'", "not a number"]),
 }
 
 

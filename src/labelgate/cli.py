@@ -45,10 +45,13 @@ def _one_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def run_command(*, fail_closed: bool = False):
-    """Map labelgate errors to exit codes with a one-line message; unexpected errors exit 2 (1 when fail_closed)."""
+def run_command(*, fail_closed: bool = False, name: str | None = None):
+    """Map labelgate errors to exit codes with a one-line message; unexpected errors exit 2 (1 when fail_closed).
+    `name` is the command as typed (default: the function name with dashes)."""
 
     def decorate(func):
+        command = name or func.__name__.replace("_", "-")
+
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             try:
@@ -58,12 +61,12 @@ def run_command(*, fail_closed: bool = False):
             except LabelgateError as exc:
                 if _debug():
                     traceback.print_exc()
-                typer.echo(f"labelgate {_name(func)}: error: {_one_line(exc)}", err=True)
+                typer.echo(f"labelgate {command}: error: {_one_line(exc)}", err=True)
                 raise typer.Exit(exc.exit_code) from None
             except Exception as exc:  # noqa: BLE001 - the CLI boundary: anything else is reported, never swallowed
                 if _debug():
                     traceback.print_exc()
-                typer.echo(f"labelgate {_name(func)}: internal error: {_library(exc)}{type(exc).__name__}: "
+                typer.echo(f"labelgate {command}: internal error: {_library(exc)}{type(exc).__name__}: "
                            f"{_one_line(exc)} (run with --debug for the traceback)", err=True)
                 raise typer.Exit(EXIT_BLOCKED if fail_closed else EXIT_BAD_INPUT) from None
 
@@ -215,7 +218,8 @@ def score(
     if headline is not None:
         outputs.append((headline, label_risk_headline(result)))
     write_outputs(*outputs)  # all or nothing
-    shown = ", ".join(f"{k}={v:.3f}" for k, v in result["metrics"].items() if v is not None)
+    shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in result["metrics"].items() if v is not None)
     typer.echo(f"scored {result['n_rows']} rows: {shown}")
 
 
@@ -340,6 +344,16 @@ def _print_verdict(verdict) -> None:
         console.print(table)
     for note in notes:
         console.print(f"- {note}", overflow="fold")
+    if getattr(verdict, "label_error", None):
+        from rich.markup import escape
+
+        from labelgate.estimation import estimate_text
+
+        estimate = verdict.label_error
+        console.print(f"label_error_rate: {estimate_text(estimate)} ({escape(str(estimate['method']))})",
+                      overflow="fold")
+        for step in estimate["next_steps"]:
+            console.print(f"  next: {escape(step)}", overflow="fold")
     console.print(f"[bold]{'BLOCKED' if verdict.blocked else 'PASSED'}[/]: {verdict.reason}")
 
 
@@ -367,11 +381,18 @@ def filter_command(
     values = _params(params)
     frame = read_table(scores)
     label_set = list(infer_labels(frame, _labels(values, labels)))
-    noise_rate = read_json(label_risk).get("metrics", {}).get("estimated_noise_rate") if label_risk else None
+    risk = read_json(label_risk) if label_risk else {}
+    noise_rate = risk.get("metrics", {}).get("estimated_noise_rate")
+    confidence = (risk.get("signals", {}).get("label_error") or {}).get("confidence_level") or 0.95
     subset, result = filter_subset(frame, strategy, section(values, "filter", FilterParams), label_set,
-                                   source=str(scores), noise_rate=noise_rate)
+                                   source=str(scores), noise_rate=noise_rate, confidence=confidence)
     write_outputs((out, subset), (summary, result))  # both or neither
-    typer.echo(f"{strategy}: kept {result['rows_kept']}/{result['rows_in']} rows {result['kept_per_class']}")
+    estimate = ""
+    if result.get("label_error_rate") is not None:
+        from labelgate.estimation import estimate_text
+
+        estimate = f"; label_error_rate {estimate_text(result)}"
+    typer.echo(f"{strategy}: kept {result['rows_kept']}/{result['rows_in']} rows {result['kept_per_class']}{estimate}")
 
 
 @app.command()
@@ -856,6 +877,79 @@ def init(
     typer.echo(ensure_dvcignore(directory))
     typer.echo(next_steps(directory, options))
     return written
+
+
+audit_app = typer.Typer(
+    name="audit", help="The gold audit: choose rows for a human to label, merge the labels back.",
+    no_args_is_help=True,
+)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("sample")
+@run_command(name="audit sample")
+def audit_sample(
+    table: Annotated[Path, typer.Argument(help="Scores from `labelgate score` (risk-aware) or a label table.")],
+    out: Annotated[Path, typer.Option("--out", help="Audit sheet to write: .csv, .jsonl or .json (Label Studio, "
+                                                    "Argilla).")],
+    size: Annotated[int | None, typer.Option(help="Rows to audit; default params audit.size.")] = None,
+    oversample: Annotated[float | None, typer.Option(
+        help="Weight of the riskiest rows (1 = proportional); default params audit.oversample.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed; default params audit.seed.")] = None,
+    labels: LabelsOption = None,
+    params: ParamsOption = None,
+) -> dict:
+    """Choose rows for a human gold audit: stratified by LLM label, optionally over-sampling risky rows; each row
+    carries audit_weight (1 / inclusion probability) so the estimates stay unbiased."""
+    import dataclasses
+
+    from labelgate.audit import AuditParams, sample_audit, write_export
+    from labelgate.config import build, section
+    from labelgate.contract import infer_labels, read_table
+
+    values = _params(params)
+    overrides = {k: v for k, v in (("size", size), ("oversample", oversample), ("seed", seed)) if v is not None}
+    audit_params = build(AuditParams, {**dataclasses.asdict(section(values, "audit", AuditParams)), **overrides},
+                         section="audit")
+    frame = read_table(table)
+    for column in ("text", "llm_label"):
+        if column not in frame.columns:
+            from labelgate.errors import BadInputError
+
+            raise BadInputError(table, "required column missing", column=column)
+    export, summary = sample_audit(frame, list(infer_labels(frame, _labels(values, labels))), audit_params)
+    write_export(out, export)
+    typer.echo(f"audit sample: {summary['chosen']} of {summary['candidates']} unaudited rows -> {out} "
+               f"(risk: {summary['risk'] or 'none'}, oversample {summary['oversample']:g}); per stratum "
+               f"{summary['per_stratum']}")
+    return summary
+
+
+@audit_app.command("merge")
+@run_command(name="audit merge")
+def audit_merge(
+    table: Annotated[Path, typer.Argument(help="The label table the audit was sampled from.")],
+    annotations: Annotated[Path, typer.Argument(help="The labelled audit sheet (.csv, .jsonl, .json, Label "
+                                                     "Studio JSON export).")],
+    out: Annotated[Path, typer.Option("--out", help="Label table with gold_label (and audit_weight) filled.")],
+    gold_column: Annotated[str, typer.Option(
+        "--gold-column", help="Column of the human's label in the annotations.")] = "gold_label",
+    labels: LabelsOption = None,
+    params: ParamsOption = None,
+) -> dict:
+    """Bring the human's labels back into the label table as gold_label, with the audit weights."""
+    from labelgate.audit import merge_audit, read_annotations
+    from labelgate.contract import infer_labels, read_table
+    from labelgate.io import write_table
+
+    frame = read_table(table)
+    label_set = list(infer_labels(frame, _labels(_params(params), labels)))
+    merged, summary = merge_audit(frame, read_annotations(annotations, gold_column), label_set,
+                                  gold_column=gold_column, source=str(annotations))
+    write_table(out, merged)
+    typer.echo(f"audit merge: {summary['merged']} gold labels merged ({summary['unlabelled']} rows of the sheet "
+               f"unlabelled); {summary['audited_rows']} audited rows in {out}")
+    return summary
 
 
 def _interactive() -> bool:

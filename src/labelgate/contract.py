@@ -7,6 +7,8 @@ Label table (CSV, Parquet or JSONL):
   llm_prob_<label>  optional, one per class, each in [0, 1], summing to 1 per row
   annotator_<name>  optional extra annotations (other prompts, models or samples), labels of the label set
   gold_label        optional audit labels, empty where not audited
+  audit_weight      optional, on audited rows: 1 / the row's inclusion probability in the audit sample (written by
+                    `labelgate audit sample`); every audited row needs one when the column has any value
 Gold test set: `text`, `label`.
 
 Rows are numbered from 1 in error messages, counting data rows (the CSV header is not a row).
@@ -35,6 +37,7 @@ TEXT = "text"
 LLM_LABEL = "llm_label"
 ID = "id"
 GOLD = "gold_label"
+AUDIT_WEIGHT = "audit_weight"
 PROB_PREFIX = "llm_prob_"
 ANNOTATOR_PREFIX = "annotator_"
 TEST_LABEL = "label"
@@ -231,6 +234,12 @@ class LabelTable:
     @property
     def has_gold(self) -> bool:
         return GOLD in self.frame.columns and self.frame[GOLD].notna().any()
+
+    def audit_weights(self) -> np.ndarray | None:
+        """Per-row audit weights (NaN off the audit), or None when the table has no audit_weight values."""
+        if AUDIT_WEIGHT not in self.frame.columns or self.frame[AUDIT_WEIGHT].isna().all():
+            return None
+        return self.frame[AUDIT_WEIGHT].to_numpy(float)
 
     def label_codes(self, column: str = LLM_LABEL) -> np.ndarray:
         """Integer codes of a label column in label-set order; -1 where missing."""

@@ -113,15 +113,16 @@ def _column(scores: pd.DataFrame, column: str, strategy: str, source: str) -> pd
 
 def filter_subset(
     scores: pd.DataFrame, strategy: str, params: FilterParams, labels: list[str], *, source: str = "scores",
-    noise_rate: float | None = None,
+    noise_rate: float | None = None, confidence: float = 0.95,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return (training subset with id, text, label; its summary). Raises FilterRefused when a class starves.
 
     `noise_rate` is cleanlab's estimate for the whole table (label_risk.json), scaled per subset in the summary.
+    `confidence` is the level of the subset's label_error_rate interval (score.audit_confidence).
     """
     mask = keep_mask(scores, strategy, params, source=source)
     kept = scores[mask]
-    summary = subset_summary(scores, mask, labels, strategy, noise_rate=noise_rate)
+    summary = subset_summary(scores, mask, labels, strategy, noise_rate=noise_rate, confidence=confidence)
     starved = {k: v for k, v in summary["kept_per_class"].items() if v < params.min_class_count}
     if starved:
         detail = ", ".join(f"{k}: {v}" for k, v in starved.items())
@@ -134,7 +135,8 @@ def filter_subset(
 
 
 def subset_summary(
-    scores: pd.DataFrame, mask: np.ndarray, labels: list[str], strategy: str, *, noise_rate: float | None = None
+    scores: pd.DataFrame, mask: np.ndarray, labels: list[str], strategy: str, *, noise_rate: float | None = None,
+    confidence: float = 0.95,
 ) -> dict[str, Any]:
     given = scores[LLM_LABEL]
     kept_counts = given[mask].value_counts().reindex(labels, fill_value=0)
@@ -161,4 +163,30 @@ def subset_summary(
         summary["audit_rows_kept"] = int((audited & mask).sum())
         summary["audit_error_rate_kept"] = float(wrong[audited & mask].mean()) if (audited & mask).any() else None
         summary["audit_error_rate_all"] = float(wrong[audited].mean())
+        summary.update(subset_error_estimate(scores, mask, labels, confidence=confidence))
     return summary
+
+
+def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], *, confidence: float = 0.95
+                          ) -> dict[str, Any]:
+    """The kept rows' label_error_rate with its interval, from their audited rows: the same audit-first estimator
+    as the score stage (strata: LLM label; audit weights; the score stage's cross-fitted label_error_risk)."""
+    from labelgate.contract import AUDIT_WEIGHT
+    from labelgate.estimation import estimate_error_rate
+    from labelgate.signals.label_error import RISK_COLUMN
+
+    kept = scores[mask]
+    audited = kept[GOLD].notna().to_numpy()
+    wrong = np.where(audited, (kept[GOLD] != kept[LLM_LABEL]).to_numpy(float), np.nan)
+    codes = {label: k for k, label in enumerate(labels)}
+    strata = kept[LLM_LABEL].map(codes).fillna(-2).to_numpy(int)
+    risk = kept[RISK_COLUMN].to_numpy(float) if RISK_COLUMN in kept.columns else None
+    if risk is not None and np.isnan(risk).any():
+        risk = None
+    weights = None
+    if AUDIT_WEIGHT in kept.columns and kept[AUDIT_WEIGHT].notna().any():
+        weights = np.where(audited, kept[AUDIT_WEIGHT].to_numpy(float), 1.0)
+    estimate = estimate_error_rate(wrong, strata, risk=risk, weights=weights, confidence=confidence,
+                                   stratum_names=None)
+    keys = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited", "method")
+    return {key: estimate.get(key) for key in keys}

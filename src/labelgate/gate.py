@@ -2,7 +2,8 @@
 
 Suites and the tables they run on:
   label_risk          per-example scores (distribution checks: median entropy, label-issue rate, agreement)
-  label_summary       one row of label-set figures (estimated noise rate, audit accuracy lower bound, alpha...)
+  label_summary       one row of label-set figures (label error rate upper bound, systematic-error share, estimated
+                      noise rate, audit accuracy lower bound, alpha...)
   training_stability  one row: the gated subset's seed-stability figures from `labelgate evaluate`
 
 Thresholds fill the suites' `$PARAMETER` placeholders from params.yaml `gate:`. Fail closed:
@@ -62,14 +63,16 @@ FIGURE_RANGES: dict[str, tuple[float, float]] = {
 #: least one must be measured. A figure is a column that a suite in expectations/ checks; an entry applies when a
 #: suite checking one of its figures ran (`check` runs the label suites, `gate` those whose input it was given).
 DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
-    ("estimated_noise_rate", "audit_accuracy_lower"),  # a label-error figure: cleanlab's estimate or the audit
+    ("label_error_rate_upper", "estimated_noise_rate", "audit_accuracy_lower"),  # a label-error figure: the audit
+    # estimate, cleanlab's, or the audit accuracy
     ("entropy_normalised", "audit_accuracy_lower"),  # and the LLM's own uncertainty, or the audit
     ("krippendorff_alpha",),  # seed stability needs at least two seeds
 )
 #: Blocking expectations allowed to go unmeasured (params.yaml gate.optional): without gold audit rows, without
 #: llm_prob_* or annotator_* columns, or without a gold reference run these figures cannot exist; the required
 #: figures above still demand evidence.
-DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference")
+DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "label_error_rate_upper", "entropy_normalised",
+                                     "accuracy_gap_to_reference")
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,11 @@ class GateParams:
     max_median_entropy: float = 0.5  # median normalised entropy of the LLM label distribution
     max_high_entropy_rate: float = 0.3  # share of rows above score.entropy_threshold
     max_label_issue_rate: float = 0.3  # share of rows cleanlab flags
-    max_estimated_noise_rate: float = 0.35  # cleanlab's estimated share of wrong labels
+    max_label_error: float = 0.10  # the LLM label error rate the user accepts; checked on the audit estimate's
+    # upper confidence bound (label_error_rate_upper), so a set passes only when the audit certifies it
+    max_systematic_error_share: float = 0.6  # share of audited wrong labels cleanlab does not flag
+    max_text_error_auc: float = 0.7  # cross-validated AUC of predicting the audited errors from the text
+    max_estimated_noise_rate: float = 0.35  # cleanlab's estimated share of wrong labels (secondary, audit-free)
     min_audit_accuracy_lower: float = 0.75  # Wilson lower bound of LLM accuracy on gold-audited rows
     min_annotator_alpha: float = 0.6  # Krippendorff's alpha across annotations
     min_agreement_rate: float = 0.5  # share of rows where every annotation agrees
@@ -137,6 +144,8 @@ class Verdict:
     outcomes: list[dict[str, Any]]
     reason: str = ""
     missing_required: list[str] = field(default_factory=list)  # required figures (or alternatives) not measured
+    figures: dict[str, Any] = field(default_factory=dict)  # every figure judged, None = not measured
+    label_error: dict[str, Any] | None = None  # the audit estimate, its method and the next steps
 
     @property
     def blocked(self) -> bool:
@@ -151,7 +160,8 @@ class Verdict:
             "errors": sum(1 for o in self.outcomes if o["status"] == "error"),
         }
         return {"status": self.status, "blocked": self.blocked, "reason": self.reason, "counts": counts,
-                "missing_required": self.missing_required, "outcomes": self.outcomes}
+                "missing_required": self.missing_required, "figures": self.figures, "label_error": self.label_error,
+                "outcomes": self.outcomes}
 
 
 def label_summary_frame(label_risk: dict[str, Any]) -> pd.DataFrame:
@@ -247,14 +257,84 @@ def run_gate(
     if not plan:
         return Verdict(BLOCKED, [], reason="nothing to check: no scores, label risk or evaluation given")
     suites = preflight(params, tuple(name for name, _ in plan), expectations_dir)
+    figures: dict[str, Any] = {}
     for suite, make_frame in plan:
         frame = make_frame()
         measured, skipped = _split_measured(suites[suite], frame, params.optional)
+        figures.update(_figures(suites[suite], frame))
         outcomes.extend(_row(suite, outcome, "skipped") for outcome in skipped)
         if measured["expectations"]:
             for outcome in run_suite_json(measured, frame, thresholds, source=suite_path(suite, expectations_dir)):
                 outcomes.append(_row(suite, outcome, "pass" if outcome.success else "fail"))
-    return _decide(outcomes, params, {suite: suite_columns(suites[suite]) for suite, _ in plan})
+    verdict = _decide(outcomes, params, {suite: suite_columns(suites[suite]) for suite, _ in plan})
+    for o in outcomes:  # per-row suites: the figure is the expectation's observed statistic
+        if o.get("column"):
+            figures.setdefault(o["column"], None if o["status"] == "skipped" else o["observed"])
+    verdict.figures = figures
+    if label_risk is not None:
+        _label_error_advice(verdict, label_risk, params)
+    return verdict
+
+
+def _figures(suite_json: dict, frame: pd.DataFrame) -> dict[str, Any]:
+    """The suite's one-row figures (None where not measured); per-row tables contribute nothing here."""
+    if len(frame) != 1:
+        return {}
+    columns = [c for e in suite_json["expectations"] for c in expectation_columns(e)]
+    row = frame.iloc[0]
+    names = list(dict.fromkeys(columns + [c for c in frame.columns if c.startswith("label_error")]))
+    return {name: _plain_figure(row.get(name)) for name in names}
+
+
+def _plain_figure(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: GateParams) -> None:
+    """Attach the audit estimate and next steps; when the upper bound fails only for want of audited rows (the
+    point estimate is under gate.max_label_error), the reason says how many more rows to label."""
+    from labelgate.estimation import estimate_text, rows_needed
+
+    estimate = (label_risk.get("signals") or {}).get("label_error")
+    if not isinstance(estimate, dict) or estimate.get("label_error_rate") is None:
+        return
+    threshold = params.max_label_error
+    more = rows_needed(estimate, threshold)
+    classes = estimate.get("per_class_error") or {}
+    worst = sorted((name for name, c in classes.items() if c.get("error") is not None),
+                   key=lambda name: -classes[name]["error"])
+    rate, upper = estimate["label_error_rate"], estimate["label_error_rate_upper"]
+    steps = []
+    if more:
+        steps.append(f"audit about {more} more rows (labelgate audit sample) to certify "
+                     f"label_error_rate <= {threshold:g}")
+    if rate >= threshold or (upper is not None and upper > threshold and not more):
+        steps.append("filter the label set (labelgate filter) and check the subset's label_error_rate")
+    if worst and (upper is not None and upper > threshold):
+        steps.append("relabel or re-prompt the classes with the highest audited error: "
+                     + ", ".join(f"{name} ({classes[name]['error']:.2f})" for name in worst[:3]))
+    share = estimate.get("systematic_error_share")
+    if share is not None and share > params.max_systematic_error_share:
+        steps.append(f"{share:.0%} of the audited errors are invisible to cleanlab (systematic): filtering will "
+                     "not remove them; change the LLM or prompt for those classes")
+    verdict.label_error = {
+        "label_error_rate": rate,
+        "label_error_rate_lower": estimate.get("label_error_rate_lower"),
+        "label_error_rate_upper": upper,
+        "n_audited": estimate.get("n_audited"),
+        "confidence_level": estimate.get("confidence_level"),
+        "method": estimate.get("method"),
+        "max_label_error": threshold,
+        "rows_needed": more,
+        "systematic_error_share": share,
+        "next_steps": steps,
+    }
+    failed = any(o["column"] == "label_error_rate_upper" and o["status"] == "fail" for o in verdict.outcomes)
+    if failed and more is not None and more > 0:
+        verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
+                          f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
 
 
 def _split_measured(suite_json: dict, frame: pd.DataFrame, optional: tuple[str, ...]) -> tuple[dict, list[Outcome]]:

@@ -1,8 +1,8 @@
 """Stage 7, report: one self-contained HTML page and a Markdown PR summary of a labelgate run.
 
 Inputs (each optional; a section whose input is missing or unreadable says so instead of failing):
-  verdict      metrics/gate.json          banner (PASSED / WARN / BLOCKED and why) and the verdict table
-  label_risk   metrics/label_risk.json    label-set figures and the cleanlab noise matrix
+  verdict      metrics/gate.json          banner (PASSED / WARN / BLOCKED and why), the verdict table and next steps
+  label_risk   metrics/label_risk.json    the audit's label error rate, label-set figures, the cleanlab noise matrix
   scores       data/scores.parquet        per-example normalised entropy: a histogram per LLM label
   evaluation   metrics/evaluate.json      accuracy and macro-F1 per subset and seed
   curves       metrics/learning_curve/    learning-curve points per subset (else evaluate.json
@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelgate.estimation import estimate_text
 from labelgate.verdict import BANNER, verdict_status  # noqa: F401 - re-exported for the CLI
 
 SCORE_COLUMNS = ("llm_label", "entropy_normalised")
@@ -50,6 +51,12 @@ MARKDOWN_ICON = {"pass": "✅", "warn": "⚠️", "block": "❌", None: "❔"}
 
 # Label-set figures (label_risk.json `metrics`) in reading order, with their names in the report.
 METRIC_NAMES = {
+    "label_error_rate": "label error rate (gold audit)",
+    "label_error_rate_lower": "label error rate, lower bound",
+    "label_error_rate_upper": "label error rate, upper bound",
+    "n_audited": "audited rows",
+    "systematic_error_share": "systematic share of audited errors (cleanlab misses them)",
+    "text_error_auc": "audited errors predictable from the text (AUC)",
     "estimated_noise_rate": "estimated noise rate (cleanlab)",
     "label_issue_rate": "label-issue rate (cleanlab)",
     "audit_accuracy": "audit accuracy",
@@ -514,6 +521,62 @@ def _label_figures_section(inputs: ReportInputs) -> str:
     return intro + _table(["Figure", "Name", "Value"], rows, numeric=[2]) + notes
 
 
+def _share_text(figures: Mapping[str, Any], name: str) -> str:
+    value, low, high = figures.get(name), figures.get(f"{name}_lower"), figures.get(f"{name}_upper")
+    if not isinstance(value, (int, float)):
+        return "not measured"
+    return f"{value:.2f} [{low:.2f}, {high:.2f}]" if isinstance(low, (int, float)) and isinstance(
+        high, (int, float)) else f"{value:.2f}"
+
+
+def _label_error(inputs: ReportInputs) -> dict[str, Any] | None:
+    return _signal(inputs, "label_error")
+
+
+def _next_steps(inputs: ReportInputs) -> list[str]:
+    block = (inputs.verdict or {}).get("label_error")
+    return [str(step) for step in (block or {}).get("next_steps") or []]
+
+
+def _label_error_section(inputs: ReportInputs) -> str:
+    estimate = _label_error(inputs)
+    if estimate is None:
+        return _input_note(inputs, "label_risk", "label-risk summary")
+    if estimate.get("available") is False:
+        return _missing(f"No label error estimate: {estimate.get('reason', 'the signal did not run')}.")
+    metrics = (inputs.label_risk or {}).get("metrics") or {}
+    confidence = estimate.get("confidence_level")
+    level = f"{confidence:.0%} " if isinstance(confidence, (int, float)) else ""
+    block = (inputs.verdict or {}).get("label_error") or {}
+    threshold = block.get("max_label_error")
+    head = (f"<p class='estimate'><strong>label_error_rate {_e(estimate_text(estimate))}</strong>"
+            + (f" · accepted: at most {_e(fmt(threshold, 2))} (gate.max_label_error, on the upper bound)"
+               if threshold is not None else "") + "</p>")
+    rows = [
+        ["label error rate (gold audit, " + _e(level) + "interval)", _e(estimate_text(estimate))],
+        ["method", _e(f"{estimate.get('method', '')}; {estimate.get('interval', '')}")],
+        ["systematic share of audited errors (not flagged by cleanlab)",
+         _e(_share_text(estimate, "systematic_error_share") + f" of {fmt(estimate.get('audited_errors'))} "
+            "audited errors")],
+        ["audited errors predictable from the text (cross-validated AUC; 0.5 = random)",
+         _e(_share_text(estimate, "text_error_auc"))],
+        ["cleanlab's audit-free estimate, for comparison", _e(fmt(metrics.get("estimated_noise_rate")))],
+    ]
+    body = head + _table(["Figure", "Value"], rows)
+    classes = estimate.get("per_class_error") or {}
+    class_rows = [[_e(label), _e(fmt(c.get("llm_share"))), _e(fmt(c.get("audited"))),
+                   _e(_share_text({"e": c.get("error"), "e_lower": c.get("lower"), "e_upper": c.get("upper")}, "e")),
+                   _e(fmt(c.get("share_of_all_errors")))]
+                  for label, c in sorted(classes.items(), key=lambda item: -(item[1].get("error") or 0))]
+    if class_rows:
+        body += _table(["LLM label", "share of rows", "audited rows", "audited error [interval]",
+                        "share of all errors"], class_rows, numeric=[1, 2, 3, 4])
+    steps = _next_steps(inputs)
+    if steps:
+        body += "<p><strong>Next steps</strong></p><ul>" + "".join(f"<li>{_e(s)}</li>" for s in steps) + "</ul>"
+    return body
+
+
 def _entropy_section(inputs: ReportInputs) -> str:
     if inputs.scores is None:
         return _input_note(inputs, "scores", "per-example scores")
@@ -639,13 +702,15 @@ def _subsets_section(inputs: ReportInputs) -> str:
         rows.append([_e(name), _e(f"{fmt(s.get('rows_kept'))} / {fmt(s.get('rows_in'))}"),
                      _e(fmt(s.get("retained_fraction"))), *per_class,
                      _e(fmt(s.get("estimated_remaining_noise_rate"))), _e(fmt(s.get("audit_rows_kept"))),
-                     _e(fmt(s.get("audit_error_rate_kept"))), _e(fmt(s.get("audit_error_rate_all")))])
+                     _e(fmt(s.get("audit_error_rate_kept"))), _e(fmt(s.get("audit_error_rate_all"))),
+                     _e(_share_text(s, "label_error_rate"))])
     class_header = [f"kept: {label}" for label in labels] if wide else ["kept per class"]
     header = ["Strategy", "rows kept", "retained", *class_header, "est. remaining noise", "audit rows kept",
-              "audit error (kept)", "audit error (all)"]
+              "audit error (kept)", "audit error (all)", "label_error_rate (kept) [interval]"]
     return _table(header, rows, numeric=list(range(1, len(header)))) + (
         "<p class='muted'>Audit error rate: share of gold-audited rows whose LLM label is wrong, among the rows the "
-        "strategy keeps versus among all rows; a mitigation that works lowers it.</p>")
+        "strategy keeps versus among all rows; a mitigation that works lowers it. label_error_rate (kept): the "
+        "audit-first estimate for the kept rows, from their audited rows, with its interval.</p>")
 
 
 # ----------------------------------------------------------------------------------------------------- page
@@ -711,6 +776,7 @@ CONTENT_SECURITY_POLICY = (f"default-src 'none'; img-src data:; style-src {_csp_
 
 SECTIONS: tuple[tuple[str, str, Callable[[ReportInputs], str]], ...] = (
     ("verdict", "Verdict", _verdict_section),
+    ("label-error", "Label error rate (gold audit)", _label_error_section),
     ("label-set", "Label-set figures", _label_figures_section),
     ("entropy", "Entropy of the LLM labels per class", _entropy_section),
     ("noise-matrix", "cleanlab noise matrix", _noise_section),
@@ -779,7 +845,15 @@ def build_markdown(inputs: ReportInputs, *, html_name: str | None = None) -> str
         if len(failed) > MARKDOWN_MAX_CHECKS:
             lines.append(f"\n…and {len(failed) - MARKDOWN_MAX_CHECKS} more failed expectation(s) in the report.")
     metrics = (inputs.label_risk or {}).get("metrics") or {}
-    shown = [f"{METRIC_NAMES[k]} {fmt(metrics[k])}" for k in METRIC_NAMES if metrics.get(k) is not None]
+    estimate = _label_error(inputs)
+    if estimate is not None and estimate.get("available") is not False:
+        lines += ["", f"**label_error_rate {md_escape(estimate_text(estimate))}** "
+                  f"({md_escape(estimate.get('method', ''))}) · systematic share of audited errors "
+                  f"{md_escape(_share_text(estimate, 'systematic_error_share'))} · cleanlab's estimate "
+                  f"{md_escape(fmt(metrics.get('estimated_noise_rate')))}"]
+        lines += [f"- next: {md_escape(step)}" for step in _next_steps(inputs)]
+    shown = [f"{METRIC_NAMES[k]} {fmt(metrics[k])}" for k in METRIC_NAMES
+             if metrics.get(k) is not None and not k.startswith(("label_error_rate", "n_audited", "systematic_"))]
     if inputs.label_risk is not None:
         lines += ["", f"**Label set:** {md_escape(fmt(inputs.label_risk.get('n_rows')))} rows"
                   + "".join(f" · {md_escape(s)}" for s in shown)]
@@ -796,14 +870,15 @@ def _markdown_subsets(inputs: ReportInputs) -> list[str]:
         return []
     gated = (inputs.verdict or {}).get("subset")
     reference = (inputs.evaluation or {}).get("reference")
-    lines = ["", "| Subset | Rows kept | Audit error kept / all | Accuracy | Macro-F1 | Seed α | Gap to ref. |",
-             "|---|--:|--:|--:|--:|--:|--:|"]
+    lines = ["", "| Subset | Rows kept | Audit error kept / all | label_error_rate kept | Accuracy | Macro-F1 "
+             "| Seed α | Gap to ref. |", "|---|--:|--:|--:|--:|--:|--:|--:|"]
     for name in names[:MARKDOWN_MAX_SUBSETS]:
         f, s = evaluated.get(name, {}), inputs.subsets.get(name, {})
         tag = " (gated)" if name == gated else " (reference)" if name == reference else ""
         kept = f"{fmt(s.get('rows_kept'))} / {fmt(s.get('rows_in'))}" if s else "—"
         audit = f"{fmt(s.get('audit_error_rate_kept'))} / {fmt(s.get('audit_error_rate_all'))}" if s else "—"
-        cells = [md_escape(name) + tag, kept, audit, _mean_std(f, "accuracy") if f else "—",
+        cells = [md_escape(name) + tag, kept, audit, _share_text(s, "label_error_rate") if s else "—",
+                 _mean_std(f, "accuracy") if f else "—",
                  _mean_std(f, "macro_f1") if f else "—", fmt(f.get("krippendorff_alpha")) if f else "—",
                  fmt(f.get("accuracy_gap_to_reference")) if f else "—"]
         lines.append("| " + " | ".join(cells) + " |")

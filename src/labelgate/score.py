@@ -17,7 +17,7 @@ from labelgate.errors import LabelgateError, StageError
 from labelgate.signals import SIGNALS, ScoringContext
 from labelgate.signals.text_model import TEXT_MODELS
 
-DEFAULT_SIGNALS = ("entropy", "cleanlab", "agreement", "audit", "class_balance")
+DEFAULT_SIGNALS = ("entropy", "cleanlab", "agreement", "audit", "label_error", "class_balance")
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ScoreParams:
     max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
     max_train_rows: int = 200_000  # rows sampled to fit the vocabulary and each fold's classifier
     n_jobs: int = 2  # processes for vectorising large tables
-    audit_confidence: float = 0.95  # Wilson interval level for the audit accuracy
+    audit_confidence: float = 0.95  # confidence level of the audit intervals (accuracy, label error rate)
     seed: int = 0
 
     def __post_init__(self):

@@ -135,6 +135,8 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
             rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
             raise BadInputError(path, f"not a number: {frame[column][bad].iloc[0]!r}", rows=rows, column=column)
         frame[column] = numeric.astype(float)
+    if contract.AUDIT_WEIGHT in frame.columns:
+        frame[contract.AUDIT_WEIGHT] = _audit_weights(path, frame)
     for column in [LLM_LABEL, GOLD, *contract.annotator_columns(frame)]:
         if column in frame.columns:
             frame[column] = frame[column].map(lambda v: v.strip() if isinstance(v, str) else v)
@@ -144,6 +146,26 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
         frame[ID] = frame[ID].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     frame.insert(0, ROW_COLUMN, np.arange(1, len(frame) + 1))
     return frame
+
+
+def _audit_weights(path, frame: pd.DataFrame) -> pd.Series:
+    """audit_weight as floats: a number > 0 on every audited row when the column holds any value."""
+    column = contract.AUDIT_WEIGHT
+    raw = frame[column]
+    numeric = pd.to_numeric(raw, errors="coerce").astype(float)
+    bad = raw.notna() & numeric.isna()
+    if bad.any():
+        raise BadInputError(path, f"audit weight is not a number: {raw[bad].iloc[0]!r}",
+                            rows=(np.flatnonzero(bad.to_numpy()) + 1).tolist(), column=column)
+    if numeric.isna().all():
+        return numeric
+    audited = frame[GOLD].notna().to_numpy() if GOLD in frame.columns else np.zeros(len(frame), bool)
+    invalid = audited & ~(np.isfinite(numeric.to_numpy()) & (numeric.to_numpy() > 0))
+    if invalid.any():
+        raise BadInputError(path, "every audited row (gold_label set) needs an audit weight > 0 "
+                            "(1 / its inclusion probability)", rows=(np.flatnonzero(invalid) + 1).tolist(),
+                            column=column)
+    return numeric
 
 
 def _with_derived_columns(frame: pd.DataFrame, labels: tuple[str, ...]) -> pd.DataFrame:

@@ -58,6 +58,13 @@ class ScoringContext:
             max_train_rows=self.params.max_train_rows, n_jobs=self.params.n_jobs,
         )
 
+    @cached_property
+    def label_issues(self) -> np.ndarray:
+        """cleanlab's label-issue flags over `pred_probs` (prune by noise rate), computed once."""
+        from cleanlab.filter import find_label_issues
+
+        return find_label_issues(self.given_labels, self.pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+
 
 class RiskSignal:
     name: ClassVar[str]

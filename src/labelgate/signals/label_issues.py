@@ -23,7 +23,6 @@ class LabelIssueSignal(RiskSignal):
 
     def score(self, context: ScoringContext) -> SignalResult:
         from cleanlab.count import estimate_joint
-        from cleanlab.filter import find_label_issues
         from cleanlab.rank import get_label_quality_scores
 
         labels = context.given_labels
@@ -32,7 +31,7 @@ class LabelIssueSignal(RiskSignal):
             return self.unavailable("the LLM gave every row the same label: nothing to cross-validate",
                                     ("label_issue_rate", "estimated_noise_rate"))
         pred_probs = context.pred_probs
-        issues = find_label_issues(labels, pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+        issues = context.label_issues
         quality = get_label_quality_scores(labels, pred_probs, method="self_confidence")
         joint = estimate_joint(labels, pred_probs)  # rows: given label, columns: true label
         noise_rate = float(1.0 - np.trace(joint))

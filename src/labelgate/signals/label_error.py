@@ -1,0 +1,244 @@
+"""Audit-first estimate of the LLM's label error rate, and detection of systematic (text-following) errors.
+
+Estimate (`label_error_rate` with `_lower` / `_upper`): the gold-audited rows, stratified by LLM label and reweighted
+to the label shares of the whole set, with the audit-free signals used only to cut variance, never to add bias:
+a logistic model predicts "the LLM label is wrong" from audit-free features (cleanlab's given-label probability and
+margin from the out-of-fold text model, its label-issue flag, the LLM's own probability and entropy, agreement of
+the annotations, the LLM label) and the words of the text (so errors that follow a word are learnt, not missed),
+cross-fitted on the audited rows, and `labelgate.estimation` combines it with the
+audited residuals (prediction-powered difference estimator). See estimation.py for the statistics and assumptions:
+the audit must be a random sample of the rows, stratified or over-sampled only with `audit_weight` recorded.
+
+Systematic errors: of the audited wrong labels, the share cleanlab does not flag (`systematic_error_share`).
+Confident learning sees an error only where the text model disagrees with the label; errors that follow the text
+(a word, a topic) are learnt by the text model, so cleanlab's noise estimate misses them. A second, audit-light
+check: whether the audited errors are predictable from the text (`text_error_auc`, cross-validated ROC AUC of a
+TF-IDF model of the text and the LLM label, trained on the audited rows only); random noise gives ~0.5.
+
+Per-row output: `label_error_risk`, the cross-fitted predicted probability that the row's LLM label is wrong (the
+filter stage re-uses it to estimate each subset's error rate from its audited rows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelgate.contract import GOLD, LLM_LABEL
+from labelgate.estimation import auc_interval, estimate_error_rate, systematic_share, weighted_share
+from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, entropy, register, vote_distribution
+
+RISK_COLUMN = "label_error_risk"
+MIN_CLASS_ROWS = 5  # audited wrong and right rows each needed to fit the risk model or the text-error model
+FOLDS = 5
+REGULARISATION = (0.3, 3.0, 30.0)  # inverse L2 strengths the risk model picks from by inner 3-fold log-loss
+METRICS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited",
+           "systematic_error_share", "systematic_error_share_lower", "systematic_error_share_upper",
+           "text_error_auc", "text_error_auc_lower")
+
+
+@register
+class LabelErrorSignal(RiskSignal):
+    name = "label_error"
+    description = "Audit-first label error rate with interval, systematic-error share, text-predictable errors"
+    columns = (RISK_COLUMN,)
+    metrics = METRICS
+
+    def score(self, context: ScoringContext) -> SignalResult:
+        table = context.table
+        if not table.has_gold:
+            return self.unavailable("no gold_label values: audit rows with `labelgate audit sample` / `merge`",
+                                    METRICS)
+        confidence = context.params.audit_confidence
+        given = context.given_labels
+        gold = table.label_codes(GOLD)
+        audited = gold >= 0
+        wrong = np.where(audited, (gold != given).astype(float), np.nan)
+        weights = table.audit_weights()
+        weights = np.where(audited, weights, 1.0) if weights is not None else np.ones(len(given))
+        params = context.params
+        seed = params.seed
+        several = len(np.unique(given)) >= 2  # one LLM label throughout: no text model, no cleanlab flags
+        risk, used = None, []
+        if several:
+            features, feature_names = risk_features(context)
+            words = text_features(table.frame["text"].tolist(), max_rows=params.max_train_rows,
+                                  max_features=params.max_features, seed=seed)
+            risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
+            used = [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
+                                      if words is not None else [])] if risk is not None else []
+        labels = list(table.labels)
+        estimate = estimate_error_rate(wrong, given, risk=risk, weights=weights, confidence=confidence,
+                                       stratum_names=labels)
+        estimate["features"] = used
+        if several:
+            systematic = systematic_share(wrong, context.label_issues, weights=weights, confidence=confidence)
+        else:
+            systematic = {name: None for name in METRICS if name.startswith("systematic")}
+            systematic["systematic_error_reason"] = "one LLM label throughout: cleanlab cannot run"
+        text = text_error_auc(table.frame["text"].tolist(), given, wrong, n_classes=len(labels),
+                              confidence=confidence, seed=seed)
+        classes = per_class(gold, given, weights, labels, confidence)
+        summary = {
+            "available": True,
+            **estimate,
+            **systematic,
+            **text,
+            **classes,
+        }
+        metrics = {name: summary.get(name) for name in METRICS}
+        rows = pd.DataFrame({RISK_COLUMN: risk if risk is not None else np.full(len(given), np.nan)})
+        return SignalResult(self.name, rows, summary, metrics)
+
+
+def risk_features(context: ScoringContext) -> tuple[np.ndarray, list[str]]:
+    """Audit-free per-row features that predict a wrong LLM label (no gold label is read here)."""
+    table = context.table
+    given = context.given_labels
+    index = np.arange(len(given))
+    probs = np.clip(context.pred_probs, 1e-6, 1 - 1e-6)
+    columns = {
+        "text_model_logit_given": _logit(probs[index, given]),
+        "text_model_margin": probs.max(axis=1) - probs[index, given],
+        "cleanlab_is_label_issue": context.label_issues.astype(float),
+    }
+    if table.has_probs:
+        llm = np.clip(table.probabilities(), 1e-6, 1 - 1e-6)
+        columns["llm_logit_given"] = _logit(llm[index, given])
+        columns["llm_normalised_entropy"] = entropy(llm) / np.log(len(table.labels))
+    if table.annotator_columns:
+        codes = np.column_stack([table.label_codes(c) for c in [LLM_LABEL, *table.annotator_columns]])
+        columns["annotations_agreeing"] = vote_distribution(codes, len(table.labels))[index, given]
+    for k, label in enumerate(table.labels):
+        columns[f"llm_label={label}"] = (given == k).astype(float)
+    return np.column_stack(list(columns.values())), list(columns)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p) - np.log1p(-p)
+
+
+def text_features(texts: list[str], *, max_rows: int, max_features: int, seed: int = 0):
+    """TF-IDF words and bigrams of every row, the vocabulary fitted on a random sample of at most `max_rows` rows
+    drawn without regard to the audit: audited and unaudited rows must get identically distributed features, or the
+    risk model's predictions would differ between them and bias the estimate. None when no word occurs twice."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rng = np.random.default_rng(seed)
+    sample = rng.choice(len(texts), size=min(len(texts), max_rows), replace=False)
+    vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True,
+                                 dtype=np.float32, strip_accents="unicode")
+    try:
+        vectoriser.fit([texts[i] for i in sample])
+    except ValueError:  # no word in two texts
+        return None
+    return vectoriser.transform(texts)
+
+
+def cross_fitted_risk(features: np.ndarray, wrong: np.ndarray, *, words=None, seed: int = 0, folds: int = FOLDS
+                      ) -> np.ndarray | None:
+    """P(LLM label wrong) per row from a logistic model fitted on the audited rows, K-fold cross-fitted: an audited
+    row's prediction comes from the model that did not see it; other rows get the mean of the K models.
+    Inputs: the standardised audit-free `features`, plus the optional sparse `words` (TF-IDF), which let the model
+    learn errors that follow the text. None when the audit holds fewer than MIN_CLASS_ROWS wrong or right rows (no
+    model: the plain stratified estimate)."""
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.linear_model import LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    audited = np.flatnonzero(~np.isnan(wrong))
+    y = wrong[audited].astype(int)
+    if min(int(y.sum()), int(len(y) - y.sum())) < MIN_CLASS_ROWS:
+        return None
+    risk = np.zeros(len(wrong))
+    unaudited = np.setdiff1d(np.arange(len(wrong)), audited)
+    splitter = StratifiedKFold(n_splits=min(folds, int(y.sum()), int(len(y) - y.sum())), shuffle=True,
+                               random_state=seed)
+    n_splits = splitter.get_n_splits()
+    for train, held_out in splitter.split(np.zeros(len(y)), y):
+        scaler = StandardScaler().fit(features[audited[train]])
+
+        def design(rows):
+            dense = csr_matrix(scaler.transform(features[rows]))
+            return dense if words is None else hstack([dense, words[rows]]).tocsr()
+
+        model = LogisticRegressionCV(Cs=REGULARISATION, l1_ratios=(0.0,), cv=3, scoring="neg_log_loss",
+                                     max_iter=2000, use_legacy_attributes=False)
+        model.fit(design(audited[train]), y[train])
+        risk[audited[held_out]] = model.predict_proba(design(audited[held_out]))[:, 1]
+        if len(unaudited):
+            risk[unaudited] += model.predict_proba(design(unaudited))[:, 1] / n_splits
+    return risk
+
+
+def text_error_auc(texts: list[str], given: np.ndarray, wrong: np.ndarray, *, n_classes: int,
+                   confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Cross-validated ROC AUC of predicting the audited wrong labels from the text (TF-IDF words and bigrams)
+    and the LLM label. ~0.5: errors look random to a text model; well above: they follow the text."""
+    from scipy.sparse import csr_matrix, hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    audited = np.flatnonzero(~np.isnan(wrong))
+    y = wrong[audited].astype(int)
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    if min(n_pos, n_neg) < MIN_CLASS_ROWS:
+        return {"text_error_auc": None, "text_error_auc_lower": None, "text_error_auc_upper": None,
+                "text_error_auc_reason": f"needs at least {MIN_CLASS_ROWS} audited wrong and right labels"}
+    vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode")
+    try:
+        words = vectoriser.fit_transform([texts[i] for i in audited])
+    except ValueError:  # no term in two audited texts: nothing to learn from the words
+        words = csr_matrix((len(audited), 0))
+    one_hot = csr_matrix(np.eye(n_classes)[given[audited]])
+    features = hstack([words, one_hot]).tocsr()
+    scores = np.zeros(len(y))
+    splitter = StratifiedKFold(n_splits=min(FOLDS, n_pos, n_neg), shuffle=True, random_state=seed)
+    for train, held_out in splitter.split(np.zeros(len(y)), y):
+        model = LogisticRegression(C=4.0, max_iter=1000, class_weight="balanced")
+        model.fit(features[train], y[train])
+        scores[held_out] = model.decision_function(features[held_out])
+    auc = float(roc_auc_score(y, scores))
+    lower, upper = auc_interval(auc, n_pos, n_neg, confidence)
+    return {"text_error_auc": auc, "text_error_auc_lower": lower, "text_error_auc_upper": upper}
+
+
+def per_class(gold: np.ndarray, given: np.ndarray, weights: np.ndarray, labels: list[str],
+              confidence: float) -> dict[str, Any]:
+    """Per LLM label: audited error (share of its audited rows whose gold label differs) with a Wilson interval;
+    the confusion matrix reweighted to the LLM label shares of the whole set (estimated share of all rows with
+    gold label i and LLM label j); per gold class, the recall that matrix implies."""
+    k = len(labels)
+    audited = gold >= 0
+    share = np.bincount(given, minlength=k) / len(given)
+    matrix = np.zeros((k, k))
+    error: dict[str, Any] = {}
+    for j, label in enumerate(labels):
+        rows = audited & (given == j)
+        if not rows.any():
+            error[label] = {"audited": 0, "error": None, "lower": None, "upper": None, "llm_share": float(share[j])}
+            continue
+        w = weights[rows]
+        matrix[:, j] = share[j] * np.bincount(gold[rows], weights=w, minlength=k) / w.sum()
+        result = weighted_share((gold[rows] != j).astype(float), w, confidence)
+        error[label] = {"audited": int(rows.sum()), "error": result["value"], "lower": result["lower"],
+                        "upper": result["upper"], "llm_share": float(share[j]),
+                        "share_of_all_errors": None}
+    total_error = sum(share[j] * e["error"] for j, e in enumerate(error.values()) if e["error"] is not None)
+    for j, e in enumerate(error.values()):
+        if e["error"] is not None:
+            e["share_of_all_errors"] = float(share[j] * e["error"] / total_error) if total_error > 0 else 0.0
+    gold_mass = matrix.sum(axis=1)
+    recall = {label: (float(matrix[i, i] / gold_mass[i]) if gold_mass[i] > 0 else None)
+              for i, label in enumerate(labels)}
+    return {
+        "per_class_error": error,
+        "confusion_reweighted": matrix.round(6).tolist(),
+        "confusion_reweighted_axes": "rows: gold label, columns: LLM label; cells: estimated share of all rows",
+        "per_class_recall_reweighted": recall,
+    }

@@ -1,0 +1,116 @@
+"""The label_error signal: audit-first error rate, systematic share and text-predictable errors on a clean and a
+dirty fixture, and the failure case of issue 11 (errors that follow a word in the text)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelgate.contract import LabelTable
+from labelgate.estimation import METHOD_MODEL_ASSISTED, METHOD_STRATIFIED, wilson, z_value
+from labelgate.score import ScoreParams, score_labels
+from synthetic import flip_uniform, label_table, make_texts
+
+LABELS = ["a", "b", "c"]
+
+
+def scored(frame: pd.DataFrame, labels=LABELS):
+    table = LabelTable(frame=frame, labels=tuple(labels), path="memory")
+    rows, summary = score_labels(table, ScoreParams(signals=("cleanlab", "label_error")))
+    return rows, summary["signals"]["label_error"], summary["metrics"]
+
+
+class TestLabelError:
+    def test_clean_labels(self):
+        texts, truth = make_texts(600, 3, seed=3)
+        frame = label_table(texts, truth, LABELS, truth=truth, audit_share=0.2, seed=4)
+        n = int(frame["gold_label"].notna().sum())
+        rows, summary, metrics = scored(frame)
+        assert metrics["label_error_rate"] == 0.0
+        assert metrics["label_error_rate_lower"] == 0.0
+        assert metrics["label_error_rate_upper"] == pytest.approx(wilson(0.0, n, z_value(0.95))[1])
+        assert metrics["n_audited"] == n
+        assert summary["method"] == METHOD_STRATIFIED  # no audited error: no risk model to fit
+        assert metrics["systematic_error_share"] is None and metrics["text_error_auc"] is None
+        assert rows["label_error_risk"].isna().all()
+
+    def test_dirty_labels_exact_stratified_estimate(self):
+        texts, truth = make_texts(600, 3, seed=3)
+        given = truth.copy()
+        frame = label_table(texts, given, LABELS, truth=truth, audit_share=0.2, seed=4)
+        audited = np.flatnonzero(frame["gold_label"].notna().to_numpy())
+        frame.loc[audited[:3], "llm_label"] = "a"  # three audited rows now carry label a (two of them wrongly)
+        wrong = (frame["gold_label"] != frame["llm_label"]) & frame["gold_label"].notna()
+        assert 1 <= wrong.sum() <= 3  # fewer than 5 errors: plain stratified proportion
+        _, summary, metrics = scored(frame)
+        expected = sum((frame["llm_label"] == k).mean() * wrong[frame["gold_label"].notna() & (
+            frame["llm_label"] == k)].mean() for k in LABELS)
+        assert metrics["label_error_rate"] == pytest.approx(expected)
+        per_class = summary["per_class_error"]["a"]
+        audited_a = frame["gold_label"].notna() & (frame["llm_label"] == "a")
+        assert per_class["audited"] == int(audited_a.sum())
+        assert per_class["error"] == pytest.approx(wrong[audited_a].mean())
+        matrix = np.array(summary["confusion_reweighted"])
+        assert matrix.sum() == pytest.approx(1.0)
+        assert 1.0 - np.trace(matrix) == pytest.approx(expected, abs=1e-5)  # cells rounded to 6 digits
+
+    def test_uniform_noise_uses_the_risk_model(self):
+        texts, truth = make_texts(1500, 3, seed=5)
+        given = flip_uniform(truth, 0.15, 3, seed=6)
+        frame = label_table(texts, given, LABELS, truth=truth, audit_share=0.15, seed=7)
+        rows, summary, metrics = scored(frame)
+        true_rate = float((given != truth).mean())
+        assert summary["method"] == METHOD_MODEL_ASSISTED
+        assert summary["lambda"] > 0.5
+        assert metrics["label_error_rate_lower"] <= true_rate <= metrics["label_error_rate_upper"]
+        assert abs(metrics["label_error_rate"] - true_rate) < 0.03
+        assert metrics["systematic_error_share"] < 0.3  # cleanlab sees random errors
+        assert rows["label_error_risk"].between(0, 1).all()
+
+    def test_errors_that_follow_a_word_are_found_where_cleanlab_misses_them(self):
+        # Issue 11's failure case: every text with one of a few words is labelled a. The text model learns the
+        # words, so confident learning finds almost none of these errors; the audit finds all of them.
+        texts, truth = make_texts(1500, 3, seed=8)
+        words = {f"f{i}" for i in range(1, 13)}
+        given = truth.copy()
+        given[np.array([bool(words & set(t.split())) for t in texts])] = 0
+        frame = label_table(texts, given, LABELS, truth=truth, audit_share=0.15, seed=9)
+        _, summary, metrics = scored(frame)
+        true_rate = float((given != truth).mean())
+        assert true_rate > 0.15
+        cleanlab = LabelTable(frame=frame, labels=tuple(LABELS), path="m")
+        noise = score_labels(cleanlab, ScoreParams(signals=("cleanlab",)))[1]["metrics"]["estimated_noise_rate"]
+        assert noise < 0.5 * true_rate  # cleanlab is blind to them ...
+        # ... the audit is not
+        assert metrics["label_error_rate_lower"] <= true_rate <= metrics["label_error_rate_upper"]
+        assert metrics["systematic_error_share"] > 0.6
+        assert metrics["text_error_auc"] > 0.7
+        assert summary["per_class_error"]["a"]["share_of_all_errors"] == pytest.approx(1.0)
+
+    def test_audit_weights_change_the_estimate(self):
+        texts, truth = make_texts(600, 3, seed=3)
+        frame = label_table(texts, truth, LABELS, truth=truth, audit_share=0.2, seed=4)
+        audited = np.flatnonzero(frame["gold_label"].notna().to_numpy())
+        frame.loc[audited[:2], "gold_label"] = [LABELS[(LABELS.index(v) + 1) % 3]
+                                                for v in frame.loc[audited[:2], "llm_label"]]
+        plain = scored(frame)[2]["label_error_rate"]
+        frame["audit_weight"] = np.where(frame["gold_label"].notna(), 1.0, np.nan)
+        frame.loc[audited[:2], "audit_weight"] = 0.25  # the two wrong rows were over-sampled 4x
+        weighted = scored(frame)[2]["label_error_rate"]
+        assert weighted < plain
+
+    def test_unavailable_without_audit(self):
+        texts, truth = make_texts(200, 3, seed=3)
+        _, summary, metrics = scored(label_table(texts, truth, LABELS))
+        assert summary["available"] is False
+        assert metrics["label_error_rate"] is None and metrics["label_error_rate_upper"] is None
+
+    def test_one_llm_label_throughout_still_estimates_from_the_audit(self):
+        texts, truth = make_texts(300, 3, seed=3)
+        frame = label_table(texts, np.zeros(300, int), LABELS, truth=truth, audit_share=0.3, seed=4)
+        _, summary, metrics = scored(frame)
+        audited = frame["gold_label"].notna()
+        assert metrics["label_error_rate"] == pytest.approx((frame.loc[audited, "gold_label"] != "a").mean())
+        assert summary["method"] == METHOD_STRATIFIED
+        assert metrics["systematic_error_share"] is None  # cleanlab cannot run on one label: not measured
