@@ -129,14 +129,16 @@ def test_tiny_audit_blocks_with_audit_too_small(gate_dir, cli):
     verdict = json.loads((gate_dir / "v.json").read_text())
     estimate = verdict["label_error"]
     assert estimate["n_audited"] == 30
-    assert estimate["label_error_rate"] < 0.10 < estimate["label_error_rate_upper"]
+    limit = GateParams().max_label_error
+    assert estimate["label_error_rate"] < limit < estimate["label_error_rate_upper"]
     more = estimate["rows_needed"]
     assert 100 < more < 900 - 30
     assert verdict["reason"].startswith(f"audit too small: label about {more} more rows to certify "
-                                        "label_error_rate <= 0.1")
+                                        f"label_error_rate <= {limit:g}")
     assert f"audit about {more} more rows" in estimate["next_steps"][0]
     failed = [o["column"] for o in verdict["outcomes"] if o["status"] == "fail" and o["severity"] == "block"]
-    assert failed == ["label_error_rate_upper"]
+    # a 30-row audit cannot certify either bound: the plain Wilson fail-safe (0.85) may fail alongside
+    assert "label_error_rate_upper" in failed and set(failed) <= {"label_error_rate_upper", "audit_accuracy_lower"}
     assert "audit too small" in result.output
 
 

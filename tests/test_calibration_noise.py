@@ -1,0 +1,97 @@
+"""The calibration benchmark's noise generators (bench/calibration/noise.py): exact rates, determinism, kinds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "calibration"))
+from noise import (audit_sample, class_conditional_noise, llm_noise, pick_trigger_word,  # noqa: E402
+                   text_following_noise, uniform_noise)
+
+N, K = 1000, 4
+
+
+@pytest.fixture
+def truth():
+    return np.random.default_rng(0).choice(K, size=N, p=[0.4, 0.3, 0.2, 0.1])
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.05, 0.15, 0.3])
+class TestRates:
+    def test_uniform(self, truth, rate):
+        noisy = uniform_noise(truth, rate, K, seed=3)
+        assert (noisy != truth).sum() == round(rate * N)
+        assert set(np.unique(noisy)) <= set(range(K))
+
+    def test_class_conditional(self, truth, rate):
+        confusion = {0: 1, 1: 0, 2: 3, 3: 2}
+        noisy = class_conditional_noise(truth, rate, confusion, {0: 1.0, 1: 1.0, 2: 2.0, 3: 0.0}, seed=3)
+        wrong = noisy != truth
+        assert wrong.sum() == round(rate * N)
+        assert all(noisy[i] == confusion[truth[i]] for i in np.flatnonzero(wrong))
+        assert not wrong[truth == 3].any()  # weight 0: never flipped
+
+    def test_llm(self, truth, rate):
+        llm = uniform_noise(truth, 0.5, K, seed=9)
+        noisy = llm_noise(truth, llm, rate, seed=3)
+        wrong = noisy != truth
+        assert wrong.sum() == round(rate * N)
+        assert (noisy[wrong] == llm[wrong]).all()  # every error is one the LLM really made
+        assert (noisy[~wrong] == truth[~wrong]).all()
+
+
+def test_seeded_and_deterministic(truth):
+    assert (uniform_noise(truth, 0.15, K, seed=1) == uniform_noise(truth, 0.15, K, seed=1)).all()
+    assert (uniform_noise(truth, 0.15, K, seed=1) != uniform_noise(truth, 0.15, K, seed=2)).any()
+    llm = uniform_noise(truth, 0.5, K, seed=9)
+    assert (llm_noise(truth, llm, 0.2, seed=4) == llm_noise(truth, llm, 0.2, seed=4)).all()
+    assert (audit_sample(N, 250, seed=7) == audit_sample(N, 250, seed=7)).all()
+
+
+def test_inputs_are_not_modified(truth):
+    before = truth.copy()
+    uniform_noise(truth, 0.3, K, seed=1)
+    text_following_noise(truth, ["alpha beta"] * N, 0.1, 0, seed=1)
+    assert (truth == before).all()
+
+
+def test_text_following_flips_only_rows_with_the_word():
+    texts = ["the cat sat"] * 40 + ["a dog ran home"] * 30 + ["birds fly high"] * 30
+    truth = np.array([1] * 20 + [2] * 20 + [1] * 30 + [2] * 30)
+    noisy, word = text_following_noise(truth, texts, 0.2, 0, seed=5)
+    wrong = np.flatnonzero(noisy != truth)
+    assert len(wrong) == 20
+    assert (noisy[wrong] == 0).all()
+    assert all(word in texts[i].split() for i in wrong)
+    # the rarest words that still cover the 20 errors have 30 rows (not 'cat'/'sat'/'the', 40); ties alphabetical
+    assert word == "birds"
+
+
+def test_trigger_word_skips_rows_already_in_the_target():
+    texts = ["zeta one"] * 10 + ["omega two"] * 10
+    truth = np.array([0] * 10 + [1] * 10)
+    assert pick_trigger_word(texts, truth, target=0, needed=5) in ("omega", "two")
+    with pytest.raises(ValueError, match="no word"):
+        pick_trigger_word(texts, truth, target=0, needed=11)
+
+
+def test_unreachable_rates_are_errors(truth):
+    with pytest.raises(ValueError, match="fewer than"):
+        llm_noise(truth, truth.copy(), 0.05, seed=0)  # an LLM that is never wrong
+    with pytest.raises(ValueError, match="flippable"):
+        class_conditional_noise(truth, 0.5, {3: 2}, {3: 1.0}, seed=0)  # class 3 has ~10% of rows
+    with pytest.raises(ValueError, match="rate"):
+        uniform_noise(truth, 1.5, K, seed=0)
+    with pytest.raises(ValueError, match="another class"):
+        class_conditional_noise(truth, 0.1, {0: 0}, {0: 1.0}, seed=0)
+
+
+def test_audit_sample_size():
+    mask = audit_sample(1892, 250, seed=0)
+    assert mask.sum() == 250 and mask.dtype == bool
+    with pytest.raises(ValueError):
+        audit_sample(10, 11, seed=0)
