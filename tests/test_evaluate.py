@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.cli import app
 from labelgate.errors import BadInputError
 from labelgate.evaluate import evaluate_runs, load_runs, plot_tables, seed_alpha, unchanged_rate
@@ -73,7 +74,7 @@ class TestEvaluateRuns:
         keys = {"n_seeds", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "per_class_f1_mean",
                 "krippendorff_alpha", "unchanged_prediction_rate", "ensemble_accuracy", "ensemble_macro_f1",
                 "accuracy_gap_to_reference", "macro_f1_gap_to_reference", "plateau",
-                "learning_curve_gain_last_doubling", "seeds"}
+                "learning_curve_gain_last_doubling", "learning_curve_decline", "seeds", *AUDIT_FIGURES}
         assert set(metrics["subsets"]["gold"]) == keys
         json.dumps(metrics)  # plain JSON types only
 

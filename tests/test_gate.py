@@ -58,7 +58,8 @@ def evaluation(std: float, alpha: float, gap: float, plateau: bool | None = Fals
     return {"reference": "gold", "subsets": {"raw": {
         "accuracy_mean": 0.7, "accuracy_std": std, "macro_f1_mean": 0.6, "macro_f1_std": std,
         "krippendorff_alpha": alpha, "unchanged_prediction_rate": alpha, "accuracy_gap_to_reference": gap,
-        "macro_f1_gap_to_reference": gap, "plateau": plateau, "seeds": {}}}}
+        "macro_f1_gap_to_reference": gap, "plateau": plateau, "audit_accuracy_gap": gap, "audit_macro_f1_gap": gap,
+        "learning_curve_decline": -0.01, "seeds": {}}}}
 
 
 def test_stability_suite_pass_and_block(workdir):
@@ -69,7 +70,8 @@ def test_stability_suite_pass_and_block(workdir):
     failed = {o["column"]: o["severity"] for o in bad.outcomes if o["status"] == "fail"}
     assert failed == {"accuracy_std": "block", "macro_f1_std": "warn", "krippendorff_alpha": "block",
                       "unchanged_prediction_rate": "warn", "accuracy_gap_to_reference": "block",
-                      "macro_f1_gap_to_reference": "warn", "plateau": "warn"}
+                      "macro_f1_gap_to_reference": "warn", "plateau": "warn", "audit_accuracy_gap": "block",
+                      "audit_macro_f1_gap": "warn"}
 
 
 def test_warnings_alone_do_not_block(workdir):

@@ -71,7 +71,11 @@ class TestPipeline:
         stages = pipeline(InitOptions(labels_table="t.parquet", test="test.csv"))["stages"]
         assert "annotate" not in stages and "reference" not in stages and "train_gold" not in stages
         assert stages["validate"]["deps"][0] == "t.parquet"
-        assert not any(name.startswith("learning_curve") for name in stages)
+        assert "learning_curve_gold" not in stages  # no gold pool: no gold curve, and no reference for the gated one
+        assert "--reference" not in stages["learning_curve_gated"]["cmd"]
+        assert "metrics/learning_curve/gold.json" not in stages["learning_curve_gated"]["deps"]
+        assert stages["audit_reference"]["deps"][0] == "data/validated.parquet"  # the audit is the reference
+        assert "metrics/audit_reference.json" in stages["evaluate"]["deps"]
 
     def test_missing_paths_are_todo_markers(self):
         stages = pipeline(InitOptions())["stages"]

@@ -43,7 +43,8 @@ def _evaluation() -> dict:
                 "macro_f1_mean": float(np.mean(f1s)), "macro_f1_std": float(np.std(f1s, ddof=1)),
                 "krippendorff_alpha": alpha, "unchanged_prediction_rate": alpha, "ensemble_accuracy": max(accs),
                 "ensemble_macro_f1": max(f1s), "accuracy_gap_to_reference": gap, "macro_f1_gap_to_reference": gap,
-                "plateau": plateau, "learning_curve_gain_last_doubling": 0.01,
+                "plateau": plateau, "learning_curve_gain_last_doubling": 0.01, "learning_curve_decline": -0.01,
+                "audit_accuracy_gap": gap, "audit_macro_f1_gap": gap,
                 "seeds": {str(k): {"accuracy": a, "macro_f1": f} for k, (a, f) in enumerate(zip(accs, f1s))}}
 
     return {"reference": "gold", "labels": LABELS, "subsets": {

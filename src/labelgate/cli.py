@@ -717,6 +717,50 @@ def learning_curve_command(
     return result
 
 
+@app.command("audit-reference")
+@run_command()
+def audit_reference(
+    labels_path: Annotated[Path, typer.Argument(
+        metavar="LABELS", help="Validated label table with gold_label on the audited rows (id, gold_label).")],
+    subset: Annotated[str, typer.Option("--subset", help="Trained subset: <subsets-dir>/<NAME>.parquet.")] = "raw",
+    params: ParamsOption = None,
+    subsets_dir: SubsetsDirOption = Path("data/subsets"),
+    table: Annotated[Path | None, typer.Option("--table", help="Use this subset table instead (id, text, label).")] = None,
+    test: GoldTestOption = Path("data/demo/test.csv"),
+    out: Annotated[Path, typer.Option("--out", help="Audit reference JSON.")] = Path("metrics/audit_reference.json"),
+    progress: ProgressOption = None,
+) -> dict:
+    """Train the subset's audited rows with gold labels and with LLM labels (train seeds); write the gap."""
+    from labelgate.audit_reference import AuditReferenceParams, audit_tables
+    from labelgate.audit_reference import audit_reference as run_audit_reference
+    from labelgate.config import section
+    from labelgate.contract import read_table
+    from labelgate.io import refuse_overwriting_inputs, write_json
+    from labelgate.learning_curve import CurveParams
+    from labelgate.train import prefer_passive_omp_wait
+
+    prefer_passive_omp_wait()  # before torch loads
+    refuse_overwriting_inputs({"LABELS": labels_path, "--table": table, "--test": test, "--params": params},
+                              {"--out": out})
+
+    values, train_params, _, frame, test_frame, label_set = _train_inputs(subset, params, subsets_dir, table, test)
+    audit_params = section(values, "audit_reference", AuditReferenceParams)
+    gold, llm = audit_tables(read_table(labels_path), frame, labels=label_set, path=str(labels_path))
+    curve_params = section(values, "learning_curve", CurveParams)
+    result = run_audit_reference(gold, llm, test_frame, label_set, train_params, curve_params, audit_params,
+                                 subset=subset, progress=sys.stderr.isatty() if progress is None else progress,
+                                 note=lambda line: typer.echo(line, err=True))
+    write_json(out, result)
+    if result["measured"]:
+        typer.echo(f"audit-reference {subset}: {result['audit_rows']} audited rows, gold-trained accuracy "
+                   f"{result['gold_accuracy_mean']:.4f}, LLM-trained {result['llm_accuracy_mean']:.4f}, gap "
+                   f"{result['audit_accuracy_gap']:+.4f} [{result['audit_accuracy_gap_lower']:+.4f}, "
+                   f"{result['audit_accuracy_gap_upper']:+.4f}] over {result['n_seeds']} seeds")
+    else:
+        typer.echo(f"audit-reference {subset}: not measured: {result['reason']}")
+    return result
+
+
 @app.command()
 @run_command()
 def evaluate(
@@ -725,6 +769,9 @@ def evaluate(
     test: GoldTestOption = Path("data/demo/test.csv"),
     curves: Annotated[Path | None, typer.Option(
         "--curves", help="Folder of learning-curve JSONs (optional).")] = Path("metrics/learning_curve"),
+    audit: Annotated[Path | None, typer.Option(
+        "--audit", help="Audit reference JSON from `labelgate audit-reference` (optional; absent: not measured).")
+    ] = Path("metrics/audit_reference.json"),
     out: Annotated[Path, typer.Option("--out", help="Metrics JSON (DVC metrics).")] = Path("metrics/evaluate.json"),
     plots: Annotated[Path, typer.Option("--plots", help="Folder for DVC plot tables and PNGs.")] = Path(
         "plots/evaluate"),
@@ -733,12 +780,12 @@ def evaluate(
     """Accuracy, macro-F1, seed stability (alpha, unchanged predictions), seed ensemble and gap to the reference."""
     from labelgate.config import section
     from labelgate.evaluate import EvaluateParams, evaluate_runs, load_curves, load_runs, plot_tables, write_plots
-    from labelgate.io import atomic_dir, atomic_paths, refuse_overwriting_inputs, write_json_to
+    from labelgate.io import atomic_dir, atomic_paths, read_json, refuse_overwriting_inputs, write_json_to
     from labelgate.learning_curve import CurveParams
     from labelgate.train import read_test_table
 
-    refuse_overwriting_inputs({"--test": test, "--params": params, "--models": models, "--curves": curves},
-                              {"--out": out, "--plots": plots})
+    refuse_overwriting_inputs({"--test": test, "--params": params, "--models": models, "--curves": curves,
+                               "--audit": audit}, {"--out": out, "--plots": plots})
     values = _params(params)
     evaluate_params = section(values, "evaluate", EvaluateParams)
     curve_params = section(values, "learning_curve", CurveParams)
@@ -753,7 +800,8 @@ def evaluate(
         raise BadInputError(test, f"labels {outside} are not in the runs' label set {list(runs.labels)}",
                             column="label")
     metrics = evaluate_runs(runs.probabilities, truth, runs.labels, reference=evaluate_params.reference or None,
-                            curves=curve_data, curve_params=curve_params)
+                            curves=curve_data, curve_params=curve_params,
+                            audit=read_json(audit) if audit is not None and audit.exists() else None)
     tables = plot_tables(metrics, runs.probabilities, truth, curve_data)
     outputs = [(out, metrics)]
     if headline is not None:
@@ -770,7 +818,8 @@ def evaluate(
         typer.echo(f"{name}: accuracy {m['accuracy_mean']:.4f} (std {m['accuracy_std'] or 0:.4f}, "
                    f"{m['n_seeds']} seeds), macro-F1 {m['macro_f1_mean']:.4f}, alpha "
                    f"{'n/a' if alpha is None else f'{alpha:.3f}'}, unchanged {m['unchanged_prediction_rate']:.3f}, "
-                   f"gap {'n/a' if gap is None else f'{gap:+.4f}'}, plateau {m['plateau']}")
+                   f"gap {'n/a' if gap is None else f'{gap:+.4f}'}, plateau {m['plateau']}"
+                   + (f", audit gap {m['audit_accuracy_gap']:+.4f}" if m.get("audit_accuracy_gap") is not None else ""))
     return metrics
 
 

@@ -8,7 +8,8 @@ standard deviation (ddof=1; null with one seed); Krippendorff's alpha (nominal) 
 as coders and test items as units (null with one seed, or when every prediction is the same class: alpha is then
 undefined); the share of test items every seed predicts alike; the seed ensemble (probabilities averaged over
 seeds, then arg-max); the gap to the reference subset (reference mean minus this subset's mean, so positive means
-worse than gold; null without a reference); and the learning-curve plateau flag (null without a curve).
+worse than gold; null without a reference); the learning-curve plateau flag and decline (null without a curve).
+With an audit reference (labelgate.audit_reference), its gap figures go to the subset it audited.
 
 Plot tables for DVC: per-seed scores, a confusion table per subset (actual, predicted; seed-ensemble predictions)
 and the learning-curve points; matplotlib PNGs of the same when enabled.
@@ -27,9 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.contract import TEXT
 from labelgate.errors import BadInputError
-from labelgate.learning_curve import CurveParams, plateau_flag
+from labelgate.learning_curve import CurveParams, curve_decline, plateau_flag
 from labelgate.train import PROBS_FILE, RUN_FILE, prob_column, texts_fingerprint
 
 SEED_DIR = re.compile(r"^seed_(-?\d+)$")
@@ -38,7 +40,8 @@ SEED_DIR = re.compile(r"^seed_(-?\d+)$")
 STABILITY_FIGURES = (
     "n_seeds", "accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std", "krippendorff_alpha",
     "unchanged_prediction_rate", "ensemble_accuracy", "ensemble_macro_f1", "accuracy_gap_to_reference",
-    "macro_f1_gap_to_reference", "plateau", "learning_curve_gain_last_doubling",
+    "macro_f1_gap_to_reference", "plateau", "learning_curve_gain_last_doubling", "learning_curve_decline",
+    *AUDIT_FIGURES,
 )
 
 
@@ -180,8 +183,12 @@ def evaluate_runs(
     reference: str | None = None,
     curves: Mapping[str, Mapping[str, Any]] | None = None,
     curve_params: CurveParams | None = None,
+    audit: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The metrics JSON (see the module docstring) from test probabilities per subset and seed."""
+    """The metrics JSON (see the module docstring) from test probabilities per subset and seed; `audit`: the
+    audit reference JSON (labelgate.audit_reference), whose figures go to the subset it audited."""
+    from labelgate.audit_reference import attach_to_evaluation
+
     labels = tuple(labels)
     y_true = np.asarray([str(v) for v in y_true], dtype=object)
     outside = sorted(set(y_true.tolist()) - set(labels))
@@ -194,8 +201,9 @@ def evaluate_runs(
             if np.shape(probs) != (len(y_true), len(labels)):
                 raise ValueError(f"{subset} seed {seed}: probabilities of shape {np.shape(probs)}, "
                                  f"expected {(len(y_true), len(labels))}")
-    return _evaluate(probabilities, y_true, labels, reference or None, dict(curves or {}),
-                     curve_params or CurveParams())
+    metrics = _evaluate(probabilities, y_true, labels, reference or None, dict(curves or {}),
+                        curve_params or CurveParams())
+    return attach_to_evaluation(metrics, audit, curves)
 
 
 def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) -> dict[str, Any]:
@@ -224,6 +232,7 @@ def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) ->
             "macro_f1_gap_to_reference": None,
             "plateau": None,
             "learning_curve_gain_last_doubling": None,
+            "learning_curve_decline": None,
             "seeds": per_seed,
         }
     has_reference = reference is not None and reference in subsets
@@ -246,6 +255,7 @@ def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) ->
         else:
             gap = None
         figures["learning_curve_gain_last_doubling"] = gain
+        figures["learning_curve_decline"] = curve_decline(curve["points"])
         figures["plateau"] = plateau_flag(gain, gap, min_gain=curve_params.plateau_min_gain,
                                           min_gap=curve_params.plateau_min_gap)
     return {"reference": reference if has_reference else None, "labels": list(labels), "subsets": subsets}

@@ -54,6 +54,8 @@ FIGURE_RANGES: dict[str, tuple[float, float]] = {
     "annotator_alpha": (-1.0, 1.0), "krippendorff_alpha": (-1.0, 1.0),
     "accuracy_gap_to_reference": (-1.0, 1.0), "macro_f1_gap_to_reference": (-1.0, 1.0),
     "learning_curve_gain_last_doubling": (-1.0, 1.0), "n_seeds": (0.0, float("inf")),
+    "audit_accuracy_gap": (-1.0, 1.0), "audit_macro_f1_gap": (-1.0, 1.0), "learning_curve_decline": (-1.0, 1.0),
+    "audit_curve_gap_at_equal_size": (-1.0, 1.0), "audit_gold_minus_llm_full": (-1.0, 1.0),
 }
 
 
@@ -97,8 +99,11 @@ class GateParams:
     max_macro_f1_std: float = 0.04
     min_seed_alpha: float = 0.75  # Krippendorff's alpha of test predictions across seeds
     min_unchanged_rate: float = 0.8  # share of test items predicted identically by every seed
-    max_accuracy_gap: float = 0.05  # accuracy below the gold-label reference run
+    max_accuracy_gap: float = 0.05  # accuracy below the gold-pool reference run (optional: needs a gold pool)
     max_macro_f1_gap: float = 0.08
+    max_audit_accuracy_gap: float = 0.03  # gold- minus LLM-trained accuracy on the audited rows (audit reference)
+    max_audit_macro_f1_gap: float = 0.08
+    max_learning_curve_decline: float = 0.04  # best accuracy at a smaller fraction minus at the full size
 
     def __post_init__(self):
         if not isinstance(self.subset, str) or not self.subset:

@@ -19,6 +19,8 @@ STABILITY = {
     "krippendorff_alpha": "seed_alpha",
     "unchanged_prediction_rate": "unchanged_rate",
     "accuracy_gap_to_reference": "accuracy_gap",
+    "audit_accuracy_gap": "audit_accuracy_gap",
+    "learning_curve_decline": "learning_curve_decline",
 }
 
 

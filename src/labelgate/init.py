@@ -205,7 +205,8 @@ def pipeline(options: InitOptions) -> dict:
         "params": train_params,
         "outs": ["models/${item.subset}/seed_${item.seed}"],
     }
-    evaluate_deps = ["models", test]
+    evaluate_deps = ["models", "metrics/learning_curve", "metrics/audit_reference.json", test]
+    curve_params = ["base.labels", "learning_curve", "evaluate.reference", *_train_params(), version]
     if options.audit:
         stages["train_gold"] = {
             "foreach": "${train.seeds}",
@@ -216,22 +217,31 @@ def pipeline(options: InitOptions) -> dict:
                 "outs": ["models/gold/seed_${item}"],
             },
         }
-        curve_params = ["base.labels", "learning_curve", "evaluate.reference", *_train_params(), version]
         stages["learning_curve_gold"] = {
             "cmd": f"labelgate learning-curve --subset gold --test {test} --full-run models/gold/seed_0",
             "deps": ["data/subsets/gold.parquet", test, "models/gold/seed_0"],
             "params": curve_params,
             "outs": [{"metrics/learning_curve/gold.json": {"cache": False}}],
         }
-        stages["learning_curve_gated"] = {
-            "cmd": (f"labelgate learning-curve --subset ${{gate.subset}} --test {test} "
-                    "--full-run models/${gate.subset}/seed_0 --reference metrics/learning_curve/gold.json"),
-            "deps": ["data/subsets/${gate.subset}.parquet", test, "models/${gate.subset}/seed_0",
-                     "metrics/learning_curve/gold.json"],
-            "params": [*curve_params, "gate.subset"],
-            "outs": [{"metrics/learning_curve/${gate.subset}.json": {"cache": False}}],
-        }
-        evaluate_deps.insert(1, "metrics/learning_curve")
+    # the gated subset's curve: its decline is gated with or without a gold pool (the pool adds the plateau gap)
+    reference_curve = " --reference metrics/learning_curve/gold.json" if options.audit else ""
+    stages["learning_curve_gated"] = {
+        "cmd": (f"labelgate learning-curve --subset ${{gate.subset}} --test {test} "
+                f"--full-run models/${{gate.subset}}/seed_0{reference_curve}"),
+        "deps": ["data/subsets/${gate.subset}.parquet", test, "models/${gate.subset}/seed_0",
+                 *(["metrics/learning_curve/gold.json"] if options.audit else [])],
+        "params": [*curve_params, "gate.subset"],
+        "outs": [{"metrics/learning_curve/${gate.subset}.json": {"cache": False}}],
+    }
+    # the audit reference: the gated subset's gold-audited rows trained with gold and with LLM labels
+    stages["audit_reference"] = {
+        "cmd": (f"labelgate audit-reference data/validated.parquet --subset ${{gate.subset}} --test {test} "
+                "--out metrics/audit_reference.json"),
+        "deps": ["data/validated.parquet", "data/subsets/${gate.subset}.parquet", test],
+        "params": ["base.labels", "audit_reference", "gate.subset", "learning_curve.fractions",
+                   "learning_curve.seed", "learning_curve.equal_steps", *_train_params(), "train.seeds", version],
+        "outs": [{"metrics/audit_reference.json": {"cache": False}}],
+    }
     stages["evaluate"] = {
         "cmd": f"labelgate evaluate --test {test} --headline metrics/headline/evaluate.json",
         "deps": evaluate_deps,

@@ -8,6 +8,11 @@ set, and flags a plateau when
     gain over the last doubling (accuracy at the last fraction minus at half of it) < plateau_min_gain
     AND gap to the reference (reference accuracy minus this subset's final accuracy) > plateau_min_gap.
 
+A curve that falls as data grows is worse than a plateau: more labels of this kind make the model worse, the mark
+of systematic label errors. `decline` (the best accuracy at a smaller fraction minus the accuracy at the full size;
+positive when the curve falls) is reported with every curve and gated as a blocking figure
+(gate.max_learning_curve_decline), with or without a reference.
+
 The reference is the gold-label subset's own curve (its final point) when given; for the reference subset itself
 the gap is 0 by definition, so it never plateaus "prematurely". Without a reference the flag is null (unknown).
 
@@ -102,6 +107,14 @@ def gain_last_doubling(points: Sequence[Mapping[str, Any]], key: str = "accuracy
     return float(last[key] - best[key])
 
 
+def curve_decline(points: Sequence[Mapping[str, Any]], key: str = "accuracy") -> float | None:
+    """Best `key` at a smaller size minus `key` at the full size (the last point): > 0 when the curve falls as
+    data grows; None with fewer than two points."""
+    if len(points) < 2:
+        return None
+    return float(max(float(p[key]) for p in points[:-1]) - float(points[-1][key]))
+
+
 def plateau_flag(gain: float | None, gap: float | None, *, min_gain: float, min_gap: float) -> bool | None:
     """True: flat over the last doubling while trailing the reference; None when either figure is unknown."""
     if gain is None or gap is None:
@@ -187,6 +200,7 @@ def summarise_curve(
         "final_accuracy": final,
         "gain_last_doubling": gain,
         "macro_f1_gain_last_doubling": gain_last_doubling(points, "macro_f1"),
+        "decline": curve_decline(points),
         "reference": reference_name,
         "reference_accuracy": reference_accuracy if not (reference_name and subset == reference_name) else final,
         "gap_to_reference": gap,

@@ -110,7 +110,7 @@ def test_single_seed_blocks_until_stability_is_optional(workdir, cli):
     single = {"subsets": {"raw": {"n_seeds": 1, "accuracy_std": None, "macro_f1_std": None,
                                   "krippendorff_alpha": None, "unchanged_prediction_rate": 1.0,
                                   "accuracy_gap_to_reference": 0.01, "macro_f1_gap_to_reference": 0.01,
-                                  "plateau": False}}}
+                                  "plateau": False, "audit_accuracy_gap": 0.01, "learning_curve_decline": -0.01}}}
     (workdir / "evaluate.json").write_text(json.dumps(single))
     args = ("gate", "--evaluation", workdir / "evaluate.json", "--out", workdir / "gate.json")
     assert cli(*args).exit_code == 1
