@@ -151,8 +151,8 @@ def _grid_repo(root: Path) -> None:
     params["train"].update(TINY)
     params["evaluate"]["png"] = False
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for dep in [*train["deps"], *evaluate["deps"]]:  # the stage modules they depend on
-        if dep.startswith("src/"):
+    for dep in [*train["deps"], *evaluate["deps"]]:  # the modules and committed files they depend on
+        if "${" not in dep and not dep.startswith(("data/", "models")) and (REPO / dep).is_file():
             (root / dep).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(REPO / dep, root / dep)
     gold = pd.read_csv(REPO / "data/demo/pool_gold.csv")
