@@ -2,7 +2,8 @@
 
 Run once by a maintainer; its outputs are committed under data/demo/:
   pool_texts.csv  id, text, gold_label   texts for the LLM to label; gold_label only on the audit subset
-  pool_gold.csv   id, text, label         crowd labels for every pool text (the gold-label reference run)
+  pool_gold.csv   id, text, label, gold_label   crowd labels for every pool text (the gold-label reference run),
+                  gold_label on the same audit subset as pool_texts.csv
   test.csv        text, label             held-out gold test set (crowd confidence >= 0.8)
 
 Usage: python scripts/make_demo_data.py [--pool 2000] [--test 600] [--audit 400] [--seed 13]
@@ -46,7 +47,8 @@ def build(pool_size: int, test_size: int, audit_size: int, seed: int):
     pool["gold_label"] = ""
     pool.loc[audit, "gold_label"] = pool.loc[audit, "sentiment"]
     pool_texts = pool[["id", "text", "gold_label"]]
-    pool_gold = pool.rename(columns={"sentiment": "label"})[["id", "text", "label"]]
+    # The gold version of the pool keeps the same audit, so `labelgate check --label-column label` measures it too.
+    pool_gold = pool.rename(columns={"sentiment": "label"})[["id", "text", "label", "gold_label"]]
     test = test.rename(columns={"sentiment": "label"})[["text", "label"]].sample(frac=1, random_state=seed)
     return pool_texts, pool_gold, test.reset_index(drop=True)
 
