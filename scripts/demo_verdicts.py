@@ -1,11 +1,13 @@
 """Print the demo's two verdicts in two lines and exit 0 when they are the documented ones.
 
 The demo gates two label sets of the same 2,000 tweets: the Gemma-3-270M labels (documented verdict: BLOCKED, by
-`labelgate gate`) and the crowd labels (documented verdict: PASSED, by `labelgate check`). `make demo` and this
+`labelgate gate`) and the crowd labels (documented verdict: WARN, by `labelgate check`: not blocked, every required
+figure measured and every blocking expectation passed, with one warning: the crowd labels' class shares differ
+from the gold test set's, which was drawn from the confidently labelled tweets). `make demo` and this
 repository's CI call this script after `dvc repro gate gold_check`, so a blocked demo label set is the expected
 outcome, not a failure; a verdict other than the documented one (or a missing verdict) exits 1.
 
-    python scripts/demo_verdicts.py [metrics/gate.json=block] [metrics/gold_check.json=pass]
+    python scripts/demo_verdicts.py [metrics/gate.json=block] [metrics/gold_check.json=warn]
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from pathlib import Path
 
 EXPECTED = (
     ("Gemma-3-270M labels", "metrics/gate.json", "block"),
-    ("crowd labels, same pool", "metrics/gold_check.json", "pass"),
+    ("crowd labels, same pool", "metrics/gold_check.json", "warn"),
 )
-BANNER = {"pass": "PASSED", "warn": "WARN", "block": "BLOCKED"}
+BANNER = {"pass": "PASSED", "warn": "WARN", "block": "BLOCKED"}  # warn: passed with warnings (exit 0)
 REPORT = "reports/report.html"
 
 
