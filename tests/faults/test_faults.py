@@ -78,9 +78,23 @@ def test_label_risk_without_figures_blocks(workdir, cli, label_risk):
     result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
     assert result.exit_code == 1, result.output
     verdict = gate_verdict(workdir / "gate.json")
-    assert "label_error_rate_upper or estimated_noise_rate or audit_accuracy_lower" in verdict["missing_required"]
+    assert "label_error_rate_upper or audit_accuracy_lower" in verdict["missing_required"]
     assert "nothing measured by suite(s) label_summary" in verdict["reason"]
     assert "BLOCKED" in result.stdout
+
+
+def test_cleanlab_estimate_without_an_audit_is_no_evidence(workdir, cli):
+    """Every audit-free figure measured and passing, no audit rows: blocked, and the verdict says how to get one."""
+    metrics = {"estimated_noise_rate": 0.05, "annotator_alpha": 0.9, "class_balance_tvd": 0.02,
+               "label_error_rate_upper": None, "audit_accuracy_lower": None}
+    (workdir / "label_risk.json").write_text(json.dumps({"metrics": metrics}))
+    result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
+    assert result.exit_code == 1, result.output
+    verdict = gate_verdict(workdir / "gate.json")
+    assert verdict["missing_required"][0] == "label_error_rate_upper or audit_accuracy_lower"
+    assert "labelgate audit sample" in verdict["reason"]
+    assert {o["column"] for o in verdict["outcomes"] if o["status"] == "pass"} == {
+        "estimated_noise_rate", "annotator_alpha", "class_balance_tvd"}
 
 
 @pytest.mark.parametrize("evaluation", [
@@ -213,8 +227,8 @@ def test_boolean_in_other_sections_is_refused(workdir, cli, good_csv):
 @pytest.mark.parametrize("figure, value", [("estimated_noise_rate", -0.5), ("class_balance_tvd", 1.5),
                                            ("annotator_alpha", 3.0), ("estimated_noise_rate", "0.1")])
 def test_figure_outside_its_range_blocks(workdir, cli, figure, value):
-    metrics = {"estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9, "annotator_alpha": 0.8,
-               "class_balance_tvd": 0.05, figure: value}
+    metrics = {"label_error_rate_upper": 0.08, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
+               "annotator_alpha": 0.8, "class_balance_tvd": 0.05, figure: value}
     (workdir / "label_risk.json").write_text(json.dumps({"metrics": metrics}))
     result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
     assert result.exit_code == 1, result.output
