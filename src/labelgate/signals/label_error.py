@@ -31,6 +31,7 @@ from labelgate.estimation import auc_interval, estimate_error_rate, systematic_s
 from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, entropy, register, vote_distribution
 
 RISK_COLUMN = "label_error_risk"
+PREDICT_CHUNK_ROWS = 200_000  # unaudited rows predicted per chunk by the risk model (bounds memory)
 MIN_CLASS_ROWS = 5  # audited wrong and right rows each needed to fit the risk model or the text-error model
 FOLDS = 5
 REGULARISATION = (0.3, 3.0, 30.0)  # inverse L2 strengths the risk model picks from by inner 3-fold log-loss
@@ -64,7 +65,7 @@ class LabelErrorSignal(RiskSignal):
         risk, used = None, []
         if several:
             features, feature_names = risk_features(context)
-            words = text_features(table.frame["text"].tolist(), max_rows=params.max_train_rows,
+            words = text_features(table.frame["text"], max_rows=params.max_train_rows,
                                   max_features=params.max_features, seed=seed)
             risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
             used = [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
@@ -78,8 +79,9 @@ class LabelErrorSignal(RiskSignal):
         else:
             systematic = {name: None for name in METRICS if name.startswith("systematic")}
             systematic["systematic_error_reason"] = "one LLM label throughout: cleanlab cannot run"
-        text = text_error_auc(table.frame["text"].tolist(), given, wrong, n_classes=len(labels),
-                              confidence=confidence, seed=seed)
+        audited_rows = np.flatnonzero(audited)  # the text-error model reads the audited rows' texts only
+        text = text_error_auc(table.frame["text"].iloc[audited_rows].tolist(), given[audited_rows],
+                              wrong[audited_rows], n_classes=len(labels), confidence=confidence, seed=seed)
         classes = per_class(gold, given, weights, labels, confidence)
         summary = {
             "available": True,
@@ -120,21 +122,37 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def text_features(texts: list[str], *, max_rows: int, max_features: int, seed: int = 0):
+class TextWords:
+    """TF-IDF words and bigrams of a text column, computed for the rows asked for (`words[rows]`), so a large table
+    never holds the whole matrix: rows are transformed independently, so a chunk's rows equal the full matrix's."""
+
+    def __init__(self, vectoriser, texts: pd.Series):
+        self.vectoriser, self.texts = vectoriser, texts
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.texts), len(self.vectoriser.vocabulary_)
+
+    def __getitem__(self, rows):
+        return self.vectoriser.transform(self.texts.iloc[rows].tolist())
+
+
+def text_features(texts, *, max_rows: int, max_features: int, seed: int = 0) -> TextWords | None:
     """TF-IDF words and bigrams of every row, the vocabulary fitted on a random sample of at most `max_rows` rows
     drawn without regard to the audit: audited and unaudited rows must get identically distributed features, or the
     risk model's predictions would differ between them and bias the estimate. None when no word occurs twice."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(texts), size=min(len(texts), max_rows), replace=False)
     vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True,
                                  dtype=np.float32, strip_accents="unicode")
     try:
-        vectoriser.fit([texts[i] for i in sample])
+        vectoriser.fit(texts.iloc[sample].tolist())
     except ValueError:  # no word in two texts
         return None
-    return vectoriser.transform(texts)
+    return TextWords(vectoriser, texts)
 
 
 def cross_fitted_risk(features: np.ndarray, wrong: np.ndarray, *, words=None, seed: int = 0, folds: int = FOLDS
@@ -157,20 +175,28 @@ def cross_fitted_risk(features: np.ndarray, wrong: np.ndarray, *, words=None, se
     unaudited = np.setdiff1d(np.arange(len(wrong)), audited)
     splitter = StratifiedKFold(n_splits=min(folds, int(y.sum()), int(len(y) - y.sum())), shuffle=True,
                                random_state=seed)
-    n_splits = splitter.get_n_splits()
+
+    def design(scaler, rows, row_words):
+        dense = csr_matrix(scaler.transform(features[rows]))
+        return dense if row_words is None else hstack([dense, row_words]).tocsr()
+
+    fitted = []
     for train, held_out in splitter.split(np.zeros(len(y)), y):
         scaler = StandardScaler().fit(features[audited[train]])
-
-        def design(rows):
-            dense = csr_matrix(scaler.transform(features[rows]))
-            return dense if words is None else hstack([dense, words[rows]]).tocsr()
-
         model = LogisticRegressionCV(Cs=REGULARISATION, l1_ratios=(0.0,), cv=3, scoring="neg_log_loss",
                                      max_iter=2000, use_legacy_attributes=False)
-        model.fit(design(audited[train]), y[train])
-        risk[audited[held_out]] = model.predict_proba(design(audited[held_out]))[:, 1]
-        if len(unaudited):
-            risk[unaudited] += model.predict_proba(design(unaudited))[:, 1] / n_splits
+        fit_rows, held_rows = audited[train], audited[held_out]
+        model.fit(design(scaler, fit_rows, None if words is None else words[fit_rows]), y[train])
+        risk[held_rows] = model.predict_proba(
+            design(scaler, held_rows, None if words is None else words[held_rows]))[:, 1]
+        fitted.append((scaler, model))
+    # The other rows get the mean of the K models, a chunk at a time: each chunk's words are computed once and
+    # memory stays bounded on large tables.
+    for start in range(0, len(unaudited), PREDICT_CHUNK_ROWS):
+        rows = unaudited[start:start + PREDICT_CHUNK_ROWS]
+        row_words = None if words is None else words[rows]
+        for scaler, model in fitted:
+            risk[rows] += model.predict_proba(design(scaler, rows, row_words))[:, 1] / len(fitted)
     return risk
 
 
