@@ -57,3 +57,17 @@ def label_table(texts, given: np.ndarray, labels: list[str], *, truth=None, audi
         audited = rng.random(len(texts)) < audit_share
         frame["gold_label"] = np.where(audited, names[truth], None)
     return frame
+
+
+def confident_table(n: int, labels, *, noisy: bool, seed: int, audit_share: float) -> pd.DataFrame:
+    """A label table whose LLM is confident (0.9 on its label): the clean set, or one where half of class 1 and
+    half of class 2 follow a systematic flip (1 -> 0, 2 -> 1)."""
+    labels = list(labels)
+    texts, truth = make_texts(n, len(labels), seed=seed)
+    given = flip_systematic(truth, {(1, 0): 0.5, (2, 1): 0.5}) if noisy else truth
+    frame = label_table(texts, given, labels, truth=truth, audit_share=audit_share)
+    probs = np.full((len(frame), len(labels)), 0.05)
+    probs[np.arange(len(frame)), given] = 0.9
+    for k, label in enumerate(labels):
+        frame[f"llm_prob_{label}"] = probs[:, k]
+    return frame

@@ -12,20 +12,13 @@ import yaml
 
 from labelgate.headline import evaluate_headline, gate_headline, label_risk_headline
 from labelgate.packaged import choose_labels, default_expectations_dir, default_params, resolve_sources, table_labels
-from synthetic import flip_systematic, label_table, make_texts
+from synthetic import confident_table, make_texts
 
 REPO_LABELS = ("negative", "neutral", "positive")
 
 
 def tickets(noisy: bool, labels=("bug", "feature", "question"), n: int = 600) -> pd.DataFrame:
-    texts, truth = make_texts(n, 3, seed=11)
-    given = flip_systematic(truth, {(1, 0): 0.5, (2, 1): 0.5}) if noisy else truth
-    frame = label_table(texts, given, list(labels), truth=truth, audit_share=0.25)
-    probs = np.full((len(frame), 3), 0.05)
-    probs[np.arange(len(frame)), given] = 0.9
-    for k, label in enumerate(labels):
-        frame[f"llm_prob_{label}"] = probs[:, k]
-    return frame
+    return confident_table(n, labels, noisy=noisy, seed=11, audit_share=0.25)
 
 
 @pytest.fixture()

@@ -9,20 +9,13 @@ import pandas as pd
 import pytest
 
 from labelgate.gate import GateParams, run_gate
-from synthetic import flip_systematic, label_table, make_texts
+from synthetic import confident_table
 
 LABELS = ["a", "b", "c"]
 
 
 def labelled(noisy: bool) -> pd.DataFrame:
-    texts, truth = make_texts(900, 3, seed=7)
-    given = flip_systematic(truth, {(1, 0): 0.5, (2, 1): 0.5}) if noisy else truth
-    frame = label_table(texts, given, LABELS, truth=truth, audit_share=0.2)
-    probs = np.full((len(frame), 3), 0.05)
-    probs[np.arange(len(frame)), given] = 0.9
-    for k, label in enumerate(LABELS):
-        frame[f"llm_prob_{label}"] = probs[:, k]
-    return frame
+    return confident_table(900, LABELS, noisy=noisy, seed=7, audit_share=0.2)
 
 
 @pytest.fixture()
