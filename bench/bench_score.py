@@ -104,14 +104,77 @@ def generate(path: Path, n: int, n_classes: int, chunk: int = 1_000_000) -> None
     writer.close()
 
 
+class RssProbe:
+    """Peak RSS per phase: a thread samples the process's RSS every `interval` seconds and charges it to the phase
+    set last (`enter`). Also wraps the label_error signal's steps and cleanlab's label-issue search as sub-phases."""
+
+    def __init__(self, interval: float = 0.02):
+        import threading
+
+        import psutil
+
+        self.process = psutil.Process()
+        self.phase = "start"
+        self.peaks: dict[str, float] = {}
+        self.entered: dict[str, float] = {}
+        self.interval = interval
+        self.running = True
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        while self.running:
+            rss = self.process.memory_info().rss / 2**30
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss)
+            time.sleep(self.interval)
+
+    def enter(self, phase: str) -> None:
+        rss = self.process.memory_info().rss / 2**30
+        self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss)
+        self.phase = phase
+        self.entered.setdefault(phase, round(rss, 2))
+        self.peaks[phase] = max(self.peaks.get(phase, 0.0), rss)
+
+    def wrap(self, module, name: str, phase: str) -> None:
+        import functools
+
+        inner = getattr(module, name)
+
+        @functools.wraps(inner)
+        def wrapped(*args, **kwargs):
+            outer = self.phase
+            self.enter(phase)
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.enter(outer)
+
+        setattr(module, name, wrapped)
+
+    def stop(self) -> dict[str, dict[str, float]]:
+        self.running = False
+        self.thread.join()
+        return {phase: {"rss_at_start_gib": self.entered.get(phase), "peak_rss_gib": round(peak, 2)}
+                for phase, peak in self.peaks.items()}
+
+
 def run_stream(path: Path, n_classes: int, folder: Path) -> dict:
+    import cleanlab.filter
+
     from labelgate.score_stream import score_parquet_streaming
+    from labelgate.signals import label_error
 
     labels = tuple(f"class_{k}" for k in range(n_classes))
     marks: list[tuple[str, float, float]] = []
+    probe = RssProbe()
+    probe.wrap(cleanlab.filter, "find_label_issues", "cleanlab: find_label_issues")
+    for step in ("risk_features", "text_features", "cross_fitted_risk", "estimate_error_rate", "systematic_share",
+                 "text_error_auc", "per_class"):
+        probe.wrap(label_error, step, f"label_error: {step}")
 
     def progress(message: str) -> None:
         marks.append((message, time.perf_counter(), time.process_time()))
+        probe.enter(message.split(" rows")[0].rstrip(":"))
         usage = resource.getrusage(resource.RUSAGE_SELF)
         print(f"{message}: wall {marks[-1][1] - start:.0f}s, cpu {marks[-1][2] - cpu_start:.0f}s, "
               f"max rss {usage.ru_maxrss / 2**20:.2f} GiB", file=sys.stderr, flush=True)
@@ -122,6 +185,7 @@ def run_stream(path: Path, n_classes: int, folder: Path) -> dict:
         expectations_dir=Path(__file__).resolve().parents[1] / "expectations", progress=progress,
     )
     done, cpu_done = time.perf_counter(), time.process_time()
+    phase_rss = probe.stop()
     phases: dict[str, float] = {}
     cpu_phases: dict[str, float] = {}
     for (message, t0, c0), (_, t1, c1) in zip(marks, marks[1:] + [("end", done, cpu_done)]):
@@ -135,6 +199,7 @@ def run_stream(path: Path, n_classes: int, folder: Path) -> dict:
         "cpu_s": round(cpu_done - cpu_start, 2), "rows_per_cpu_s": round(n / (cpu_done - cpu_start)),
         "load_average": [round(x, 1) for x in os.getloadavg()], "phase_s": phases, "phase_cpu_s": cpu_phases,
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "phase_rss": phase_rss,
         "estimated_noise_rate": round(summary["metrics"]["estimated_noise_rate"], 4),
         "scores_file_gib": round((folder / "scores.parquet").stat().st_size / 2**30, 2),
     }

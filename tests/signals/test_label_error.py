@@ -114,3 +114,78 @@ class TestLabelError:
         assert metrics["label_error_rate"] == pytest.approx((frame.loc[audited, "gold_label"] != "a").mean())
         assert summary["method"] == METHOD_STRATIFIED
         assert metrics["systematic_error_share"] is None  # cleanlab cannot run on one label: not measured
+
+
+def _whole_table_features(context) -> np.ndarray:
+    """The risk features as one rows x features matrix, computed over whole-table arrays (the reference the
+    row-chunked RiskFeatures must equal exactly)."""
+    from labelgate.signals.base import entropy, vote_distribution
+
+    table, given = context.table, context.given_labels
+    index = np.arange(len(given))
+    probs = np.clip(context.pred_probs, 1e-6, 1 - 1e-6)
+    logit = lambda p: np.log(p) - np.log1p(-p)  # noqa: E731
+    llm = np.clip(table.probabilities(), 1e-6, 1 - 1e-6)
+    codes = np.column_stack([table.label_codes(c) for c in ["llm_label", *table.annotator_columns]])
+    columns = [logit(probs[index, given]), probs.max(axis=1) - probs[index, given],
+               context.label_issues.astype(float), logit(llm[index, given]),
+               entropy(llm) / np.log(len(table.labels)), vote_distribution(codes, len(table.labels))[index, given]]
+    return np.column_stack(columns + [(given == k).astype(float) for k in range(len(table.labels))])
+
+
+def _eight_class_context(n: int = 3000):
+    from labelgate.signals.base import ScoringContext
+
+    labels = [f"k{i}" for i in range(8)]
+    texts, truth = make_texts(n, 8, seed=11, signal_words=3)
+    given = flip_uniform(truth, 0.2, 8, seed=12)
+    frame = label_table(texts, given, labels, truth=truth, audit_share=0.1, seed=13)
+    rng = np.random.default_rng(14)
+    logits = rng.normal(size=(n, 8))
+    logits[np.arange(n), given] += 2.0
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    for k, label in enumerate(labels):
+        frame[f"llm_prob_{label}"] = probs[:, k]
+    frame["annotator_v2"] = np.asarray(labels, dtype=object)[np.where(rng.random(n) < 0.3, truth, given)]
+    table = LabelTable(frame=frame, labels=tuple(labels), path="memory")
+    return ScoringContext(table=table, params=ScoreParams(max_train_rows=1000))
+
+
+class TestBoundedMemory:
+    def test_row_chunks_equal_the_whole_table_matrix_exactly(self):
+        from labelgate.signals.label_error import risk_features
+
+        context = _eight_class_context()
+        features, names = risk_features(context)
+        assert not isinstance(features, np.ndarray)  # rows are computed when asked for, never the whole matrix
+        reference = _whole_table_features(context)
+        assert features.shape == reference.shape == (3000, len(names))
+        chunked = np.concatenate([features[start:start + 700] for start in range(0, 3000, 700)])
+        np.testing.assert_array_equal(chunked, reference)  # bit for bit: 8 classes, so summation order matters
+        rows = np.random.default_rng(0).permutation(3000)[:500]
+        np.testing.assert_array_equal(features[rows], reference[rows])
+        np.testing.assert_array_equal(features[np.isin(np.arange(3000), rows)], reference[np.sort(rows)])
+
+    def test_the_risk_model_never_asks_for_more_rows_than_the_audit_or_a_chunk(self, monkeypatch):
+        from labelgate.signals import label_error
+
+        context = _eight_class_context()
+        features, _ = label_error.risk_features(context)
+        asked: list[int] = []
+
+        class Recording:
+            shape = features.shape
+
+            def __getitem__(self, rows):
+                asked.append(len(np.arange(3000)[rows]))
+                return features[rows]
+
+        gold, given = context.table.label_codes("gold_label"), context.given_labels
+        wrong = np.where(gold >= 0, (gold != given).astype(float), np.nan)
+        monkeypatch.setattr(label_error, "PREDICT_CHUNK_ROWS", 400)
+        risk = label_error.cross_fitted_risk(Recording(), wrong, seed=0)
+        n_audited = int((gold >= 0).sum())
+        assert risk is not None and asked and max(asked) <= max(n_audited, 400) < 3000
+        # the chunked prediction is the same as one pass over every unaudited row
+        monkeypatch.setattr(label_error, "PREDICT_CHUNK_ROWS", 10_000)
+        np.testing.assert_array_equal(label_error.cross_fitted_risk(features, wrong, seed=0), risk)

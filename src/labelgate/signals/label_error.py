@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labelgate.contract import GOLD, LLM_LABEL
+from labelgate.contract import GOLD, LLM_LABEL, prob_column
 from labelgate.estimation import auc_interval, estimate_error_rate, systematic_share, weighted_share
 from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, entropy, register, vote_distribution
 
@@ -95,27 +95,56 @@ class LabelErrorSignal(RiskSignal):
         return SignalResult(self.name, rows, summary, metrics)
 
 
-def risk_features(context: ScoringContext) -> tuple[np.ndarray, list[str]]:
-    """Audit-free per-row features that predict a wrong LLM label (no gold label is read here)."""
-    table = context.table
-    given = context.given_labels
-    index = np.arange(len(given))
-    probs = np.clip(context.pred_probs, 1e-6, 1 - 1e-6)
-    columns = {
-        "text_model_logit_given": _logit(probs[index, given]),
-        "text_model_margin": probs.max(axis=1) - probs[index, given],
-        "cleanlab_is_label_issue": context.label_issues.astype(float),
-    }
-    if table.has_probs:
-        llm = np.clip(table.probabilities(), 1e-6, 1 - 1e-6)
-        columns["llm_logit_given"] = _logit(llm[index, given])
-        columns["llm_normalised_entropy"] = entropy(llm) / np.log(len(table.labels))
-    if table.annotator_columns:
-        codes = np.column_stack([table.label_codes(c) for c in [LLM_LABEL, *table.annotator_columns]])
-        columns["annotations_agreeing"] = vote_distribution(codes, len(table.labels))[index, given]
-    for k, label in enumerate(table.labels):
-        columns[f"llm_label={label}"] = (given == k).astype(float)
-    return np.column_stack(list(columns.values())), list(columns)
+def risk_features(context: ScoringContext) -> tuple[RiskFeatures, list[str]]:
+    """Audit-free per-row features that predict a wrong LLM label (no gold label is read here), computed for the
+    rows asked for (`features[rows]`, see RiskFeatures)."""
+    features = RiskFeatures(context)
+    return features, features.names
+
+
+class RiskFeatures:
+    """The risk model's audit-free features, computed for the rows asked for (`features[rows]` -> float64 array of
+    len(rows) x len(names)), so a large table never holds the whole rows x features matrix: every feature is a
+    function of its own row only, so a chunk's rows equal the full matrix's rows."""
+
+    def __init__(self, context: ScoringContext):
+        table = self.table = context.table
+        self.given = context.given_labels
+        self.pred_probs = context.pred_probs
+        self.label_issues = context.label_issues
+        self.prob_columns = [prob_column(label) for label in table.labels] if table.has_probs else []
+        annotators = table.annotator_columns
+        # label codes of the annotations (exact as int8: only compared with class codes)
+        self.codes = np.column_stack([table.label_codes(c).astype(np.int8) for c in [LLM_LABEL, *annotators]]
+                                     ) if annotators else None
+        self.names = ["text_model_logit_given", "text_model_margin", "cleanlab_is_label_issue",
+                      *(["llm_logit_given", "llm_normalised_entropy"] if self.prob_columns else []),
+                      *(["annotations_agreeing"] if annotators else []),
+                      *[f"llm_label={label}" for label in table.labels]]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.given), len(self.names)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        table = self.table
+        rows = np.asarray(range(len(self.given))[rows] if isinstance(rows, slice) else rows)
+        rows = np.flatnonzero(rows) if rows.dtype == bool else rows
+        given = self.given[rows]
+        index = np.arange(len(rows))
+        probs = np.clip(self.pred_probs[rows], 1e-6, 1 - 1e-6)
+        columns = [
+            _logit(probs[index, given]),
+            probs.max(axis=1) - probs[index, given],
+            self.label_issues[rows].astype(float),
+        ]
+        if self.prob_columns:
+            llm = np.clip(table.frame.iloc[rows][self.prob_columns].to_numpy(float), 1e-6, 1 - 1e-6)
+            columns += [_logit(llm[index, given]), entropy(llm) / np.log(len(table.labels))]
+        if self.codes is not None:
+            columns.append(vote_distribution(self.codes[rows], len(table.labels))[index, given])
+        columns += [(given == k).astype(float) for k in range(len(table.labels))]
+        return np.column_stack(columns)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -172,31 +201,32 @@ def cross_fitted_risk(features: np.ndarray, wrong: np.ndarray, *, words=None, se
     if min(int(y.sum()), int(len(y) - y.sum())) < MIN_CLASS_ROWS:
         return None
     risk = np.zeros(len(wrong))
-    unaudited = np.setdiff1d(np.arange(len(wrong)), audited)
+    unaudited = np.flatnonzero(np.isnan(wrong))
     splitter = StratifiedKFold(n_splits=min(folds, int(y.sum()), int(len(y) - y.sum())), shuffle=True,
                                random_state=seed)
 
-    def design(scaler, rows, row_words):
-        dense = csr_matrix(scaler.transform(features[rows]))
+    def design(scaler, row_features, row_words):
+        dense = csr_matrix(scaler.transform(row_features))
         return dense if row_words is None else hstack([dense, row_words]).tocsr()
 
     fitted = []
     for train, held_out in splitter.split(np.zeros(len(y)), y):
-        scaler = StandardScaler().fit(features[audited[train]])
+        fit_rows, held_rows = audited[train], audited[held_out]
+        fit_features = features[fit_rows]
+        scaler = StandardScaler().fit(fit_features)
         model = LogisticRegressionCV(Cs=REGULARISATION, l1_ratios=(0.0,), cv=3, scoring="neg_log_loss",
                                      max_iter=2000, use_legacy_attributes=False)
-        fit_rows, held_rows = audited[train], audited[held_out]
-        model.fit(design(scaler, fit_rows, None if words is None else words[fit_rows]), y[train])
+        model.fit(design(scaler, fit_features, None if words is None else words[fit_rows]), y[train])
         risk[held_rows] = model.predict_proba(
-            design(scaler, held_rows, None if words is None else words[held_rows]))[:, 1]
+            design(scaler, features[held_rows], None if words is None else words[held_rows]))[:, 1]
         fitted.append((scaler, model))
-    # The other rows get the mean of the K models, a chunk at a time: each chunk's words are computed once and
-    # memory stays bounded on large tables.
+    # The other rows get the mean of the K models, a chunk at a time: each chunk's features and words are computed
+    # once and memory stays bounded on large tables.
     for start in range(0, len(unaudited), PREDICT_CHUNK_ROWS):
         rows = unaudited[start:start + PREDICT_CHUNK_ROWS]
-        row_words = None if words is None else words[rows]
+        row_features, row_words = features[rows], None if words is None else words[rows]
         for scaler, model in fitted:
-            risk[rows] += model.predict_proba(design(scaler, rows, row_words))[:, 1] / len(fitted)
+            risk[rows] += model.predict_proba(design(scaler, row_features, row_words))[:, 1] / len(fitted)
     return risk
 
 
