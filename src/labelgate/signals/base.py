@@ -93,8 +93,12 @@ def signal_metrics() -> set[str]:
     return {metric for cls in SIGNALS.values() for metric in cls.metrics}
 
 
-def entropy(probabilities: np.ndarray) -> np.ndarray:
-    """Shannon entropy (nats) per row; 0 log 0 counts as 0."""
+def entropy(probabilities: np.ndarray, *, chunk_rows: int = 100_000) -> np.ndarray:
+    """Shannon entropy (nats) per row; 0 log 0 counts as 0. Above `chunk_rows` rows, computed a chunk at a time
+    (the same values: each row's terms are summed alone), so the temporaries stay small on large tables."""
+    if len(probabilities) > chunk_rows:
+        return np.concatenate([entropy(probabilities[start:start + chunk_rows], chunk_rows=chunk_rows)
+                               for start in range(0, len(probabilities), chunk_rows)])
     p = np.clip(probabilities, 0.0, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(p > 0, -p * np.log(p), 0.0)
@@ -107,4 +111,4 @@ def vote_distribution(codes: np.ndarray, n_classes: int) -> np.ndarray:
     for k in range(n_classes):
         counts[:, k] = (codes == k).sum(axis=1)
     totals = counts.sum(axis=1, keepdims=True)
-    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    return np.divide(counts, totals, out=counts, where=totals > 0)  # in place: a row without votes stays all 0
