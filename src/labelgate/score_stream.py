@@ -21,6 +21,7 @@ after every chunk succeeded. Differences from the in-memory path: folds are rand
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import tempfile
@@ -102,6 +103,7 @@ def score_parquet_streaming(
 
     Returns the summary (the same keys as `score_labels`, plus "streamed": {"chunks", "chunk_rows"}).
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     if params.text_model != "tfidf_logreg" and any(s in params.signals for s in ("cleanlab", "agreement")):
@@ -126,12 +128,13 @@ def score_parquet_streaming(
     with atomic_paths(out, summary_path) as (tmp_out, tmp_summary), \
             tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as spool_dir:
         spool_path = Path(spool_dir) / "normalised.parquet"
+        texts_path = Path(spool_dir) / "texts.arrow"  # uncompressed, memory-mapped for the signals that read texts
         # ---- pass 1: validate, keep compact columns, spool the normalised table
         codes: dict[str, np.ndarray] = {}
         probs: np.ndarray | None = None
         id_hashes = np.empty(n_rows, dtype=np.uint64)
         sample_texts: list[str] = []
-        spool = None
+        spool = texts_spool = None
         offset = 0
         chunks = 0
         for frame in _chunks(source, path, params.chunk_rows):
@@ -155,13 +158,17 @@ def score_parquet_streaming(
             if spool is None:
                 schema = _writable_schema(_to_arrow(frame).schema, source.schema_arrow)
                 spool = pq.ParquetWriter(spool_path, schema)
-            spool.write_table(_to_arrow(frame, schema))
+                texts_spool = pa.ipc.new_file(str(texts_path), pa.schema([schema.field(TEXT)]))
+            normalised = _to_arrow(frame, schema)
+            spool.write_table(normalised)
+            texts_spool.write_table(normalised.select([TEXT]))
             offset, chunks = stop, chunks + 1
-            del frame
+            del frame, normalised
             # the contract suite's run leaves reference cycles that hold the chunk's frames until a full collection
             # (rare with many live objects): collect them here, or memory grows with every chunk
             gc.collect()
         spool.close()
+        texts_spool.close()
         spool_schema = schema
         _check_unique_ids(path, id_hashes, spool_path, params.chunk_rows)
         del id_hashes
@@ -174,9 +181,12 @@ def score_parquet_streaming(
             for j, label in enumerate(labels):
                 frame[contract.prob_column(label)] = probs[:, j]
             del probs
-        # texts for signals that read them (label_error), kept in Arrow memory (~1 byte a character)
-        frame[TEXT] = pd.arrays.ArrowExtensionArray(pq.read_table(spool_path, columns=[TEXT]).column(0))
+        # texts for the signals that read them (label_error), memory-mapped: pages are read in when a signal reads
+        # their rows, so the texts take no memory while the other signals run
+        frame[TEXT] = pd.arrays.ArrowExtensionArray(pa.ipc.open_file(pa.memory_map(str(texts_path))).read_all()
+                                                    .column(0))
         compact = CompactLabelTable(frame, labels, str(path), codes)
+        _release_memory()
 
         def predict() -> np.ndarray:
             say("text model: fit on the sample")
@@ -184,6 +194,7 @@ def score_parquet_streaming(
             model = SampledFoldModel(n_classes=len(labels), folds=params.cv_folds, max_features=params.max_features,
                                      regularisation=params.text_model_c)
             model.fit(sample_texts, given[sample], fold_of[sample])
+            sample_texts.clear()
             pred = np.empty((n_rows, len(labels)), dtype=np.float64)
             start = 0
             for batch in pq.ParquetFile(spool_path).iter_batches(batch_size=params.chunk_rows, columns=[TEXT]):
@@ -194,8 +205,14 @@ def score_parquet_streaming(
             return pred
 
         context = StreamingContext(table=compact, params=params, test_labels=test_labels, predict=predict)
-        signal_frames, summary = run_signals(context, progress=lambda name: say(f"signal: {name}"))
+
+        def next_signal(name: str) -> None:
+            _release_memory()  # what the previous signal freed, before the next one allocates
+            say(f"signal: {name}")
+
+        signal_frames, summary = run_signals(context, progress=next_signal)
         del context, compact, frame
+        _release_memory()
         summary["streamed"] = {"chunks": chunks, "chunk_rows": params.chunk_rows}
 
         # ---- pass 3: the normalised chunks plus the signals' columns
@@ -217,6 +234,16 @@ def score_parquet_streaming(
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
+def _release_memory() -> None:
+    """Collect reference cycles and hand freed heap memory back to the OS (glibc's malloc_trim, where there is one):
+    freed small blocks otherwise stay in the process between phases."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # not glibc
+        pass
+
+
 def _open(path: Path):
     import pyarrow.parquet as pq
 
