@@ -220,3 +220,30 @@ class TestNominalAlpha:
         reference = krippendorff.alpha(reliability_data=np.where(codes >= 0, codes, np.nan).T.astype(float),
                                        level_of_measurement="nominal")
         assert nominal_alpha(codes, n_classes, chunk_rows=701) == pytest.approx(reference, abs=1e-12)
+
+
+class TestSharedHelpers:
+    @pytest.mark.parametrize("order", ["C", "F"])
+    @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+    def test_entropy_in_row_chunks_equals_one_pass_exactly(self, order, dtype):
+        from labelgate.signals.base import entropy
+
+        rng = np.random.default_rng(3)
+        probs = rng.dirichlet(np.ones(8), size=2500)
+        probs[rng.random(probs.shape) < 0.1] = 0.0  # 0 log 0 terms
+        probs = np.asarray(probs, dtype=dtype, order=order)
+        whole = entropy(probs, chunk_rows=10_000)
+        chunked = entropy(probs, chunk_rows=300)  # 9 chunks, the last one short
+        assert chunked.dtype == whole.dtype == dtype
+        np.testing.assert_array_equal(chunked, whole)  # 8 classes: each row summed exactly as in one pass
+        p = np.asarray(probs, dtype=np.float64)
+        expected = -np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0), axis=1)
+        np.testing.assert_allclose(whole, expected, rtol=1e-5)
+
+    def test_vote_distribution_rows_without_votes_stay_zero(self):
+        from labelgate.signals.base import vote_distribution
+
+        codes = np.array([[0, 0, 2], [-1, -1, -1], [1, -1, 1]])
+        shares = vote_distribution(codes, 3)
+        np.testing.assert_array_equal(shares, [[2 / 3, 0, 1 / 3], [0, 0, 0], [0, 1, 0]])
+        assert not np.signbit(shares).any()
