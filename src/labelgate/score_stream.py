@@ -1,13 +1,13 @@
 """Score stage beyond memory: a Parquet label table above `score.stream_rows` rows is validated and scored in chunks.
 
 Memory is bounded by the chunk size plus a few compact per-row arrays (label codes as int8, probabilities as float32,
-the out-of-fold probabilities and the signals' per-row columns), about 0.5 KiB a row whatever the text length; time
-is linear in rows. The table is read three times, chunk by chunk (pyarrow):
+the out-of-fold probabilities and the signals' per-row columns) and the signals' own whole-table arrays; the texts
+are memory-mapped, not held. Time is linear in rows. The table is read three times, chunk by chunk (pyarrow):
 
 1. validate each chunk with the same contract suite as `validate` (row numbers count from the top of the file),
    check ids unique across chunks (64-bit hashes, then an exact look at any collision), keep the compact columns
    the signals read and the texts of the text model's training sample, and spool the normalised chunk to a
-   temporary Parquet file next to the output;
+   temporary Parquet file next to the output (and its texts to an uncompressed Arrow file the signals map);
 2. fit the out-of-fold text model on that sample (`SampledFoldModel`: seeded random folds, one TF-IDF vocabulary,
    one logistic regression per fold, as the in-memory path does above `score.max_train_rows`) and predict every
    row's held-out probabilities chunk by chunk from the spooled texts;
