@@ -80,6 +80,17 @@ class TestAgreement:
         assert result.summary["annotator_alpha"] < 0.6
         assert set(result.summary["annotator_quality"]) == {"llm_label", "annotator_p2"}
 
+    def test_the_consensus_reads_the_shared_probabilities_without_changing_them(self):
+        texts, truth = make_texts(90, 3, seed=3)
+        frame = label_table(texts, truth, list(LABELS))
+        other = np.asarray(LABELS, dtype=object)[(truth + 1) % 3]
+        frame["annotator_p2"] = np.where(np.arange(90) < 30, other, frame["llm_label"])
+        context = ScoringContext(table(frame), ScoreParams())
+        before = context.pred_probs.copy()
+        result = SIGNALS["agreement"]().score(context)
+        np.testing.assert_array_equal(context.pred_probs, before)  # cleanlab and the label_error signal share it
+        assert result.rows["agreement_consensus_quality"].notna().all()
+
     def test_unavailable_with_one_annotation(self):
         result = run("agreement", pd.DataFrame({"text": ["x"], "llm_label": ["a"]}))
         assert result.summary["available"] is False

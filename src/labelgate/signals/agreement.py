@@ -62,6 +62,7 @@ class AgreementSignal(RiskSignal):
         votes = vote_distribution(codes, len(table.labels))
         majority_share = votes.max(axis=1)
         llm_share = votes[np.arange(len(codes)), np.maximum(codes[:, 0], 0)]
+        del votes  # rows x classes: not kept while the consensus below allocates its own
         annotated = (codes >= 0).sum(axis=1)
         all_agree = (majority_share == 1.0) & (annotated >= 2)
         alpha = self._alpha(codes)
@@ -110,8 +111,11 @@ class AgreementSignal(RiskSignal):
 
         labels = pd.DataFrame(np.where(codes >= 0, codes, np.nan), columns=annotators)
         usable = labels.notna().any(axis=1).to_numpy()
-        result = get_label_quality_multiannotator(labels[usable].reset_index(drop=True),
-                                                  context.pred_probs[usable], verbose=False)
+        if usable.all():  # the usual case (llm_label is required): no copies of the whole table
+            result = get_label_quality_multiannotator(labels, context.pred_probs, verbose=False)
+        else:
+            result = get_label_quality_multiannotator(labels[usable].reset_index(drop=True),
+                                                      context.pred_probs[usable], verbose=False)
         quality = np.full(len(codes), np.nan)
         quality[usable] = result["label_quality"]["consensus_quality_score"].to_numpy()
         consensus = np.full(len(codes), None, dtype=object)
