@@ -31,8 +31,9 @@ class ScoreParams:
     seed: int = 0
     stream_rows: int = 2_000_000  # Parquet tables with more rows are validated and scored in chunks (score_stream)
     chunk_rows: int = 250_000  # rows per chunk when streaming
-    text: TextModelParams = field(default_factory=TextModelParams)
-    signal_params: Mapping[str, SignalParams] = field(default_factory=dict)  # registry key -> params; absent: defaults
+    # built by from_section from the keys their dataclasses declare; not keys themselves
+    text: TextModelParams = field(default_factory=TextModelParams, metadata={"key": False})
+    signal_params: Mapping[str, SignalParams] = field(default_factory=dict, metadata={"key": False})  # name -> params
 
     def __post_init__(self):
         object.__setattr__(self, "signals", tuple(self.signals))
@@ -64,19 +65,18 @@ class ScoreParams:
         return dataclasses.replace(own, text=text, signal_params=signal_params)
 
     def signal(self, name: str) -> RiskSignal:
-        """The registered signal `name`, with its params from this section (its defaults when absent)."""
+        """The registered signal `name` with its params (the documented defaults where signal_params has none)."""
         return SIGNALS[name](self.signal_params.get(name))
 
 
 def section_owners() -> dict[str, type]:
     """Each key of params.yaml section `score` -> the dataclass that declares it. A key declared by two different
     dataclasses is a programming error: the section's keys must have one meaning each."""
-    composite = {"text", "signal_params"}
     owners: dict[str, type] = {}
     candidates = [ScoreParams, TextModelParams, *dict.fromkeys(signal.Params for signal in SIGNALS.values())]
     for owner in candidates:
         for f in dataclasses.fields(owner):
-            if owner is ScoreParams and f.name in composite:
+            if not f.metadata.get("key", True):
                 continue
             if owners.setdefault(f.name, owner) is not owner:
                 raise TypeError(f"score.{f.name} is declared by both {owners[f.name].__name__} and {owner.__name__}")
