@@ -73,11 +73,10 @@ class TestScoreParams:
         assert owners["entropy_threshold"] is EntropyParams and owners["cv_folds"] is TextModelParams
         assert owners["signals"] is ScoreParams and owners["audit_confidence"] is AuditParams
 
-    def test_the_demo_section_builds_to_the_defaults(self, repo):
+    def test_the_demo_section_builds_to_the_documented_defaults(self, repo):
         demo = yaml.safe_load((repo / "params.yaml").read_text())
-        params = section(demo, "score", ScoreParams)
-        assert params.text == TextModelParams() and params.signals == DEFAULT_SIGNALS
-        assert {name: params.signal(name).params for name in SIGNALS} == {
+        assert section(demo, "score", ScoreParams) == section({}, "score", ScoreParams) == ScoreParams()
+        assert {name: ScoreParams().signal(name).params for name in SIGNALS} == {
             name: cls.Params() for name, cls in SIGNALS.items()}
 
     @pytest.mark.parametrize("values, message", [

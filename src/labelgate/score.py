@@ -33,7 +33,7 @@ class ScoreParams:
     chunk_rows: int = 250_000  # rows per chunk when streaming
     # built by from_section from the keys their dataclasses declare; not keys themselves
     text: TextModelParams = field(default_factory=TextModelParams, metadata={"key": False})
-    signal_params: Mapping[str, SignalParams] = field(default_factory=dict, metadata={"key": False})  # name -> params
+    signal_params: Mapping[str, SignalParams] = field(default_factory=dict, metadata={"key": False})  # missing: defaults
 
     def __post_init__(self):
         object.__setattr__(self, "signals", tuple(self.signals))
@@ -43,6 +43,8 @@ class ScoreParams:
         for name, params in self.signal_params.items():
             if name not in SIGNALS or not isinstance(params, SIGNALS[name].Params):
                 raise ValueError(f"signal_params[{name!r}] must be the {name!r} signal's Params")
+        defaults = {name: signal.Params() for name, signal in SIGNALS.items()}
+        object.__setattr__(self, "signal_params", {**defaults, **self.signal_params})
         check_range("stream_rows", self.stream_rows, 1000)
         check_range("chunk_rows", self.chunk_rows, 1000)
 
@@ -65,8 +67,8 @@ class ScoreParams:
         return dataclasses.replace(own, text=text, signal_params=signal_params)
 
     def signal(self, name: str) -> RiskSignal:
-        """The registered signal `name` with its params (the documented defaults where signal_params has none)."""
-        return SIGNALS[name](self.signal_params.get(name))
+        """The registered signal `name` with its params."""
+        return SIGNALS[name](self.signal_params[name])
 
 
 def section_owners() -> dict[str, type]:
