@@ -1,7 +1,5 @@
-"""What every signal may read: the validated table, the gold test labels, the stage's seed and the inputs several
-signals share (label codes, the text model's out-of-fold probabilities, cleanlab's label-issue flags), each computed
-once, on first use.
-"""
+"""What every signal may read (ScoringContext): the validated table, the gold test labels, the stage's seed, and the
+inputs several signals share (label codes, out-of-fold text-model probabilities, cleanlab's flags), computed once."""
 
 from __future__ import annotations
 
