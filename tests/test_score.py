@@ -110,3 +110,13 @@ class TestScoreParams:
         wide = score_labels(table(frame), ScoreParams(signals=("label_error",)))[1]["metrics"]
         assert narrow["label_error_rate"] == wide["label_error_rate"] == 0.0
         assert 0 < narrow["label_error_rate_upper"] < wide["label_error_rate_upper"]
+
+    def test_the_command_refuses_a_bad_score_key_in_one_line(self, workdir, cli):
+        texts, truth = make_texts(60, 3, seed=1)
+        label_table(texts, truth, list(LABELS)).to_csv(workdir / "labels.csv", index=False)
+        (workdir / "params.yaml").write_text("score:\n  entropy_treshold: 0.5\n")
+        result = cli("score", workdir / "labels.csv", "--out", workdir / "s.parquet", "--summary", workdir / "s.json")
+        assert result.exit_code == 2, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "unknown key(s) entropy_treshold in section 'score'" in lines[0], lines
+        assert not (workdir / "s.parquet").exists() and not (workdir / "s.json").exists()
