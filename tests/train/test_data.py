@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from labelgate.errors import BadInputError
-from labelgate.train.data import check_training_frame, length_buckets, resolve_labels
+from labelgate.train.data import check_training_frame, collate, length_buckets, padder, resolve_labels, tokenize
 
 
 class TestInputs:
@@ -56,3 +56,20 @@ class TestLengthBuckets:
         batches = length_buckets([5, 1, 3, 2], 3, rng=None)
         assert [b.tolist() for b in batches] == [[1, 3, 2], [0]]
 
+
+class TestCollate:
+    def test_pads_the_batch_to_its_longest_row(self):
+        from transformers import AutoTokenizer
+
+        from labelgate.models import resolve_encoder_path
+
+        tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path("minilm"))
+        encoded = tokenize(tokenizer, ["good", "a much longer text than that", "fine, ok"], max_length=32)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        batch = collate(encoded, np.array([2, 0]), padder(tokenizer))
+        width = max(lengths[2], lengths[0])
+        assert set(batch) == set(encoded) and all(v.shape == (2, width) for v in batch.values())
+        assert batch["input_ids"][0].tolist() == encoded["input_ids"][2] + [tokenizer.pad_token_id] * (width - lengths[2])
+        assert batch["input_ids"][1].tolist() == encoded["input_ids"][0] + [tokenizer.pad_token_id] * (width - lengths[0])
+        assert batch["attention_mask"].sum(dim=1).tolist() == [lengths[2], lengths[0]]
+        assert str(batch["input_ids"].dtype) == "torch.int64"

@@ -30,7 +30,8 @@ class TestTrainParams:
         assert (params.epochs, params.seeds, params.freeze_layers) == (3, (4, 5), 0)
 
     @pytest.mark.parametrize("bad", [{"epochs": 0}, {"learning_rate": 2.0}, {"device": "tpu"}, {"seeds": []},
-                                     {"seeds": [1, 1]}, {"warmup_ratio": 1.5}, {"precision": "fp8"}, {"typo": 1}])
+                                     {"seeds": [1, 1]}, {"warmup_ratio": 1.5}, {"precision": "fp8"}, {"typo": 1},
+                                     {"seeds": [-1]}])
     def test_out_of_range_is_a_config_error(self, bad):
         with pytest.raises(ConfigError):
             section({"train": bad}, "train", TrainParams)

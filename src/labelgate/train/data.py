@@ -124,23 +124,14 @@ def tokenize(tokenizer, texts: Sequence[str], max_length: int) -> dict[str, list
     return {k: list(v) for k, v in encoded.items()}
 
 
-def collate(encoded: dict[str, list[list[int]]], index: np.ndarray, *, pad_id: int, padding_side: str = "right",
-            device=None) -> dict:
-    """Pad one batch to its longest member (dynamic padding) and return torch tensors on `device`."""
-    import torch
+def padder(tokenizer):
+    """Dynamic padding for `collate`: transformers' DataCollatorWithPadding (pads on the tokenizer's side)."""
+    from transformers import DataCollatorWithPadding
 
-    rows = {k: [v[i] for i in index] for k, v in encoded.items()}
-    width = max(len(r) for r in rows["input_ids"])
-    batch = {}
-    for key, values in rows.items():
-        fill = pad_id if key == "input_ids" else 0
-        padded = np.full((len(values), width), fill, dtype=np.int64)
-        for j, row in enumerate(values):
-            if padding_side == "left":
-                padded[j, width - len(row):] = row
-            else:
-                padded[j, :len(row)] = row
-        batch[key] = torch.from_numpy(padded)
-    if device is not None:
-        batch = {k: v.to(device) for k, v in batch.items()}
-    return batch
+    return DataCollatorWithPadding(tokenizer, padding="longest", return_tensors="pt")
+
+
+def collate(encoded: dict[str, list[list[int]]], index: np.ndarray, pad, *, device=None) -> dict:
+    """Pad the rows `index` of `encoded` to their longest member with `pad` (see `padder`); tensors on `device`."""
+    batch = pad([{key: values[i] for key, values in encoded.items()} for i in index])
+    return {k: v.to(device) for k, v in batch.items()} if device is not None else dict(batch)

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 from pathlib import Path
 
-import numpy as np
-
-from labelgate.errors import BadInputError
+from labelgate.errors import BadInputError, ConfigError
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+MAX_SEED = 2**32 - 1  # NumPy's seed range
 
 
 def select_device(name: str = "auto"):
@@ -72,17 +70,21 @@ def autocast(device, precision: str):
 
 
 def set_seed(seed: int, *, device=None) -> None:
-    """Seed Python, NumPy and torch (CPU and every GPU); ask for deterministic kernels on a GPU."""
-    import torch
+    """Seed Python, NumPy and torch (CPU and every GPU) with transformers.set_seed; deterministic kernels on a GPU.
 
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    The seed must lie in [0, 2**32 - 1] (NumPy's range). On a GPU, torch is asked for deterministic algorithms
+    with a warning (not an error) where an operation has none.
+    """
+    import torch
+    from transformers import set_seed as seed_everything
+
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must lie in [0, {MAX_SEED}], got {seed}")
     if device is not None and getattr(device, "type", "cpu") == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.cuda.manual_seed_all(seed)
         torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True, warn_only=True)
+    seed_everything(seed)
 
 
 def prefer_passive_omp_wait() -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelgate.errors import BadInputError, ConfigError
-from labelgate.train.data import collate, length_buckets, tokenize
+from labelgate.train.data import collate, length_buckets, padder, tokenize
 from labelgate.train.device import autocast, resolve_precision, select_device, set_seed, set_threads
 
 if TYPE_CHECKING:
@@ -172,8 +172,7 @@ def _fine_tune(texts, codes, labels, params, *, seed, progress, description):
     )
     schedule = get_linear_schedule_with_warmup(optimiser, int(params.warmup_ratio * total_steps), total_steps)
     targets = torch.tensor(codes, dtype=torch.long)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    side = getattr(tokenizer, "padding_side", "right")
+    pad = padder(tokenizer)
     epoch_loss: list[float] = []
     train_mode(model, frozen)
     start = time.perf_counter()
@@ -182,7 +181,7 @@ def _fine_tune(texts, codes, labels, params, *, seed, progress, description):
         for epoch in range(params.epochs):
             running, seen = 0.0, 0
             for index in length_buckets(lengths, params.batch_size, rng=rng, pool=params.bucket_pool):
-                batch = collate(encoded, index, pad_id=pad_id, padding_side=side, device=device)
+                batch = collate(encoded, index, pad, device=device)
                 with autocast(device, precision):
                     logits = model(**batch).logits
                 loss = torch.nn.functional.cross_entropy(logits.float(), targets[index].to(device))
@@ -224,8 +223,7 @@ def predict_proba(model, tokenizer, texts: Sequence[str], *, max_length: int, ba
     precision = resolve_precision(precision, device)
     encoded = tokenize(tokenizer, texts, max_length)
     lengths = [len(ids) for ids in encoded["input_ids"]]
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    side = getattr(tokenizer, "padding_side", "right")
+    pad = padder(tokenizer)
     out = np.zeros((len(texts), model.config.num_labels), dtype=np.float64)
     was_training = model.training
     model.eval()
@@ -233,7 +231,7 @@ def predict_proba(model, tokenizer, texts: Sequence[str], *, max_length: int, ba
     with torch.inference_mode(), _progress(progress) as bar:
         task = bar.add_task("predict", total=len(batches), status="") if bar is not None else None
         for index in batches:
-            batch = collate(encoded, index, pad_id=pad_id, padding_side=side, device=device)
+            batch = collate(encoded, index, pad, device=device)
             with autocast(device, precision):
                 logits = model(**batch).logits
             out[index] = torch.softmax(logits.float(), dim=-1).cpu().numpy()

@@ -21,7 +21,7 @@ from labelgate.config import check_range
 from labelgate.contract import TEST_LABEL, TEXT
 from labelgate.errors import BadInputError
 from labelgate.train.data import LABEL, check_training_frame, encode_labels, texts_fingerprint
-from labelgate.train.device import DEVICES, PRECISIONS
+from labelgate.train.device import DEVICES, MAX_SEED, PRECISIONS
 from labelgate.train.loop import fine_tune, predict_proba, quiet_transformers
 
 PRED = "pred"
@@ -73,6 +73,8 @@ class TrainParams:
         check_range("num_threads", self.num_threads, 0, 1024)
         if not self.seeds:
             raise ValueError("seeds needs at least one seed")
+        for seed in self.seeds:
+            check_range("seeds", seed, 0, MAX_SEED)
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be unique, got {list(self.seeds)}")
         if self.device not in DEVICES:
