@@ -119,7 +119,7 @@ class TestLabelError:
 def _whole_table_features(context) -> np.ndarray:
     """The risk features as one rows x features matrix, computed over whole-table arrays (the reference the
     row-chunked RiskFeatures must equal exactly)."""
-    from labelgate.signals.base import entropy, vote_distribution
+    from labelgate.signals.distributions import entropy, vote_distribution
 
     table, given = context.table, context.given_labels
     index = np.arange(len(given))
@@ -134,7 +134,8 @@ def _whole_table_features(context) -> np.ndarray:
 
 
 def _eight_class_context(n: int = 3000):
-    from labelgate.signals.base import ScoringContext
+    from labelgate.signals import ScoringContext
+    from labelgate.signals.text_model import TextModelParams
 
     labels = [f"k{i}" for i in range(8)]
     texts, truth = make_texts(n, 8, seed=11, signal_words=3)
@@ -148,7 +149,7 @@ def _eight_class_context(n: int = 3000):
         frame[f"llm_prob_{label}"] = probs[:, k]
     frame["annotator_v2"] = np.asarray(labels, dtype=object)[np.where(rng.random(n) < 0.3, truth, given)]
     table = LabelTable(frame=frame, labels=tuple(labels), path="memory")
-    return ScoringContext(table=table, params=ScoreParams(max_train_rows=1000))
+    return ScoringContext(table, text=TextModelParams(max_train_rows=1000))
 
 
 class TestBoundedMemory:
