@@ -74,6 +74,27 @@ class TestStreamingScore:
             assert summary["metrics"][name] == pytest.approx(reference["metrics"][name], abs=0.03), name
         assert summary["signals"]["audit"]["n_audited"] == reference["signals"]["audit"]["n_audited"]
 
+    def test_signals_read_the_texts_from_a_spool_that_is_removed_afterwards(self, workdir, table_path, monkeypatch):
+        import labelgate.score_stream as stream
+
+        seen = {}
+        inner = stream.run_signals
+
+        def spy(context, *args, **kwargs):
+            texts = context.table.frame["text"]
+            seen.update(dtype=str(texts.dtype), texts=texts.iloc[[0, 4499]].tolist())
+            return inner(context, *args, **kwargs)
+
+        monkeypatch.setattr(stream, "run_signals", spy)
+        summary = score_parquet_streaming(table_path, workdir / "scores.parquet", workdir / "risk.json",
+                                          labels=LABELS, params=PARAMS, expectations_dir=workdir / "expectations")
+        source = pd.read_parquet(table_path)["text"]
+        assert "pyarrow" in seen["dtype"] and seen["texts"] == [source.iloc[0], source.iloc[4499]]
+        assert [p.name for p in workdir.iterdir() if p.name.startswith(".")] == []  # spool files removed
+        scores = pd.read_parquet(workdir / "scores.parquet")
+        audited = scores["gold_label"].notna()
+        assert scores["label_error_risk"].between(0, 1).all() and summary["metrics"]["n_audited"] == audited.sum()
+
     def test_errors_name_rows_of_the_whole_file(self, workdir):
         frame = _table(3000)
         frame.loc[2500, "llm_label"] = "nonsense"
