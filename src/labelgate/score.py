@@ -94,10 +94,12 @@ def score_labels(
     return pd.concat([table.frame.reset_index(drop=True), *rows], axis=1), summary
 
 
-def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None
-                ) -> tuple[list[pd.DataFrame], dict[str, Any]]:
+def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None, keep=None
+                ) -> tuple[list[Any], dict[str, Any]]:
     """Each signal `params` enables, over `context`: (the signals' per-row frames, the summary). Shared by
-    score_labels and the chunked path (score_stream). A signal that raises stops the stage (fail closed)."""
+    score_labels and the chunked path (score_stream). A signal that raises stops the stage (fail closed).
+    `keep`, when given, is called with each signal's per-row frame and what it returns is listed instead (the
+    chunked path spools the frames to disk, so they take no memory while the next signals run)."""
     table = context.table
     rows: list[pd.DataFrame] = []
     signals: dict[str, Any] = {}
@@ -114,9 +116,10 @@ def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None
             raise StageError(f"{table.path}: signal '{name}' failed on this table ({type(exc).__name__}: "
                              f"{lines[0] if lines else ''}); disable it in score.signals or fix the table") from exc
         if not result.rows.empty:
-            rows.append(result.rows.reset_index(drop=True))
+            rows.append(result.rows.reset_index(drop=True) if keep is None else keep(result.rows))
         signals[name] = result.summary
         metrics.update(result.metrics)
+        del result  # not held while the next signal runs
     counts = table.frame["llm_label"].value_counts().reindex(table.labels, fill_value=0)
     summary = {
         "n_rows": len(table.frame),

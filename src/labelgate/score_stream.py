@@ -211,7 +211,16 @@ def score_parquet_streaming(
             _release_memory()  # what the previous signal freed, before the next one allocates
             say(f"signal: {name}")
 
-        signal_frames, summary = run_signals(context, params, progress=next_signal)
+        signal_files: list[Path] = []
+
+        def spool_signal(rows: pd.DataFrame) -> Path:
+            """A signal's per-row columns go to a Parquet file in the spool instead of staying in memory."""
+            signal_files.append(Path(spool_dir) / f"signal_{len(signal_files)}.parquet")
+            pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), signal_files[-1],
+                           row_group_size=params.chunk_rows)
+            return signal_files[-1]
+
+        signal_files, summary = run_signals(context, params, progress=next_signal, keep=spool_signal)
         del context, compact, frame
         _release_memory()
         summary["streamed"] = {"chunks": chunks, "chunk_rows": params.chunk_rows}
@@ -219,10 +228,11 @@ def score_parquet_streaming(
         # ---- pass 3: the normalised chunks plus the signals' columns
         writer = None
         start = 0
+        signal_rows = [_row_reader(file, params.chunk_rows) for file in signal_files]
         for batch in pq.ParquetFile(spool_path).iter_batches(batch_size=params.chunk_rows):
             stop = start + batch.num_rows
             say(f"write rows {start + 1}-{stop}")
-            parts = [batch.to_pandas()] + [f.iloc[start:stop].reset_index(drop=True) for f in signal_frames]
+            parts = [batch.to_pandas()] + [read(batch.num_rows) for read in signal_rows]
             chunk = pd.concat(parts, axis=1)
             if writer is None:
                 schema = _writable_schema(_to_arrow(chunk).schema, spool_schema)
@@ -243,6 +253,24 @@ def _release_memory() -> None:
         ctypes.CDLL(None).malloc_trim(0)
     except (AttributeError, OSError):  # not glibc
         pass
+
+
+def _row_reader(path: Path, batch_rows: int) -> Callable[[int], pd.DataFrame]:
+    """read(n): the next n rows of a Parquet file as a DataFrame, whatever the sizes of its row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+    pending: list = []
+
+    def read(n: int) -> pd.DataFrame:
+        while sum(b.num_rows for b in pending) < n:
+            pending.append(next(batches))
+        rows = pa.Table.from_batches(pending)
+        pending[:] = rows.slice(n).to_batches()
+        return rows.slice(0, n).to_pandas()
+
+    return read
 
 
 def _open(path: Path):
