@@ -134,9 +134,10 @@ class RssProbe:
     def enter(self, phase: str) -> None:
         rss = self.process.memory_info().rss / 2**30
         high = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        ending = rss
         if high > self.high:  # a new high-water mark was set during the phase ending now (a spike between samples)
-            rss, self.high = max(rss, high), high
-        self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss)
+            ending, self.high = max(rss, high), high
+        self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), ending)
         self.phase = phase
         self.entered.setdefault(phase, round(rss, 2))
         self.peaks[phase] = max(self.peaks.get(phase, 0.0), rss)
