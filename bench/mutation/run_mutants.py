@@ -33,7 +33,7 @@ TESTS = {
     "signals": ["tests/signals", "tests/test_gate.py", "tests/faults/test_faults.py"],
     "filter": ["tests/test_filter.py"],
     "evaluate": ["tests/test_evaluate.py", "tests/test_gate.py"],
-    "learning_curve": ["tests/test_train.py", "tests/test_evaluate.py", "-k", "not TestTrainRun"],
+    "learning_curve": ["tests/test_learning_curve.py", "tests/test_evaluate.py"],
     "contract": ["tests/test_validate.py", "tests/faults/test_faults.py"],
 }
 

@@ -246,7 +246,7 @@ def audit_reference(
     `gold` and `llm` come from `audit_tables` (same ids, same order). Writes nothing.
     """
     from labelgate.learning_curve import learning_curve
-    from labelgate.train import train_run
+    from labelgate.train.run import train_run
 
     labels = tuple(labels)
     if params.epochs is not None:

@@ -615,7 +615,8 @@ def _subset_table(name: str, subsets_dir: Path, table: Path | None) -> Path:
 
 def _train_inputs(subset: str, params_path: Path, subsets_dir: Path, table: Path | None, test: Path):
     from labelgate.config import section
-    from labelgate.train import TrainParams, read_test_table, read_training_table, resolve_labels
+    from labelgate.train.data import read_test_table, read_training_table, resolve_labels
+    from labelgate.train.run import TrainParams
 
     values = _params(params_path)
     train_params = section(values, "train", TrainParams)
@@ -640,7 +641,8 @@ def train(
 ) -> dict:
     """Fine-tune the encoder (params train.model) on one subset with one seed; save checkpoint and test probs."""
     from labelgate.io import atomic_dir, refuse_overwriting_inputs
-    from labelgate.train import prefer_passive_omp_wait, save_run, train_run
+    from labelgate.train.device import prefer_passive_omp_wait
+    from labelgate.train.run import save_run, train_run
 
     out = out or Path("models") / subset / f"seed_{seed}"
     refuse_overwriting_inputs({"--table": table, "--test": test, "--params": params}, {"--out": out})
@@ -683,7 +685,9 @@ def learning_curve_command(
     from labelgate.evaluate import EvaluateParams
     from labelgate.io import read_json, refuse_overwriting_inputs, write_json
     from labelgate.learning_curve import CurveParams, full_run_matches, learning_curve
-    from labelgate.train import PROBS_FILE, RUN_FILE, prefer_passive_omp_wait, prob_column, texts_fingerprint
+    from labelgate.train.data import texts_fingerprint
+    from labelgate.train.device import prefer_passive_omp_wait
+    from labelgate.train.run import PROBS_FILE, RUN_FILE, prob_column
 
     out = out or Path("metrics/learning_curve") / f"{subset}.json"
     refuse_overwriting_inputs({"--table": table, "--test": test, "--reference": reference_curve, "--params": params},
@@ -737,7 +741,7 @@ def audit_reference(
     from labelgate.contract import read_table
     from labelgate.io import refuse_overwriting_inputs, write_json
     from labelgate.learning_curve import CurveParams
-    from labelgate.train import prefer_passive_omp_wait
+    from labelgate.train.device import prefer_passive_omp_wait
 
     prefer_passive_omp_wait()  # before torch loads
     refuse_overwriting_inputs({"LABELS": labels_path, "--table": table, "--test": test, "--params": params},
@@ -782,7 +786,7 @@ def evaluate(
     from labelgate.evaluate import EvaluateParams, evaluate_runs, load_curves, load_runs, plot_tables, write_plots
     from labelgate.io import atomic_dir, atomic_paths, read_json, refuse_overwriting_inputs, write_json_to
     from labelgate.learning_curve import CurveParams
-    from labelgate.train import read_test_table
+    from labelgate.train.data import read_test_table
 
     refuse_overwriting_inputs({"--test": test, "--params": params, "--models": models, "--curves": curves,
                                "--audit": audit}, {"--out": out, "--plots": plots})

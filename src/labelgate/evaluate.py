@@ -32,7 +32,8 @@ from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.contract import TEXT
 from labelgate.errors import BadInputError
 from labelgate.learning_curve import CurveParams, curve_decline, plateau_flag
-from labelgate.train import PROBS_FILE, RUN_FILE, prob_column, texts_fingerprint
+from labelgate.train.data import texts_fingerprint
+from labelgate.train.run import PROBS_FILE, RUN_FILE, prob_column
 
 SEED_DIR = re.compile(r"^seed_(-?\d+)$")
 

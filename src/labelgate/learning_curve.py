@@ -36,7 +36,9 @@ import pandas as pd
 
 from labelgate.config import check_range
 from labelgate.contract import TEST_LABEL, TEXT
-from labelgate.train import LABEL, TrainParams, check_training_frame, encode_labels, fine_tune, predict_proba
+from labelgate.train.data import LABEL, check_training_frame, encode_labels
+from labelgate.train.loop import fine_tune, predict_proba
+from labelgate.train.run import TrainParams
 
 DEFAULT_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 DEFAULT_PLATEAU_MIN_GAIN = 0.01  # accuracy gained over the last doubling below this: the curve is flat
