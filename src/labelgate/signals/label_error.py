@@ -188,11 +188,12 @@ def text_features(texts, *, max_rows: int, max_features: int, seed: int = 0) -> 
     return TextWords(vectoriser, texts)
 
 
-def cross_fitted_risk(features: np.ndarray, wrong: np.ndarray, *, words=None, seed: int = 0, folds: int = FOLDS
-                      ) -> np.ndarray | None:
+def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *, words=None, seed: int = 0,
+                      folds: int = FOLDS) -> np.ndarray | None:
     """P(LLM label wrong) per row from a logistic model fitted on the audited rows, K-fold cross-fitted: an audited
     row's prediction comes from the model that did not see it; other rows get the mean of the K models.
-    Inputs: the standardised audit-free `features`, plus the optional sparse `words` (TF-IDF), which let the model
+    Inputs: the audit-free `features` (standardised here; an array or anything that gives rows as `features[rows]`,
+    read for the audited rows and then PREDICT_CHUNK_ROWS unaudited rows at a time), plus the optional sparse `words` (TF-IDF), which let the model
     learn errors that follow the text. None when the audit holds fewer than MIN_CLASS_ROWS wrong or right rows (no
     model: the plain stratified estimate)."""
     from scipy.sparse import csr_matrix, hstack
