@@ -74,7 +74,8 @@ $(LLAMA_VENV)/.installed:
 	touch $@
 
 llama-server-test: install llama-server
-	LABELGATE_LLAMA_PYTHON=$(abspath $(LLAMA_VENV))/bin/python $(BIN)/python -m pytest -q -m llama_server tests/test_llama_server.py
+	LABELGATE_LLAMA_PYTHON=$(abspath $(LLAMA_VENV))/bin/python LABELGATE_LLAMA_CPP_SERVER=$(abspath $(LLAMA_CPP_SERVER)) \
+	  $(BIN)/python -m pytest -q -m llama_server tests/test_llama_server.py
 
 llama-server-bench: install llama-server
 	nice -n 10 $(BIN)/python bench/bench_llama_server.py --server-python $(abspath $(LLAMA_VENV))/bin/python
@@ -98,6 +99,13 @@ $(LLAMA_CPP_SERVER):
 	  -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF \
 	  -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF
 	nice -n 15 cmake --build $(LLAMA_CPP_DIR)/build --target llama-server -j $(LLAMA_CPP_JOBS)
+
+# slots = concurrency 1, 4, 16, then 1 slot at concurrency 16 (no batching); the Python server's concurrency-1 run
+# first, as a baseline under the same load. --swa-full: Gemma 3's sliding-window cache otherwise blocks prefix reuse.
+llama-cpp-server-bench: install llama-server llama-cpp-server
+	nice -n 10 $(BIN)/python bench/bench_llama_server.py --server cpp --texts 10 --concurrency 1 4 16 16 \
+	  --parallel 1 4 16 1 --cpp-args=--swa-full --server-python $(abspath $(LLAMA_VENV))/bin/python \
+	  --cpp-server $(abspath $(LLAMA_CPP_SERVER))
 
 bench-score-10m: install
 	nice -n 10 $(BIN)/python bench/bench_score.py --rows 10000000 --stream
