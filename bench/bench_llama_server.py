@@ -18,7 +18,7 @@ prompt and two variants), the first --texts demo pool texts, no annotation cache
 - where a server request's time goes: the same prompt again (whole prompt in the server's KV cache), a new text
   after the same prefix (only the text evaluated), a prompt of another template (prefix lost), each with and
   without logprobs (llama-cpp-python ranks the whole 262k vocabulary in Python for every logprobs request), and the
-  echo request (a server that refuses it is recorded as refusing);
+  echo request (a server that refuses or ignores it is recorded as such);
 - the chat endpoint on a few prompts.
 """
 
