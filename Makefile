@@ -62,7 +62,7 @@ clean:
 # the record in bench/llama_server.md.
 LLAMA_VENV := .venv-llama
 LLAMA_VERSION ?= 0.3.36
-.PHONY: llama-server llama-server-test llama-server-bench bench-score-10m
+.PHONY: llama-server llama-server-test llama-server-bench llama-cpp-server llama-cpp-server-bench bench-score-10m
 
 llama-server: $(LLAMA_VENV)/.installed
 
@@ -74,10 +74,38 @@ $(LLAMA_VENV)/.installed:
 	touch $@
 
 llama-server-test: install llama-server
-	LABELGATE_LLAMA_PYTHON=$(abspath $(LLAMA_VENV))/bin/python $(BIN)/python -m pytest -q -m llama_server tests/test_llama_server.py
+	LABELGATE_LLAMA_PYTHON=$(abspath $(LLAMA_VENV))/bin/python LABELGATE_LLAMA_CPP_SERVER=$(abspath $(LLAMA_CPP_SERVER)) \
+	  $(BIN)/python -m pytest -q -m llama_server tests/test_llama_server.py
 
 llama-server-bench: install llama-server
 	nice -n 10 $(BIN)/python bench/bench_llama_server.py --server-python $(abspath $(LLAMA_VENV))/bin/python
+
+# llama.cpp's own C++ server (continuous batching over `--parallel N` KV slots), built from the llama.cpp sources
+# that the llama-cpp-python sdist vendors (same version as above; PyPI only, no git), CPU only, into .llama-cpp/.
+# Only the llama-server target is built; the web UI is not embedded (nothing is downloaded during the build).
+LLAMA_CPP_DIR := .llama-cpp
+LLAMA_CPP_SERVER := $(LLAMA_CPP_DIR)/build/bin/llama-server
+LLAMA_CPP_JOBS ?= 2
+
+llama-cpp-server: $(LLAMA_CPP_SERVER)
+
+$(LLAMA_CPP_SERVER):
+	mkdir -p $(LLAMA_CPP_DIR)
+	$(PYTHON) -m pip download --quiet --no-binary :all: --no-deps "llama-cpp-python==$(LLAMA_VERSION)" -d $(LLAMA_CPP_DIR)
+	rm -rf $(LLAMA_CPP_DIR)/src && mkdir -p $(LLAMA_CPP_DIR)/src
+	tar -xzf $(LLAMA_CPP_DIR)/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(LLAMA_CPP_DIR)/src --strip-components=3 \
+	  llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp
+	cmake -S $(LLAMA_CPP_DIR)/src -B $(LLAMA_CPP_DIR)/build -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
+	  -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_TESTS=OFF \
+	  -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF -DGGML_VULKAN=OFF
+	nice -n 15 cmake --build $(LLAMA_CPP_DIR)/build --target llama-server -j $(LLAMA_CPP_JOBS)
+
+# slots = concurrency 1, 4, 16, then 1 slot at concurrency 16 (no batching); the Python server's concurrency-1 run
+# first, as a baseline under the same load. --swa-full: Gemma 3's sliding-window cache otherwise blocks prefix reuse.
+llama-cpp-server-bench: install llama-server llama-cpp-server
+	nice -n 10 $(BIN)/python bench/bench_llama_server.py --server cpp --texts 10 --concurrency 1 4 16 16 \
+	  --parallel 1 4 16 1 --cpp-args=--swa-full --server-python $(abspath $(LLAMA_VENV))/bin/python \
+	  --cpp-server $(abspath $(LLAMA_CPP_SERVER))
 
 bench-score-10m: install
 	nice -n 10 $(BIN)/python bench/bench_score.py --rows 10000000 --stream

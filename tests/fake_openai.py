@@ -8,8 +8,8 @@ thread cannot have a new request counted while its previous one still is), and `
 requests wait for each other at a barrier, which proves that n requests really were in flight together. They can
 also make it behave like real servers: reply shapes with missing, null or truncated top_logprobs or llama.cpp's
 `logprobs.content` form (`shape`), refuse more than `max_logprobs` log-probabilities like OpenAI's completions
-endpoint, echo a prompt with per-token log-probabilities (completions, `echo: true`) and split words into several
-tokens (`splits`).
+endpoint, echo a prompt with per-token log-probabilities (completions, `echo: true`), refuse or ignore echo (`echo`;
+llama.cpp's C++ server ignores it) and split words into several tokens (`splits`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class FakeOpenAI:
         self.distribution = {k: {**TOP[k], **EXTRA[k]} for k in TOP}
         self.shape = "openai"  # openai | no_top | null_top | truncated | content
         self.max_logprobs = 100  # larger requests are refused with 400 (OpenAI completions: 5)
-        self.echo = True  # False: echo requests are refused with 400
+        self.echo: bool | str = True  # False: refused with 400; "ignored": answered as a plain completion
         self.splits: dict[str, list[str]] = {}  # token -> the tokens it is split into
         self.in_flight = 0
         self.max_in_flight = 0
@@ -147,7 +147,7 @@ class FakeOpenAI:
                     return 400, {"error": {"message": "echo is not supported with logprobs"}}, None
                 if self.path.endswith("/chat/completions"):
                     return 200, _chat_reply(body, top, server.shape), None
-                if self.path.endswith("/completions") and body.get("echo"):
+                if self.path.endswith("/completions") and body.get("echo") and server.echo is True:
                     return 200, _echo_reply(body, server), None
                 if self.path.endswith("/completions"):
                     return 200, _completion_reply(body, top, server.shape), None

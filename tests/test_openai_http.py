@@ -92,6 +92,14 @@ class TestLabelsOutsideTopK:
         with pytest.raises(AnnotationError, match="HTTP 400"):
             annotate_texts([NEUTRAL], LABELS, params(server, tmp_path, missing_labels="echo"))
 
+    def test_echo_ignored_is_a_clear_error(self, server, tmp_path):
+        # llama.cpp's C++ llama-server answers an echo request 200, in its `logprobs.content` form, with the
+        # log-probability of the generated token only: no prompt token to read the label word's value from
+        server.echo, server.shape = "ignored", "content"
+        with pytest.raises(AnnotationError, match="ignores echo.*set annotate.missing_labels to 'more'"):
+            annotate_texts([NEUTRAL], LABELS, params(server, tmp_path, missing_labels="echo"))
+        assert server.requests[1]["body"]["echo"] is True and server.count() == 2
+
     def test_echo_needs_the_completions_endpoint(self):
         with pytest.raises(ValueError, match="echo"):
             AnnotateParams(backend="openai", endpoint="chat", missing_labels="echo")

@@ -23,7 +23,7 @@ Labels without a candidate in the top k (`missing_labels`):
          the number the top-k list holds for that token and the local backend computes (the top-k route also adds
          other spellings such as " Positive"; for a label missing from the top k each of those is below the k-th
          candidate). Exact, but a server that ranks the whole vocabulary for every echoed prompt token
-         (llama-cpp-python) makes it slow on long prompts;
+         (llama-cpp-python) makes it slow on long prompts, and llama.cpp's C++ server ignores `echo` (an error);
   floor  nothing more is asked.
 A label still missing gets, before the label probabilities are renormalised, the largest probability it can have
 while missing from the top k: min(lowest top-k probability, 1 - sum of top-k probabilities), at least 1e-12. This is
@@ -211,6 +211,8 @@ class OpenAIBackend:
         reply = self._post(payload, stop)
         try:
             logprobs = reply["choices"][0]["logprobs"]
+            if "tokens" not in logprobs and "content" in logprobs:  # llama.cpp's C++ server answers echo this way
+                raise ValueError("the server ignores echo: its reply scores only the generated token")
             tokens, values = logprobs["tokens"], logprobs["token_logprobs"]
             offsets = logprobs.get("text_offset") or _offsets(tokens)
             if not (len(tokens) == len(values) == len(offsets)):
