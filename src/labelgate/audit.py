@@ -156,7 +156,7 @@ def _split(label: str, rows: np.ndarray, n: int, risk: np.ndarray | None, oversa
 
 def write_export(path: str | os.PathLike, export: pd.DataFrame) -> None:
     """Write the audit sheet as CSV, JSONL or a JSON array (atomic)."""
-    from labelgate.io import atomic_path, write_table
+    from labelgate.outputs import atomic_path, write_table
 
     path = Path(path)
     suffix = path.suffix.lower()

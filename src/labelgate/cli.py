@@ -153,7 +153,7 @@ def validate(
     expectations: ExpectationsOption = Path("expectations"),
 ) -> None:
     """Check a label table against the data contract (GX suite expectations/label_contract.json)."""
-    from labelgate.io import refuse_overwriting_inputs, write_table
+    from labelgate.outputs import refuse_overwriting_inputs, write_table
 
     refuse_overwriting_inputs({"LABELS": labels_path, "--params": params}, {"--out": out})
     table = _validated(labels_path, _params(params), labels, expectations)
@@ -233,7 +233,7 @@ def score(
 
     Parquet tables above score.stream_rows rows are validated and scored in chunks in bounded memory."""
     from labelgate.headline import label_risk_headline
-    from labelgate.io import refuse_overwriting_inputs, write_outputs
+    from labelgate.outputs import refuse_overwriting_inputs, write_outputs
 
     refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params},
                               {"--out": out, "--summary": summary})
@@ -279,7 +279,7 @@ def check(
     Works in any folder: without params.yaml / expectations/ here it uses labelgate's packaged defaults."""
     from labelgate.config import section
     from labelgate.gate import LABEL_SUITES, GateParams, preflight, run_gate
-    from labelgate.io import refuse_overwriting_inputs, write_json
+    from labelgate.outputs import refuse_overwriting_inputs, write_json
     from labelgate.packaged import resolve_sources
 
     refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params}, {"--out": out})
@@ -402,7 +402,7 @@ def filter_command(
     from labelgate.config import section
     from labelgate.contract import infer_labels, read_table
     from labelgate.filter import FilterParams, filter_subset
-    from labelgate.io import read_json, refuse_overwriting_inputs, write_outputs
+    from labelgate.outputs import read_json, refuse_overwriting_inputs, write_outputs
 
     summary = summary or out.with_suffix(".json")
     refuse_overwriting_inputs({"SCORES": scores, "--label-risk": label_risk, "--params": params},
@@ -438,7 +438,7 @@ def reference(
     import pandas as pd
 
     from labelgate.contract import ID, TEXT, stable_id
-    from labelgate.io import refuse_overwriting_inputs, write_table
+    from labelgate.outputs import refuse_overwriting_inputs, write_table
     from labelgate.validate import validate_test_table
 
     from labelgate.contract import read_table
@@ -480,7 +480,7 @@ def gate(
     from labelgate.config import section
     from labelgate.contract import read_table
     from labelgate.gate import STABILITY_SUITE, GateParams, failed_gate_verdict, preflight, run_gate
-    from labelgate.io import read_json, refuse_overwriting_inputs, write_json
+    from labelgate.outputs import read_json, refuse_overwriting_inputs, write_json
 
     inputs = {"--scores": scores, "--label-risk": label_risk, "--evaluation": evaluation, "--params": params}
     reports = {"report.html": report_dir / "report.html", "summary.md": report_dir / "summary.md"} if report_dir else {}
@@ -576,7 +576,7 @@ def annotate(
     from labelgate.annotate import AnnotateParams, annotate_frame, resolve_labels
     from labelgate.config import section
     from labelgate.contract import read_table
-    from labelgate.io import refuse_overwriting_inputs, write_table
+    from labelgate.outputs import refuse_overwriting_inputs, write_table
     from labelgate.progress import progress as progress_display
 
     refuse_overwriting_inputs({"TEXTS": texts, "--params": params}, {"--out": out})
@@ -639,7 +639,7 @@ def train(
     progress: ProgressOption = None,
 ) -> dict:
     """Fine-tune the encoder (params train.model) on one subset with one seed; save checkpoint and test probs."""
-    from labelgate.io import atomic_dir, refuse_overwriting_inputs
+    from labelgate.outputs import atomic_dir, refuse_overwriting_inputs
     from labelgate.train import prefer_passive_omp_wait, save_run, train_run
 
     out = out or Path("models") / subset / f"seed_{seed}"
@@ -681,7 +681,7 @@ def learning_curve_command(
 
     from labelgate.config import section
     from labelgate.evaluate import EvaluateParams
-    from labelgate.io import read_json, refuse_overwriting_inputs, write_json
+    from labelgate.outputs import read_json, refuse_overwriting_inputs, write_json
     from labelgate.learning_curve import CurveParams, full_run_matches, learning_curve
     from labelgate.train import PROBS_FILE, RUN_FILE, prefer_passive_omp_wait, prob_column, texts_fingerprint
 
@@ -735,7 +735,7 @@ def audit_reference(
     from labelgate.audit_reference import audit_reference as run_audit_reference
     from labelgate.config import section
     from labelgate.contract import read_table
-    from labelgate.io import refuse_overwriting_inputs, write_json
+    from labelgate.outputs import refuse_overwriting_inputs, write_json
     from labelgate.learning_curve import CurveParams
     from labelgate.train import prefer_passive_omp_wait
 
@@ -780,7 +780,7 @@ def evaluate(
     """Accuracy, macro-F1, seed stability (alpha, unchanged predictions), seed ensemble and gap to the reference."""
     from labelgate.config import section
     from labelgate.evaluate import EvaluateParams, evaluate_runs, load_curves, load_runs, plot_tables, write_plots
-    from labelgate.io import atomic_dir, atomic_paths, read_json, refuse_overwriting_inputs, write_json_to
+    from labelgate.outputs import atomic_dir, atomic_paths, read_json, refuse_overwriting_inputs, write_json_to
     from labelgate.learning_curve import CurveParams
     from labelgate.train import read_test_table
 
@@ -844,7 +844,7 @@ def report(
 ):
     """Write the HTML report and the Markdown PR summary from whatever inputs exist (missing ones are noted)."""
     from labelgate.errors import BadInputError
-    from labelgate.io import refuse_overwriting_inputs
+    from labelgate.outputs import refuse_overwriting_inputs
     from labelgate.report import BANNER, load_inputs, verdict_status, write_report
 
     refuse_overwriting_inputs({"--verdict": verdict, "--label-risk": label_risk, "--scores": scores,
@@ -884,7 +884,7 @@ def init(
     """Write dvc.yaml, params.yaml, expectations/, the PR workflow and .gitignore entries wired to your data.
 
     Missing options are asked for on a terminal, else written as TODO markers. Re-running never clobbers."""
-    from labelgate.init import InitOptions, apply_plan, dvc_init, ensure_dvcignore, next_steps, plan_files
+    from labelgate.scaffold import InitOptions, apply_plan, dvc_init, ensure_dvcignore, next_steps, plan_files
 
     if _interactive() and not (texts or labels_table or test):
         texts, labels_table, test, audit, labels = _ask_init(texts, labels_table, test, audit, labels)
@@ -969,7 +969,7 @@ def audit_merge(
     """Bring the human's labels back into the label table as gold_label, with the audit weights."""
     from labelgate.audit import merge_audit, read_annotations
     from labelgate.contract import infer_labels, read_table
-    from labelgate.io import write_table
+    from labelgate.outputs import write_table
 
     frame = read_table(table)
     label_set = list(infer_labels(frame, _labels(_params(params), labels)))

@@ -168,7 +168,7 @@ def apply_overrides(params_path: str | os.PathLike, overrides: dict[str, Any]) -
     """Write the overrides into params.yaml in place, keeping its comments and order (ruamel, as DVC's -S does)."""
     from ruamel.yaml import YAML
 
-    from labelgate.io import atomic_path
+    from labelgate.outputs import atomic_path
 
     path = Path(params_path)
     merge_overrides({}, overrides, source=str(path))  # shape check

@@ -893,7 +893,7 @@ def _markdown_subsets(inputs: ReportInputs) -> list[str]:
 def write_report(inputs: ReportInputs, *, html_path: PathLike | None = None,
                  markdown_path: PathLike | None = None) -> list[Path]:
     """Write the HTML page and/or the Markdown summary atomically; return the paths written."""
-    from labelgate.io import atomic_paths
+    from labelgate.outputs import atomic_paths
 
     texts: dict[Path, str] = {}
     if html_path is not None:

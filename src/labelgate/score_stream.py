@@ -35,7 +35,7 @@ from labelgate import contract
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT, LabelTable
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
-from labelgate.io import atomic_paths, write_json_to
+from labelgate.outputs import atomic_paths, write_json_to
 from labelgate.score import ScoreParams, run_signals
 from labelgate.signals.base import ScoringContext
 from labelgate.signals.text_model import SampledFoldModel, sample_plan

@@ -320,10 +320,10 @@ def _quiet_transformers() -> Iterator[None]:
 
 def load_model(model: str, labels: Sequence[str]):
     """(model, tokenizer) for sequence classification with a new head for `labels`; `model` resolves via
-    labelgate.models (`minilm` -> the offline package folder). HF_HUB_OFFLINE is respected by transformers."""
+    labelgate.encoders (`minilm` -> the offline package folder). HF_HUB_OFFLINE is respected by transformers."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from labelgate.models import resolve_encoder_path
+    from labelgate.encoders import resolve_encoder_path
 
     path = resolve_encoder_path(model)
     id2label = {i: label for i, label in enumerate(labels)}
@@ -644,7 +644,7 @@ def train_run(
 def save_run(result: RunResult, folder: str | os.PathLike) -> None:
     """Write the run into an existing (temporary) folder: weights (safetensors), config, tokenizer, probs, record.
 
-    The caller makes it atomic (labelgate.io.atomic_dir).
+    The caller makes it atomic (labelgate.outputs.atomic_dir).
     """
     import json
 

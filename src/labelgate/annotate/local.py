@@ -335,7 +335,7 @@ def _materialise_gemma(cache: Path) -> Path:
     folder = cache / f"{Path(package.MODEL_NAME).stem}-{package.EXPECTED_SHA256[:12]}-hf"
     if (folder / "config.json").exists() and (folder / "model.safetensors").exists():
         return folder
-    from labelgate.io import atomic_dir
+    from labelgate.outputs import atomic_dir
 
     _, transformers = _import_torch()
     gguf = cache / package.MODEL_NAME

@@ -498,7 +498,7 @@ def apply_plan(target: str | os.PathLike, plan: Plan) -> list[Path]:
     if plan.refused:
         reasons = "; ".join(f"{f.path}: {f.note}" for f in plan.refused)
         raise BadInputError(target, f"init refused, nothing written: {reasons}")
-    from labelgate.io import atomic_path
+    from labelgate.outputs import atomic_path
 
     written = []
     for f in plan.files:

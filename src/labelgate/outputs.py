@@ -1,4 +1,4 @@
-"""Atomic file output and table reading.
+"""Atomic file output (tables, JSON, text, folders) and reading a JSON input.
 
 Every output goes to a temporary file in the destination folder and is renamed into place, so a crash or a bad
 input never leaves a partial or corrupted file behind (rename is atomic on POSIX within one filesystem).
