@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from labelgate.config import check_range
-from labelgate.contract import GOLD, ID, TEST_LABEL, TEXT
+from labelgate.contract import GOLD, ID, LABEL, TEXT
 from labelgate.errors import BadInputError
 
 GOLD_VERSION, LLM_VERSION = "gold", "llm"  # the two label versions of the audited rows
@@ -269,7 +269,7 @@ def audit_reference(
             if note is not None:
                 note(f"audit {version} seed {seed}: n={len(table)} test accuracy {run.record.test_accuracy:.4f}")
     result = {**base, "measured": True, "reason": "", "audit_rows": len(gold),
-              **audit_gap(probs[GOLD_VERSION], probs[LLM_VERSION], test[TEST_LABEL].astype(str).tolist(), labels,
+              **audit_gap(probs[GOLD_VERSION], probs[LLM_VERSION], test[LABEL].astype(str).tolist(), labels,
                           confidence=params.confidence)}
     curves = {}
     if params.curves:  # the gold version only: the LLM side of the comparison is the subset's own full curve

@@ -33,14 +33,21 @@ import pandas as pd
 
 from labelgate.errors import BadInputError
 
-TEXT = "text"
-LLM_LABEL = "llm_label"
-ID = "id"
-GOLD = "gold_label"
-AUDIT_WEIGHT = "audit_weight"
-PROB_PREFIX = "llm_prob_"
-ANNOTATOR_PREFIX = "annotator_"
-TEST_LABEL = "label"
+from labelgate.vocabulary import (
+    ANNOTATOR_PREFIX,
+    AUDIT_WEIGHT,
+    CSV,
+    GOLD,
+    ID,
+    JSONL_SUFFIXES,
+    LABEL,
+    LLM_LABEL,
+    LLM_PROB_PREFIX,
+    PARQUET,
+    TABLE_SUFFIXES,
+    TEXT,
+    llm_prob_column,
+)
 
 
 def stable_id(text: str) -> str:
@@ -48,12 +55,8 @@ def stable_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def prob_column(label: str) -> str:
-    return f"{PROB_PREFIX}{label}"
-
-
 def prob_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c.startswith(PROB_PREFIX)]
+    return [c for c in frame.columns if c.startswith(LLM_PROB_PREFIX)]
 
 
 def annotator_columns(frame: pd.DataFrame) -> list[str]:
@@ -71,13 +74,14 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if path.is_dir():
         raise BadInputError(path, "is a folder, expected a table file")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if suffix == CSV:
         return _read_csv(path)
-    if suffix == ".parquet":
+    if suffix == PARQUET:
         return _read_parquet(path)
-    if suffix in (".jsonl", ".ndjson"):
+    if suffix in JSONL_SUFFIXES:
         return _read_jsonl(path)
-    raise BadInputError(path, f"unsupported table format '{suffix}'; use .csv, .parquet or .jsonl")
+    raise BadInputError(path, f"unsupported table format '{suffix}'; use {', '.join(TABLE_SUFFIXES[:-1])} or "
+                              f"{TABLE_SUFFIXES[-1]}")
 
 
 def _decode_utf8(path: Path) -> str:
@@ -169,7 +173,7 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
 def is_label_column(column: str) -> bool:
     """Columns that hold text or labels (strings in every format): text, id, llm_label, gold_label, label,
     annotator_*."""
-    return column in (TEXT, ID, LLM_LABEL, GOLD, TEST_LABEL) or column.startswith(ANNOTATOR_PREFIX)
+    return column in (TEXT, ID, LLM_LABEL, GOLD, LABEL) or column.startswith(ANNOTATOR_PREFIX)
 
 
 def _normalise(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
@@ -220,7 +224,7 @@ class LabelTable:
 
     @property
     def prob_columns(self) -> list[str]:
-        return [prob_column(label) for label in self.labels if prob_column(label) in self.frame.columns]
+        return [llm_prob_column(label) for label in self.labels if llm_prob_column(label) in self.frame.columns]
 
     @property
     def has_probs(self) -> bool:
@@ -247,14 +251,14 @@ class LabelTable:
         return self.frame[column].map(lambda v: index.get(v, -1) if isinstance(v, str) else -1).to_numpy(int)
 
     def probabilities(self) -> np.ndarray:
-        return self.frame[[prob_column(label) for label in self.labels]].to_numpy(float)
+        return self.frame[[llm_prob_column(label) for label in self.labels]].to_numpy(float)
 
 
 def infer_labels(frame: pd.DataFrame, configured: tuple[str, ...] = ()) -> tuple[str, ...]:
     """The label set: from params when given, else from the probability columns, else from the labels seen."""
     if configured:
         return tuple(configured)
-    from_probs = [c[len(PROB_PREFIX):] for c in prob_columns(frame)]
+    from_probs = [c[len(LLM_PROB_PREFIX):] for c in prob_columns(frame)]
     if from_probs:
         return tuple(from_probs)
     seen: set[str] = set()

@@ -32,7 +32,8 @@ from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.contract import TEXT
 from labelgate.errors import BadInputError
 from labelgate.learning_curve import CurveParams, curve_decline, plateau_flag
-from labelgate.train import PROBS_FILE, RUN_FILE, prob_column, texts_fingerprint
+from labelgate.train import PROBS_FILE, RUN_FILE, texts_fingerprint
+from labelgate.vocabulary import model_prob_column
 
 SEED_DIR = re.compile(r"^seed_(-?\d+)$")
 
@@ -103,7 +104,7 @@ def load_runs(models_dir: str | os.PathLike, test: pd.DataFrame) -> Runs:
             if record.get("test_sha256") and record["test_sha256"] != fingerprint:
                 raise BadInputError(folder, "was scored on a different test set; retrain or pass the same --test")
             frame = pd.read_parquet(folder / PROBS_FILE)
-            columns = [prob_column(label) for label in labels]
+            columns = [model_prob_column(label) for label in labels]
             missing = [c for c in columns if c not in frame.columns]
             if missing:
                 raise BadInputError(folder / PROBS_FILE, "missing probability column", column=missing[0])

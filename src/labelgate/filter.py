@@ -22,15 +22,14 @@ import pandas as pd
 
 from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT
-from labelgate.errors import BadInputError, LabelgateError
-
-STRATEGIES = ("raw", "entropy", "cleanlab", "consensus", "combined")
+from labelgate.errors import EXIT_BLOCKED, BadInputError, LabelgateError
+from labelgate.vocabulary import STRATEGIES
 
 
 class FilterRefused(LabelgateError):
     """The class-balance guard refused a subset (exit 1, like a blocked gate)."""
 
-    exit_code = 1
+    exit_code = EXIT_BLOCKED
 
 
 @dataclass(frozen=True)

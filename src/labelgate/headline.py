@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from labelgate.vocabulary import BLOCK
+
 #: Seed-stability figures of the gated subset, as named in evaluate.json, and their headline names.
 STABILITY = {
     "accuracy_mean": "accuracy",
@@ -48,7 +50,7 @@ def evaluate_headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
 def gate_headline(verdict: Mapping[str, Any], evaluation: Mapping[str, Any] | None = None,
                   subset: str | None = None) -> dict[str, Any]:
     """Blocked (1/0), the expectation counts and the gated subset's seed-stability figures."""
-    figures: dict[str, Any] = {"blocked": int(bool(verdict.get("blocked")) or verdict.get("status") == "block")}
+    figures: dict[str, Any] = {"blocked": int(bool(verdict.get("blocked")) or verdict.get("status") == BLOCK)}
     figures.update({name: _number(count) for name, count in (verdict.get("counts") or {}).items()})
     gated = ((evaluation or {}).get("subsets") or {}).get(subset or "")
     if gated:

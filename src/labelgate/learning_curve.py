@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from labelgate.config import check_range
-from labelgate.contract import TEST_LABEL, TEXT
+from labelgate.contract import LABEL, TEXT
 from labelgate.train import LABEL, TrainParams, check_training_frame, encode_labels, fine_tune, predict_proba
 
 DEFAULT_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
@@ -143,7 +143,7 @@ def learning_curve(
     """
     labels = tuple(labels)
     train = check_training_frame(train)
-    truth = test[TEST_LABEL].astype(str).to_numpy()
+    truth = test[LABEL].astype(str).to_numpy()
     if full_run_probs is not None and np.shape(full_run_probs) != (len(test), len(labels)):
         raise ValueError(f"full_run_probs has shape {np.shape(full_run_probs)}, expected {(len(test), len(labels))}")
     subsets = nested_fractions(train[LABEL].tolist(), params.fractions, seed=params.seed)

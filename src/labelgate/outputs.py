@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from labelgate.errors import BadInputError
+from labelgate.vocabulary import CSV, PARQUET, TABLE_SUFFIXES
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl")
 
 
 @contextlib.contextmanager
@@ -149,9 +149,9 @@ def table_suffix(path: str | os.PathLike) -> str:
 def write_table_to(tmp: Path, frame: pd.DataFrame, *, like: str | os.PathLike) -> None:
     """Write `frame` to `tmp` in the format of `like`'s suffix."""
     suffix = table_suffix(like)
-    if suffix == ".csv":
+    if suffix == CSV:
         frame.to_csv(tmp, index=False)
-    elif suffix == ".parquet":
+    elif suffix == PARQUET:
         frame.to_parquet(tmp, index=False)
     else:
         frame.to_json(tmp, orient="records", lines=True, force_ascii=False)

@@ -115,7 +115,7 @@ def supported_strategies(columns: Iterable[str] | None) -> tuple[str, ...]:
     entropy needs llm_prob_* or annotator_* columns, consensus needs annotator_* columns, and combined intersects
     the available ones, so it is a distinct subset only when at least two of entropy, cleanlab, consensus are.
     """
-    from labelgate.filter import STRATEGIES
+    from labelgate.vocabulary import STRATEGIES
 
     if columns is None:
         return STRATEGIES

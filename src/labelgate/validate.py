@@ -19,7 +19,7 @@ import pandas as pd
 
 from labelgate import contract
 from labelgate.config import check_range
-from labelgate.contract import GOLD, ID, LLM_LABEL, PROB_PREFIX, TEXT, LabelTable
+from labelgate.contract import GOLD, ID, LLM_LABEL, LLM_PROB_PREFIX, TEXT, LabelTable
 from labelgate.errors import BadInputError
 from labelgate.expectations import (
     DEFAULT_EXPECTATIONS_DIR,
@@ -43,7 +43,7 @@ ANNOTATOR_INVALID = "_annotator_invalid"
 #: The columns each contract suite may check (what `validate` hands to GX): a suite naming any other is a typo.
 CONTRACT_COLUMNS = (TEXT, LLM_LABEL, ID, GOLD, PROB_SUM_DEVIATION, PROB_MIN, PROB_MAX, PROB_MISSING,
                     ANNOTATOR_INVALID)
-TEST_COLUMNS = (TEXT, contract.TEST_LABEL, ID)
+TEST_COLUMNS = (TEXT, contract.LABEL, ID)
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def validate_test_table(
     """Read and check a gold test set (`text`, `label`)."""
     _check_contract_suite(TEST_SUITE, ("labels",), TEST_COLUMNS, expectations_dir)
     frame = contract.read_table(path)
-    for column in (TEXT, contract.TEST_LABEL):
+    for column in (TEXT, contract.LABEL):
         if column not in frame.columns:
             raise BadInputError(path, "required column missing from the gold test set", column=column)
     frame = frame.copy()
@@ -120,7 +120,7 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
         raise BadInputError(path, f"label set {list(labels)} has fewer than two classes; set base.labels",
                             column=LLM_LABEL)
     present = contract.prob_columns(frame)
-    expected = [contract.prob_column(label) for label in labels]
+    expected = [contract.llm_prob_column(label) for label in labels]
     unknown = [c for c in present if c not in expected]
     if unknown:
         raise BadInputError(path, f"probability column for a label outside the label set {list(labels)}",
@@ -173,7 +173,7 @@ def _audit_weights(path, frame: pd.DataFrame) -> pd.Series:
 
 def _with_derived_columns(frame: pd.DataFrame, labels: tuple[str, ...]) -> pd.DataFrame:
     derived = frame.copy()
-    probs = [c for c in contract.prob_columns(frame)]
+    probs = contract.prob_columns(frame)
     if probs:
         values = frame[probs].to_numpy(float)
         derived[PROB_MISSING] = np.isnan(values).sum(axis=1)
@@ -225,7 +225,7 @@ def _blame_column(frame: pd.DataFrame, outcome: Outcome, labels) -> str | None:
     if column in (PROB_MIN, PROB_MAX):
         return next((c for c in probs if not 0.0 <= row[c] <= 1.0), probs[0] if probs else None)
     if column == PROB_SUM_DEVIATION:
-        return f"{PROB_PREFIX}*"
+        return f"{LLM_PROB_PREFIX}*"
     return column
 
 

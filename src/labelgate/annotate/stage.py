@@ -115,7 +115,7 @@ def annotate_frame(
         out[column] = labelled[column].to_numpy()
     generated = set(out.columns)
     replaced = [c for c in frame.columns if c not in (contract.ID, contract.TEXT) and (
-        c in generated or c.startswith((contract.PROB_PREFIX, contract.ANNOTATOR_PREFIX)) or c == contract.LLM_LABEL)]
+        c in generated or c.startswith((contract.LLM_PROB_PREFIX, contract.ANNOTATOR_PREFIX)) or c == contract.LLM_LABEL)]
     if replaced:
         log.warning("%s: input column(s) %s are replaced by this annotation", source, ", ".join(replaced))
     for column in frame.columns:
@@ -188,7 +188,7 @@ def annotate_texts(
     main_probs = label_probabilities(records[specs[0].name], word_list)
     out[contract.LLM_LABEL] = [labels[j] for j in main_probs.argmax(axis=1)] if len(texts) else []
     for j, label in enumerate(labels):
-        out[contract.prob_column(label)] = main_probs[:, j]
+        out[contract.llm_prob_column(label)] = main_probs[:, j]
     agreement = {}
     for spec in specs[1:]:
         probs = label_probabilities(records[spec.name], word_list)
