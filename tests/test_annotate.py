@@ -24,10 +24,10 @@ from labelgate.annotate import (
     label_logprobs,
     label_probabilities,
     render_prompts,
-    resolve_labels,
 )
 from labelgate.annotate.openai_http import OpenAIBackend
 from labelgate.config import section
+from labelgate.contract import resolve_labels
 from labelgate.errors import BadInputError, ConfigError
 
 LABELS = ("negative", "neutral", "positive")
@@ -79,8 +79,8 @@ class TestParams:
 
     def test_label_checks(self):
         with pytest.raises(ConfigError, match="no label set"):
-            resolve_labels(())
-        assert resolve_labels(LABELS, "a, b") == ("a", "b")
+            resolve_labels((), required=True)
+        assert resolve_labels(LABELS, option="a, b") == ("a", "b")
         params = AnnotateParams(few_shot=[{"text": "x", "label": "angry"}])
         with pytest.raises(ConfigError, match="angry"):
             annotate_texts(["t"], LABELS, params, backend=FixedBackend())

@@ -112,7 +112,7 @@ class TestVerdictTable:
         assert all(o["mitigation"][:30] not in result.output for o in passed if o["mitigation"])
 
     def test_empty_columns_are_dropped(self):
-        from labelgate.cli import verdict_rows
+        from labelgate.verdict import verdict_rows
         from labelgate.gate import Verdict
 
         outcome = {"suite": "label_risk", "status": "skipped", "severity": "warn", "description": "share",

@@ -29,6 +29,7 @@ audited rows, 3 seeds and 3 epochs about as much as four 1-epoch runs on 2,000 r
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -69,8 +70,6 @@ class AuditReferenceParams:
             check_range("epochs", self.epochs, 1, 100)
 
 
-# ----------------------------------------------------------------------------------------------------- inputs
-
 
 def audit_tables(labels_table: pd.DataFrame, subset: pd.DataFrame, *, labels: Sequence[str] | None = None,
                  path: str = "<label table>") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -107,8 +106,6 @@ def not_measured_reason(gold: pd.DataFrame, labels: Sequence[str], params: Audit
         return f"no audited row has the gold label {', '.join(missing)}"
     return None
 
-
-# ----------------------------------------------------------------------------------------------------- figures
 
 
 def audit_gap(
@@ -225,8 +222,6 @@ def attach_to_evaluation(metrics: dict[str, Any], audit: Mapping[str, Any] | Non
     return metrics
 
 
-# ----------------------------------------------------------------------------------------------------- training
-
 
 def audit_reference(
     gold: pd.DataFrame,
@@ -279,4 +274,27 @@ def audit_reference(
         curves[GOLD_VERSION] = {key: curve[key] for key in ("points", "final_accuracy", "gain_last_doubling",
                                                             "decline")}
     result["curves"] = curves
+    return result
+
+
+def main(labels_path: str | os.PathLike, out: str | os.PathLike, *, params: dict[str, Any], subset: str,
+         test: str | os.PathLike, subsets_dir: str | os.PathLike | None = None,
+         table: str | os.PathLike | None = None, progress: bool = False,
+         note: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The audit-reference stage on files: the audited rows of the label table at `labels_path` that the subset
+    trained on, trained with gold and with LLM labels; the audit JSON to `out`."""
+    from labelgate.config import section
+    from labelgate.contract import read_table
+    from labelgate.learning_curve import CurveParams
+    from labelgate.outputs import write_json
+    from labelgate.subsets import DEFAULT_SUBSETS_DIR, training_inputs
+    from labelgate.train import TrainParams
+
+    inputs = training_inputs(subset, params, subsets_dir=subsets_dir or DEFAULT_SUBSETS_DIR, table=table, test=test)
+    gold, llm = audit_tables(read_table(labels_path), inputs.train, labels=inputs.labels, path=str(labels_path))
+    result = audit_reference(gold, llm, inputs.test, inputs.labels, section(params, "train", TrainParams),
+                             section(params, "learning_curve", CurveParams),
+                             section(params, "audit_reference", AuditReferenceParams), subset=subset,
+                             progress=progress, note=note)
+    write_json(out, result)
     return result

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -417,3 +418,67 @@ def _decide(outcomes: list[dict[str, Any]], params: GateParams, checked: dict[st
 def failed_gate_verdict(reason: str) -> Verdict:
     """The verdict written when the gate itself could not run: blocked, with the reason."""
     return Verdict(BLOCK, [], reason=f"gate error: {reason}")
+
+
+def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | None,
+         evaluation: str | os.PathLike | None, out: str | os.PathLike, params: GateParams,
+         expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR, headline: str | os.PathLike | None = None,
+         report_dir: str | os.PathLike | None = None, subsets: str | os.PathLike | None = None,
+         curves: str | os.PathLike | None = None, warn: Callable[[str], None] | None = None) -> Verdict:
+    """The gate stage on files: run the suites whose inputs are given, write the verdict to `out` (with the gated
+    subset), its headline figures to `headline` and the report to `report_dir`, blocked or not.
+
+    Fails closed: a broken suite or gate params raise ConfigError before anything runs; when the gate itself fails,
+    a blocked verdict (and headline and report) is written before the error propagates. A report that cannot be
+    written goes to `warn` and never changes the verdict."""
+    from labelgate.contract import read_table
+    from labelgate.headline import gate_headline
+    from labelgate.outputs import read_json, write_json
+
+    preflight(params, tuple(suite for suite, given in (("label_risk", scores), ("label_summary", label_risk),
+                                                       (STABILITY_SUITE, evaluation)) if given), expectations_dir)
+    paths = {"scores": scores, "label_risk": label_risk, "evaluation": evaluation, "subsets": subsets,
+             "curves": curves}
+    try:
+        verdict = run_gate(
+            scores=read_table(scores) if scores else None,
+            label_risk=read_json(label_risk) if label_risk else None,
+            evaluation=read_json(evaluation) if evaluation else None,
+            params=params, expectations_dir=expectations_dir,
+        )
+    except Exception as exc:  # fail closed: write a blocked verdict, then report the error
+        failed = failed_gate_verdict(f"{type(exc).__name__}: {exc}").as_dict()
+        write_json(out, failed)
+        if headline is not None:
+            write_json(headline, gate_headline(failed))
+        _write_report(report_dir, failed, paths, warn)
+        raise
+    result = {**verdict.as_dict(), "subset": params.subset}
+    write_json(out, result)
+    if headline is not None:
+        write_json(headline, gate_headline(result, read_json(evaluation) if evaluation else None, params.subset))
+    _write_report(report_dir, result, paths, warn)
+    return verdict
+
+
+def _write_report(report_dir, verdict: dict[str, Any], paths: dict[str, Any], warn) -> None:
+    """The gate's report (report.html, summary.md in `report_dir`); a failure to write it only warns."""
+    if report_dir is None:
+        return
+    from pathlib import Path
+
+    from labelgate.report import load_inputs, write_report
+
+    try:
+        inputs = load_inputs(**paths)
+        inputs.verdict = verdict
+        inputs.missing.pop("verdict", None)
+        write_report(inputs, html_path=Path(report_dir) / "report.html", markdown_path=Path(report_dir) / "summary.md")
+    except Exception as exc:  # noqa: BLE001 - the verdict stands either way
+        (warn or _stderr)(f"labelgate gate: warning: report not written: {type(exc).__name__}: {exc}")
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)

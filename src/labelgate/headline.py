@@ -8,6 +8,7 @@ table of about a dozen columns per file and the PR comment's `dvc metrics diff` 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,13 @@ STABILITY = {
     "audit_accuracy_gap": "audit_accuracy_gap",
     "learning_curve_decline": "learning_curve_decline",
 }
+
+
+def headline_output(path: str | os.PathLike | None, figures: Mapping[str, Any]) -> list[tuple[str | os.PathLike,
+                                                                                          Mapping[str, Any]]]:
+    """The headline file to write with a stage's other outputs (all or nothing): [(path, figures)], or [] when the
+    stage was run without --headline."""
+    return [] if path is None else [(path, figures)]
 
 
 def _number(value: Any) -> float | int | None:

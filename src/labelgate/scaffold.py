@@ -106,9 +106,6 @@ class InitOptions:
         return missing
 
 
-# ----------------------------------------------------------------------------------------------------- what to write
-
-
 def supported_strategies(columns: Iterable[str] | None) -> tuple[str, ...]:
     """Filter strategies a label table supports, without duplicates (None: annotated here, so all of them).
 
@@ -361,9 +358,6 @@ def expectation_files() -> dict[str, str]:
     return {f"expectations/{p.name}": p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.json"))}
 
 
-# ----------------------------------------------------------------------------------------------------- plan and write
-
-
 @dataclass
 class FilePlan:
     path: str
@@ -554,3 +548,23 @@ def next_steps(target: str | os.PathLike, options: InitOptions) -> str:
         "the verdict as a comment",
     ]
     return "\n".join(steps)
+
+
+def main(directory: str | os.PathLike, options: InitOptions, *, force: bool = False, dvc: bool = True,
+         say: Callable[[str], None] = print, warn: Callable[[str], None] = print) -> list[Path]:
+    """`labelgate init` on a folder: plan the files, write those that are new or unchanged (or differ, with
+    `force`), `say` what happened and what to do next; refused files go to `warn`. Returns the files written."""
+    plan = plan_files(directory, options, force=force)
+    for f in plan.refused:
+        warn(f"labelgate init: {f.path}: {f.note}")
+    written = apply_plan(directory, plan)
+    for f in plan.files:
+        say(f.line())
+    if plan.strategies_note:
+        say(plan.strategies_note)
+    if options.todo():
+        say(f"TODO: {', '.join(options.todo())} not given: dvc.yaml holds TODO_ paths that `dvc repro` will name")
+    say(dvc_init(directory) if dvc else "dvc: skipped `dvc init` (--no-dvc)")
+    say(ensure_dvcignore(directory))
+    say(next_steps(directory, options))
+    return written

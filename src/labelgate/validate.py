@@ -72,7 +72,7 @@ def validate_label_table(
     names = ("labels", "prob_tolerance", "min_rows")
     _check_contract_suite(CONTRACT_SUITE, names, CONTRACT_COLUMNS, expectations_dir)  # before reading anything
     frame = contract.read_table(path) if frame is None else frame
-    label_set = contract.infer_labels(frame, labels)
+    label_set = contract.resolve_labels(labels, frame)
     frame = _check_header(path, frame, label_set, params)
     outcomes = run_suite(CONTRACT_SUITE, _with_derived_columns(frame, label_set), {
         "labels": list(label_set),
@@ -91,11 +91,7 @@ def validate_test_table(
 ) -> pd.DataFrame:
     """Read and check a gold test set (`text`, `label`)."""
     _check_contract_suite(TEST_SUITE, ("labels",), TEST_COLUMNS, expectations_dir)
-    frame = contract.read_table(path)
-    for column in (TEXT, contract.LABEL):
-        if column not in frame.columns:
-            raise BadInputError(path, "required column missing from the gold test set", column=column)
-    frame = frame.copy()
+    frame = contract.read_test_table(path, complete=False)
     frame.insert(0, ROW_COLUMN, np.arange(1, len(frame) + 1))
     outcomes = run_suite(TEST_SUITE, frame, {"labels": list(labels)}, expectations_dir=expectations_dir,
                          columns=TEST_COLUMNS)
@@ -256,3 +252,19 @@ def validate_label_chunk(
     }, expectations_dir=expectations_dir, columns=CONTRACT_COLUMNS)
     _raise_first_failure(path, frame, labels, outcomes)
     return frame.drop(columns=[ROW_COLUMN])
+
+
+def main(labels_path: str | os.PathLike, *, params: dict, labels: str | None = None,
+         expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR, out: str | os.PathLike | None = None,
+         frame: pd.DataFrame | None = None) -> LabelTable:
+    """Check the label table at `labels_path` with params' `validate:` tolerances and label set (`labels`: the
+    --labels option); write the normalised table to `out` when given. `frame`: the table already read."""
+    from labelgate.config import base_labels, section
+    from labelgate.outputs import write_table
+
+    table = validate_label_table(
+        labels_path, labels=contract.resolve_labels(base_labels(params), option=labels),
+        params=section(params, "validate", ValidateParams), expectations_dir=expectations_dir, frame=frame)
+    if out is not None:
+        write_table(out, table.frame)
+    return table
