@@ -50,7 +50,7 @@ def run_command(*, fail_closed: bool = False, name: str | None = None):
     `name` is the command as typed (default: the function name with dashes)."""
 
     def decorate(func):
-        command = name or func.__name__.replace("_", "-")
+        command = name or func.__name__.removesuffix("_command").replace("_", "-")
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
