@@ -1,4 +1,4 @@
-"""The demo's training grid on a GPU: every subset x seed through `labelgate.train.train_run`, as `labelgate train`
+"""The demo's training grid on a GPU: every subset x seed through `labelgate.train.run.train_run`, as `labelgate train`
 runs it, with the demo's CPU settings (params.yaml) and with full fine-tuning (params.yaml + params-gpu.yaml).
 
 Usage (repository root, on the GPU machine):
@@ -34,7 +34,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from labelgate.config import section  # noqa: E402
-from labelgate.train import TrainParams, read_test_table, read_training_table, train_run  # noqa: E402
+from labelgate.contract import read_test_table  # noqa: E402
+from labelgate.train.data import read_training_table  # noqa: E402
+from labelgate.train.run import TrainParams, train_run  # noqa: E402
 
 SUBSETS = ("raw", "entropy", "cleanlab", "consensus", "combined", "gold")
 

@@ -68,7 +68,9 @@ def throughput(n: int, configs: list[str], n_test: int) -> None:
     import numpy as np
     import pandas as pd
 
-    from labelgate.train import TrainParams, encode_labels, fine_tune, predict_proba
+    from labelgate.train.data import encode_labels
+    from labelgate.train.loop import fine_tune, predict_proba
+    from labelgate.train.run import TrainParams
 
     pool = pd.read_csv(REPO / "data/demo/pool_gold.csv").sample(n=n, random_state=0)
     test = pd.read_csv(REPO / "data/demo/test.csv").head(n_test)
@@ -92,7 +94,7 @@ def throughput(n: int, configs: list[str], n_test: int) -> None:
 
 
 def startup() -> None:
-    code = ("import time; t=time.perf_counter(); import torch, transformers; from labelgate.train import load_model;"
+    code = ("import time; t=time.perf_counter(); import torch, transformers; from labelgate.train.loop import load_model;"
             "i=time.perf_counter(); load_model('minilm', ('a','b','c')); "
             "print(f'{i-t:.2f} {time.perf_counter()-i:.2f}')")
     for _ in range(3):
@@ -104,7 +106,7 @@ def startup() -> None:
 def accuracy(overrides: list[str], seed: int) -> None:
     import pandas as pd
 
-    from labelgate.train import TrainParams, train_run
+    from labelgate.train.run import TrainParams, train_run
 
     types = {f.name: f.type for f in dataclasses.fields(TrainParams)}
     values = {}
@@ -206,7 +208,7 @@ def main() -> None:
     g.add_argument("--params", type=Path, default=REPO / "params.yaml")
     g.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
-    from labelgate.train import prefer_passive_omp_wait
+    from labelgate.train.device import prefer_passive_omp_wait
 
     prefer_passive_omp_wait()  # as the CLI does; OMP_WAIT_POLICY=ACTIVE in the environment compares the default
     if args.command == "throughput":

@@ -250,7 +250,7 @@ def test_audit_reference_end_to_end(tmp_path, repo, cli, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     from sklearn.model_selection import train_test_split
 
-    from labelgate.train import TrainParams, train_run
+    from labelgate.train.run import TrainParams, train_run
 
     pool = pd.read_csv(repo / "data/demo/pool_gold.csv")
     rows, _ = train_test_split(pool, train_size=64, stratify=pool["label"], random_state=0)

@@ -80,6 +80,12 @@ class TestResolveLabels:
         assert resolve_labels((), train, test, columns=("label",)) == ("a", "b", "c")
         assert resolve_labels(("z", "y"), train, columns=("label",)) == ("z", "y")
 
+    def test_labels_from_tables_or_params(self):  # the training stages' label set (formerly train.resolve_labels)
+        a = pd.DataFrame({"label": ["b", "a"]})
+        b = pd.DataFrame({"label": ["c"]})
+        assert resolve_labels((), a, b, columns=("label",)) == ("a", "b", "c")
+        assert resolve_labels(("z", "y"), a, columns=("label",)) == ("z", "y")
+
     def test_required(self):
         with pytest.raises(ConfigError, match="no label set: set base.labels"):
             resolve_labels((), required=True)

@@ -14,7 +14,8 @@ from labelgate.cli import app
 from labelgate.errors import BadInputError
 from labelgate.evaluate import evaluate_runs, load_runs, plot_tables, seed_alpha, unchanged_rate
 from labelgate.learning_curve import CurveParams
-from labelgate.train import PROBS_FILE, RUN_FILE, probs_frame, texts_fingerprint
+from labelgate.train.data import texts_fingerprint
+from labelgate.train.run import PROBS_FILE, RUN_FILE, probs_frame
 
 LABELS = ("a", "b")
 TRUTH = ["a", "a", "b", "b"]

@@ -19,7 +19,7 @@ import yaml
 from labelgate import devices, grid
 from labelgate.config import section
 from labelgate.errors import ConfigError
-from labelgate.train import TrainParams
+from labelgate.train.run import TrainParams
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,7 +106,7 @@ class TestDevices:
     def test_select_device_and_precision(self, monkeypatch):
         import torch
 
-        from labelgate.train import resolve_precision, select_device
+        from labelgate.train.device import resolve_precision, select_device
 
         assert select_device("auto").type in ("cpu", "cuda")
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -125,7 +125,7 @@ class TestDevices:
         import torch
 
         from labelgate.errors import BadInputError
-        from labelgate.train import select_device
+        from labelgate.train.device import select_device
 
         monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
         with pytest.raises(BadInputError, match="no GPU"):
@@ -151,8 +151,12 @@ def _grid_repo(root: Path) -> None:
     params["train"].update(TINY)
     params["evaluate"]["png"] = False
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for dep in [*train["deps"], *evaluate["deps"]]:  # the modules and committed files they depend on
-        if "${" not in dep and not dep.startswith(("data/", "models")) and (REPO / dep).is_file():
+    for dep in [*train["deps"], *evaluate["deps"]]:  # the modules, packages and committed files they depend on
+        if "${" in dep or dep.startswith(("data/", "models")):
+            continue
+        if (REPO / dep).is_dir():
+            shutil.copytree(REPO / dep, root / dep, ignore=shutil.ignore_patterns("__pycache__"))
+        elif (REPO / dep).is_file():
             (root / dep).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(REPO / dep, root / dep)
     gold = pd.read_csv(REPO / "data/demo/pool_gold.csv")

@@ -18,7 +18,7 @@ class TestPackagedDefaults:
         from labelgate.gate import GateParams
         from labelgate.learning_curve import CurveParams
         from labelgate.score import ScoreParams
-        from labelgate.train import TrainParams
+        from labelgate.train.run import TrainParams
         from labelgate.validate import ValidateParams
 
         values = default_params()

@@ -241,7 +241,7 @@ def audit_reference(
     `gold` and `llm` come from `audit_tables` (same ids, same order). Writes nothing.
     """
     from labelgate.learning_curve import learning_curve
-    from labelgate.train import train_run
+    from labelgate.train.run import train_run
 
     labels = tuple(labels)
     if params.epochs is not None:
@@ -288,7 +288,7 @@ def main(labels_path: str | os.PathLike, out: str | os.PathLike, *, params: dict
     from labelgate.learning_curve import CurveParams
     from labelgate.outputs import write_json
     from labelgate.subsets import DEFAULT_SUBSETS_DIR, training_inputs
-    from labelgate.train import TrainParams
+    from labelgate.train.run import TrainParams
 
     inputs = training_inputs(subset, params, subsets_dir=subsets_dir or DEFAULT_SUBSETS_DIR, table=table, test=test)
     gold, llm = audit_tables(read_table(labels_path), inputs.train, labels=inputs.labels, path=str(labels_path))

@@ -343,21 +343,15 @@ def train(
     progress: ProgressOption = None,
 ) -> dict:
     """Fine-tune the encoder (params train.model) on one subset with one seed; save checkpoint and test probs."""
-    from labelgate.config import section
-    from labelgate.outputs import atomic_dir, refuse_overwriting_inputs
-    from labelgate.subsets import training_inputs
-    from labelgate.train import TrainParams, prefer_passive_omp_wait, save_run, train_run
+    from labelgate.outputs import refuse_overwriting_inputs
+    from labelgate.train.device import prefer_passive_omp_wait
+    from labelgate.train.run import main as train_subset
 
     out = out or Path("models") / subset / f"seed_{seed}"
     refuse_overwriting_inputs({"--table": table, "--test": test, "--params": params}, {"--out": out})
     prefer_passive_omp_wait()  # before torch loads
-    values = _params(params)
-    inputs = training_inputs(subset, values, subsets_dir=subsets_dir, table=table, test=test)
-    result = train_run(inputs.train, inputs.test, inputs.labels, section(values, "train", TrainParams),
-                       subset=subset, seed=seed, progress=progress_mode(progress), train_path=inputs.train_path,
-                       test_path=test)
-    with atomic_dir(out) as tmp:
-        save_run(result, tmp)
+    result = train_subset(subset, seed, out, params=_params(params), test=test, subsets_dir=subsets_dir, table=table,
+                          progress=progress_mode(progress))
     r = result.record
     typer.echo(f"train {subset} seed {seed}: n={r.n_train} test accuracy {r.test_accuracy:.4f}, "
                f"{r.train_samples_per_second:.0f} train/s, {r.inference_samples_per_second:.0f} infer/s, "
@@ -385,7 +379,7 @@ def learning_curve_command(
     """Train one seed on growing fractions of a subset (no checkpoints); flag a premature plateau."""
     from labelgate import learning_curve as stage
     from labelgate.outputs import refuse_overwriting_inputs
-    from labelgate.train import prefer_passive_omp_wait
+    from labelgate.train.device import prefer_passive_omp_wait
 
     out = out or Path("metrics/learning_curve") / f"{subset}.json"
     refuse_overwriting_inputs({"--table": table, "--test": test, "--reference": reference_curve, "--params": params},
@@ -416,7 +410,7 @@ def audit_reference(
     """Train the subset's audited rows with gold labels and with LLM labels (train seeds); write the gap."""
     from labelgate import audit_reference as stage
     from labelgate.outputs import refuse_overwriting_inputs
-    from labelgate.train import prefer_passive_omp_wait
+    from labelgate.train.device import prefer_passive_omp_wait
 
     prefer_passive_omp_wait()  # before torch loads
     refuse_overwriting_inputs({"LABELS": labels_path, "--table": table, "--test": test, "--params": params},

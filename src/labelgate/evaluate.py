@@ -32,7 +32,8 @@ from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.contract import TEXT
 from labelgate.errors import BadInputError
 from labelgate.learning_curve import CurveParams, curve_decline, gap_to_reference, plateau_flag
-from labelgate.train import PROBS_FILE, RUN_FILE, texts_fingerprint
+from labelgate.train.data import texts_fingerprint
+from labelgate.train.run import PROBS_FILE, RUN_FILE
 from labelgate.vocabulary import LABEL, model_prob_column
 
 SEED_DIR = re.compile(r"^seed_(-?\d+)$")

@@ -40,7 +40,9 @@ import pandas as pd
 
 from labelgate.config import check_range
 from labelgate.subsets import DEFAULT_SUBSETS_DIR
-from labelgate.train import TrainParams, check_training_frame, encode_labels, fine_tune, predict_proba
+from labelgate.train.data import check_training_frame, encode_labels
+from labelgate.train.loop import fine_tune, predict_proba
+from labelgate.train.run import TrainParams
 from labelgate.vocabulary import LABEL, TEXT, model_prob_column
 
 DEFAULT_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
@@ -246,7 +248,8 @@ def full_run_probabilities(run_dir: str | os.PathLike, *, seed: int, train: pd.D
     """The test probabilities of a `train` run folder that can stand in for the curve's full-data point, else
     (None, why not): its seed, subset size, test set, train params and label set must match the curve's."""
     from labelgate.outputs import read_json
-    from labelgate.train import PROBS_FILE, RUN_FILE, texts_fingerprint
+    from labelgate.train.data import texts_fingerprint
+    from labelgate.train.run import PROBS_FILE, RUN_FILE
 
     run_dir = Path(run_dir)
     record = read_json(run_dir / RUN_FILE)
@@ -268,7 +271,6 @@ def main(subset: str, out: str | os.PathLike, *, params: dict[str, Any], test: s
     from labelgate.evaluate import EvaluateParams
     from labelgate.outputs import read_json, write_json
     from labelgate.subsets import training_inputs
-    from labelgate.train import TrainParams
 
     inputs = training_inputs(subset, params, subsets_dir=subsets_dir, table=table, test=test)
     train_params = section(params, "train", TrainParams)

@@ -141,7 +141,7 @@ def table_columns(path: Path) -> list[str] | None:
 def _train_params() -> list[str]:
     import dataclasses
 
-    from labelgate.train import TrainParams
+    from labelgate.train.run import TrainParams
 
     return [f"train.{f.name}" for f in dataclasses.fields(TrainParams) if f.name != "seeds"]
 

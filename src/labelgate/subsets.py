@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from labelgate.vocabulary import CSV, JSONL, LABEL, PARQUET
+from labelgate.vocabulary import CSV, JSONL, LABEL, PARQUET, TEXT
 
 #: Where `filter` and `reference` write the subset tables (<name>.parquet).
 DEFAULT_SUBSETS_DIR = Path("data/subsets")
@@ -45,11 +45,11 @@ def training_inputs(subset: str, params: dict[str, Any], *, subsets_dir: str | o
                     test: str | os.PathLike) -> TrainingInputs:
     """Read the subset table and the gold test set; the label set is base.labels, else the labels both use."""
     from labelgate.config import base_labels
-    from labelgate.contract import resolve_labels
-    from labelgate.train import read_test_table, read_training_table
+    from labelgate.contract import read_test_table, resolve_labels
+    from labelgate.train.data import read_training_table
 
     train_path = subset_table(subset, subsets_dir, table)
     frame = read_training_table(train_path)
-    test_frame = read_test_table(test)
+    test_frame = read_test_table(test)[[TEXT, LABEL]]
     labels = resolve_labels(base_labels(params), frame, test_frame, columns=(LABEL,), required=True)
     return TrainingInputs(params=params, train_path=train_path, train=frame, test=test_frame, labels=labels)
