@@ -1,6 +1,5 @@
-"""The `labelgate` command line: thin commands that read params, parse options and do file I/O.
-
-Each command hands off to the pure functions of its stage module. Exit codes: 0 pass, 1 blocked by the gate,
+"""The `labelgate` command line: each command parses its options, refuses an output over an input, loads
+params.yaml and calls its stage module's `main` (docs/architecture.md lists which). Exit codes: 0 pass, 1 blocked by the gate,
 2 bad input or usage. Errors print one line on stderr (`--debug` or LABELGATE_DEBUG=1 adds the traceback); the gate
 fails closed, so any unexpected error inside `gate` or `check` exits 1, never 0.
 """
