@@ -1,7 +1,9 @@
 """The `labelgate` command line: each command parses its options, refuses an output over an input, loads
-params.yaml and calls its stage module's `main` (docs/architecture.md lists which). Exit codes: 0 pass, 1 blocked by the gate,
-2 bad input or usage. Errors print one line on stderr (`--debug` or LABELGATE_DEBUG=1 adds the traceback); the gate
-fails closed, so any unexpected error inside `gate` or `check` exits 1, never 0.
+params.yaml and calls its stage module's `main` (docs/architecture.md lists which).
+
+Exit codes: 0 pass, 1 blocked by the gate, 2 bad input or usage. Errors print one line on stderr (`--debug` or
+LABELGATE_DEBUG=1 adds the traceback); the gate fails closed, so any unexpected error inside `gate` or `check` exits
+1, never 0.
 """
 
 from __future__ import annotations
