@@ -22,14 +22,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 from synthetic import flip_systematic, flip_uniform, label_table, make_texts  # noqa: E402
 
 from labelgate.contract import LabelTable  # noqa: E402
-from labelgate.score import ScoreParams  # noqa: E402
 from labelgate.signals import ScoringContext  # noqa: E402
-from labelgate.signals.label_issues import LabelIssueSignal  # noqa: E402
+from labelgate.signals.cleanlab import CleanlabSignal  # noqa: E402
 
 
 def estimate(texts, given, labels) -> float:
     table = LabelTable(label_table(texts, given, labels), tuple(labels), "bench")
-    return LabelIssueSignal().score(ScoringContext(table, ScoreParams())).summary["estimated_noise_rate"]
+    return CleanlabSignal().score(ScoringContext(table)).summary["estimated_noise_rate"]
 
 
 def corpus(name: str):

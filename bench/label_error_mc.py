@@ -23,7 +23,6 @@ import pandas as pd
 
 from labelgate.contract import LabelTable
 from labelgate.estimation import estimate_error_rate
-from labelgate.score import ScoreParams
 from labelgate.signals import ScoringContext
 from labelgate.signals.label_error import cross_fitted_risk, risk_features, text_features
 
@@ -70,7 +69,7 @@ def main() -> None:
         if kind == "llm":
             for c in classes:
                 frame[f"llm_prob_{c}"] = llm[f"llm_prob_{c}"]
-        context = ScoringContext(LabelTable(frame=frame, labels=tuple(classes), path="mc"), ScoreParams())
+        context = ScoringContext(LabelTable(frame=frame, labels=tuple(classes), path="mc"))
         features, _ = risk_features(context)
         words = text_features(texts, max_rows=200_000, max_features=200_000)
         results = {v: [] for v in args.variants.split(",")}

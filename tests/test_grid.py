@@ -1,6 +1,6 @@
-"""The train grid on DVC's experiment queue (labelgate.grid, `labelgate queue-grid`), GPU claiming for parallel
-runs (labelgate.devices) and the GPU params override (params-gpu.yaml): unit tests, and (marked slow) a real queue of
-2 tiny training runs on 2 workers in a temporary DVC repository."""
+"""The train grid on DVC's experiment queue (labelgate.grid, `labelgate queue-grid`) and the GPU params override
+(params-gpu.yaml): unit tests, and (marked slow) a real queue of 2 tiny training runs on 2 workers in a temporary DVC
+repository (GPU claiming: tests/test_devices.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -75,64 +74,6 @@ class TestOverrides:
         assert train.learning_rate <= 1e-4 and train.max_length >= 128 and train.precision == "auto"
 
 
-class TestDevices:
-    @pytest.fixture(autouse=True)
-    def _locks(self, tmp_path, monkeypatch):
-        monkeypatch.setenv(devices.LOCK_DIR_ENV, str(tmp_path / "locks"))
-        devices.release_gpus()
-        yield
-        devices.release_gpus()
-
-    def test_each_process_claims_its_own_gpu(self, tmp_path):
-        assert devices.claim_gpu(3) == 0
-        assert devices.claim_gpu(3) == 0  # a process keeps its claim
-        child = [sys.executable, "-c", "import sys, time; from labelgate.devices import claim_gpu; "
-                 "print(claim_gpu(3), flush=True); sys.stdin.read()"]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
-        first = subprocess.Popen(child, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        second = subprocess.Popen(child, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        try:
-            claimed = {int(first.stdout.readline()), int(second.stdout.readline())}
-        finally:
-            first.communicate("")
-            second.communicate("")
-        assert claimed == {1, 2}
-        # all three taken: a fourth process shares one instead of waiting
-        third = subprocess.run(child, input="", capture_output=True, text=True, env=env)
-        assert int(third.stdout) in (0, 1, 2)
-        devices.release_gpus()  # released (as at process exit): the next claim gets GPU 0 again
-        assert devices.claim_gpu(3) == 0
-
-    def test_select_device_and_precision(self, monkeypatch):
-        import torch
-
-        from labelgate.train.device import resolve_precision, select_device
-
-        assert select_device("auto").type in ("cpu", "cuda")
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-        monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-        assert select_device("auto") == torch.device("cuda")  # one GPU: nothing to claim
-        monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
-        assert select_device("cuda") == torch.device("cuda", 0)
-        assert select_device("cpu") == torch.device("cpu")
-        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-        assert resolve_precision("auto", torch.device("cuda", 0)) == "bf16"
-        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-        assert resolve_precision("auto", torch.device("cuda", 0)) == "fp32"
-        assert resolve_precision("bf16", torch.device("cuda", 0)) == "bf16"
-
-    def test_cuda_without_gpu_fails_fast(self, monkeypatch):
-        import torch
-
-        from labelgate.errors import BadInputError
-        from labelgate.train.device import select_device
-
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-        with pytest.raises(BadInputError, match="no GPU"):
-            select_device("cuda")
-
-
-# ------------------------------------------------------------------------------------------------ end to end
 TINY = {"max_length": 32, "epochs": 1, "batch_size": 16, "eval_batch_size": 64, "learning_rate": 3e-4,
         "freeze_embeddings": True, "freeze_layers": 4, "num_threads": 1, "warmup_ratio": 0.0, "seeds": [0],
         "device": "cpu"}

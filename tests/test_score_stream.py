@@ -13,6 +13,7 @@ from synthetic import flip_systematic, make_texts
 from labelgate.errors import BadInputError
 from labelgate.score import ScoreParams, score_labels
 from labelgate.score_stream import score_parquet_streaming, should_stream
+from labelgate.signals.text_model import TextModelParams
 from labelgate.validate import validate_label_table
 
 LABELS = ("class_0", "class_1", "class_2")
@@ -37,7 +38,7 @@ def _table(n: int, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-PARAMS = ScoreParams(stream_rows=1000, chunk_rows=1000, max_train_rows=1200)
+PARAMS = ScoreParams(stream_rows=1000, chunk_rows=1000, text=TextModelParams(max_train_rows=1200))
 
 
 @pytest.fixture()

@@ -48,8 +48,18 @@ def read_params(path: str | os.PathLike | None) -> dict[str, Any]:
 
 
 def build(cls: type[T], values: dict[str, Any] | None, *, section: str) -> T:
-    """Build dataclass `cls` from a params section, rejecting keys it does not define."""
+    """Build dataclass `cls` from a params section, rejecting keys it does not define. A class whose section also
+    holds other dataclasses' keys (ScoreParams: the signals' settings) splits it with its `from_section`."""
     values = dict(values or {})
+    split = getattr(cls, "from_section", None)
+    if split is not None:
+        return split(values, section=section)
+    return build_fields(cls, values, section=section)
+
+
+def build_fields(cls: type[T], values: dict[str, Any], *, section: str) -> T:
+    """Build dataclass `cls` from the keys of a params section that it declares, checking their types."""
+    values = dict(values)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:

@@ -6,20 +6,21 @@ figures and a flat `metrics` mapping, which DVC shows as metrics and the gate ch
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from labelgate.config import check_range
+from labelgate.config import build_fields, check_range
 from labelgate.contract import LabelTable
-from labelgate.errors import LabelgateError, StageError
+from labelgate.errors import ConfigError, LabelgateError, StageError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
-from labelgate.signals import SIGNALS, ScoringContext
-from labelgate.signals.text_model import TEXT_MODELS
+from labelgate.signals import SIGNALS, RiskSignal, ScoringContext, SignalParams
+from labelgate.signals.text_model import TextModelParams
 from labelgate.vocabulary import LABEL
 
 DEFAULT_SIGNALS = ("entropy", "cleanlab", "agreement", "audit", "label_error", "class_balance")
@@ -27,53 +28,81 @@ DEFAULT_SIGNALS = ("entropy", "cleanlab", "agreement", "audit", "label_error", "
 
 @dataclass(frozen=True)
 class ScoreParams:
-    """Settings of the risk signals (params.yaml section `score`)."""
+    """The score stage's own settings (params.yaml section `score`). The same flat section also holds the keys of
+    the text model (TextModelParams) and of each signal (its `Params`): `from_section` hands each key to its owner."""
 
     signals: tuple[str, ...] = DEFAULT_SIGNALS  # which signals run, in this order
-    entropy_threshold: float = 0.8  # normalised entropy above which a row counts as uncertain
-    text_model: str = "tfidf_logreg"  # out-of-fold model for cleanlab: tfidf_logreg | embedding
-    text_model_c: float = 0.25  # inverse L2 strength of the logistic regression; strong regularisation keeps
-    # the out-of-fold probabilities calibrated enough for confident learning (bench/noise_estimation.md)
-    cv_folds: int = 5
-    max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
-    max_train_rows: int = 200_000  # rows sampled to fit the vocabulary and each fold's classifier
-    n_jobs: int = 2  # processes for vectorising large tables
-    audit_confidence: float = 0.95  # confidence level of the audit intervals (accuracy, label error rate)
     seed: int = 0
     stream_rows: int = 2_000_000  # Parquet tables with more rows are validated and scored in chunks (score_stream)
     chunk_rows: int = 250_000  # rows per chunk when streaming
+    # built by from_section from the keys their dataclasses declare; not keys themselves
+    text: TextModelParams = field(default_factory=TextModelParams, metadata={"key": False})
+    signal_params: Mapping[str, SignalParams] = field(default_factory=dict, metadata={"key": False})  # missing: defaults
 
     def __post_init__(self):
         object.__setattr__(self, "signals", tuple(self.signals))
         unknown = [s for s in self.signals if s not in SIGNALS]
         if unknown:
             raise ValueError(f"unknown signal(s) {unknown}; known: {sorted(SIGNALS)}")
-        if self.text_model not in TEXT_MODELS:
-            raise ValueError(f"text_model must be one of {TEXT_MODELS}")
-        check_range("entropy_threshold", self.entropy_threshold, 0.0, 1.0)
-        check_range("cv_folds", self.cv_folds, 2, 20)
-        check_range("text_model_c", self.text_model_c, 1e-4, 1e4)
-        check_range("max_features", self.max_features, 10)
-        check_range("max_train_rows", self.max_train_rows, 100)
-        check_range("n_jobs", self.n_jobs, 1, 64)
-        check_range("audit_confidence", self.audit_confidence, 0.5, 0.999)
+        for name, params in self.signal_params.items():
+            if name not in SIGNALS or not isinstance(params, SIGNALS[name].Params):
+                raise ValueError(f"signal_params[{name!r}] must be the {name!r} signal's Params")
+        defaults = {name: signal.Params() for name, signal in SIGNALS.items()}
+        object.__setattr__(self, "signal_params", {**defaults, **self.signal_params})
         check_range("stream_rows", self.stream_rows, 1000)
         check_range("chunk_rows", self.chunk_rows, 1000)
+
+    @classmethod
+    def from_section(cls, values: Mapping[str, Any], *, section: str = "score") -> ScoreParams:
+        """Build from the flat params.yaml section: each key goes to the one dataclass that declares it (this one,
+        TextModelParams, or a signal's Params); a key none declares is an error naming it."""
+        owners = section_owners()
+        unknown = sorted(set(values) - set(owners))
+        if unknown:
+            raise ConfigError(f"params.yaml: unknown key(s) {', '.join(unknown)} in section '{section}'")
+
+        def keys_of(owner: type) -> dict[str, Any]:
+            return {key: value for key, value in values.items() if owners[key] is owner}
+
+        own = build_fields(cls, keys_of(cls), section=section)
+        text = build_fields(TextModelParams, keys_of(TextModelParams), section=section)
+        signal_params = {name: build_fields(signal.Params, keys_of(signal.Params), section=section)
+                         for name, signal in SIGNALS.items()}
+        return dataclasses.replace(own, text=text, signal_params=signal_params)
+
+    def signal(self, name: str) -> RiskSignal:
+        """The registered signal `name` with its params."""
+        return SIGNALS[name](self.signal_params[name])
+
+
+def section_owners() -> dict[str, type]:
+    """Each key of params.yaml section `score` -> the dataclass that declares it. A key declared by two different
+    dataclasses is a programming error: the section's keys must have one meaning each."""
+    owners: dict[str, type] = {}
+    candidates = [ScoreParams, TextModelParams, *dict.fromkeys(signal.Params for signal in SIGNALS.values())]
+    for owner in candidates:
+        for f in dataclasses.fields(owner):
+            if not f.metadata.get("key", True):
+                continue
+            if owners.setdefault(f.name, owner) is not owner:
+                raise TypeError(f"score.{f.name} is declared by both {owners[f.name].__name__} and {owner.__name__}")
+    return owners
 
 
 def score_labels(
     table: LabelTable, params: ScoreParams, *, test_labels: pd.Series | None = None, progress=None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run each enabled signal; return (per-row table, summary with per-signal results and flat metrics)."""
-    context = ScoringContext(table=table, params=params, test_labels=test_labels)
-    rows, summary = run_signals(context, progress=progress)
+    context = ScoringContext(table, text=params.text, seed=params.seed, test_labels=test_labels)
+    rows, summary = run_signals(context, params, progress=progress)
     return pd.concat([table.frame.reset_index(drop=True), *rows], axis=1), summary
 
 
-def run_signals(context: ScoringContext, *, progress=None) -> tuple[list[pd.DataFrame], dict[str, Any]]:
-    """Each enabled signal over `context`: (the signals' per-row frames, the summary). Shared by score_labels and
-    the chunked path (score_stream)."""
-    table, params = context.table, context.params
+def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None
+                ) -> tuple[list[pd.DataFrame], dict[str, Any]]:
+    """Each signal `params` enables, over `context`: (the signals' per-row frames, the summary). Shared by
+    score_labels and the chunked path (score_stream). A signal that raises stops the stage (fail closed)."""
+    table = context.table
     rows: list[pd.DataFrame] = []
     signals: dict[str, Any] = {}
     metrics: dict[str, float | None] = {}
@@ -81,7 +110,7 @@ def run_signals(context: ScoringContext, *, progress=None) -> tuple[list[pd.Data
         if progress is not None:
             progress(name)
         try:
-            result = SIGNALS[name]().score(context)
+            result = params.signal(name).score(context)
         except LabelgateError:
             raise
         except Exception as exc:  # noqa: BLE001 - the stage boundary: a library failure becomes one named line

@@ -37,7 +37,7 @@ from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
 from labelgate.outputs import atomic_paths, write_json_to
 from labelgate.score import ScoreParams, run_signals
-from labelgate.signals.base import ScoringContext
+from labelgate.signals.context import ScoringContext
 from labelgate.signals.text_model import SampledFoldModel, sample_plan
 from labelgate.validate import ValidateParams, validate_label_chunk
 
@@ -76,8 +76,8 @@ class CompactLabelTable(LabelTable):
 class StreamingContext(ScoringContext):
     """ScoringContext whose out-of-fold probabilities come from a chunked pass over the spooled table."""
 
-    def __init__(self, *, table, params, test_labels, predict: Callable[[], np.ndarray]):
-        super().__init__(table=table, params=params, test_labels=test_labels)
+    def __init__(self, *, table, text, seed, test_labels, predict: Callable[[], np.ndarray]):
+        super().__init__(table, text=text, seed=seed, test_labels=test_labels)
         self._predict = predict
 
     @cached_property
@@ -103,8 +103,8 @@ def score_parquet_streaming(
     """
     import pyarrow.parquet as pq
 
-    if params.text_model != "tfidf_logreg" and any(s in params.signals for s in ("cleanlab", "agreement")):
-        raise ConfigError(f"score.text_model '{params.text_model}' is not supported on tables above "
+    if params.text.text_model != "tfidf_logreg" and any(s in params.signals for s in ("cleanlab", "agreement")):
+        raise ConfigError(f"score.text_model '{params.text.text_model}' is not supported on tables above "
                           f"score.stream_rows ({params.stream_rows} rows); use tfidf_logreg")
     path, out = Path(path), Path(out)
     source = _open(path)
@@ -118,7 +118,7 @@ def score_parquet_streaming(
     labels = tuple(labels) or infer_labels(path, params.chunk_rows)
     say = progress or (lambda _: None)
 
-    fold_of, sample = sample_plan(n_rows, folds=params.cv_folds, max_train_rows=params.max_train_rows,
+    fold_of, sample = sample_plan(n_rows, folds=params.text.cv_folds, max_train_rows=params.text.max_train_rows,
                                   seed=params.seed)
     index = {label: i for i, label in enumerate(labels)}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -176,8 +176,8 @@ def score_parquet_streaming(
         def predict() -> np.ndarray:
             say("text model: fit on the sample")
             given = codes[LLM_LABEL]
-            model = SampledFoldModel(n_classes=len(labels), folds=params.cv_folds, max_features=params.max_features,
-                                     regularisation=params.text_model_c)
+            model = SampledFoldModel(n_classes=len(labels), folds=params.text.cv_folds,
+                                     max_features=params.text.max_features, regularisation=params.text.text_model_c)
             model.fit(sample_texts, given[sample], fold_of[sample])
             pred = np.empty((n_rows, len(labels)), dtype=np.float64)
             start = 0
@@ -188,8 +188,9 @@ def score_parquet_streaming(
                 start += len(texts)
             return pred
 
-        context = StreamingContext(table=compact, params=params, test_labels=test_labels, predict=predict)
-        signal_frames, summary = run_signals(context, progress=lambda name: say(f"signal: {name}"))
+        context = StreamingContext(table=compact, text=params.text, seed=params.seed, test_labels=test_labels,
+                                   predict=predict)
+        signal_frames, summary = run_signals(context, params, progress=lambda name: say(f"signal: {name}"))
         del context, compact, frame
         summary["streamed"] = {"chunks": chunks, "chunk_rows": params.chunk_rows}
 

@@ -345,7 +345,7 @@ def test_all_empty_annotator_column_is_not_an_annotation(workdir, cli):
 
 
 def test_signal_crash_is_one_named_line(workdir, cli, good_csv, monkeypatch):
-    from labelgate.signals.balance import ClassBalanceSignal
+    from labelgate.signals.class_balance import ClassBalanceSignal
 
     def boom(self, context):
         raise ValueError("inner library failure\nwith a second line")

@@ -33,3 +33,43 @@ def test_same_seed_same_draws():
 def test_seed_outside_numpy_range_is_a_config_error(seed):
     with pytest.raises(ConfigError, match="seed must lie in"):
         set_seed(seed)
+
+
+@pytest.fixture
+def gpu_locks(tmp_path, monkeypatch):
+    from labelgate import devices
+
+    monkeypatch.setenv(devices.LOCK_DIR_ENV, str(tmp_path / "locks"))
+    devices.release_gpus()
+    yield
+    devices.release_gpus()
+
+
+def test_select_device_and_precision(gpu_locks, monkeypatch):
+    import torch
+
+    from labelgate.train.device import select_device
+
+    assert select_device("auto").type in ("cpu", "cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert select_device("auto") == torch.device("cuda")  # one GPU: nothing to claim
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    assert select_device("cuda") == torch.device("cuda", 0)
+    assert select_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert resolve_precision("auto", torch.device("cuda", 0)) == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert resolve_precision("auto", torch.device("cuda", 0)) == "fp32"
+    assert resolve_precision("bf16", torch.device("cuda", 0)) == "bf16"
+
+
+def test_cuda_without_gpu_fails_fast(monkeypatch):
+    import torch
+
+    from labelgate.errors import BadInputError
+    from labelgate.train.device import select_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(BadInputError, match="no GPU"):
+        select_device("cuda")

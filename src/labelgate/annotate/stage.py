@@ -215,10 +215,9 @@ def label_probabilities(records: Sequence[Mapping], words: Sequence[str]) -> np.
             matrix[i, j] = value
     if not len(records):
         return matrix
-    matrix -= matrix.max(axis=1, keepdims=True)
-    np.exp(matrix, out=matrix)
-    matrix /= matrix.sum(axis=1, keepdims=True)
-    return matrix
+    from scipy.special import softmax
+
+    return softmax(matrix, axis=1)
 
 
 def _check_labels(labels: tuple[str, ...], params: AnnotateParams) -> None:

@@ -1,15 +1,18 @@
-"""Risk signals of an LLM label set. Importing this package registers every built-in signal in SIGNALS."""
+"""Risk signals of an LLM label set: one module per signal, named as its registry key. Importing this package
+registers every built-in signal in SIGNALS."""
 
-from labelgate.signals import agreement, audit, balance, entropy, label_error, label_issues  # noqa: F401 - registration
+from labelgate.signals import agreement, audit, class_balance, cleanlab, entropy, label_error  # noqa: F401
 from labelgate.signals.base import (
     SIGNALS,
     RiskSignal,
-    ScoringContext,
+    SignalParams,
     SignalResult,
     register,
+    signal_class_name,
     signal_columns,
     signal_metrics,
 )
+from labelgate.signals.context import ScoringContext
 
-__all__ = ["SIGNALS", "RiskSignal", "ScoringContext", "SignalResult", "register", "signal_columns",
-           "signal_metrics"]
+__all__ = ["SIGNALS", "RiskSignal", "ScoringContext", "SignalParams", "SignalResult", "register",
+           "signal_class_name", "signal_columns", "signal_metrics"]

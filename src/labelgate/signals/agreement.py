@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from labelgate.contract import LLM_LABEL
-from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, register, vote_distribution
+from labelgate.signals.base import RiskSignal, SignalResult, register
+from labelgate.signals.context import ScoringContext
+from labelgate.signals.distributions import vote_counts, vote_distribution
 
 
 ALPHA_PACKAGE_ROWS = 1_000_000  # above this, Krippendorff's alpha comes from nominal_alpha (bounded memory)
@@ -35,13 +37,6 @@ def nominal_alpha(codes: np.ndarray, n_classes: int, *, chunk_rows: int = 200_00
     if n <= 1 or expected <= 0:
         return float("nan")
     return float(1.0 - (n - 1.0) * observed / expected)
-
-
-def vote_counts(codes: np.ndarray, n_classes: int) -> np.ndarray:
-    counts = np.zeros((codes.shape[0], n_classes))
-    for k in range(n_classes):
-        counts[:, k] = (codes == k).sum(axis=1)
-    return counts
 
 
 @register

@@ -5,17 +5,36 @@ pass a label set on luck.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from labelgate.config import check_range
 from labelgate.contract import GOLD
-from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, register
+from labelgate.signals.base import RiskSignal, SignalParams, SignalResult, register
+from labelgate.signals.context import ScoringContext
+
+#: Confidence level of the intervals estimated from the gold audit; params.yaml `score.audit_confidence` overrides it.
+DEFAULT_CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class AuditParams(SignalParams):
+    """Settings of the signals estimated from the gold audit (audit, label_error)."""
+
+    audit_confidence: float = DEFAULT_CONFIDENCE  # score.audit_confidence
+
+    def __post_init__(self):
+        check_range("audit_confidence", self.audit_confidence, 0.5, 0.999)
 
 
 @register
 class AuditSignal(RiskSignal):
     name = "audit"
     description = "LLM accuracy on gold-audited rows, Wilson interval, per-class confusion"
+    Params = AuditParams
+    params: AuditParams
     columns = ("audit_correct",)
     metrics = ("audit_accuracy", "audit_accuracy_lower")
 
@@ -32,7 +51,7 @@ class AuditSignal(RiskSignal):
         audited = gold >= 0
         correct = np.where(audited, (gold == given).astype(float), np.nan)
         n, hits = int(audited.sum()), int((gold == given)[audited].sum())
-        interval = binomtest(hits, n).proportion_ci(confidence_level=context.params.audit_confidence,
+        interval = binomtest(hits, n).proportion_ci(confidence_level=self.params.audit_confidence,
                                                     method="wilson")
         k = len(table.labels)
         matrix = confusion_matrix(gold[audited], given[audited], labels=list(range(k)))
@@ -44,7 +63,7 @@ class AuditSignal(RiskSignal):
             "audit_accuracy": hits / n,
             "audit_accuracy_lower": float(interval.low),
             "audit_accuracy_upper": float(interval.high),
-            "confidence_level": context.params.audit_confidence,
+            "confidence_level": self.params.audit_confidence,
             "confusion": matrix.tolist(),
             "confusion_axes": "rows: gold label, columns: LLM label",
             "per_class_recall": recall,

@@ -5,17 +5,36 @@ reports the entropy of the vote distribution (llm_label + annotator_*), and uses
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from labelgate.config import check_range
 from labelgate.contract import LLM_LABEL
-from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, entropy, register, vote_distribution
+from labelgate.signals.base import RiskSignal, SignalParams, SignalResult, register
+from labelgate.signals.context import ScoringContext
+from labelgate.signals.distributions import entropy, vote_distribution
+
+#: Normalised entropy (entropy / log of the number of classes, in [0, 1]) above which a row counts as uncertain;
+#: params.yaml `score.entropy_threshold` overrides it.
+DEFAULT_THRESHOLD = 0.8
+
+
+@dataclass(frozen=True)
+class EntropyParams(SignalParams):
+    entropy_threshold: float = DEFAULT_THRESHOLD  # score.entropy_threshold
+
+    def __post_init__(self):
+        check_range("entropy_threshold", self.entropy_threshold, 0.0, 1.0)
 
 
 @register
 class EntropySignal(RiskSignal):
     name = "entropy"
     description = "Entropy of the LLM label distribution (probabilities, or votes of several annotations)"
+    Params = EntropyParams
+    params: EntropyParams
     columns = ("entropy", "entropy_normalised", "entropy_margin", "entropy_high", "entropy_votes_normalised")
     metrics = ("median_normalised_entropy", "high_entropy_rate")
 
@@ -38,7 +57,7 @@ class EntropySignal(RiskSignal):
         value = entropy(distribution)
         normalised = value / np.log(n_classes)
         ordered = np.sort(distribution, axis=1)
-        high = normalised > context.params.entropy_threshold
+        high = normalised > self.params.entropy_threshold
         columns = {
             "entropy": value,
             "entropy_normalised": normalised,
@@ -52,7 +71,7 @@ class EntropySignal(RiskSignal):
         summary = {
             "available": True,
             "source": source,
-            "threshold": context.params.entropy_threshold,
+            "threshold": self.params.entropy_threshold,
             "mean_normalised_entropy": float(np.mean(normalised)),
             "median_normalised_entropy": float(np.median(normalised)),
             "p90_normalised_entropy": float(np.quantile(normalised, 0.9)),

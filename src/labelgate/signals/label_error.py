@@ -28,7 +28,10 @@ import pandas as pd
 
 from labelgate.contract import GOLD, LLM_LABEL
 from labelgate.estimation import auc_interval, estimate_error_rate, systematic_share, weighted_share
-from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, entropy, register, vote_distribution
+from labelgate.signals.audit import AuditParams
+from labelgate.signals.base import RiskSignal, SignalResult, register
+from labelgate.signals.context import ScoringContext
+from labelgate.signals.distributions import entropy, vote_distribution
 
 RISK_COLUMN = "label_error_risk"
 PREDICT_CHUNK_ROWS = 200_000  # unaudited rows predicted per chunk by the risk model (bounds memory)
@@ -44,6 +47,8 @@ METRICS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper
 class LabelErrorSignal(RiskSignal):
     name = "label_error"
     description = "Audit-first label error rate with interval, systematic-error share, text-predictable errors"
+    Params = AuditParams  # its interval has the audit's confidence level: one key, score.audit_confidence
+    params: AuditParams
     columns = (RISK_COLUMN,)
     metrics = METRICS
 
@@ -52,21 +57,20 @@ class LabelErrorSignal(RiskSignal):
         if not table.has_gold:
             return self.unavailable("no gold_label values: audit rows with `labelgate audit sample` / `merge`",
                                     METRICS)
-        confidence = context.params.audit_confidence
+        confidence = self.params.audit_confidence
         given = context.given_labels
         gold = table.label_codes(GOLD)
         audited = gold >= 0
         wrong = np.where(audited, (gold != given).astype(float), np.nan)
         weights = table.audit_weights()
         weights = np.where(audited, weights, 1.0) if weights is not None else np.ones(len(given))
-        params = context.params
-        seed = params.seed
+        seed = context.seed
         several = len(np.unique(given)) >= 2  # one LLM label throughout: no text model, no cleanlab flags
         risk, used = None, []
         if several:
             features, feature_names = risk_features(context)
-            words = text_features(table.frame["text"], max_rows=params.max_train_rows,
-                                  max_features=params.max_features, seed=seed)
+            words = text_features(table.frame["text"], max_rows=context.text.max_train_rows,
+                                  max_features=context.text.max_features, seed=seed)
             risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
             used = [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
                                       if words is not None else [])] if risk is not None else []

@@ -12,9 +12,36 @@ slower, usually better calibrated on short texts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from labelgate.config import check_range
+
 TEXT_MODELS = ("tfidf_logreg", "embedding")
+
+
+@dataclass(frozen=True)
+class TextModelParams:
+    """Settings of the out-of-fold text model that cleanlab, agreement and label_error read (keys of params.yaml
+    section `score`)."""
+
+    text_model: str = "tfidf_logreg"  # tfidf_logreg | embedding
+    text_model_c: float = 0.25  # inverse L2 strength of the logistic regression; strong regularisation keeps
+    # the out-of-fold probabilities calibrated enough for confident learning (bench/noise_estimation.md)
+    cv_folds: int = 5
+    max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
+    max_train_rows: int = 200_000  # rows sampled to fit the vocabulary and each fold's classifier
+    n_jobs: int = 2  # processes for vectorising large tables
+
+    def __post_init__(self):
+        if self.text_model not in TEXT_MODELS:
+            raise ValueError(f"text_model must be one of {TEXT_MODELS}")
+        check_range("text_model_c", self.text_model_c, 1e-4, 1e4)
+        check_range("cv_folds", self.cv_folds, 2, 20)
+        check_range("max_features", self.max_features, 10)
+        check_range("max_train_rows", self.max_train_rows, 100)
+        check_range("n_jobs", self.n_jobs, 1, 64)
 
 
 def out_of_fold_probabilities(

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from labelgate.contract import GOLD
-from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, register
+from labelgate.signals.base import RiskSignal, SignalResult, register
+from labelgate.signals.context import ScoringContext
 
 
 @register

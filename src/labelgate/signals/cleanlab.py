@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from labelgate.signals.base import RiskSignal, ScoringContext, SignalResult, register
+from labelgate.signals.base import RiskSignal, SignalResult, register
+from labelgate.signals.context import ScoringContext
 
 
 @register
-class LabelIssueSignal(RiskSignal):
+class CleanlabSignal(RiskSignal):
     name = "cleanlab"
     description = "cleanlab confident learning over out-of-fold text-model probabilities"
     columns = ("cleanlab_label_quality", "cleanlab_is_label_issue", "cleanlab_suggested_label",
@@ -50,7 +51,7 @@ class LabelIssueSignal(RiskSignal):
         })
         summary = {
             "available": True,
-            "text_model": context.params.text_model,
+            "text_model": context.text.text_model,
             "label_issue_rate": float(issues.mean()),
             "label_issues": int(issues.sum()),
             "estimated_noise_rate": noise_rate,

@@ -1,0 +1,75 @@
+"""The agreement signal: clean (full agreement) and dirty (disagreement) fixtures with exact expected values, and the
+chunked Krippendorff's alpha it uses on large tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelgate.signals.agreement import nominal_alpha
+from signals.support import LABELS, run
+from synthetic import label_table, make_texts
+
+
+class TestAgreement:
+    def test_clean_full_agreement(self):
+        texts, truth = make_texts(90, 3, seed=3)
+        frame = label_table(texts, truth, list(LABELS))
+        frame["annotator_p2"] = frame["llm_label"]
+        result = run("agreement", frame)
+        assert result.summary["annotator_alpha"] == pytest.approx(1.0)
+        assert result.summary["agreement_rate"] == 1.0
+        assert result.rows["agreement_llm_label_share"].eq(1.0).all()
+
+    def test_dirty_disagreement(self):
+        texts, truth = make_texts(90, 3, seed=3)
+        frame = label_table(texts, truth, list(LABELS))
+        other = np.asarray(LABELS, dtype=object)[(truth + 1) % 3]
+        frame["annotator_p2"] = np.where(np.arange(90) < 30, other, frame["llm_label"])
+        result = run("agreement", frame)
+        assert result.summary["agreement_rate"] == pytest.approx(60 / 90)
+        assert result.rows["agreement_llm_label_share"].iloc[0] == 0.5
+        assert result.summary["annotator_alpha"] < 0.6
+        assert set(result.summary["annotator_quality"]) == {"llm_label", "annotator_p2"}
+
+    def test_unavailable_with_one_annotation(self):
+        result = run("agreement", pd.DataFrame({"text": ["x"], "llm_label": ["a"]}))
+        assert result.summary["available"] is False
+
+    def test_a_row_with_a_single_annotation_is_not_full_agreement(self):
+        texts, truth = make_texts(60, 3, seed=4)
+        frame = label_table(texts, truth, list(LABELS))
+        frame["annotator_p2"] = frame["llm_label"].astype(object)
+        frame.loc[[0, 1, 2], "annotator_p2"] = None  # these rows carry the LLM's label only
+        result = run("agreement", frame)
+        assert result.rows["agreement_n_annotations"].tolist()[:4] == [1, 1, 1, 2]
+        assert result.rows["agreement_all_agree"].tolist()[:4] == [False, False, False, True]
+        assert result.summary["agreement_rate"] == pytest.approx(57 / 60)
+
+    def test_an_entirely_empty_annotator_column_is_no_annotation(self):
+        frame = pd.DataFrame({"text": ["x", "y"], "llm_label": ["a", "b"], "annotator_p2": [None, None]})
+        result = run("agreement", frame)
+        assert result.summary["available"] is False
+        assert result.metrics == {"annotator_alpha": None, "agreement_rate": None}
+
+    def test_alpha_is_not_measured_when_every_annotation_is_one_label(self):
+        texts, _ = make_texts(30, 3, seed=4)
+        frame = pd.DataFrame({"text": texts, "llm_label": ["b"] * 30, "annotator_p2": ["b"] * 30})
+        result = run("agreement", frame)
+        assert result.summary["annotator_alpha"] is None and result.metrics["annotator_alpha"] is None
+        assert result.summary["agreement_rate"] == 1.0
+
+    @pytest.mark.parametrize("n_classes, missing", [(3, 0.0), (8, 0.2), (2, 0.5)])
+    def test_chunked_alpha_equals_the_krippendorff_package(self, n_classes, missing):
+        """nominal_alpha, used above ALPHA_PACKAGE_ROWS, gives the `krippendorff` package's figure."""
+        import krippendorff
+
+        rng = np.random.default_rng(n_classes)
+        truth = rng.integers(0, n_classes, 3000)
+        codes = np.column_stack([np.where(rng.random(3000) < 0.7, truth, rng.integers(0, n_classes, 3000))
+                                 for _ in range(3)])
+        codes[rng.random(codes.shape) < missing] = -1
+        reference = krippendorff.alpha(reliability_data=np.where(codes >= 0, codes, np.nan).T.astype(float),
+                                       level_of_measurement="nominal")
+        assert nominal_alpha(codes, n_classes, chunk_rows=701) == pytest.approx(reference, abs=1e-12)

@@ -1,0 +1,34 @@
+"""The scoring context: label codes, the text model's out-of-fold probabilities (with the settings it is given) and
+cleanlab's label-issue flags, each computed once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labelgate.signals import ScoringContext
+from labelgate.signals.text_model import TextModelParams
+from signals.support import LABELS, table
+from synthetic import flip_uniform, label_table, make_texts
+
+
+class TestScoringContext:
+    def frame(self):
+        texts, truth = make_texts(300, 3, seed=1)
+        return label_table(texts, flip_uniform(truth, 0.1, 3, seed=2), list(LABELS)), truth
+
+    def test_shared_inputs_are_computed_once(self):
+        frame, _ = self.frame()
+        context = ScoringContext(table(frame))
+        assert context.given_labels.tolist() == [LABELS.index(v) for v in frame["llm_label"]]
+        probs = context.pred_probs
+        assert probs.shape == (300, 3) and np.allclose(probs.sum(axis=1), 1.0)
+        assert context.pred_probs is probs and context.label_issues is context.label_issues
+        assert context.label_issues.dtype == bool and len(context.label_issues) == 300
+
+    def test_the_text_model_settings_and_seed_reach_the_probabilities(self):
+        frame, _ = self.frame()
+        default = ScoringContext(table(frame)).pred_probs
+        assert np.array_equal(ScoringContext(table(frame), seed=0).pred_probs, default)
+        assert not np.array_equal(ScoringContext(table(frame), seed=1).pred_probs, default)
+        assert not np.array_equal(ScoringContext(table(frame), text=TextModelParams(text_model_c=4.0)).pred_probs,
+                                  default)
