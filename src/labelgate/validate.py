@@ -4,7 +4,8 @@ The header-level checks (required columns, probability columns matching the labe
 run in Python because the suite's columns must exist before GX can look at them. Row-level checks run in GX on
 the table plus a few derived columns (probability sum deviation, NaN counts, invalid annotator labels), so the
 suite JSON stays independent of how many classes and annotators a table has. The first failure becomes a one-line
-BadInputError naming file, rows and the real column.
+BadInputError naming file, rows and the real column. `validate --out` stamps the Parquet table it writes
+(`contract_stamp`), so `score` does not run the suite again on the very table it checked.
 """
 
 from __future__ import annotations
