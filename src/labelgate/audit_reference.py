@@ -101,7 +101,7 @@ def not_measured_reason(gold: pd.DataFrame, labels: Sequence[str], params: Audit
     """Why the audited rows cannot make a reference (None when they can)."""
     if len(gold) < params.min_rows:
         return f"{len(gold)} audited rows in the subset, audit_reference.min_rows is {params.min_rows}"
-    missing = sorted(set(labels) - set(gold["label"]))
+    missing = sorted(set(labels) - set(gold[LABEL]))
     if missing:
         return f"no audited row has the gold label {', '.join(missing)}"
     return None
@@ -249,7 +249,7 @@ def audit_reference(
     if gold[ID].tolist() != llm[ID].tolist():
         raise ValueError("gold and llm tables must hold the same rows in the same order")
     base = {"subset": subset, "labels": list(labels), "params": asdict(params),
-            "llm_agreement_with_gold": float((gold["label"].to_numpy() == llm["label"].to_numpy()).mean())
+            "llm_agreement_with_gold": float((gold[LABEL].to_numpy() == llm[LABEL].to_numpy()).mean())
             if len(gold) else None}
     reason = not_measured_reason(gold, labels, params)
     if reason is not None:

@@ -19,6 +19,7 @@ import typer
 
 from labelgate.errors import EXIT_BAD_INPUT, EXIT_BLOCKED, LabelgateError
 from labelgate.progress import progress_mode
+from labelgate.vocabulary import GOLD
 
 app = typer.Typer(
     name="labelgate",
@@ -571,7 +572,7 @@ def audit_merge(
                                                      "Studio JSON export).")],
     out: Annotated[Path, typer.Option("--out", help="Label table with gold_label (and audit_weight) filled.")],
     gold_column: Annotated[str, typer.Option(
-        "--gold-column", help="Column of the human's label in the annotations.")] = "gold_label",
+        "--gold-column", help="Column of the human's label in the annotations.")] = GOLD,
     labels: LabelsOption = None,
     params: ParamsOption = None,
 ) -> dict:

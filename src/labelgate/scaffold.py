@@ -112,13 +112,13 @@ def supported_strategies(columns: Iterable[str] | None) -> tuple[str, ...]:
     entropy needs llm_prob_* or annotator_* columns, consensus needs annotator_* columns, and combined intersects
     the available ones, so it is a distinct subset only when at least two of entropy, cleanlab, consensus are.
     """
-    from labelgate.vocabulary import STRATEGIES
+    from labelgate.vocabulary import ANNOTATOR_PREFIX, LLM_PROB_PREFIX, STRATEGIES
 
     if columns is None:
         return STRATEGIES
     columns = list(columns)
-    probs = any(c.startswith("llm_prob_") for c in columns)
-    annotators = any(c.startswith("annotator_") for c in columns)
+    probs = any(c.startswith(LLM_PROB_PREFIX) for c in columns)
+    annotators = any(c.startswith(ANNOTATOR_PREFIX) for c in columns)
     found = ["raw", "cleanlab"]
     if probs or annotators:
         found.insert(1, "entropy")

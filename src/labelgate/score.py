@@ -21,7 +21,7 @@ from labelgate.errors import ConfigError, LabelgateError, StageError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
 from labelgate.signals import SIGNALS, RiskSignal, ScoringContext, SignalParams
 from labelgate.signals.text_model import TextModelParams
-from labelgate.vocabulary import LABEL
+from labelgate.vocabulary import LABEL, LLM_LABEL
 
 DEFAULT_SIGNALS = ("entropy", "cleanlab", "agreement", "audit", "label_error", "class_balance")
 
@@ -121,7 +121,7 @@ def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None
             rows.append(result.rows.reset_index(drop=True))
         signals[name] = result.summary
         metrics.update(result.metrics)
-    counts = table.frame["llm_label"].value_counts().reindex(table.labels, fill_value=0)
+    counts = table.frame[LLM_LABEL].value_counts().reindex(table.labels, fill_value=0)
     summary = {
         "n_rows": len(table.frame),
         "labels": list(table.labels),
