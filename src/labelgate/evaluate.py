@@ -304,62 +304,27 @@ def write_plots(folder: str | os.PathLike, tables: Mapping[str, pd.DataFrame], *
 
 
 def _draw_pngs(folder: Path, tables: Mapping[str, pd.DataFrame], labels: Sequence[str]) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from labelgate.report import plots
 
     written = []
     scores = tables["scores.csv"]
     if not scores.empty:
-        subsets = list(dict.fromkeys(scores["subset"]))
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=False)
-        for ax, metric in zip(axes, ("accuracy", "macro_f1")):
-            for i, subset in enumerate(subsets):
-                values = scores.loc[scores["subset"] == subset, metric].to_numpy()
-                ax.scatter(np.full(len(values), i) + np.linspace(-0.1, 0.1, len(values)), values, s=25)
-                ax.hlines(values.mean(), i - 0.25, i + 0.25, colors="black")
-            ax.set_xticks(range(len(subsets)), subsets, rotation=30, ha="right")
-            ax.set_title(f"test {metric} per seed (bar: mean)")
-        fig.tight_layout()
-        fig.savefig(folder / "scores.png", dpi=100)
-        plt.close(fig)
+        per_subset = {subset: {metric: frame[metric].tolist() for metric in ("accuracy", "macro_f1")}
+                      for subset, frame in scores.groupby("subset", sort=False)}
+        plots.save_png(plots.seed_strip(per_subset), folder / "scores.png")
         written.append(folder / "scores.png")
     confusions = {k[len("confusion_"):-4]: v for k, v in tables.items() if k.startswith("confusion_")}
     if confusions:
         from sklearn.metrics import confusion_matrix
 
-        columns = min(3, len(confusions))
-        rows = -(-len(confusions) // columns)
-        fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 3.4 * rows), squeeze=False)
-        for ax in axes.flat[len(confusions):]:
-            ax.axis("off")
-        for ax, (subset, frame) in zip(axes.flat, confusions.items()):
-            matrix = confusion_matrix(frame["actual"], frame["predicted"], labels=list(labels))
-            ax.imshow(matrix, cmap="Blues")
-            for (r, c), v in np.ndenumerate(matrix):
-                ax.text(c, r, str(v), ha="center", va="center", fontsize=8)
-            ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=7)
-            ax.set_yticks(range(len(labels)), labels, fontsize=7)
-            ax.set_title(subset, fontsize=9)
-            ax.set_xlabel("predicted (seed ensemble)", fontsize=7)
-            ax.set_ylabel("actual", fontsize=7)
-        fig.tight_layout()
-        fig.savefig(folder / "confusion.png", dpi=100)
-        plt.close(fig)
+        matrices = {subset: confusion_matrix(frame["actual"], frame["predicted"], labels=list(labels))
+                    for subset, frame in confusions.items()}
+        plots.save_png(plots.confusion_grid(matrices, labels), folder / "confusion.png")
         written.append(folder / "confusion.png")
     curve = tables.get("learning_curve.csv")
     if curve is not None and not curve.empty:
-        fig, ax = plt.subplots(figsize=(5, 4))
-        for subset, frame in curve.groupby("subset", sort=False):
-            ax.plot(frame["n"], frame["accuracy"], marker="o", label=subset)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("training examples")
-        ax.set_ylabel("test accuracy")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(folder / "learning_curve.png", dpi=100)
-        plt.close(fig)
+        points = {subset: frame.to_dict("records") for subset, frame in curve.groupby("subset", sort=False)}
+        plots.save_png(plots.learning_curves(points, metrics=("accuracy",)), folder / "learning_curve.png")
         written.append(folder / "learning_curve.png")
     return written
 
