@@ -33,10 +33,10 @@ def main() -> None:
     parser.add_argument("--header", action="store_true", help="print the table header first")
     args = parser.parse_args()
 
-    from labelgate.annotate import AnnotateParams, annotate_texts, resolve_labels
+    from labelgate.annotate import AnnotateParams, annotate_texts
     from labelgate.annotate.local import LocalBackend
     from labelgate.config import BaseParams, load_params, section
-    from labelgate.contract import read_table
+    from labelgate.contract import read_table, resolve_labels
 
     values = load_params(args.params)
     annotate = dict(values.get("annotate") or {})
@@ -45,7 +45,7 @@ def main() -> None:
         annotate[key] = yaml.safe_load(raw)
     annotate["cache_dir"] = ""  # measure the model, not the cache
     params = section({"annotate": annotate}, "annotate", AnnotateParams)
-    labels = resolve_labels(section(values, "base", BaseParams).labels, args.labels)
+    labels = resolve_labels(section(values, "base", BaseParams).labels, option=args.labels, required=True)
     texts = read_table(args.texts)["text"].dropna().astype(str).tolist()[: args.n]
 
     backend = LocalBackend(params)

@@ -74,7 +74,7 @@ def main() -> None:
     from labelgate.config import load_params, section
     from labelgate.contract import read_table
     from labelgate.learning_curve import CurveParams
-    from labelgate.train.data import read_test_table
+    from labelgate.contract import read_test_table
     from labelgate.train.device import prefer_passive_omp_wait
     from labelgate.train.run import TrainParams
 

@@ -34,7 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from labelgate.config import section  # noqa: E402
-from labelgate.train.data import read_test_table, read_training_table  # noqa: E402
+from labelgate.contract import read_test_table  # noqa: E402
+from labelgate.train.data import read_training_table  # noqa: E402
 from labelgate.train.run import TrainParams, train_run  # noqa: E402
 
 SUBSETS = ("raw", "entropy", "cleanlab", "consensus", "combined", "gold")

@@ -16,18 +16,13 @@ import json
 import sys
 from pathlib import Path
 
+from labelgate.verdict import BANNER, verdict_status  # warn: passed with warnings (exit 0)
+
 EXPECTED = (
     ("Gemma-3-270M labels", "metrics/gate.json", "block"),
     ("crowd labels, same pool", "metrics/gold_check.json", "warn"),
 )
-BANNER = {"pass": "PASSED", "warn": "WARN", "block": "BLOCKED"}  # warn: passed with warnings (exit 0)
 REPORT = "reports/report.html"
-
-
-def status_of(verdict: dict) -> str:
-    """pass | warn | block; anything unrecognised counts as blocked (the gate's fail-closed rule)."""
-    status = verdict.get("status")
-    return "block" if verdict.get("blocked") or status not in ("pass", "warn") else status
 
 
 def main(argv: list[str]) -> int:
@@ -39,7 +34,7 @@ def main(argv: list[str]) -> int:
     for name, path, want in expected:
         try:
             verdict = json.loads(Path(path).read_text(encoding="utf-8"))
-            got, reason = status_of(verdict), verdict.get("reason", "")
+            got, reason = verdict_status(verdict), verdict.get("reason", "")
         except (OSError, ValueError) as exc:
             got, reason = None, f"no verdict: {exc}"
         as_documented = got == want

@@ -104,12 +104,15 @@ def test_truncated_parquet(workdir, cli):
     assert "unreadable Parquet" in result.output
 
 
-def test_truncated_jsonl_names_line(small, cli):
-    workdir = small
-    path = write(workdir / "labels.jsonl", '{"text": "a", "llm_label": "neutral"}\n{"text": "b", "llm_la')
-    result = cli("validate", path, "--labels", "negative,neutral,positive")
+@pytest.mark.parametrize("name, content, fragments", [
+    ("labels.jsonl", '{"text": "a", "llm_label": "neutral"}\n{"text": "b", "llm_la', ["row 2", "truncated"]),
+    # without an id column, ids derive from the text: the same text twice is a duplicate id
+    ("labels.csv", "text,llm_label\nhello,neutral\nhello,neutral\n", ["duplicate id", "rows 1, 2"]),
+])
+def test_bad_table_with_labels_option_exits_2(small, cli, name, content, fragments):
+    result = cli("validate", write(small / name, content), "--labels", "negative,neutral,positive")
     assert result.exit_code == 2
-    assert "row 2" in result.output and "truncated" in result.output
+    assert all(fragment in result.output for fragment in fragments)
 
 
 def test_good_table_passes_and_is_normalised(workdir, cli):
@@ -121,14 +124,6 @@ def test_good_table_passes_and_is_normalised(workdir, cli):
     assert list(out["id"]) == ["a1", "a2", "a3"]
     assert out["llm_prob_positive"].dtype == float
     assert out["gold_label"].isna().sum() == 2
-
-
-def test_ids_derive_from_text_when_absent(small, cli):
-    workdir = small
-    path = write(workdir / "labels.csv", "text,llm_label\nhello,neutral\nhello,neutral\n")
-    result = cli("validate", path, "--labels", "negative,neutral,positive")
-    assert result.exit_code == 2
-    assert "duplicate id" in result.output and "rows 1, 2" in result.output
 
 
 def test_min_rows_from_params(workdir, cli):
@@ -171,3 +166,46 @@ def test_contract_suite_is_checked_before_the_table_is_read(workdir, cli):
     result = cli("validate", workdir / "no_such_table.csv")
     assert result.exit_code == 2
     assert "label_contract.json: expectation 6 (expect_column_values_to_be_uniqe" in result.stderr
+
+
+class TestStamp:
+    """`validate --out x.parquet` stamps the table it checked; reading it again skips the suite only while the table,
+    label set, tolerances and suite are the ones checked."""
+
+    @pytest.fixture()
+    def stamped(self, small, cli):
+        workdir = small
+        write(workdir / "labels.csv", GOOD_HEADER + "".join(GOOD_ROWS))
+        assert cli("validate", workdir / "labels.csv", "--out", workdir / "v.parquet").exit_code == 0
+        return workdir / "v.parquet"
+
+    @pytest.fixture()
+    def suite_runs(self, monkeypatch):
+        import labelgate.validate as validate
+
+        runs = []
+        original = validate.run_suite
+        monkeypatch.setattr(validate, "run_suite", lambda *a, **k: runs.append(a[0]) or original(*a, **k))
+        return runs
+
+    def test_a_stamped_table_is_not_checked_twice(self, stamped, suite_runs):
+        from labelgate.validate import ValidateParams, validate_label_table
+
+        table = validate_label_table(stamped, labels=("negative", "neutral", "positive"))
+        assert suite_runs == [] and len(table.frame) == 3
+        validate_label_table(stamped, labels=("positive", "neutral", "negative"))
+        validate_label_table(stamped, labels=("negative", "neutral", "positive"), params=ValidateParams(min_rows=2))
+        assert suite_runs == ["label_contract", "label_contract"]  # another label order, other tolerances: full check
+
+    def test_an_edited_stamped_table_is_checked_in_full(self, stamped, suite_runs, cli):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(stamped)
+        frame = table.to_pandas()
+        frame.loc[1, "llm_label"] = "angry"
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(
+            table.schema.metadata), stamped)
+        result = cli("score", stamped, "--out", stamped.parent / "s.parquet", "--summary", stamped.parent / "r.json")
+        assert result.exit_code == 2 and "row 2: column 'llm_label'" in result.output
+        assert suite_runs == ["label_contract"] and not (stamped.parent / "s.parquet").exists()

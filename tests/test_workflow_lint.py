@@ -46,7 +46,7 @@ def test_workflow_passes_actionlint(actionlint, workflow):
 
 @pytest.mark.parametrize("install", ["", "labelgate[demo] @ git+https://github.com/example/labelgate@v0.1.0"])
 def test_init_workflow_passes_actionlint(actionlint, tmp_path, install):
-    from labelgate.init import InitOptions, render_workflow
+    from labelgate.scaffold import InitOptions, render_workflow
 
     workflow = tmp_path / ".github" / "workflows" / "labelgate.yml"
     workflow.parent.mkdir(parents=True)

@@ -38,7 +38,7 @@ def embed(texts: Sequence[str], *, model: str = "minilm", cache_dir: Path, max_l
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from labelgate.models import resolve_encoder_path
+    from labelgate.encoders import resolve_encoder_path
 
     folder = resolve_encoder_path(model)
     tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -34,7 +34,7 @@ TESTS = {
     "filter": ["tests/test_filter.py"],
     "evaluate": ["tests/test_evaluate.py", "tests/test_gate.py"],
     "learning_curve": ["tests/test_learning_curve.py", "tests/test_evaluate.py"],
-    "contract": ["tests/test_validate.py", "tests/faults/test_faults.py"],
+    "contract": ["tests/test_validate.py", "tests/test_contract.py", "tests/faults/test_faults.py"],
 }
 
 # id, module group, file under src/labelgate, old text, new text, what the mutant breaks
@@ -44,8 +44,8 @@ MUTANTS = [
     ("gate_02", "gate", "gate.py", "if any(name in ran for name in entry) and not any(name in measured for name in entry)",
      "if any(name in ran for name in entry) and any(name in measured for name in entry)",
      "required figures: missing and present swapped"),
-    ("gate_03", "gate", "gate.py", 'measured = {o["column"] for o in outcomes if o["status"] in ("pass", "fail")}',
-     'measured = {o["column"] for o in outcomes if o["status"] in ("pass", "fail", "skipped")}',
+    ("gate_03", "gate", "gate.py", 'measured = {o["column"] for o in outcomes if o["status"] in (PASS, FAILED)}',
+     'measured = {o["column"] for o in outcomes if o["status"] in (PASS, FAILED, SKIPPED)}',
      "a skipped figure counts as measured"),
     ("gate_04", "gate", "gate.py", "    if empty:\n", "    if empty and False:\n", "suite that measured nothing passes"),
     ("gate_05", "gate", "gate.py", "    if errors:  #", "    if errors and False:  #", "errors do not block"),
@@ -56,11 +56,11 @@ MUTANTS = [
     ("gate_08", "gate", "gate.py", "FIGURE_RANGES.get(column, (0.0, 1.0))", "FIGURE_RANGES.get(column, (-1.0, 1.0))",
      "negative rates accepted"),
     ("gate_09", "gate", "gate.py", "(values < low) | (values > high)", "(values < low)", "rates above 1 accepted"),
-    ("gate_10", "gate", "gate.py", '"pass" if outcome.success else "fail"', '"pass"', "every evaluated expectation passes"),
+    ("gate_10", "gate", "gate.py", "PASS if outcome.success else FAILED", "PASS", "every evaluated expectation passes"),
     ("gate_11", "gate", "gate.py", "check_range(name, getattr(self, name), 0.0, 1.0)",
      "check_range(name, float(getattr(self, name)), 0.0, 1.0)", "YAML booleans taken as thresholds"),
-    ("gate_12", "gate", "gate.py", "    if warnings:\n        return Verdict(WARNED",
-     "    if False:\n        return Verdict(WARNED", "failed warnings reported as pass"),
+    ("gate_12", "gate", "gate.py", "    if warnings:\n        return Verdict(WARN",
+     "    if False:\n        return Verdict(WARN", "failed warnings reported as pass"),
     ("gate_13", "gate", "gate.py", "    unknown = sorted(params.figure_names() - known)",
      "    unknown = []", "unknown names in gate.required accepted"),
     ("expectations_01", "expectations", "expectations.py", "        if severity not in _SEVERITY:",
@@ -141,7 +141,8 @@ MUTANTS = [
     ("contract_06", "contract", "validate.py", "(frame[c].notna() & ~frame[c].isin(label_set))",
      "(frame[c].notna() & frame[c].isin(label_set) & False)", "annotator labels outside the set accepted"),
     ("contract_07", "contract", "validate.py",
-     "    _check_contract_suite(CONTRACT_SUITE, names, CONTRACT_COLUMNS, expectations_dir)  # before reading anything\n",
+     "    if stamp is None:  # a table `validate` wrote (below) checked its suite already; any other: before reading it\n"
+     "        _check_contract_suite(CONTRACT_SUITE, CONTRACT_PARAMETERS, CONTRACT_COLUMNS, expectations_dir)\n",
      "", "contract suite not checked up front"),
 ]
 

@@ -41,8 +41,9 @@ import pandas as pd
 from labelgate.config import check_range
 from labelgate.contract import AUDIT_WEIGHT, GOLD, ID, LLM_LABEL, TEXT, read_table, stable_id
 from labelgate.errors import BadInputError
+from labelgate.vocabulary import CSV, JSONL
 
-EXPORT_SUFFIXES = (".csv", ".jsonl", ".json")
+EXPORT_SUFFIXES = (CSV, JSONL, ".json")
 STRATUM = "audit_stratum"
 RISK = "audit_risk"
 RISK_SOURCES = (("label_error_risk", False), ("cleanlab_label_quality", True), ("entropy_normalised", False))
@@ -156,7 +157,7 @@ def _split(label: str, rows: np.ndarray, n: int, risk: np.ndarray | None, oversa
 
 def write_export(path: str | os.PathLike, export: pd.DataFrame) -> None:
     """Write the audit sheet as CSV, JSONL or a JSON array (atomic)."""
-    from labelgate.io import atomic_path, write_table
+    from labelgate.outputs import atomic_path, write_table
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -253,3 +254,40 @@ def merge_audit(frame: pd.DataFrame, annotations: pd.DataFrame, labels: list[str
 def _fail_if(source: str, bad: np.ndarray, rows: np.ndarray, message: str, column: str) -> None:
     if np.any(bad):
         raise BadInputError(source, message, rows=rows[np.asarray(bad, bool)].tolist(), column=column)
+
+
+def sample_main(table: str | os.PathLike, out: str | os.PathLike, *, params: dict[str, Any],
+                labels: str | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`labelgate audit sample` on files: params `audit:` with the command's `overrides` (size, oversample, seed),
+    the audit sheet to `out`. Returns the sample's summary."""
+    import dataclasses
+
+    from labelgate.config import base_labels, build, section
+    from labelgate.contract import resolve_labels
+
+    audit_params = build(AuditParams, {**dataclasses.asdict(section(params, "audit", AuditParams)),
+                                       **(overrides or {})}, section="audit")
+    frame = read_table(table)
+    for column in (TEXT, LLM_LABEL):
+        if column not in frame.columns:
+            raise BadInputError(table, "required column missing", column=column)
+    export, summary = sample_audit(frame, list(resolve_labels(base_labels(params), frame, option=labels)),
+                                   audit_params)
+    write_export(out, export)
+    return summary
+
+
+def merge_main(table: str | os.PathLike, annotations: str | os.PathLike, out: str | os.PathLike, *,
+               params: dict[str, Any], labels: str | None = None, gold_column: str = GOLD) -> dict[str, Any]:
+    """`labelgate audit merge` on files: the human's labels from `annotations` into the table as gold_label (with
+    the audit weights), written to `out`. Returns the merge's summary."""
+    from labelgate.config import base_labels
+    from labelgate.contract import resolve_labels
+    from labelgate.outputs import write_table
+
+    frame = read_table(table)
+    label_set = list(resolve_labels(base_labels(params), frame, option=labels))
+    merged, summary = merge_audit(frame, read_annotations(annotations, gold_column), label_set,
+                                  gold_column=gold_column, source=str(annotations))
+    write_table(out, merged)
+    return summary

@@ -29,6 +29,7 @@ audited rows, 3 seeds and 3 epochs about as much as four 1-epoch runs on 2,000 r
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from labelgate.config import check_range
-from labelgate.contract import GOLD, ID, TEST_LABEL, TEXT
+from labelgate.contract import GOLD, ID, LABEL, TEXT
 from labelgate.errors import BadInputError
 
 GOLD_VERSION, LLM_VERSION = "gold", "llm"  # the two label versions of the audited rows
@@ -68,8 +69,6 @@ class AuditReferenceParams:
         if self.epochs is not None:
             check_range("epochs", self.epochs, 1, 100)
 
-
-# ----------------------------------------------------------------------------------------------------- inputs
 
 
 def audit_tables(labels_table: pd.DataFrame, subset: pd.DataFrame, *, labels: Sequence[str] | None = None,
@@ -102,13 +101,11 @@ def not_measured_reason(gold: pd.DataFrame, labels: Sequence[str], params: Audit
     """Why the audited rows cannot make a reference (None when they can)."""
     if len(gold) < params.min_rows:
         return f"{len(gold)} audited rows in the subset, audit_reference.min_rows is {params.min_rows}"
-    missing = sorted(set(labels) - set(gold["label"]))
+    missing = sorted(set(labels) - set(gold[LABEL]))
     if missing:
         return f"no audited row has the gold label {', '.join(missing)}"
     return None
 
-
-# ----------------------------------------------------------------------------------------------------- figures
 
 
 def audit_gap(
@@ -225,8 +222,6 @@ def attach_to_evaluation(metrics: dict[str, Any], audit: Mapping[str, Any] | Non
     return metrics
 
 
-# ----------------------------------------------------------------------------------------------------- training
-
 
 def audit_reference(
     gold: pd.DataFrame,
@@ -254,7 +249,7 @@ def audit_reference(
     if gold[ID].tolist() != llm[ID].tolist():
         raise ValueError("gold and llm tables must hold the same rows in the same order")
     base = {"subset": subset, "labels": list(labels), "params": asdict(params),
-            "llm_agreement_with_gold": float((gold["label"].to_numpy() == llm["label"].to_numpy()).mean())
+            "llm_agreement_with_gold": float((gold[LABEL].to_numpy() == llm[LABEL].to_numpy()).mean())
             if len(gold) else None}
     reason = not_measured_reason(gold, labels, params)
     if reason is not None:
@@ -269,7 +264,7 @@ def audit_reference(
             if note is not None:
                 note(f"audit {version} seed {seed}: n={len(table)} test accuracy {run.record.test_accuracy:.4f}")
     result = {**base, "measured": True, "reason": "", "audit_rows": len(gold),
-              **audit_gap(probs[GOLD_VERSION], probs[LLM_VERSION], test[TEST_LABEL].astype(str).tolist(), labels,
+              **audit_gap(probs[GOLD_VERSION], probs[LLM_VERSION], test[LABEL].astype(str).tolist(), labels,
                           confidence=params.confidence)}
     curves = {}
     if params.curves:  # the gold version only: the LLM side of the comparison is the subset's own full curve
@@ -279,4 +274,27 @@ def audit_reference(
         curves[GOLD_VERSION] = {key: curve[key] for key in ("points", "final_accuracy", "gain_last_doubling",
                                                             "decline")}
     result["curves"] = curves
+    return result
+
+
+def main(labels_path: str | os.PathLike, out: str | os.PathLike, *, params: dict[str, Any], subset: str,
+         test: str | os.PathLike, subsets_dir: str | os.PathLike | None = None,
+         table: str | os.PathLike | None = None, progress: bool = False,
+         note: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The audit-reference stage on files: the audited rows of the label table at `labels_path` that the subset
+    trained on, trained with gold and with LLM labels; the audit JSON to `out`."""
+    from labelgate.config import section
+    from labelgate.contract import read_table
+    from labelgate.learning_curve import CurveParams
+    from labelgate.outputs import write_json
+    from labelgate.subsets import DEFAULT_SUBSETS_DIR, training_inputs
+    from labelgate.train.run import TrainParams
+
+    inputs = training_inputs(subset, params, subsets_dir=subsets_dir or DEFAULT_SUBSETS_DIR, table=table, test=test)
+    gold, llm = audit_tables(read_table(labels_path), inputs.train, labels=inputs.labels, path=str(labels_path))
+    result = audit_reference(gold, llm, inputs.test, inputs.labels, section(params, "train", TrainParams),
+                             section(params, "learning_curve", CurveParams),
+                             section(params, "audit_reference", AuditReferenceParams), subset=subset,
+                             progress=progress, note=note)
+    write_json(out, result)
     return result

@@ -39,6 +39,14 @@ def load_params(path: str | os.PathLike = DEFAULT_PARAMS_PATH) -> dict[str, Any]
     return data
 
 
+def read_params(path: str | os.PathLike | None) -> dict[str, Any]:
+    """params.yaml for a command: a file given explicitly (--params) must exist; the implicit default
+    (./params.yaml) may be absent, which means the documented defaults."""
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"{path}: params file not found (--params)")
+    return load_params(DEFAULT_PARAMS_PATH if path is None else path)
+
+
 def build(cls: type[T], values: dict[str, Any] | None, *, section: str) -> T:
     """Build dataclass `cls` from a params section, rejecting keys it does not define. A class whose section also
     holds other dataclasses' keys (ScoreParams: the signals' settings) splits it with its `from_section`."""
@@ -154,3 +162,8 @@ class BaseParams:
             raise ValueError(f"labels must be unique, got {list(self.labels)}")
         if self.labels and len(self.labels) < 2:
             raise ValueError("labels needs at least two classes")
+
+
+def base_labels(params: dict[str, Any]) -> tuple[str, ...]:
+    """params base.labels (empty: inferred from the data)."""
+    return section(params, "base", BaseParams).labels

@@ -9,7 +9,7 @@ Label table (CSV, Parquet or JSONL):
   gold_label        optional audit labels, empty where not audited
   audit_weight      optional, on audited rows: 1 / the row's inclusion probability in the audit sample (written by
                     `labelgate audit sample`); every audited row needs one when the column has any value
-Gold test set: `text`, `label`.
+Gold test set (and gold pool): `text`, `label` (`id` optional).
 
 Rows are numbered from 1 in error messages, counting data rows (the CSV header is not a row).
 This module reads and normalises; `validate` checks the contract with a Great Expectations suite.
@@ -25,6 +25,7 @@ import math
 import numbers
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +34,21 @@ import pandas as pd
 
 from labelgate.errors import BadInputError
 
-TEXT = "text"
-LLM_LABEL = "llm_label"
-ID = "id"
-GOLD = "gold_label"
-AUDIT_WEIGHT = "audit_weight"
-PROB_PREFIX = "llm_prob_"
-ANNOTATOR_PREFIX = "annotator_"
-TEST_LABEL = "label"
+from labelgate.vocabulary import (
+    ANNOTATOR_PREFIX,
+    AUDIT_WEIGHT,
+    CSV,
+    GOLD,
+    ID,
+    JSONL_SUFFIXES,
+    LABEL,
+    LLM_LABEL,
+    LLM_PROB_PREFIX,
+    PARQUET,
+    TABLE_SUFFIXES,
+    TEXT,
+    llm_prob_column,
+)
 
 
 def stable_id(text: str) -> str:
@@ -48,12 +56,8 @@ def stable_id(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def prob_column(label: str) -> str:
-    return f"{PROB_PREFIX}{label}"
-
-
 def prob_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c.startswith(PROB_PREFIX)]
+    return [c for c in frame.columns if c.startswith(LLM_PROB_PREFIX)]
 
 
 def annotator_columns(frame: pd.DataFrame) -> list[str]:
@@ -71,13 +75,14 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     if path.is_dir():
         raise BadInputError(path, "is a folder, expected a table file")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if suffix == CSV:
         return _read_csv(path)
-    if suffix == ".parquet":
+    if suffix == PARQUET:
         return _read_parquet(path)
-    if suffix in (".jsonl", ".ndjson"):
+    if suffix in JSONL_SUFFIXES:
         return _read_jsonl(path)
-    raise BadInputError(path, f"unsupported table format '{suffix}'; use .csv, .parquet or .jsonl")
+    raise BadInputError(path, f"unsupported table format '{suffix}'; use {', '.join(TABLE_SUFFIXES[:-1])} or "
+                              f"{TABLE_SUFFIXES[-1]}")
 
 
 def _decode_utf8(path: Path) -> str:
@@ -166,10 +171,27 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return _normalise(path, pd.DataFrame.from_records(records))
 
 
+def read_test_table(path: str | os.PathLike, *, complete: bool = True) -> pd.DataFrame:
+    """Read a gold test set (`text`, `label`; other columns such as `id` pass through) in file order.
+
+    A missing column is an error naming it; `complete`: so is a missing text or label (validate leaves the values to
+    its `test_contract` suite, which also checks the labels against the label set)."""
+    frame = read_table(path)
+    for column in (TEXT, LABEL):
+        if column not in frame.columns:
+            raise BadInputError(path, "required column missing from the gold test set", column=column)
+    if complete:
+        for column in (TEXT, LABEL):
+            bad = np.flatnonzero(frame[column].isna().to_numpy())
+            if bad.size:
+                raise BadInputError(path, "missing value", rows=(bad + 1).tolist(), column=column)
+    return frame.reset_index(drop=True)
+
+
 def is_label_column(column: str) -> bool:
     """Columns that hold text or labels (strings in every format): text, id, llm_label, gold_label, label,
     annotator_*."""
-    return column in (TEXT, ID, LLM_LABEL, GOLD, TEST_LABEL) or column.startswith(ANNOTATOR_PREFIX)
+    return column in (TEXT, ID, LLM_LABEL, GOLD, LABEL) or column.startswith(ANNOTATOR_PREFIX)
 
 
 def _normalise(path: Path, frame: pd.DataFrame) -> pd.DataFrame:
@@ -220,7 +242,7 @@ class LabelTable:
 
     @property
     def prob_columns(self) -> list[str]:
-        return [prob_column(label) for label in self.labels if prob_column(label) in self.frame.columns]
+        return [llm_prob_column(label) for label in self.labels if llm_prob_column(label) in self.frame.columns]
 
     @property
     def has_probs(self) -> bool:
@@ -247,18 +269,44 @@ class LabelTable:
         return self.frame[column].map(lambda v: index.get(v, -1) if isinstance(v, str) else -1).to_numpy(int)
 
     def probabilities(self) -> np.ndarray:
-        return self.frame[[prob_column(label) for label in self.labels]].to_numpy(float)
+        return self.frame[[llm_prob_column(label) for label in self.labels]].to_numpy(float)
 
 
-def infer_labels(frame: pd.DataFrame, configured: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """The label set: from params when given, else from the probability columns, else from the labels seen."""
+def resolve_labels(configured: Sequence[str] = (), *frames: pd.DataFrame, option: str | None = None,
+                   columns: Sequence[str] | None = None, required: bool = False) -> tuple[str, ...]:
+    """The label set, by the one rule every stage uses:
+
+    1. `option` (the comma-separated `--labels a,b,c`) when given: unique, at least two (ConfigError naming --labels);
+    2. else `configured` (params base.labels);
+    3. else what `frames` state: the first one's llm_prob_* columns in their order, else the sorted labels used in
+       `columns` (default: llm_label, gold_label and annotator_*; a gold or subset table passes `label`).
+
+    `required`: fewer than two classes is an error (annotate and train need a label set before anything runs).
+    """
+    if option:
+        from labelgate.config import BaseParams
+        from labelgate.errors import ConfigError
+
+        try:
+            return BaseParams(labels=tuple(label.strip() for label in option.split(",") if label.strip())).labels
+        except ValueError as exc:
+            raise ConfigError(f"--labels: {exc}") from None
     if configured:
         return tuple(configured)
-    from_probs = [c[len(PROB_PREFIX):] for c in prob_columns(frame)]
-    if from_probs:
-        return tuple(from_probs)
-    seen: set[str] = set()
-    for column in [LLM_LABEL, GOLD, *annotator_columns(frame)]:
-        if column in frame.columns:
-            seen.update(str(v) for v in frame[column].dropna().unique())
-    return tuple(sorted(seen))
+    found: tuple[str, ...] = ()
+    if frames and columns is None:
+        found = tuple(c[len(LLM_PROB_PREFIX):] for c in prob_columns(frames[0]))
+    if frames and not found:
+        seen: set[str] = set()
+        for frame in frames:
+            for column in columns or [LLM_LABEL, GOLD, *annotator_columns(frame)]:
+                if column in frame.columns:
+                    seen.update(str(v) for v in frame[column].dropna().unique())
+        found = tuple(sorted(seen))
+    if required and len(found) < 2:
+        if not frames:
+            from labelgate.errors import ConfigError
+
+            raise ConfigError("no label set: set base.labels in params.yaml or pass --labels a,b,c")
+        raise BadInputError("<labels>", f"need at least two classes, found {list(found)}")
+    return found

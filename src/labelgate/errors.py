@@ -5,7 +5,6 @@ Exit codes are part of the product's contract: 0 pass, 1 blocked by the gate, 2 
 
 from __future__ import annotations
 
-EXIT_PASS = 0
 EXIT_BLOCKED = 1
 EXIT_BAD_INPUT = 2
 
@@ -45,9 +44,3 @@ class StageError(LabelgateError):
     """A library (Great Expectations, cleanlab, pandas...) failed inside a stage; the message names the stage."""
 
     exit_code = EXIT_BAD_INPUT
-
-
-class GateBlocked(LabelgateError):
-    """A blocking expectation failed (or the gate itself failed: it fails closed)."""
-
-    exit_code = EXIT_BLOCKED

@@ -31,9 +31,10 @@ import pandas as pd
 from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.contract import TEXT
 from labelgate.errors import BadInputError
-from labelgate.learning_curve import CurveParams, curve_decline, plateau_flag
+from labelgate.learning_curve import CurveParams, curve_decline, gap_to_reference, plateau_flag
 from labelgate.train.data import texts_fingerprint
-from labelgate.train.run import PROBS_FILE, RUN_FILE, prob_column
+from labelgate.train.run import PROBS_FILE, RUN_FILE
+from labelgate.vocabulary import LABEL, model_prob_column
 
 SEED_DIR = re.compile(r"^seed_(-?\d+)$")
 
@@ -57,8 +58,6 @@ class EvaluateParams:
         if not isinstance(self.reference, str):
             raise ValueError("reference must be a subset name (a string), or empty for none")
 
-
-# ----------------------------------------------------------------------------------------------------- reading
 
 
 @dataclass
@@ -104,7 +103,7 @@ def load_runs(models_dir: str | os.PathLike, test: pd.DataFrame) -> Runs:
             if record.get("test_sha256") and record["test_sha256"] != fingerprint:
                 raise BadInputError(folder, "was scored on a different test set; retrain or pass the same --test")
             frame = pd.read_parquet(folder / PROBS_FILE)
-            columns = [prob_column(label) for label in labels]
+            columns = [model_prob_column(label) for label in labels]
             missing = [c for c in columns if c not in frame.columns]
             if missing:
                 raise BadInputError(folder / PROBS_FILE, "missing probability column", column=missing[0])
@@ -134,8 +133,6 @@ def load_curves(curves_dir: str | os.PathLike | None) -> dict[str, dict[str, Any
         curves[str(curve.get("subset") or path.stem)] = curve
     return curves
 
-
-# ----------------------------------------------------------------------------------------------------- metrics
 
 
 def run_scores(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
@@ -249,12 +246,8 @@ def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) ->
             continue
         gain = curve.get("gain_last_doubling")
         final = curve.get("final_accuracy", curve["points"][-1]["accuracy"])
-        if has_reference and subset == reference:
-            gap = 0.0
-        elif reference_final is not None and final is not None:
-            gap = reference_final - final
-        else:
-            gap = None
+        gap = gap_to_reference(final, subset=subset, reference=reference if has_reference else None,
+                               reference_accuracy=reference_final)
         figures["learning_curve_gain_last_doubling"] = gain
         figures["learning_curve_decline"] = curve_decline(curve["points"])
         figures["plateau"] = plateau_flag(gain, gap, min_gain=curve_params.plateau_min_gain,
@@ -271,8 +264,6 @@ def _reference_final_accuracy(curves, subsets, reference) -> float | None:
         return float(curve.get("final_accuracy", curve["points"][-1]["accuracy"]))
     return float(subsets[reference]["accuracy_mean"])
 
-
-# ----------------------------------------------------------------------------------------------------- plots
 
 
 def plot_tables(
@@ -336,3 +327,49 @@ def _draw_pngs(folder: Path, tables: Mapping[str, pd.DataFrame], labels: Sequenc
         plots.save_png(plots.learning_curves(points, metrics=("accuracy",)), folder / "learning_curve.png")
         written.append(folder / "learning_curve.png")
     return written
+
+
+def main(*, params: dict[str, Any], models: str | os.PathLike, test: str | os.PathLike,
+         curves: str | os.PathLike | None, audit: str | os.PathLike | None, out: str | os.PathLike,
+         plots: str | os.PathLike, headline: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The evaluate stage on files: every run folder under `models` scored on the gold test set, with the curves
+    and the audit reference when present; the metrics JSON, its headline and the plot folder, all or nothing."""
+    from labelgate.config import section
+    from labelgate.contract import read_test_table
+    from labelgate.headline import evaluate_headline, headline_output
+    from labelgate.outputs import atomic_dir, atomic_paths, read_json, write_json_to
+
+    evaluate_params = section(params, "evaluate", EvaluateParams)
+    test_frame = read_test_table(test)
+    runs = load_runs(models, test_frame)
+    curve_data = load_curves(curves)
+    truth = test_frame[LABEL].astype(str).tolist()
+    outside = sorted(set(truth) - set(runs.labels))
+    if outside:
+        raise BadInputError(test, f"labels {outside} are not in the runs' label set {list(runs.labels)}",
+                            column=LABEL)
+    metrics = evaluate_runs(runs.probabilities, truth, runs.labels, reference=evaluate_params.reference or None,
+                            curves=curve_data, curve_params=section(params, "learning_curve", CurveParams),
+                            audit=read_json(audit) if audit is not None and Path(audit).exists() else None)
+    tables = plot_tables(metrics, runs.probabilities, truth, curve_data)
+    outputs = [(out, metrics), *headline_output(headline, evaluate_headline(metrics))]
+    with atomic_paths(*(path for path, _ in outputs)) as tmps, atomic_dir(plots) as tmp:
+        write_plots(tmp, tables, labels=runs.labels, png=evaluate_params.png)
+        for tmp_path, (_, data) in zip(tmps, outputs):
+            write_json_to(tmp_path, data)
+    return metrics
+
+
+def describe(metrics: Mapping[str, Any]) -> list[str]:
+    """One line per subset: accuracy, macro-F1, seed stability, gap to the reference and the plateau flag."""
+    lines = []
+    for name, m in metrics["subsets"].items():
+        gap = m["accuracy_gap_to_reference"]
+        alpha = m["krippendorff_alpha"]
+        lines.append(f"{name}: accuracy {m['accuracy_mean']:.4f} (std {m['accuracy_std'] or 0:.4f}, "
+                     f"{m['n_seeds']} seeds), macro-F1 {m['macro_f1_mean']:.4f}, alpha "
+                     f"{'n/a' if alpha is None else f'{alpha:.3f}'}, unchanged {m['unchanged_prediction_rate']:.3f}, "
+                     f"gap {'n/a' if gap is None else f'{gap:+.4f}'}, plateau {m['plateau']}"
+                     + (f", audit gap {m['audit_accuracy_gap']:+.4f}" if m.get("audit_accuracy_gap") is not None
+                        else ""))
+    return lines

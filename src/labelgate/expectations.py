@@ -20,12 +20,11 @@ from typing import Any
 import pandas as pd
 
 from labelgate.errors import BadInputError, ConfigError, LabelgateError, StageError
+from labelgate.vocabulary import BLOCK, WARN
 
 DEFAULT_EXPECTATIONS_DIR = Path("expectations")
 ROW_COLUMN = "_row"  # 1-based data row number, carried so failures can name rows
 
-BLOCK = "block"
-WARN = "warn"
 _SEVERITY = {"critical": BLOCK, "warning": WARN, "info": WARN}
 # Keys an expectation may carry in a suite file; anything else (e.g. a misspelt "severty") is a configuration error.
 _EXPECTATION_KEYS = {"type", "kwargs", "meta", "severity", "id", "notes", "description", "rendered_content"}

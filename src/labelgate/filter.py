@@ -14,6 +14,7 @@ A class-balance guard refuses (exit 1) a subset that would leave any class with 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,15 +23,14 @@ import pandas as pd
 
 from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT
-from labelgate.errors import BadInputError, LabelgateError
-
-STRATEGIES = ("raw", "entropy", "cleanlab", "consensus", "combined")
+from labelgate.errors import EXIT_BLOCKED, BadInputError, LabelgateError
+from labelgate.vocabulary import STRATEGIES
 
 
 class FilterRefused(LabelgateError):
     """The class-balance guard refused a subset (exit 1, like a blocked gate)."""
 
-    exit_code = 1
+    exit_code = EXIT_BLOCKED
 
 
 @dataclass(frozen=True)
@@ -190,3 +190,24 @@ def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[s
                                    stratum_names=None)
     keys = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited", "method")
     return {key: estimate.get(key) for key in keys}
+
+
+def main(scores: str | os.PathLike, strategy: str, out: str | os.PathLike, summary: str | os.PathLike, *,
+         params: dict[str, Any], labels: str | None = None,
+         label_risk: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The filter stage on files: the subset of the scores table for `strategy` to `out` and its summary to
+    `summary` (both or neither). label_risk.json's noise estimate is scaled per subset; its audit confidence
+    level sets the subset's label_error_rate interval. Returns the summary."""
+    from labelgate.config import base_labels, section
+    from labelgate.contract import read_table, resolve_labels
+    from labelgate.outputs import read_json, write_outputs
+
+    frame = read_table(scores)
+    label_set = list(resolve_labels(base_labels(params), frame, option=labels))
+    risk = read_json(label_risk) if label_risk else {}
+    noise_rate = risk.get("metrics", {}).get("estimated_noise_rate")
+    confidence = (risk.get("signals", {}).get("label_error") or {}).get("confidence_level") or 0.95
+    subset, result = filter_subset(frame, strategy, section(params, "filter", FilterParams), label_set,
+                                   source=str(scores), noise_rate=noise_rate, confidence=confidence)
+    write_outputs((out, subset), (summary, result))
+    return result

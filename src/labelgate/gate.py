@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +30,7 @@ import pandas as pd
 from labelgate.config import check_range
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import (
-    BLOCK,
     DEFAULT_EXPECTATIONS_DIR,
-    WARN,
     Outcome,
     check_suite,
     expectation_columns,
@@ -41,12 +40,12 @@ from labelgate.expectations import (
     suite_columns,
     suite_path,
 )
+from labelgate.verdict import count_outcomes
+from labelgate.vocabulary import BLOCK, ERRORED, FAILED, PASS, SKIPPED, WARN
 
 LABEL_SUITES = ("label_risk", "label_summary")
 STABILITY_SUITE = "training_stability"
 GATE_SUITES = (*LABEL_SUITES, STABILITY_SUITE)
-
-PASS, WARNED, BLOCKED = "pass", "warn", "block"
 
 #: Valid range of a checked figure; every other figure is a rate, share or score in [0, 1]. A value outside its
 #: range (a negative noise rate, an alpha of 3) is corrupt input: its expectation errors, which blocks.
@@ -152,17 +151,11 @@ class Verdict:
 
     @property
     def blocked(self) -> bool:
-        return self.status == BLOCKED
+        return self.status == BLOCK
 
     def as_dict(self) -> dict[str, Any]:
-        counts = {
-            "failed_block": sum(1 for o in self.outcomes if o["status"] == "fail" and o["severity"] == BLOCK),
-            "failed_warn": sum(1 for o in self.outcomes if o["status"] == "fail" and o["severity"] == WARN),
-            "passed": sum(1 for o in self.outcomes if o["status"] == "pass"),
-            "skipped": sum(1 for o in self.outcomes if o["status"] == "skipped"),
-            "errors": sum(1 for o in self.outcomes if o["status"] == "error"),
-        }
-        return {"status": self.status, "blocked": self.blocked, "reason": self.reason, "counts": counts,
+        return {"status": self.status, "blocked": self.blocked, "reason": self.reason,
+                "counts": count_outcomes(self.outcomes),
                 "missing_required": self.missing_required, "figures": self.figures, "label_error": self.label_error,
                 "outcomes": self.outcomes}
 
@@ -258,21 +251,21 @@ def run_gate(
     if evaluation is not None:
         plan.append((STABILITY_SUITE, lambda: stability_frame(evaluation, params.subset)))
     if not plan:
-        return Verdict(BLOCKED, [], reason="nothing to check: no scores, label risk or evaluation given")
+        return Verdict(BLOCK, [], reason="nothing to check: no scores, label risk or evaluation given")
     suites = preflight(params, tuple(name for name, _ in plan), expectations_dir)
     figures: dict[str, Any] = {}
     for suite, make_frame in plan:
         frame = make_frame()
         measured, skipped = _split_measured(suites[suite], frame, params.optional)
         figures.update(_figures(suites[suite], frame))
-        outcomes.extend(_row(suite, outcome, "skipped") for outcome in skipped)
+        outcomes.extend(_row(suite, outcome, SKIPPED) for outcome in skipped)
         if measured["expectations"]:
             for outcome in run_suite_json(measured, frame, thresholds, source=suite_path(suite, expectations_dir)):
-                outcomes.append(_row(suite, outcome, "pass" if outcome.success else "fail"))
+                outcomes.append(_row(suite, outcome, PASS if outcome.success else FAILED))
     verdict = _decide(outcomes, params, {suite: suite_columns(suites[suite]) for suite, _ in plan})
     for o in outcomes:  # per-row suites: the figure is the expectation's observed statistic
         if o.get("column"):
-            figures.setdefault(o["column"], None if o["status"] == "skipped" else o["observed"])
+            figures.setdefault(o["column"], None if o["status"] == SKIPPED else o["observed"])
     verdict.figures = figures
     if label_risk is not None:
         _label_error_advice(verdict, label_risk, params)
@@ -334,7 +327,7 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         "systematic_error_share": share,
         "next_steps": steps,
     }
-    failed = any(o["column"] == "label_error_rate_upper" and o["status"] == "fail" for o in verdict.outcomes)
+    failed = any(o["column"] == AUDIT_EVIDENCE and o["status"] == FAILED for o in verdict.outcomes)
     if failed and more is not None and more > 0:
         verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
                           f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
@@ -387,41 +380,105 @@ def _row(suite: str, outcome: Outcome, status: str) -> dict[str, Any]:
     row = outcome.as_dict()
     row.pop("rows", None)
     if outcome.error:
-        status = "error"
+        status = ERRORED
     return {"suite": suite, "status": status, **row}
 
 
 def _decide(outcomes: list[dict[str, Any]], params: GateParams, checked: dict[str, set[str]]) -> Verdict:
     """Fail closed: PASS needs every required figure measured, at least one measured figure per suite that ran,
     no expectation that could not be evaluated and no failed blocking expectation."""
-    measured = {o["column"] for o in outcomes if o["status"] in ("pass", "fail")}
+    measured = {o["column"] for o in outcomes if o["status"] in (PASS, FAILED)}
     ran = set().union(*checked.values())
     missing = [" or ".join(entry) for entry in params.required
                if any(name in ran for name in entry) and not any(name in measured for name in entry)]
     reasons = []
     empty = [suite for suite, columns in checked.items()
-             if not any(o["suite"] == suite and o["status"] in ("pass", "fail") for o in outcomes)]
+             if not any(o["suite"] == suite and o["status"] in (PASS, FAILED) for o in outcomes)]
     if empty:
         reasons.append(f"nothing measured by suite(s) {', '.join(empty)}")
     if missing:
         reasons.append(f"required figure(s) not measured: {'; '.join(missing)}" + (
             " (no gold audit rows: `labelgate audit sample`, label them, `labelgate audit merge`)"
             if any(AUDIT_EVIDENCE in entry for entry in missing) else ""))
-    errors = [o for o in outcomes if o["status"] == "error"]
+    errors = [o for o in outcomes if o["status"] == ERRORED]
     if errors:  # an expectation that could not be evaluated (or a blocking one not measured) blocks
         reasons.append(f"{len(errors)} expectation(s) could not be evaluated: "
                        f"{', '.join(sorted({str(o['column']) for o in errors}))}")
-    blocking = [o for o in outcomes if o["status"] == "fail" and o["severity"] == BLOCK]
+    blocking = [o for o in outcomes if o["status"] == FAILED and o["severity"] == BLOCK]
     if blocking:
         reasons.append(f"{len(blocking)} blocking expectation(s) failed")
     if reasons:
-        return Verdict(BLOCKED, outcomes, reason="; ".join(reasons), missing_required=missing)
-    warnings = [o for o in outcomes if o["status"] == "fail"]
+        return Verdict(BLOCK, outcomes, reason="; ".join(reasons), missing_required=missing)
+    warnings = [o for o in outcomes if o["status"] == FAILED]
     if warnings:
-        return Verdict(WARNED, outcomes, reason=f"{len(warnings)} warning expectation(s) failed")
+        return Verdict(WARN, outcomes, reason=f"{len(warnings)} warning expectation(s) failed")
     return Verdict(PASS, outcomes, reason="every required figure was measured and every measured expectation passed")
 
 
 def failed_gate_verdict(reason: str) -> Verdict:
     """The verdict written when the gate itself could not run: blocked, with the reason."""
-    return Verdict(BLOCKED, [], reason=f"gate error: {reason}")
+    return Verdict(BLOCK, [], reason=f"gate error: {reason}")
+
+
+def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | None,
+         evaluation: str | os.PathLike | None, out: str | os.PathLike, params: GateParams,
+         expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR, headline: str | os.PathLike | None = None,
+         report_dir: str | os.PathLike | None = None, subsets: str | os.PathLike | None = None,
+         curves: str | os.PathLike | None = None, warn: Callable[[str], None] | None = None) -> Verdict:
+    """The gate stage on files: run the suites whose inputs are given, write the verdict to `out` (with the gated
+    subset), its headline figures to `headline` and the report to `report_dir`, blocked or not.
+
+    Fails closed: a broken suite or gate params raise ConfigError before anything runs; when the gate itself fails,
+    a blocked verdict (and headline and report) is written before the error propagates. A report that cannot be
+    written goes to `warn` and never changes the verdict."""
+    from labelgate.contract import read_table
+    from labelgate.headline import gate_headline
+    from labelgate.outputs import read_json, write_json
+
+    preflight(params, tuple(suite for suite, given in (("label_risk", scores), ("label_summary", label_risk),
+                                                       (STABILITY_SUITE, evaluation)) if given), expectations_dir)
+    paths = {"scores": scores, "label_risk": label_risk, "evaluation": evaluation, "subsets": subsets,
+             "curves": curves}
+    try:
+        verdict = run_gate(
+            scores=read_table(scores) if scores else None,
+            label_risk=read_json(label_risk) if label_risk else None,
+            evaluation=read_json(evaluation) if evaluation else None,
+            params=params, expectations_dir=expectations_dir,
+        )
+    except Exception as exc:  # fail closed: write a blocked verdict, then report the error
+        failed = failed_gate_verdict(f"{type(exc).__name__}: {exc}").as_dict()
+        write_json(out, failed)
+        if headline is not None:
+            write_json(headline, gate_headline(failed))
+        _write_report(report_dir, failed, paths, warn)
+        raise
+    result = {**verdict.as_dict(), "subset": params.subset}
+    write_json(out, result)
+    if headline is not None:
+        write_json(headline, gate_headline(result, read_json(evaluation) if evaluation else None, params.subset))
+    _write_report(report_dir, result, paths, warn)
+    return verdict
+
+
+def _write_report(report_dir, verdict: dict[str, Any], paths: dict[str, Any], warn) -> None:
+    """The gate's report (report.html, summary.md in `report_dir`); a failure to write it only warns."""
+    if report_dir is None:
+        return
+    from pathlib import Path
+
+    from labelgate.report import load_inputs, write_report
+
+    try:
+        inputs = load_inputs(**paths)
+        inputs.verdict = verdict
+        inputs.missing.pop("verdict", None)
+        write_report(inputs, html_path=Path(report_dir) / "report.html", markdown_path=Path(report_dir) / "summary.md")
+    except Exception as exc:  # noqa: BLE001 - the verdict stands either way
+        (warn or _stderr)(f"labelgate gate: warning: report not written: {type(exc).__name__}: {exc}")
+
+
+def _stderr(line: str) -> None:
+    import sys
+
+    print(line, file=sys.stderr)

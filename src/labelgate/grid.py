@@ -100,7 +100,6 @@ def gpu_count() -> int:
         return 0
 
 
-# ------------------------------------------------------------------------------------------------- running dvc
 Runner = Callable[[list[str]], subprocess.CompletedProcess]
 
 
@@ -168,7 +167,7 @@ def apply_overrides(params_path: str | os.PathLike, overrides: dict[str, Any]) -
     """Write the overrides into params.yaml in place, keeping its comments and order (ruamel, as DVC's -S does)."""
     from ruamel.yaml import YAML
 
-    from labelgate.io import atomic_path
+    from labelgate.outputs import atomic_path
 
     path = Path(params_path)
     merge_overrides({}, overrides, source=str(path))  # shape check
@@ -184,3 +183,27 @@ def apply_overrides(params_path: str | os.PathLike, overrides: dict[str, Any]) -
             data[name][key] = value
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         yaml_rt.dump(data, handle)
+
+
+def main(params_path: str | os.PathLike, *, overrides: str | os.PathLike | None = None,
+         subsets: Sequence[str] = (), seeds: Sequence[int] = (), run: bool = True, jobs: int | None = None,
+         timeout_s: float | None = None, say: Callable[[str], None] = print) -> list[str]:
+    """`labelgate queue-grid`: merge `overrides` into params, queue the chosen train cells as DVC experiments and,
+    with `run`, work them off on `jobs` workers (default one per GPU) and `dvc repro` to collect them."""
+    from labelgate.config import load_params
+
+    if overrides is not None:
+        values = load_params(overrides)
+        apply_overrides(params_path, values)
+        say(f"{params_path}: merged {overrides} ({' '.join(override_flags(values))})")
+    chosen = select_cells(train_cells(), subsets=subsets, seeds=seeds)
+    names = queue_cells(chosen)
+    say(f"queued {len(names)} experiment(s): {', '.join(c.stage for c in chosen)}")
+    if not run:
+        say("next: dvc queue start -j N; when `dvc queue status` shows them done: dvc repro")
+        return names
+    workers = jobs or max(1, gpu_count())
+    run_queue(names, jobs=workers, timeout_s=timeout_s, say=lambda line: say(f"queue: {line}"))
+    say(f"all {len(names)} experiment(s) succeeded on {workers} worker(s); dvc repro collects them")
+    say(run_dvc(["repro"]).stdout.rstrip())
+    return names

@@ -8,8 +8,11 @@ table of about a dozen columns per file and the PR comment's `dvc metrics diff` 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
+
+from labelgate.vocabulary import BLOCK
 
 #: Seed-stability figures of the gated subset, as named in evaluate.json, and their headline names.
 STABILITY = {
@@ -22,6 +25,13 @@ STABILITY = {
     "audit_accuracy_gap": "audit_accuracy_gap",
     "learning_curve_decline": "learning_curve_decline",
 }
+
+
+def headline_output(path: str | os.PathLike | None, figures: Mapping[str, Any]) -> list[tuple[str | os.PathLike,
+                                                                                          Mapping[str, Any]]]:
+    """The headline file to write with a stage's other outputs (all or nothing): [(path, figures)], or [] when the
+    stage was run without --headline."""
+    return [] if path is None else [(path, figures)]
 
 
 def _number(value: Any) -> float | int | None:
@@ -48,7 +58,7 @@ def evaluate_headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
 def gate_headline(verdict: Mapping[str, Any], evaluation: Mapping[str, Any] | None = None,
                   subset: str | None = None) -> dict[str, Any]:
     """Blocked (1/0), the expectation counts and the gated subset's seed-stability figures."""
-    figures: dict[str, Any] = {"blocked": int(bool(verdict.get("blocked")) or verdict.get("status") == "block")}
+    figures: dict[str, Any] = {"blocked": int(bool(verdict.get("blocked")) or verdict.get("status") == BLOCK)}
     figures.update({name: _number(count) for name, count in (verdict.get("counts") or {}).items()})
     gated = ((evaluation or {}).get("subsets") or {}).get(subset or "")
     if gated:

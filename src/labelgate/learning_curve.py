@@ -21,24 +21,29 @@ protocol; with one epoch on a CPU it steepens the curve). `equal_steps: true` gi
 number of steps instead, at about one full run's cost per fraction.
 
 Cost: the full-data point equals the `train` run with the same seed and settings, so it can be read from that run
-folder instead of retrained (about half the cost with fractions 1/8, 1/4, 1/2, 1).
+folder instead of retrained (`--full-run`).
+
+The gap to the reference and the plateau flag are computed here, for the curve JSON and for evaluate.json.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from labelgate.config import check_range
-from labelgate.contract import TEST_LABEL, TEXT
-from labelgate.train.data import LABEL, check_training_frame, encode_labels
+from labelgate.subsets import DEFAULT_SUBSETS_DIR
+from labelgate.train.data import check_training_frame, encode_labels
 from labelgate.train.loop import fine_tune, predict_proba
 from labelgate.train.run import TrainParams
+from labelgate.vocabulary import LABEL, TEXT, model_prob_column
 
 DEFAULT_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 DEFAULT_PLATEAU_MIN_GAIN = 0.01  # accuracy gained over the last doubling below this: the curve is flat
@@ -117,6 +122,17 @@ def curve_decline(points: Sequence[Mapping[str, Any]], key: str = "accuracy") ->
     return float(max(float(p[key]) for p in points[:-1]) - float(points[-1][key]))
 
 
+def gap_to_reference(final: float | None, *, subset: str, reference: str | None,
+                     reference_accuracy: float | None) -> float | None:
+    """The reference's accuracy minus this subset's final accuracy (positive: worse than gold); 0 for the reference
+    itself; None without a reference accuracy."""
+    if reference and subset == reference:
+        return 0.0
+    if reference_accuracy is not None and final is not None:
+        return float(reference_accuracy - final)
+    return None
+
+
 def plateau_flag(gain: float | None, gap: float | None, *, min_gain: float, min_gap: float) -> bool | None:
     """True: flat over the last doubling while trailing the reference; None when either figure is unknown."""
     if gain is None or gap is None:
@@ -145,7 +161,7 @@ def learning_curve(
     """
     labels = tuple(labels)
     train = check_training_frame(train)
-    truth = test[TEST_LABEL].astype(str).to_numpy()
+    truth = test[LABEL].astype(str).to_numpy()
     if full_run_probs is not None and np.shape(full_run_probs) != (len(test), len(labels)):
         raise ValueError(f"full_run_probs has shape {np.shape(full_run_probs)}, expected {(len(test), len(labels))}")
     subsets = nested_fractions(train[LABEL].tolist(), params.fractions, seed=params.seed)
@@ -187,12 +203,7 @@ def summarise_curve(
     points = [dict(p) for p in points]
     final = points[-1]["accuracy"] if points else None
     gain = gain_last_doubling(points)
-    if reference_name and subset == reference_name:
-        gap = 0.0
-    elif reference_accuracy is not None and final is not None:
-        gap = float(reference_accuracy - final)
-    else:
-        gap = None
+    gap = gap_to_reference(final, subset=subset, reference=reference_name, reference_accuracy=reference_accuracy)
     return {
         "subset": subset,
         "seed": params.seed,
@@ -230,3 +241,52 @@ def full_run_matches(record: Mapping[str, Any], *, seed: int, n_train: int, test
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}
+
+
+def full_run_probabilities(run_dir: str | os.PathLike, *, seed: int, train: pd.DataFrame, test: pd.DataFrame,
+                           labels: Sequence[str], train_params: TrainParams) -> tuple[np.ndarray | None, str | None]:
+    """The test probabilities of a `train` run folder that can stand in for the curve's full-data point, else
+    (None, why not): its seed, subset size, test set, train params and label set must match the curve's."""
+    from labelgate.outputs import read_json
+    from labelgate.train.data import texts_fingerprint
+    from labelgate.train.run import PROBS_FILE, RUN_FILE
+
+    run_dir = Path(run_dir)
+    record = read_json(run_dir / RUN_FILE)
+    why = full_run_matches(record, seed=seed, n_train=len(train),
+                           test_sha256=texts_fingerprint(test[TEXT].tolist()), train_params=train_params)
+    if why is None and list(record.get("labels", [])) == list(labels):
+        probs = pd.read_parquet(run_dir / PROBS_FILE)[[model_prob_column(x) for x in labels]].to_numpy(float)
+        return probs, None
+    return None, why or "its label set differs"
+
+
+def main(subset: str, out: str | os.PathLike, *, params: dict[str, Any], test: str | os.PathLike,
+         subsets_dir: str | os.PathLike = DEFAULT_SUBSETS_DIR, table: str | os.PathLike | None = None,
+         full_run: str | os.PathLike | None = None, reference_curve: str | os.PathLike | None = None,
+         progress: bool | str = False, warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The learning-curve stage on files: reuse the matching `full_run` for the full-data point (else retrain, with
+    a line to `warn`), take the gap from the reference's curve JSON when it exists, write the curve JSON to `out`."""
+    from labelgate.config import section
+    from labelgate.evaluate import EvaluateParams
+    from labelgate.outputs import read_json, write_json
+    from labelgate.subsets import training_inputs
+
+    inputs = training_inputs(subset, params, subsets_dir=subsets_dir, table=table, test=test)
+    train_params = section(params, "train", TrainParams)
+    curve_params = section(params, "learning_curve", CurveParams)
+    full_probs = None
+    if full_run is not None:
+        full_probs, why = full_run_probabilities(full_run, seed=curve_params.seed, train=inputs.train,
+                                                 test=inputs.test, labels=inputs.labels, train_params=train_params)
+        if full_probs is None and warn is not None:
+            warn(f"learning-curve: not reusing {full_run}: {why}; retraining")
+    reference_accuracy = None
+    if reference_curve is not None and Path(reference_curve).exists():
+        reference_accuracy = read_json(reference_curve).get("final_accuracy")
+    result = learning_curve(inputs.train, inputs.test, inputs.labels, train_params, curve_params, subset=subset,
+                            full_run_probs=full_probs, reference_accuracy=reference_accuracy,
+                            reference_name=section(params, "evaluate", EvaluateParams).reference or None,
+                            progress=progress)
+    write_json(out, result)
+    return result

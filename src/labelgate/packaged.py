@@ -93,14 +93,14 @@ def table_labels(frame: pd.DataFrame) -> tuple[tuple[str, ...], str] | None:
     With llm_prob_* columns the set is theirs, in their order, provided every label used in llm_label, gold_label
     and annotator_* has one; without them it is the sorted set of labels used.
     """
-    from labelgate.contract import GOLD, LLM_LABEL, PROB_PREFIX, annotator_columns, prob_columns
+    from labelgate.contract import GOLD, LLM_LABEL, LLM_PROB_PREFIX, annotator_columns, prob_columns
 
     used: set[str] = set()
     for column in [LLM_LABEL, GOLD, *annotator_columns(frame)]:
         if column in frame.columns:
             values = frame[column].dropna()
             used.update(str(v) for v in values if str(v).strip())
-    from_probs = [c[len(PROB_PREFIX):] for c in prob_columns(frame)]
+    from_probs = [c[len(LLM_PROB_PREFIX):] for c in prob_columns(frame)]
     if from_probs:
         if used - set(from_probs):
             return None

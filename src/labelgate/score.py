@@ -7,7 +7,9 @@ figures and a flat `metrics` mapping, which DVC shows as metrics and the gate ch
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +18,10 @@ import pandas as pd
 from labelgate.config import build_fields, check_range
 from labelgate.contract import LabelTable
 from labelgate.errors import ConfigError, LabelgateError, StageError
+from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
 from labelgate.signals import SIGNALS, RiskSignal, ScoringContext, SignalParams
 from labelgate.signals.text_model import TextModelParams
+from labelgate.vocabulary import LABEL, LLM_LABEL
 
 DEFAULT_SIGNALS = ("entropy", "cleanlab", "agreement", "audit", "label_error", "class_balance")
 
@@ -120,7 +124,7 @@ def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None, 
         signals[name] = result.summary
         metrics.update(result.metrics)
         del result  # not held while the next signal runs
-    counts = table.frame["llm_label"].value_counts().reindex(table.labels, fill_value=0)
+    counts = table.frame[LLM_LABEL].value_counts().reindex(table.labels, fill_value=0)
     summary = {
         "n_rows": len(table.frame),
         "labels": list(table.labels),
@@ -129,3 +133,58 @@ def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None, 
         "signals": signals,
     }
     return rows, summary
+
+
+def score_table(labels_path: str | os.PathLike, *, params: dict[str, Any], labels: str | None = None,
+                test: str | os.PathLike | None = None,
+                expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
+                frame: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Validate the label table (`frame`: already read), check the gold test set and run the signals in memory,
+    with a spinner naming the running signal on a terminal. Returns (per-row scores, summary)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from labelgate.config import section
+    from labelgate.validate import main as validate
+    from labelgate.validate import validate_test_table
+
+    table = validate(labels_path, params=params, labels=labels, expectations_dir=expectations_dir, frame=frame)
+    test_labels = None
+    if test is not None:
+        test_labels = validate_test_table(test, labels=table.labels, expectations_dir=expectations_dir)[LABEL]
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("scoring", total=None)
+        return score_labels(table, section(params, "score", ScoreParams), test_labels=test_labels,
+                            progress=lambda name: bar.update(task, description=f"signal: {name}"))
+
+
+def main(labels_path: str | os.PathLike, out: str | os.PathLike, summary: str | os.PathLike, *,
+         params: dict[str, Any], labels: str | None = None, test: str | os.PathLike | None = None,
+         expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
+         headline: str | os.PathLike | None = None, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The score stage: scores to `out`, the summary to `summary` and its headline figures to `headline`, all or
+    nothing. Parquet tables above score.stream_rows rows are validated and scored in chunks (score_stream, which
+    writes scores and summary itself); `say` gets its progress lines. Returns the summary."""
+    from labelgate.config import base_labels, section
+    from labelgate.contract import resolve_labels
+    from labelgate.headline import headline_output, label_risk_headline
+    from labelgate.outputs import write_outputs
+    from labelgate.score_stream import infer_labels, score_parquet_streaming, should_stream
+    from labelgate.validate import ValidateParams, validate_test_table
+
+    score_params = section(params, "score", ScoreParams)
+    if should_stream(labels_path, score_params):
+        label_set = resolve_labels(base_labels(params), option=labels) or infer_labels(labels_path,
+                                                                                     score_params.chunk_rows)
+        test_labels = None
+        if test is not None:
+            test_labels = validate_test_table(test, labels=label_set, expectations_dir=expectations_dir)[LABEL]
+        result = score_parquet_streaming(labels_path, out, summary, labels=label_set, params=score_params,
+                                         validate_params=section(params, "validate", ValidateParams),
+                                         expectations_dir=expectations_dir, test_labels=test_labels, progress=say)
+        write_outputs(*headline_output(headline, label_risk_headline(result)))
+        return result
+    rows, result = score_table(labels_path, params=params, labels=labels, test=test,
+                               expectations_dir=expectations_dir)
+    write_outputs((out, rows), (summary, result), *headline_output(headline, label_risk_headline(result)))
+    return result

@@ -37,7 +37,7 @@ from labelgate import contract
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT, LabelTable
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
-from labelgate.io import atomic_paths, write_json_to
+from labelgate.outputs import atomic_paths, write_json_to
 from labelgate.score import ScoreParams, run_signals
 from labelgate.signals.context import ScoringContext
 from labelgate.signals.text_model import SampledFoldModel, sample_plan
@@ -147,7 +147,7 @@ def score_parquet_streaming(
                     codes[column] = np.full(n_rows, -1, dtype=np.int8)
                 if column in frame.columns:
                     codes[column][offset:stop] = frame[column].map(index).fillna(-1).to_numpy(np.int8)
-            prob_columns = [contract.prob_column(label) for label in labels]
+            prob_columns = [contract.llm_prob_column(label) for label in labels]
             if all(c in frame.columns for c in prob_columns):
                 if probs is None:
                     probs = np.empty((n_rows, len(labels)), dtype=np.float32)
@@ -179,7 +179,7 @@ def score_parquet_streaming(
         })
         if probs is not None:
             for j, label in enumerate(labels):
-                frame[contract.prob_column(label)] = probs[:, j]
+                frame[contract.llm_prob_column(label)] = probs[:, j]
             del probs
         # texts for the signals that read them (label_error), memory-mapped: pages are read in when a signal reads
         # their rows, so the texts take no memory while the other signals run
@@ -299,7 +299,7 @@ def infer_labels(path: str | os.PathLike, chunk_rows: int) -> tuple[str, ...]:
     path = Path(path)
     source = _open(path)
     names = source.schema_arrow.names
-    from_probs = [c[len(contract.PROB_PREFIX):] for c in names if c.startswith(contract.PROB_PREFIX)]
+    from_probs = [c[len(contract.LLM_PROB_PREFIX):] for c in names if c.startswith(contract.LLM_PROB_PREFIX)]
     if from_probs:
         return tuple(from_probs)
     columns = [c for c in names if c in (LLM_LABEL, GOLD) or c.startswith(contract.ANNOTATOR_PREFIX)]

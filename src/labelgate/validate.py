@@ -4,12 +4,15 @@ The header-level checks (required columns, probability columns matching the labe
 run in Python because the suite's columns must exist before GX can look at them. Row-level checks run in GX on
 the table plus a few derived columns (probability sum deviation, NaN counts, invalid annotator labels), so the
 suite JSON stays independent of how many classes and annotators a table has. The first failure becomes a one-line
-BadInputError naming file, rows and the real column.
+BadInputError naming file, rows and the real column. `validate --out` stamps the Parquet table it writes
+(`contract_stamp`), so `score` does not run the suite again on the very table it checked.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +22,7 @@ import pandas as pd
 
 from labelgate import contract
 from labelgate.config import check_range
-from labelgate.contract import GOLD, ID, LLM_LABEL, PROB_PREFIX, TEXT, LabelTable
+from labelgate.contract import GOLD, ID, LLM_LABEL, LLM_PROB_PREFIX, TEXT, LabelTable
 from labelgate.errors import BadInputError
 from labelgate.expectations import (
     DEFAULT_EXPECTATIONS_DIR,
@@ -43,7 +46,11 @@ ANNOTATOR_INVALID = "_annotator_invalid"
 #: The columns each contract suite may check (what `validate` hands to GX): a suite naming any other is a typo.
 CONTRACT_COLUMNS = (TEXT, LLM_LABEL, ID, GOLD, PROB_SUM_DEVIATION, PROB_MIN, PROB_MAX, PROB_MISSING,
                     ANNOTATOR_INVALID)
-TEST_COLUMNS = (TEXT, contract.TEST_LABEL, ID)
+TEST_COLUMNS = (TEXT, contract.LABEL, ID)
+#: The `$PARAMETER`s the contract suite may use.
+CONTRACT_PARAMETERS = ("labels", "prob_tolerance", "min_rows")
+#: Parquet metadata key of the stamp `validate --out` leaves on the table it checked (see `contract_stamp`).
+STAMP_KEY = "labelgate.contract"
 
 
 @dataclass(frozen=True)
@@ -69,11 +76,19 @@ def validate_label_table(
     """Read and check a label table; return it normalised (ids filled, probabilities as floats).
 
     `frame`: the table already read from `path` (errors still name `path`)."""
-    names = ("labels", "prob_tolerance", "min_rows")
-    _check_contract_suite(CONTRACT_SUITE, names, CONTRACT_COLUMNS, expectations_dir)  # before reading anything
+    from labelgate.outputs import read_table_metadata
+
+    stamp = read_table_metadata(path, STAMP_KEY) if frame is None else None
+    if stamp is None:  # a table `validate` wrote (below) checked its suite already; any other: before reading it
+        _check_contract_suite(CONTRACT_SUITE, CONTRACT_PARAMETERS, CONTRACT_COLUMNS, expectations_dir)
     frame = contract.read_table(path) if frame is None else frame
-    label_set = contract.infer_labels(frame, labels)
+    label_set = contract.resolve_labels(labels, frame)
     frame = _check_header(path, frame, label_set, params)
+    if stamp is not None and stamp == contract_stamp(frame.drop(columns=[ROW_COLUMN]), label_set, params,
+                                                     expectations_dir):
+        return LabelTable(frame=frame.drop(columns=[ROW_COLUMN]), labels=label_set, path=str(path))
+    if stamp is not None:
+        _check_contract_suite(CONTRACT_SUITE, CONTRACT_PARAMETERS, CONTRACT_COLUMNS, expectations_dir)
     outcomes = run_suite(CONTRACT_SUITE, _with_derived_columns(frame, label_set), {
         "labels": list(label_set),
         "prob_tolerance": params.prob_tolerance,
@@ -81,6 +96,26 @@ def validate_label_table(
     }, expectations_dir=expectations_dir, columns=CONTRACT_COLUMNS)
     _raise_first_failure(path, frame, label_set, outcomes)
     return LabelTable(frame=frame.drop(columns=[ROW_COLUMN]), labels=label_set, path=str(path))
+
+
+def contract_stamp(frame: pd.DataFrame, labels: tuple[str, ...], params: ValidateParams,
+                   expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR) -> str:
+    """A digest of everything a passed contract check depended on: the normalised table's columns and values, the
+    label set, the tolerances, the contract suite file and labelgate's version.
+
+    `validate --out` stores it in the Parquet table it writes; reading that table again (`score`), the suite run is
+    skipped only when the digest of the table as read now is the same, so an edited table, another label set,
+    other tolerances or an edited suite are checked again in full (fail closed)."""
+    from labelgate import __version__
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"version": __version__, "labels": list(labels), "params": dataclasses.asdict(params),
+                              "columns": [str(c) for c in frame.columns]}, sort_keys=True).encode())
+    suite = suite_path(CONTRACT_SUITE, expectations_dir)
+    digest.update(suite.read_bytes() if suite.is_file() else b"")  # none: no match, the full check names it
+    values = frame.astype(object).where(frame.notna(), None)
+    digest.update(pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 def validate_test_table(
@@ -91,11 +126,7 @@ def validate_test_table(
 ) -> pd.DataFrame:
     """Read and check a gold test set (`text`, `label`)."""
     _check_contract_suite(TEST_SUITE, ("labels",), TEST_COLUMNS, expectations_dir)
-    frame = contract.read_table(path)
-    for column in (TEXT, contract.TEST_LABEL):
-        if column not in frame.columns:
-            raise BadInputError(path, "required column missing from the gold test set", column=column)
-    frame = frame.copy()
+    frame = contract.read_test_table(path, complete=False)
     frame.insert(0, ROW_COLUMN, np.arange(1, len(frame) + 1))
     outcomes = run_suite(TEST_SUITE, frame, {"labels": list(labels)}, expectations_dir=expectations_dir,
                          columns=TEST_COLUMNS)
@@ -120,7 +151,7 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
         raise BadInputError(path, f"label set {list(labels)} has fewer than two classes; set base.labels",
                             column=LLM_LABEL)
     present = contract.prob_columns(frame)
-    expected = [contract.prob_column(label) for label in labels]
+    expected = [contract.llm_prob_column(label) for label in labels]
     unknown = [c for c in present if c not in expected]
     if unknown:
         raise BadInputError(path, f"probability column for a label outside the label set {list(labels)}",
@@ -173,7 +204,7 @@ def _audit_weights(path, frame: pd.DataFrame) -> pd.Series:
 
 def _with_derived_columns(frame: pd.DataFrame, labels: tuple[str, ...]) -> pd.DataFrame:
     derived = frame.copy()
-    probs = [c for c in contract.prob_columns(frame)]
+    probs = contract.prob_columns(frame)
     if probs:
         values = frame[probs].to_numpy(float)
         derived[PROB_MISSING] = np.isnan(values).sum(axis=1)
@@ -225,7 +256,7 @@ def _blame_column(frame: pd.DataFrame, outcome: Outcome, labels) -> str | None:
     if column in (PROB_MIN, PROB_MAX):
         return next((c for c in probs if not 0.0 <= row[c] <= 1.0), probs[0] if probs else None)
     if column == PROB_SUM_DEVIATION:
-        return f"{PROB_PREFIX}*"
+        return f"{LLM_PROB_PREFIX}*"
     return column
 
 
@@ -245,8 +276,7 @@ def validate_label_chunk(
     chunks are the caller's (score_stream does both). Returns the normalised chunk without the row column.
     """
     if row_offset == 0:
-        _check_contract_suite(CONTRACT_SUITE, ("labels", "prob_tolerance", "min_rows"), CONTRACT_COLUMNS,
-                              expectations_dir)
+        _check_contract_suite(CONTRACT_SUITE, CONTRACT_PARAMETERS, CONTRACT_COLUMNS, expectations_dir)
     frame = contract._normalise(Path(path), frame)
     frame = _check_header(path, frame, labels, dataclasses.replace(params, min_rows=1), row_offset=row_offset)
     outcomes = run_suite(CONTRACT_SUITE, _with_derived_columns(frame, labels), {
@@ -256,3 +286,22 @@ def validate_label_chunk(
     }, expectations_dir=expectations_dir, columns=CONTRACT_COLUMNS)
     _raise_first_failure(path, frame, labels, outcomes)
     return frame.drop(columns=[ROW_COLUMN])
+
+
+def main(labels_path: str | os.PathLike, *, params: dict, labels: str | None = None,
+         expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR, out: str | os.PathLike | None = None,
+         frame: pd.DataFrame | None = None) -> LabelTable:
+    """Check the label table at `labels_path` with params' `validate:` tolerances and label set (`labels`: the
+    --labels option); write the normalised table to `out` when given, stamped (Parquet) so that `score` need not
+    run the suite on it again. `frame`: the table already read."""
+    from labelgate.config import base_labels, section
+    from labelgate.outputs import write_table
+
+    validate_params = section(params, "validate", ValidateParams)
+    table = validate_label_table(
+        labels_path, labels=contract.resolve_labels(base_labels(params), option=labels), params=validate_params,
+        expectations_dir=expectations_dir, frame=frame)
+    if out is not None:
+        stamp = contract_stamp(table.frame, table.labels, validate_params, expectations_dir)
+        write_table(out, table.frame, metadata={STAMP_KEY: stamp})
+    return table

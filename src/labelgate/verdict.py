@@ -1,15 +1,33 @@
-"""Reading a verdict file: the one rule for what counts as blocked, importable without pandas or numpy.
+"""A verdict once made: the one rule for what counts as blocked, its counts, how it is shown on a terminal, and
+`labelgate enforce`. Importable without pandas or numpy.
 
 `labelgate enforce` (the last stage of every pipeline, re-run by each `dvc repro` while the gate blocks) and the
-report use it. Anything that is not a recognised pass or warn counts as blocked: the gate fails closed.
+report read verdict files with it. Anything that is not a recognised pass or warn counts as blocked: the gate fails
+closed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-BANNER = {"pass": "PASSED", "warn": "WARN", "block": "BLOCKED", None: "NO VERDICT"}
+from labelgate.vocabulary import (
+    BLOCK,
+    COUNT_ERRORS,
+    COUNT_FAILED_BLOCK,
+    COUNT_FAILED_WARN,
+    COUNT_PASSED,
+    COUNT_SKIPPED,
+    ERRORED,
+    FAILED,
+    PASS,
+    SKIPPED,
+    WARN,
+)
+
+#: How each verdict status is shown (terminal, report banner, PR summary).
+BANNER = {PASS: "PASSED", WARN: "WARN", BLOCK: "BLOCKED", None: "NO VERDICT"}
 
 
 def verdict_status(verdict: Mapping[str, Any] | None) -> str | None:
@@ -17,6 +35,109 @@ def verdict_status(verdict: Mapping[str, Any] | None) -> str | None:
     if verdict is None:
         return None
     status = verdict.get("status")
-    if verdict.get("blocked") or status not in ("pass", "warn"):
-        return "block"
+    if verdict.get("blocked") or status not in (PASS, WARN):
+        return BLOCK
     return status
+
+
+def count_outcomes(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """The verdict's `counts`: failed blocking and warning expectations, passed, skipped, errored."""
+    outcomes = list(outcomes)
+    return {
+        COUNT_FAILED_BLOCK: sum(1 for o in outcomes if o["status"] == FAILED and o["severity"] == BLOCK),
+        COUNT_FAILED_WARN: sum(1 for o in outcomes if o["status"] == FAILED and o["severity"] == WARN),
+        COUNT_PASSED: sum(1 for o in outcomes if o["status"] == PASS),
+        COUNT_SKIPPED: sum(1 for o in outcomes if o["status"] == SKIPPED),
+        COUNT_ERRORS: sum(1 for o in outcomes if o["status"] == ERRORED),
+    }
+
+
+#: The verdict table fits an 80-column terminal.
+VERDICT_WIDTH = 80
+_SUITE_SHORT = {"label_risk": "risk", "label_summary": "summary", "training_stability": "stability"}
+_RESULT = {PASS: "pass", SKIPPED: "skipped", ERRORED: "ERROR"}  # a failed one: FAIL when it blocks, else warn
+_STYLE = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red", "warn": "yellow", "skipped": "dim"}
+
+
+def verdict_rows(verdict) -> tuple[list[str], list[list[str]], list[str]]:
+    """The verdict table (header, rows, with empty columns dropped) and one note per failed or errored check."""
+    header = ["suite", "check", "observed", "limit", "result"]
+    rows, notes = [], []
+    for o in verdict.outcomes:
+        observed = o["observed"]
+        status = o["status"]
+        observed = f"{observed:.4f}" if isinstance(observed, float) else "" if observed is None else str(observed)
+        observed = "n/a" if status == SKIPPED else observed
+        result = _RESULT.get(status, "FAIL" if o["severity"] == BLOCK else "warn")
+        check = o["description"] or o.get("column") or o.get("expectation", "")
+        if o["error"]:
+            observed = "error"
+            notes.append(f"{check}: could not be evaluated: {o['error']}")
+        elif status == FAILED and o["mitigation"]:
+            notes.append(f"{check}: {o['mitigation']}")
+        rows.append([_SUITE_SHORT.get(o["suite"], o["suite"]), check, observed,
+                     "" if status == SKIPPED else o["threshold"], result])
+    keep = [i for i in range(len(header)) if any(row[i] for row in rows)]
+    return [header[i] for i in keep], [[row[i] for i in keep] for row in rows], notes
+
+
+def print_verdict(verdict) -> None:
+    """The verdict on stdout: status line, the table (fitted to the terminal), notes, the audit estimate, and the
+    closing PASSED/BLOCKED line."""
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table, box
+
+    width = min(VERDICT_WIDTH, Console(stderr=False).width) if sys.stdout.isatty() else VERDICT_WIDTH
+    console = Console(stderr=False, width=width, soft_wrap=False)
+    header, rows, notes = verdict_rows(verdict)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+    widths = [min(14, max(len(name), *(len(row[i]) for row in rows))) if rows else len(name)
+              for i, name in enumerate(header)]
+    if "check" in header:  # the description takes what the other columns leave, cut with an ellipsis
+        at = header.index("check")
+        widths[at] = max(12, width - 6 - sum(w for i, w in enumerate(widths) if i != at) - 2 * (len(header) - 1))
+    for name, fixed in zip(header, widths):
+        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=fixed, max_width=fixed)
+    for row in rows:
+        table.add_row(*row[:-1], f"[{_STYLE.get(row[-1], '')}]{row[-1]}[/]")
+    console.print(f"[bold]labelgate verdict: {verdict.status.upper()}[/] ({verdict.reason})")
+    if rows:
+        console.print(table)
+    for note in notes:
+        console.print(f"- {note}", overflow="fold")
+    if getattr(verdict, "label_error", None):
+        from rich.markup import escape
+
+        from labelgate.estimation import estimate_text
+
+        estimate = verdict.label_error
+        console.print(f"label_error_rate: {estimate_text(estimate)} ({escape(str(estimate['method']))})",
+                      overflow="fold")
+        for step in estimate["next_steps"]:
+            console.print(f"  next: {escape(step)}", overflow="fold")
+    console.print(f"[bold]{BANNER[BLOCK] if verdict.blocked else BANNER[PASS]}[/]: {verdict.reason}")
+
+
+def enforce(paths: Iterable[str | os.PathLike], say: Callable[[str], None] = print) -> bool:
+    """Read verdict files, `say` one line per file; True when any is blocked. An unreadable file is bad input
+    (exit 2); a file that is not a recognised verdict counts as blocked (fail closed)."""
+    import json
+    from pathlib import Path
+
+    from labelgate.errors import BadInputError
+
+    blocked = False
+    for path in paths:
+        try:
+            verdict = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BadInputError(path, "file not found") from None
+        except (OSError, ValueError) as exc:
+            raise BadInputError(path, f"not a readable verdict ({type(exc).__name__})") from None
+        status = verdict_status(verdict if isinstance(verdict, dict) else {})
+        blocked = blocked or status == BLOCK
+        reason = verdict.get("reason", "") if isinstance(verdict, dict) else "not a verdict"
+        say(f"{path}: {BANNER[status]} ({reason or 'no reason given'})")
+    return blocked

@@ -1,4 +1,4 @@
-"""labelgate.train.data: table checks, the label set, length buckets and per-batch padding."""
+"""labelgate.train.data: table checks, length buckets and per-batch padding (the label set: tests/test_contract.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from labelgate.errors import BadInputError
-from labelgate.train.data import check_training_frame, collate, length_buckets, padder, resolve_labels, tokenize
+from labelgate.train.data import check_training_frame, collate, length_buckets, padder, tokenize
 
 
 class TestInputs:
@@ -24,12 +24,6 @@ class TestInputs:
         frame = pd.DataFrame({"id": ["a", "a"], "text": ["x", "y"], "label": ["p", "q"]})
         with pytest.raises(BadInputError, match="duplicate id"):
             check_training_frame(frame)
-
-    def test_labels_from_tables_or_params(self):
-        a = pd.DataFrame({"label": ["b", "a"]})
-        b = pd.DataFrame({"label": ["c"]})
-        assert resolve_labels((), (a, "label"), (b, "label")) == ("a", "b", "c")
-        assert resolve_labels(("z", "y"), (a, "label")) == ("z", "y")
 
 
 class TestLengthBuckets:
@@ -61,7 +55,7 @@ class TestCollate:
     def test_pads_the_batch_to_its_longest_row(self):
         from transformers import AutoTokenizer
 
-        from labelgate.models import resolve_encoder_path
+        from labelgate.encoders import resolve_encoder_path
 
         tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_path("minilm"))
         encoded = tokenize(tokenizer, ["good", "a much longer text than that", "fine, ok"], max_length=32)

@@ -7,7 +7,7 @@ ensembles), then every other input column unchanged (notably gold_label).
 Modules: `params` (AnnotateParams, the `annotate:` section of params.yaml), `prompts` (rendering), `cache`
 (append-only on-disk cache keyed by backend identity, label words and prompt), `local` (Hugging Face causal LM
 in-process, default the offline Gemma-3-270M GGUF), `openai_http` (any OpenAI-compatible endpoint with logprobs),
-`stage` (the pure functions the CLI calls). torch and transformers are imported only when the local backend has
+`stage` (the pure functions and the stage's `main`, which the CLI calls). torch and transformers are imported only when the local backend has
 prompts to score, so a fully cached run never loads them.
 
 Assumptions: texts are short (tweets, reviews, tickets); the label words are single words whose first tokens differ;
@@ -25,7 +25,6 @@ from labelgate.annotate.stage import (
     annotate_texts,
     label_probabilities,
     make_backend,
-    resolve_labels,
 )
 
 __all__ = [
@@ -43,5 +42,4 @@ __all__ = [
     "label_probabilities",
     "make_backend",
     "render_prompts",
-    "resolve_labels",
 ]

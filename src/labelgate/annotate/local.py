@@ -92,7 +92,6 @@ class LocalBackend:
         self.load_seconds = 0.0
         self.identity = f"local:{self._model_fingerprint()}:{params.dtype}"
 
-    # ----------------------------------------------------------------------------------------------- identity
     def _model_fingerprint(self) -> str:
         name = self.model_name
         if name in _ALIASES:
@@ -110,7 +109,6 @@ class LocalBackend:
             return f"dir:{path.resolve().name}:{digest.hexdigest()[:16]}"
         return f"hub:{name}"
 
-    # ----------------------------------------------------------------------------------------------- loading
     def _load(self):
         if self._model is not None:
             return
@@ -143,7 +141,6 @@ class LocalBackend:
         self.load_seconds = time.perf_counter() - start
         log.info("loaded %s (%s, %s) in %.1fs", name, self.params.dtype, device, self.load_seconds)
 
-    # ----------------------------------------------------------------------------------------------- scoring
     def label_token_ids(self, tail: str, words: Mapping[str, str]) -> dict[str, int]:
         """Label -> id of the first token of ' <word>' as it follows `tail` (the end of the prompt)."""
         self._load()
@@ -335,7 +332,7 @@ def _materialise_gemma(cache: Path) -> Path:
     folder = cache / f"{Path(package.MODEL_NAME).stem}-{package.EXPECTED_SHA256[:12]}-hf"
     if (folder / "config.json").exists() and (folder / "model.safetensors").exists():
         return folder
-    from labelgate.io import atomic_dir
+    from labelgate.outputs import atomic_dir
 
     _, transformers = _import_torch()
     gguf = cache / package.MODEL_NAME

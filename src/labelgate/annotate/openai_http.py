@@ -179,7 +179,6 @@ class OpenAIBackend:
                         self.url, self.floored, self.params.top_logprobs,
                         f" (nor {self.params.more_top_logprobs})" if self.params.missing_labels == "more" else "")
 
-    # ------------------------------------------------------------------------------------------- one prompt
     def _score_prompt(self, prompt: str, words: Sequence[str], stop: threading.Event | None = None) -> dict:
         """The cache record {"logprobs": {word: logprob}, "floor": logprob} of one prompt."""
         p = self.params
@@ -234,7 +233,6 @@ class OpenAIBackend:
                               f"word {word!r} (a token spans the prompt and the word); set annotate.missing_labels "
                               "to 'more' or 'floor'")
 
-    # ------------------------------------------------------------------------------------------- one request
     def _payload(self, prompt: str, k: int) -> dict:
         p = self.params
         if p.endpoint == "chat":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,16 +61,6 @@ class AnnotationReport:
                 f"in {self.seconds:.1f}s{rate}; labels: {dist}; mean label-word mass {self.label_mass:.3f}{agree}")
 
 
-def resolve_labels(configured: Sequence[str], option: str | None = None) -> tuple[str, ...]:
-    """The label set: the comma-separated `option` when given, else params base.labels; at least two, unique."""
-    labels = tuple(x.strip() for x in option.split(",") if x.strip()) if option else tuple(configured)
-    if not labels:
-        raise ConfigError("no label set: set base.labels in params.yaml or pass --labels a,b,c")
-    if len(labels) < 2 or len(set(labels)) != len(labels):
-        raise ConfigError(f"the label set needs at least two unique labels, got {list(labels)}")
-    return labels
-
-
 def make_backend(params: AnnotateParams):
     """The backend named by params.backend (nothing is loaded or contacted yet)."""
     if params.backend == "openai":
@@ -115,7 +106,7 @@ def annotate_frame(
         out[column] = labelled[column].to_numpy()
     generated = set(out.columns)
     replaced = [c for c in frame.columns if c not in (contract.ID, contract.TEXT) and (
-        c in generated or c.startswith((contract.PROB_PREFIX, contract.ANNOTATOR_PREFIX)) or c == contract.LLM_LABEL)]
+        c in generated or c.startswith((contract.LLM_PROB_PREFIX, contract.ANNOTATOR_PREFIX)) or c == contract.LLM_LABEL)]
     if replaced:
         log.warning("%s: input column(s) %s are replaced by this annotation", source, ", ".join(replaced))
     for column in frame.columns:
@@ -188,7 +179,7 @@ def annotate_texts(
     main_probs = label_probabilities(records[specs[0].name], word_list)
     out[contract.LLM_LABEL] = [labels[j] for j in main_probs.argmax(axis=1)] if len(texts) else []
     for j, label in enumerate(labels):
-        out[contract.prob_column(label)] = main_probs[:, j]
+        out[contract.llm_prob_column(label)] = main_probs[:, j]
     agreement = {}
     for spec in specs[1:]:
         probs = label_probabilities(records[spec.name], word_list)
@@ -250,3 +241,27 @@ def _missing(value) -> bool:
         return value is None or bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
+
+
+def main(texts: str | os.PathLike, out: str | os.PathLike, *, params: dict, labels: str | None = None,
+         progress: str = "off") -> AnnotationReport:
+    """The annotate stage on files: label the texts at `texts` with params' `annotate:` settings and the label set
+    (`labels`: the --labels option, else base.labels); the label table to `out`. `progress`: a progress.py mode."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
+    from labelgate.config import base_labels, section
+    from labelgate.outputs import write_table
+    from labelgate.progress import progress as progress_display
+
+    annotate_params = section(params, "annotate", AnnotateParams)
+    label_set = contract.resolve_labels(base_labels(params), option=labels, required=True)
+    frame = contract.read_table(texts)
+    columns = (TextColumn("annotate"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with progress_display(progress, *columns, transient=True) as bar:
+        task = bar.add_task("annotate", total=None) if bar is not None else None
+        report_progress = None if bar is None else (
+            lambda done, total: bar.update(task, completed=done, total=total))
+        table, report = annotate_frame(frame, label_set, annotate_params, source=str(texts),
+                                       progress=report_progress)
+    write_table(out, table)
+    return report

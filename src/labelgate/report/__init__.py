@@ -17,7 +17,7 @@ __all__ = ["BANNER", "ReportInputs", "load_inputs", "verdict_status", "write_rep
 def write_report(inputs: ReportInputs, *, html_path: PathLike | None = None,
                  markdown_path: PathLike | None = None) -> list[Path]:
     """Write the HTML page and/or the Markdown summary atomically; return the paths written."""
-    from labelgate.io import atomic_paths
+    from labelgate.outputs import atomic_paths
     from labelgate.report.html import build_html
     from labelgate.report.markdown import build_markdown
 

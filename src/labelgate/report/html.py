@@ -45,6 +45,7 @@ from labelgate.report.inputs import (
     verdict_reason,
 )
 from labelgate.verdict import BANNER, verdict_status
+from labelgate.vocabulary import ERRORED, FAILED
 
 MAX_HISTOGRAM_CLASSES = 12  # the most frequent classes get a histogram; the rest are named
 MAX_WIDE_CLASSES = 8  # the subsets table has a column per class up to this many classes
@@ -91,8 +92,8 @@ def verdict_section(inputs: ReportInputs) -> dict[str, Any]:
         raise Missing("The verdict holds no expectation outcomes: " + verdict_reason(inputs.verdict))
     rows, classes = [], []
     for o in outcomes:
-        status = str(o.get("status", "error"))
-        failed = status in ("fail", "error")
+        status = str(o.get("status", ERRORED))
+        failed = status in (FAILED, ERRORED)
         rows.append({
             "description": o.get("description") or o.get("expectation") or "",
             "where": " · ".join(str(x) for x in (o.get("suite"), o.get("column"), o.get("expectation")) if x),

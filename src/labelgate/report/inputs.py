@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-SCORE_COLUMNS = ("llm_label", "entropy_normalised")
-STRATEGY_ORDER = ("raw", "entropy", "cleanlab", "consensus", "combined")
+from labelgate.vocabulary import ERRORED, FAILED, LLM_LABEL, PASS, SKIPPED, STRATEGIES, VERDICT_STATUSES, WARN
+
+SCORE_COLUMNS = (LLM_LABEL, "entropy_normalised")
 
 # Label-set figures (label_risk.json `metrics`) in reading order, with their names in the report.
 METRIC_NAMES = {
@@ -145,7 +146,7 @@ def _json_files(folder: Path, name: str, keep: Callable[[dict[str, Any]], bool])
 
 
 def _strategy_rank(name: str) -> tuple[int, str]:
-    return (STRATEGY_ORDER.index(name) if name in STRATEGY_ORDER else len(STRATEGY_ORDER), name)
+    return (STRATEGIES.index(name) if name in STRATEGIES else len(STRATEGIES), name)
 
 
 def verdict_reason(verdict: Mapping[str, Any] | None, inputs: ReportInputs | None = None) -> str:
@@ -154,12 +155,12 @@ def verdict_reason(verdict: Mapping[str, Any] | None, inputs: ReportInputs | Non
         why = (inputs.missing.get("verdict") if inputs else None) or "not given"
         return f"no gate verdict ({why}); run `labelgate gate` or `labelgate check --out`"
     reason = str(verdict.get("reason") or "")
-    if verdict.get("status") not in ("pass", "warn", "block"):
+    if verdict.get("status") not in VERDICT_STATUSES:
         reason = f"unrecognised verdict status {verdict.get('status')!r}; treated as blocked. {reason}".strip()
     return reason
 
 
-_RANK = {"error": 0, "fail": 1, "pass": 3, "skipped": 4}
+_RANK = {ERRORED: 0, FAILED: 1, PASS: 3, SKIPPED: 4}
 
 
 def ordered_outcomes(verdict: Mapping[str, Any] | None) -> list[dict[str, Any]]:
@@ -168,14 +169,14 @@ def ordered_outcomes(verdict: Mapping[str, Any] | None) -> list[dict[str, Any]]:
 
     def rank(o):
         r = _RANK.get(o.get("status"), 0)
-        return r + (1 if r == 1 and o.get("severity") == "warn" else 0)
+        return r + (1 if r == 1 and o.get("severity") == WARN else 0)
 
     return sorted(outcomes, key=rank)
 
 
 def failed_outcomes(verdict: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """The outcomes that failed or could not be evaluated, worst first."""
-    return [o for o in ordered_outcomes(verdict) if o.get("status") in ("fail", "error")]
+    return [o for o in ordered_outcomes(verdict) if o.get("status") in (FAILED, ERRORED)]
 
 
 def observed_text(outcome: Mapping[str, Any]) -> str:
@@ -188,11 +189,11 @@ def observed_text(outcome: Mapping[str, Any]) -> str:
 def counts_text(verdict: Mapping[str, Any]) -> str:
     """How many expectations blocked, warned, passed, were skipped or could not be evaluated."""
     outcomes = [o for o in verdict.get("outcomes") or [] if isinstance(o, dict)]
-    errors = sum(1 for o in outcomes if o.get("status") == "error")
-    block = sum(1 for o in outcomes if o.get("status") == "fail" and o.get("severity") != "warn")
-    warn = sum(1 for o in outcomes if o.get("status") == "fail" and o.get("severity") == "warn")
-    passed = sum(1 for o in outcomes if o.get("status") == "pass")
-    skipped = sum(1 for o in outcomes if o.get("status") == "skipped")
+    errors = sum(1 for o in outcomes if o.get("status") == ERRORED)
+    block = sum(1 for o in outcomes if o.get("status") == FAILED and o.get("severity") != WARN)  # unknown: blocks
+    warn = sum(1 for o in outcomes if o.get("status") == FAILED and o.get("severity") == WARN)
+    passed = sum(1 for o in outcomes if o.get("status") == PASS)
+    skipped = sum(1 for o in outcomes if o.get("status") == SKIPPED)
     parts = [f"{block} blocking failed", f"{warn} warning(s)", f"{passed} passed", f"{skipped} skipped"]
     if errors:
         parts.insert(0, f"{errors} could not be evaluated")

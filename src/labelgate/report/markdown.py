@@ -26,10 +26,11 @@ from labelgate.report.inputs import (
     verdict_reason,
 )
 from labelgate.verdict import BANNER, verdict_status
+from labelgate.vocabulary import BLOCK, ERRORED, FAILED, PASS, WARN
 
 MARKDOWN_MAX_CHECKS = 15  # failed expectations listed in the PR summary; the rest are counted
 MARKDOWN_MAX_SUBSETS = 10
-MARKDOWN_ICON = {"pass": "✅", "warn": "⚠️", "block": "❌", None: "❔"}
+MARKDOWN_ICON = {PASS: "✅", WARN: "⚠️", BLOCK: "❌", None: "❔"}
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~#])")
 
@@ -53,8 +54,8 @@ def build_markdown(inputs: ReportInputs, *, html_name: str | None = None) -> str
     if failed:
         lines += ["", "| | Expectation | Observed | Threshold | Mitigation |", "|---|---|---|---|---|"]
         for o in failed[:MARKDOWN_MAX_CHECKS]:
-            icon = "⚠️ warn" if o.get("status") == "fail" and o.get("severity") == "warn" else (
-                "❌ error" if o.get("status") == "error" else "❌ block")
+            icon = "⚠️ warn" if o.get("status") == FAILED and o.get("severity") == WARN else (
+                "❌ error" if o.get("status") == ERRORED else "❌ block")
             check = md_escape(o.get("description") or o.get("expectation") or "")
             if o.get("column"):
                 check += f" ({md_escape(o['column'])})"

@@ -92,7 +92,7 @@ def _embeddings(texts: list[str], batch_size: int = 64) -> np.ndarray:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    from labelgate.models import resolve_encoder_path
+    from labelgate.encoders import resolve_encoder_path
 
     path = resolve_encoder_path("minilm")
     tokenizer = AutoTokenizer.from_pretrained(path)

@@ -1,4 +1,4 @@
-"""Training inputs: the subset and gold test tables, the label set and its integer codes, and token batches.
+"""Training inputs: the subset tables, the label codes, the test-set fingerprint and token batches.
 
 A batch holds texts of similar length (length buckets) and is padded to its longest member (dynamic padding).
 """
@@ -12,10 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from labelgate.contract import ID, TEST_LABEL, TEXT
 from labelgate.errors import BadInputError
-
-LABEL = "label"
+from labelgate.vocabulary import ID, LABEL, TEXT
 
 
 def read_training_table(path: str | os.PathLike) -> pd.DataFrame:
@@ -48,33 +46,6 @@ def check_training_frame(frame: pd.DataFrame, *, path: str | os.PathLike = "<tab
     if frame.empty:
         raise BadInputError(path, "no rows to train on")
     return frame[[ID, TEXT, LABEL]]
-
-
-def read_test_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read the gold test set (`text`, `label`) in file order."""
-    from labelgate.contract import read_table
-
-    frame = read_table(path)
-    for column in (TEXT, TEST_LABEL):
-        if column not in frame.columns:
-            raise BadInputError(path, "missing column; the gold test set needs text, label", column=column)
-        bad = np.flatnonzero(frame[column].isna().to_numpy())
-        if bad.size:
-            raise BadInputError(path, "missing value", rows=(bad + 1).tolist(), column=column)
-    frame = frame.reset_index(drop=True)
-    return pd.DataFrame({TEXT: frame[TEXT].astype(str), TEST_LABEL: frame[TEST_LABEL].astype(str)})
-
-
-def resolve_labels(configured: Sequence[str], *frames_and_columns: tuple[pd.DataFrame, str]) -> tuple[str, ...]:
-    """The label set: params' `base.labels` when set, else the sorted union of the labels the tables hold."""
-    if configured:
-        return tuple(configured)
-    seen: set[str] = set()
-    for frame, column in frames_and_columns:
-        seen.update(frame[column].dropna().astype(str).unique())
-    if len(seen) < 2:
-        raise BadInputError("<labels>", f"need at least two classes, found {sorted(seen)}")
-    return tuple(sorted(seen))
 
 
 def encode_labels(values: pd.Series, labels: Sequence[str], *, path: str | os.PathLike, column: str) -> np.ndarray:

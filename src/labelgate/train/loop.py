@@ -42,10 +42,10 @@ def quiet_transformers() -> Iterator[None]:
 
 def load_model(model: str, labels: Sequence[str]):
     """(model, tokenizer) for sequence classification with a new head for `labels`; `model` resolves via
-    labelgate.models (`minilm` -> the offline package folder). HF_HUB_OFFLINE is respected by transformers."""
+    labelgate.encoders (`minilm` -> the offline package folder). HF_HUB_OFFLINE is respected by transformers."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from labelgate.models import resolve_encoder_path
+    from labelgate.encoders import resolve_encoder_path
 
     path = resolve_encoder_path(model)
     id2label = {i: label for i, label in enumerate(labels)}

@@ -18,21 +18,14 @@ import numpy as np
 import pandas as pd
 
 from labelgate.config import check_range
-from labelgate.contract import TEST_LABEL, TEXT
 from labelgate.errors import BadInputError
-from labelgate.train.data import LABEL, check_training_frame, encode_labels, texts_fingerprint
+from labelgate.train.data import check_training_frame, encode_labels, texts_fingerprint
 from labelgate.train.device import DEVICES, MAX_SEED, PRECISIONS
 from labelgate.train.loop import fine_tune, predict_proba, quiet_transformers
+from labelgate.vocabulary import LABEL, PRED, TEXT, model_prob_column
 
-PRED = "pred"
-PROB_PREFIX = "prob_"
 PROBS_FILE = "test_probs.parquet"
 RUN_FILE = "run.json"
-
-
-def prob_column(label: str) -> str:
-    """Column of the predicted probability of `label` in test_probs.parquet."""
-    return f"{PROB_PREFIX}{label}"
 
 
 @dataclass(frozen=True)
@@ -130,7 +123,7 @@ class RunResult:
 def probs_frame(probabilities: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
     """test_probs table: `prob_<label>` per class and `pred` (the arg-max label), one row per test text."""
     probabilities = np.asarray(probabilities, dtype=float)
-    frame = pd.DataFrame(probabilities, columns=[prob_column(label) for label in labels])
+    frame = pd.DataFrame(probabilities, columns=[model_prob_column(label) for label in labels])
     frame[PRED] = np.asarray(labels, dtype=object)[probabilities.argmax(axis=1)] if len(frame) else []
     return frame
 
@@ -159,13 +152,13 @@ def train_run(
                                   batch_size=params.eval_batch_size, precision=stats["precision"])
     infer = time.perf_counter() - start
     accuracy = None
-    if TEST_LABEL in test.columns and len(test):
+    if LABEL in test.columns and len(test):
         known = set(labels)
-        truth = test[TEST_LABEL].astype(str)
+        truth = test[LABEL].astype(str)
         outside = sorted(set(truth) - known)
         if outside:
             raise BadInputError(test_path, f"test labels {outside} are not in the label set {list(labels)}",
-                                column=TEST_LABEL)
+                                column=LABEL)
         accuracy = float((np.asarray(labels)[probabilities.argmax(axis=1)] == truth.to_numpy()).mean())
     record = RunRecord(
         subset=subset, seed=int(seed), model=params.model, labels=list(labels), n_train=len(train),
@@ -185,7 +178,7 @@ def train_run(
 def save_run(result: RunResult, folder: str | os.PathLike) -> None:
     """Write the run into an existing (temporary) folder: weights (safetensors), config, tokenizer, probs, record.
 
-    The caller makes it atomic (labelgate.io.atomic_dir).
+    The caller makes it atomic (labelgate.outputs.atomic_dir).
     """
     import json
 
@@ -195,3 +188,20 @@ def save_run(result: RunResult, folder: str | os.PathLike) -> None:
         result.tokenizer.save_pretrained(folder)
     result.probs_frame().to_parquet(folder / PROBS_FILE, index=False)
     (folder / RUN_FILE).write_text(json.dumps(result.record.as_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def main(subset: str, seed: int, out: str | os.PathLike, *, params: dict[str, Any], test: str | os.PathLike,
+         subsets_dir: str | os.PathLike | None = None, table: str | os.PathLike | None = None,
+         progress: bool | str = False) -> RunResult:
+    """The train stage on files: the subset's table and the gold test set in, the run folder `out` written as a
+    whole (atomic)."""
+    from labelgate.config import section
+    from labelgate.outputs import atomic_dir
+    from labelgate.subsets import DEFAULT_SUBSETS_DIR, training_inputs
+
+    inputs = training_inputs(subset, params, subsets_dir=subsets_dir or DEFAULT_SUBSETS_DIR, table=table, test=test)
+    result = train_run(inputs.train, inputs.test, inputs.labels, section(params, "train", TrainParams),
+                       subset=subset, seed=seed, progress=progress, train_path=inputs.train_path, test_path=test)
+    with atomic_dir(out) as tmp:
+        save_run(result, tmp)
+    return result

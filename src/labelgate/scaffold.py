@@ -106,22 +106,19 @@ class InitOptions:
         return missing
 
 
-# ----------------------------------------------------------------------------------------------------- what to write
-
-
 def supported_strategies(columns: Iterable[str] | None) -> tuple[str, ...]:
     """Filter strategies a label table supports, without duplicates (None: annotated here, so all of them).
 
     entropy needs llm_prob_* or annotator_* columns, consensus needs annotator_* columns, and combined intersects
     the available ones, so it is a distinct subset only when at least two of entropy, cleanlab, consensus are.
     """
-    from labelgate.filter import STRATEGIES
+    from labelgate.vocabulary import ANNOTATOR_PREFIX, LLM_PROB_PREFIX, STRATEGIES
 
     if columns is None:
         return STRATEGIES
     columns = list(columns)
-    probs = any(c.startswith("llm_prob_") for c in columns)
-    annotators = any(c.startswith("annotator_") for c in columns)
+    probs = any(c.startswith(LLM_PROB_PREFIX) for c in columns)
+    annotators = any(c.startswith(ANNOTATOR_PREFIX) for c in columns)
     found = ["raw", "cleanlab"]
     if probs or annotators:
         found.insert(1, "entropy")
@@ -361,9 +358,6 @@ def expectation_files() -> dict[str, str]:
     return {f"expectations/{p.name}": p.read_text(encoding="utf-8") for p in sorted(folder.glob("*.json"))}
 
 
-# ----------------------------------------------------------------------------------------------------- plan and write
-
-
 @dataclass
 class FilePlan:
     path: str
@@ -498,7 +492,7 @@ def apply_plan(target: str | os.PathLike, plan: Plan) -> list[Path]:
     if plan.refused:
         reasons = "; ".join(f"{f.path}: {f.note}" for f in plan.refused)
         raise BadInputError(target, f"init refused, nothing written: {reasons}")
-    from labelgate.io import atomic_path
+    from labelgate.outputs import atomic_path
 
     written = []
     for f in plan.files:
@@ -554,3 +548,23 @@ def next_steps(target: str | os.PathLike, options: InitOptions) -> str:
         "the verdict as a comment",
     ]
     return "\n".join(steps)
+
+
+def main(directory: str | os.PathLike, options: InitOptions, *, force: bool = False, dvc: bool = True,
+         say: Callable[[str], None] = print, warn: Callable[[str], None] = print) -> list[Path]:
+    """`labelgate init` on a folder: plan the files, write those that are new or unchanged (or differ, with
+    `force`), `say` what happened and what to do next; refused files go to `warn`. Returns the files written."""
+    plan = plan_files(directory, options, force=force)
+    for f in plan.refused:
+        warn(f"labelgate init: {f.path}: {f.note}")
+    written = apply_plan(directory, plan)
+    for f in plan.files:
+        say(f.line())
+    if plan.strategies_note:
+        say(plan.strategies_note)
+    if options.todo():
+        say(f"TODO: {', '.join(options.todo())} not given: dvc.yaml holds TODO_ paths that `dvc repro` will name")
+    say(dvc_init(directory) if dvc else "dvc: skipped `dvc init` (--no-dvc)")
+    say(ensure_dvcignore(directory))
+    say(next_steps(directory, options))
+    return written

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from labelgate.init import (
+from labelgate.scaffold import (
     IGNORED,
     TODO,
     WORKFLOW_PATH,

@@ -1,9 +1,10 @@
-"""The OpenAI-compatible backend against what real servers do (on the loopback fake): labels outside the top k,
-label words split into several tokens, missing or truncated top_logprobs, 429 with Retry-After, 5xx, timeouts, and
-a run killed mid-way that resumes from the cache."""
+"""annotate/openai_http.py: the OpenAI-compatible backend against what real servers do (on the loopback fake):
+labels outside the top k, label words split into several tokens, missing or truncated top_logprobs, 429 with
+Retry-After, 5xx, timeouts, a run killed mid-way that resumes from the cache; key handling, redirects, retries."""
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
@@ -14,11 +15,13 @@ from email.utils import formatdate
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from annotate_helpers import KEY
 from fake_openai import TOP, FakeOpenAI, softmax3
 
 from labelgate.annotate import AnnotateParams, AnnotationCache, AnnotationError, annotate_texts
-from labelgate.annotate.openai_http import OpenAIBackend, _retry_after
+from labelgate.annotate.openai_http import OpenAIBackend, _retry_after, label_logprobs
 
 LABELS = ("negative", "neutral", "positive")
 NEUTRAL = "The flight leaves at noon"
@@ -204,3 +207,148 @@ def test_killed_mid_run_resumes_from_the_cache(tmp_path):
         fresh, _ = annotate_texts(texts, LABELS, params(server, tmp_path, cache_dir=str(tmp_path / "fresh")))
     np.testing.assert_allclose(probs_of(resumed), probs_of(fresh), rtol=1e-12)
     assert resumed["llm_label"].tolist() == fresh["llm_label"].tolist()
+
+
+def http_params(server, tmp_path, **overrides) -> AnnotateParams:
+    values = dict(backend="openai", model="fake-model", base_url=server.base_url, api_key_env="LABELGATE_TEST_KEY",
+                  cache_dir=str(tmp_path / "cache"), backoff_s=0.0, timeout_s=5.0, max_retries=3, batch_size=2)
+    values.update(overrides)
+    return AnnotateParams(**values)
+
+
+TEXTS = ["I love this airline", "I hate waiting", "The flight leaves at noon", "love the crew", "hate the food"]
+
+
+class TestOpenAIBackend:
+    @pytest.fixture(autouse=True)
+    def key(self, monkeypatch):
+        monkeypatch.setenv("LABELGATE_TEST_KEY", KEY)
+
+    def expected_probs(self, positive_given_neutral=-4.6):
+        pos = softmax3(-4.0, -3.0, math.log(math.exp(-0.2) + math.exp(-2.5)))
+        neg = softmax3(-0.1, -3.0, -4.5)
+        neu = softmax3(-2.0, -0.7, positive_given_neutral)  # positive is not among the top 5 of a neutral text
+        return [pos, neg, neu, pos, neg]
+
+    @pytest.mark.parametrize("endpoint", ["completions", "chat"])
+    def test_labels_probs_and_key_handling(self, server, tmp_path, caplog, endpoint):
+        params = http_params(server, tmp_path, endpoint=endpoint, top_logprobs=5)
+        with caplog.at_level(logging.DEBUG):
+            out, report = annotate_texts(TEXTS, LABELS, params)
+        assert out["llm_label"].tolist() == ["positive", "negative", "neutral", "positive", "negative"]
+        probs = out[[f"llm_prob_{label}" for label in LABELS]].to_numpy()
+        np.testing.assert_allclose(probs, self.expected_probs(), rtol=1e-9)
+        path = "/v1/chat/completions" if endpoint == "chat" else "/v1/completions"
+        # one request per text, and one more, for 20 candidates, for the neutral text that lacks "positive"
+        assert server.count() == 6 and all(r["path"] == path for r in server.requests)
+        assert all(r["headers"]["Authorization"] == f"Bearer {KEY}" for r in server.requests)
+        body = server.requests[0]["body"]
+        assert body["max_tokens"] == 1 and body["temperature"] == 0 and body["model"] == "fake-model"
+        assert (body["top_logprobs"] == 5 and body["logprobs"] is True) if endpoint == "chat" else body["logprobs"] == 5
+        asked = sorted(r["body"]["top_logprobs" if endpoint == "chat" else "logprobs"] for r in server.requests)
+        assert asked == [5] * 5 + [20]
+        cache_files = list((tmp_path / "cache").iterdir())
+        assert len(cache_files) == 1
+        assert KEY not in cache_files[0].read_text() and KEY not in cache_files[0].name
+        assert KEY not in caplog.text and KEY not in report.summary() and KEY not in repr(OpenAIBackend(params))
+
+    def test_no_key_no_authorization_header(self, server, tmp_path, monkeypatch):
+        monkeypatch.delenv("LABELGATE_TEST_KEY")
+        annotate_texts(TEXTS[:1], LABELS, http_params(server, tmp_path))
+        assert "Authorization" not in server.requests[0]["headers"]
+
+    def test_bounded_concurrency(self, tmp_path):
+        # No clock: the first 3 requests wait for each other at a barrier (reached only if 3 are in flight at once),
+        # and the server counts a request as in flight until its reply is decided, before the reply is sent.
+        # A client timeout or retry would let a 4th request in while a held one still counts, so neither can fire
+        # here however slow a busy machine is: a generous timeout and no retries (the barrier gives up first).
+        with FakeOpenAI(hold_first=3, hold_timeout_s=30.0) as server:
+            texts = [f"text number {i}" for i in range(16)]
+            annotate_texts(texts, LABELS, http_params(server, tmp_path, max_concurrency=3, timeout_s=120.0,
+                                                      max_retries=0, missing_labels="floor"))
+            assert server.count() == 16
+            assert not server.barrier_broken  # 3 requests were in flight together
+            assert server.max_in_flight == 3  # and never more
+
+    def test_redirect_to_another_host_is_refused_without_sending_the_key(self, tmp_path):
+        with FakeOpenAI() as elsewhere, FakeOpenAI() as server:
+            server.redirect_to = elsewhere.base_url.replace("127.0.0.1", "localhost") + "/completions"
+            with pytest.raises(AnnotationError, match="redirect"):
+                annotate_texts(TEXTS[:1], LABELS, http_params(server, tmp_path, max_retries=0, max_concurrency=1))
+            assert server.count() == 1 and elsewhere.requests == []
+
+    def test_same_origin_redirect_never_sends_the_key_elsewhere(self, tmp_path):
+        with FakeOpenAI() as server:
+            server.redirect_to = server.base_url + "/elsewhere"
+            with pytest.raises(AnnotationError):
+                annotate_texts(TEXTS[:1], LABELS, http_params(server, tmp_path, max_retries=0, max_concurrency=1))
+            followed = [r for r in server.requests if r["body"] is None]
+            assert all(r["headers"].get("Authorization") == f"Bearer {KEY}" for r in followed)
+
+    def test_credentials_in_base_url_stay_out_of_the_cache(self, tmp_path):
+        params = AnnotateParams(backend="openai", model="m", base_url="https://user:s3cret@example.org/v1?key=abc",
+                                api_key_env="LABELGATE_TEST_KEY", cache_dir=str(tmp_path / "cache"))
+        backend = OpenAIBackend(params)
+        assert "s3cret" not in backend.identity and "user" not in backend.identity and "abc" not in backend.identity
+        assert "example.org/v1" in backend.identity
+        cache = AnnotationCache(tmp_path / "cache", backend.identity)
+        cache.put_many([(cache.key(["a"], "p"), {"logprobs": {"a": -0.1}, "floor": None})])
+        names = " ".join(p.name for p in (tmp_path / "cache").rglob("*"))
+        assert "s3cret" not in names and "user" not in names
+
+    def test_retries_500_and_429_then_succeeds(self, server, tmp_path):
+        server.failures.extend([500, 429])
+        server.retry_after = "0"
+        out, _ = annotate_texts(TEXTS[:1], LABELS, http_params(server, tmp_path, max_concurrency=1))
+        assert out["llm_label"].tolist() == ["positive"]
+        assert server.count() == 3
+
+    def test_gives_up_after_retries_with_a_clear_error(self, server, tmp_path):
+        server.fail_prompts["hate"] = 503
+        params = http_params(server, tmp_path, max_retries=2, max_concurrency=1, missing_labels="floor")
+        with pytest.raises(AnnotationError) as info:
+            annotate_texts(TEXTS, LABELS, params)
+        message = str(info.value)
+        assert "HTTP 503" in message and "after 3 attempts" in message and server.base_url in message
+        assert KEY not in message
+        # what succeeded before the failure is cached: a healthy rerun asks only for the rest
+        cached = len(AnnotationCache(tmp_path / "cache", OpenAIBackend(params).identity))
+        assert cached >= 1
+        server.fail_prompts.clear()
+        before = server.count()
+        annotate_texts(TEXTS, LABELS, params)
+        assert server.count() - before == len(TEXTS) - cached
+
+    def test_client_error_is_not_retried(self, server, tmp_path):
+        server.failures.append(401)
+        with pytest.raises(AnnotationError, match=r"HTTP 401.*LABELGATE_TEST_KEY"):
+            annotate_texts(TEXTS[:1], LABELS, http_params(server, tmp_path))
+        assert server.count() == 1
+
+    def test_cache_pays_nothing_twice(self, server, tmp_path):
+        params = http_params(server, tmp_path, variants={"plain": "{text}\nLabel:"}, missing_labels="floor")
+        first, report = annotate_texts(TEXTS, LABELS, params)
+        assert server.count() == 10 and report.scored == 10
+        second, report2 = annotate_texts(TEXTS, LABELS, params)
+        assert server.count() == 10 and report2.cache_hits == 10 and report2.scored == 0
+        pd.testing.assert_frame_equal(first, second)
+        changed = http_params(server, tmp_path, template="Text: {text}\nSentiment:", missing_labels="floor")
+        annotate_texts(TEXTS, LABELS, changed)
+        assert server.count() == 15  # a changed prompt misses and really runs
+
+    def test_unreachable_server(self, tmp_path):
+        params = AnnotateParams(backend="openai", base_url="http://127.0.0.1:9/v1", max_retries=1, backoff_s=0.0,
+                                timeout_s=1.0, cache_dir="")
+        with pytest.raises(AnnotationError, match="after 2 attempts"):
+            annotate_texts(["x"], LABELS, params)
+
+
+class TestTokenMatching:
+    def test_http_token_matching_and_floor(self):
+        logprobs, floor = label_logprobs(TOP["positive"], list(LABELS))
+        assert logprobs["positive"] == pytest.approx(math.log(math.exp(-0.2) + math.exp(-2.5)))
+        assert logprobs["neutral"] == pytest.approx(-3.0) and logprobs["negative"] == pytest.approx(-4.0)
+        logprobs, floor = label_logprobs(TOP["neutral"], list(LABELS))
+        assert set(logprobs) == {"neutral", "negative"}  # " n" is ambiguous, "positive" is missing
+        assert logprobs["negative"] == pytest.approx(-2.0)
+        assert floor == pytest.approx(-4.0)  # the lowest top-k probability (below 1 - sum of the top k)

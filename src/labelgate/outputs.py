@@ -1,4 +1,4 @@
-"""Atomic file output and table reading.
+"""Atomic file output (tables, JSON, text, folders) and reading a JSON input.
 
 Every output goes to a temporary file in the destination folder and is renamed into place, so a crash or a bad
 input never leaves a partial or corrupted file behind (rename is atomic on POSIX within one filesystem).
@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from labelgate.errors import BadInputError
+from labelgate.vocabulary import CSV, PARQUET, TABLE_SUFFIXES
 
-TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl")
 
 
 @contextlib.contextmanager
@@ -118,11 +118,12 @@ def write_text(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
-def write_table(path: str | os.PathLike, frame: pd.DataFrame) -> None:
-    """Write a table in the format its suffix names (.csv, .parquet or .jsonl)."""
+def write_table(path: str | os.PathLike, frame: pd.DataFrame, *, metadata: dict[str, str] | None = None) -> None:
+    """Write a table in the format its suffix names (.csv, .parquet or .jsonl). `metadata`: key-value pairs for a
+    Parquet file's schema metadata (other formats have none; see `read_table_metadata`)."""
     table_suffix(path)
     with atomic_path(path) as tmp:
-        write_table_to(tmp, frame, like=path)
+        write_table_to(tmp, frame, like=path, metadata=metadata)
 
 
 def write_outputs(*outputs: tuple[str | os.PathLike, object]) -> None:
@@ -146,15 +147,36 @@ def table_suffix(path: str | os.PathLike) -> str:
     return suffix
 
 
-def write_table_to(tmp: Path, frame: pd.DataFrame, *, like: str | os.PathLike) -> None:
+def write_table_to(tmp: Path, frame: pd.DataFrame, *, like: str | os.PathLike,
+                   metadata: dict[str, str] | None = None) -> None:
     """Write `frame` to `tmp` in the format of `like`'s suffix."""
     suffix = table_suffix(like)
-    if suffix == ".csv":
+    if suffix == CSV:
         frame.to_csv(tmp, index=False)
-    elif suffix == ".parquet":
+    elif suffix == PARQUET and metadata:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        extra = {key.encode(): value.encode() for key, value in metadata.items()}
+        pq.write_table(table.replace_schema_metadata({**(table.schema.metadata or {}), **extra}), tmp)
+    elif suffix == PARQUET:
         frame.to_parquet(tmp, index=False)
     else:
         frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+
+
+def read_table_metadata(path: str | os.PathLike, key: str) -> str | None:
+    """The value `write_table(..., metadata=)` stored under `key` in a Parquet file; None for anything else."""
+    if Path(path).suffix.lower() != PARQUET:
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        value = (pq.read_schema(path).metadata or {}).get(key.encode())
+    except Exception:  # noqa: BLE001 - unreadable here means unstamped; the reader reports the file itself
+        return None
+    return None if value is None else value.decode()
 
 
 def read_json(path: str | os.PathLike) -> dict:
