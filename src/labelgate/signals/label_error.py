@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labelgate.contract import GOLD, LLM_LABEL, prob_column
+from labelgate.contract import GOLD, LLM_LABEL
 from labelgate.estimation import auc_interval, estimate_error_rate, systematic_share, weighted_share
 from labelgate.signals.audit import AuditParams
 from labelgate.signals.base import RiskSignal, SignalResult, register
 from labelgate.signals.context import ScoringContext
 from labelgate.signals.distributions import entropy, vote_distribution
+from labelgate.vocabulary import llm_prob_column
 
 RISK_COLUMN = "label_error_risk"
 PREDICT_CHUNK_ROWS = 200_000  # unaudited rows predicted per chunk by the risk model (bounds memory)
@@ -116,7 +117,7 @@ class RiskFeatures:
         self.given = context.given_labels
         self.pred_probs = context.pred_probs
         self.label_issues = context.label_issues
-        self.prob_columns = [prob_column(label) for label in table.labels] if table.has_probs else []
+        self.prob_columns = [llm_prob_column(label) for label in table.labels] if table.has_probs else []
         annotators = table.annotator_columns
         # label codes of the annotations (exact as int8: only compared with class codes)
         self.codes = np.column_stack([table.label_codes(c).astype(np.int8) for c in [LLM_LABEL, *annotators]]
