@@ -439,11 +439,13 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
                                                        (STABILITY_SUITE, evaluation)) if given), expectations_dir)
     paths = {"scores": scores, "label_risk": label_risk, "evaluation": evaluation, "subsets": subsets,
              "curves": curves}
+    evaluation_figures = None
     try:
+        evaluation_figures = read_json(evaluation) if evaluation else None
         verdict = run_gate(
             scores=read_table(scores) if scores else None,
             label_risk=read_json(label_risk) if label_risk else None,
-            evaluation=read_json(evaluation) if evaluation else None,
+            evaluation=evaluation_figures,
             params=params, expectations_dir=expectations_dir,
         )
     except Exception as exc:  # fail closed: write a blocked verdict, then report the error
@@ -456,7 +458,7 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
     result = {**verdict.as_dict(), "subset": params.subset}
     write_json(out, result)
     if headline is not None:
-        write_json(headline, gate_headline(result, read_json(evaluation) if evaluation else None, params.subset))
+        write_json(headline, gate_headline(result, evaluation_figures, params.subset))
     _write_report(report_dir, result, paths, warn)
     return verdict
 
