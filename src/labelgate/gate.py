@@ -237,10 +237,12 @@ def run_gate(
     evaluation: dict[str, Any] | None,
     params: GateParams,
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
+    suites: dict[str, dict] | None = None,
 ) -> Verdict:
     """Run the suites whose inputs are given; return the verdict. Never raises for a failed expectation.
 
-    Raises ConfigError (before running anything) for a broken suite or an unknown name in gate.required/optional."""
+    Raises ConfigError (before running anything) for a broken suite or an unknown name in gate.required/optional.
+    `suites`: what `preflight` returned for these inputs, when the caller already ran it (else it runs here)."""
     thresholds = params.thresholds()
     outcomes: list[dict[str, Any]] = []
     plan = []
@@ -252,7 +254,8 @@ def run_gate(
         plan.append((STABILITY_SUITE, lambda: stability_frame(evaluation, params.subset)))
     if not plan:
         return Verdict(BLOCK, [], reason="nothing to check: no scores, label risk or evaluation given")
-    suites = preflight(params, tuple(name for name, _ in plan), expectations_dir)
+    if suites is None:
+        suites = preflight(params, tuple(name for name, _ in plan), expectations_dir)
     figures: dict[str, Any] = {}
     for suite, make_frame in plan:
         frame = make_frame()
@@ -435,8 +438,9 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
     from labelgate.headline import gate_headline
     from labelgate.outputs import read_json, write_json
 
-    preflight(params, tuple(suite for suite, given in (("label_risk", scores), ("label_summary", label_risk),
-                                                       (STABILITY_SUITE, evaluation)) if given), expectations_dir)
+    suites = preflight(params, tuple(suite for suite, given in (("label_risk", scores), ("label_summary", label_risk),
+                                                                (STABILITY_SUITE, evaluation)) if given),
+                       expectations_dir)
     paths = {"scores": scores, "label_risk": label_risk, "evaluation": evaluation, "subsets": subsets,
              "curves": curves}
     evaluation_figures = None
@@ -446,7 +450,7 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
             scores=read_table(scores) if scores else None,
             label_risk=read_json(label_risk) if label_risk else None,
             evaluation=evaluation_figures,
-            params=params, expectations_dir=expectations_dir,
+            params=params, expectations_dir=expectations_dir, suites=suites,
         )
     except Exception as exc:  # fail closed: write a blocked verdict, then report the error
         failed = failed_gate_verdict(f"{type(exc).__name__}: {exc}").as_dict()
