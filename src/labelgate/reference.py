@@ -29,8 +29,9 @@ def main(gold: str | os.PathLike, out: str | os.PathLike, *, labels: tuple[str, 
     from labelgate.outputs import write_table
     from labelgate.validate import validate_test_table
 
+    columns = read_table(gold).columns
     for column in (TEXT, LABEL):  # checked here so the message names the gold pool, not a test set
-        if column not in read_table(gold).columns:
+        if column not in columns:
             raise BadInputError(gold, f"the gold pool needs columns 'text' and 'label' (the gold label of each "
                                       f"training text); '{column}' is missing", column=column)
     subset = reference_subset(validate_test_table(gold, labels=labels, expectations_dir=expectations_dir))
