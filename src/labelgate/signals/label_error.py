@@ -32,6 +32,7 @@ from labelgate.signals.audit import AuditParams
 from labelgate.signals.base import RiskSignal, SignalResult, register
 from labelgate.signals.context import ScoringContext
 from labelgate.signals.distributions import entropy, vote_distribution
+from labelgate.signals.text_model import word_vectoriser
 from labelgate.vocabulary import llm_prob_column
 
 RISK_COLUMN = "label_error_risk"
@@ -175,13 +176,10 @@ def text_features(texts, *, max_rows: int, max_features: int, seed: int = 0) -> 
     """TF-IDF words and bigrams of every row, the vocabulary fitted on a random sample of at most `max_rows` rows
     drawn without regard to the audit: audited and unaudited rows must get identically distributed features, or the
     risk model's predictions would differ between them and bias the estimate. None when no word occurs twice."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
     rng = np.random.default_rng(seed)
     sample = rng.choice(len(texts), size=min(len(texts), max_rows), replace=False)
-    vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True,
-                                 dtype=np.float32, strip_accents="unicode")
+    vectoriser = word_vectoriser(max_features)
     try:
         vectoriser.fit(texts.iloc[sample].tolist())
     except ValueError:  # no word in two texts
@@ -194,8 +192,8 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
     """P(LLM label wrong) per row from a logistic model fitted on the audited rows, K-fold cross-fitted: an audited
     row's prediction comes from the model that did not see it; other rows get the mean of the K models.
     Inputs: the audit-free `features` (standardised here; an array or anything that gives rows as `features[rows]`,
-    read for the audited rows and then PREDICT_CHUNK_ROWS unaudited rows at a time), plus the optional sparse `words` (TF-IDF), which let the model
-    learn errors that follow the text. None when the audit holds fewer than MIN_CLASS_ROWS wrong or right rows (no
+    read for the audited rows and then PREDICT_CHUNK_ROWS unaudited rows at a time), plus the optional sparse `words`
+    (TF-IDF), which let the model learn errors that follow the text. None when the audit holds fewer than MIN_CLASS_ROWS wrong or right rows (no
     model: the plain stratified estimate)."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegressionCV

@@ -68,15 +68,19 @@ def out_of_fold_probabilities(
                             regularisation=regularisation, max_train_rows=max_train_rows, rng=rng)
 
 
+def word_vectoriser(max_features: int):
+    """The TF-IDF of the words of the texts that the text models and label_error's risk model read (one setting)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True,
+                           dtype=np.float32, strip_accents="unicode")
+
+
 def _tfidf(texts: list[str], max_features: int, *, sample_rows: int, rng: np.random.Generator, n_jobs: int):
     from joblib import Parallel, delayed
     from scipy.sparse import vstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
 
-    vectoriser = TfidfVectorizer(
-        ngram_range=(1, 2), min_df=2, max_features=max_features, sublinear_tf=True, dtype=np.float32,
-        strip_accents="unicode",
-    )
+    vectoriser = word_vectoriser(max_features)
     if len(texts) <= sample_rows:
         return vectoriser.fit_transform(texts)
     sample = rng.choice(len(texts), size=sample_rows, replace=False)
@@ -162,14 +166,10 @@ class SampledFoldModel:
         self.classifiers: list = []
 
     def fit(self, texts: list[str], labels: np.ndarray, fold_of: np.ndarray) -> SampledFoldModel:
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         labels, fold_of = np.asarray(labels), np.asarray(fold_of)
-        self.vectoriser = TfidfVectorizer(
-            ngram_range=(1, 2), min_df=2, max_features=self.max_features, sublinear_tf=True, dtype=np.float32,
-            strip_accents="unicode",
-        )
+        self.vectoriser = word_vectoriser(self.max_features)
         features = self.vectoriser.fit_transform(texts)
         self.classifiers = []
         for fold in range(self.folds):
