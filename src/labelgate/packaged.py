@@ -62,14 +62,12 @@ class Sources:
 def resolve_sources(params: str | os.PathLike | None, expectations: str | os.PathLike | None, *,
                     cwd: str | os.PathLike = ".") -> Sources:
     """Explicit paths must exist; otherwise the folder's params.yaml / expectations/, else the packaged defaults."""
-    from labelgate.config import load_params
+    from labelgate.config import load_params, read_params
 
     cwd = Path(cwd)
     if params is not None:
         path = Path(params)
-        if not path.is_file():
-            raise ConfigError(f"{path}: params file not found (--params)")
-        values, params_from = load_params(path), str(path)
+        values, params_from = read_params(path), str(path)
     elif (cwd / LOCAL_PARAMS).is_file():
         values, params_from = load_params(cwd / LOCAL_PARAMS), str(LOCAL_PARAMS)
     else:
