@@ -205,9 +205,7 @@ class OpenAIBackend:
     def _continuation_logprob(self, prompt: str, word: str, stop: threading.Event | None) -> float:
         """log p(first token of ' word' | prompt), from the echoed log-probabilities of prompt + ' word'."""
         text = f"{prompt} {word}"
-        payload = {"model": self.params.model, "prompt": text, "max_tokens": 1, "temperature": 0, "echo": True,
-                   "logprobs": 1}
-        reply = self._post(payload, stop)
+        reply = self._post({**self._payload(text, 1), "echo": True}, stop)  # echo needs the completions endpoint
         try:
             logprobs = reply["choices"][0]["logprobs"]
             if "tokens" not in logprobs and "content" in logprobs:  # llama.cpp's C++ server answers echo this way
