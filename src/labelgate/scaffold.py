@@ -492,13 +492,12 @@ def apply_plan(target: str | os.PathLike, plan: Plan) -> list[Path]:
     if plan.refused:
         reasons = "; ".join(f"{f.path}: {f.note}" for f in plan.refused)
         raise BadInputError(target, f"init refused, nothing written: {reasons}")
-    from labelgate.outputs import atomic_path
+    from labelgate.outputs import write_text
 
     written = []
     for f in plan.files:
         if f.action in ("create", "merge", "overwrite"):
-            with atomic_path(target / f.path) as tmp:
-                tmp.write_text(f.content, encoding="utf-8")
+            write_text(target / f.path, f.content)
             written.append(target / f.path)
     return written
 
