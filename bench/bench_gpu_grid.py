@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from labelgate.config import section  # noqa: E402
+from labelgate.learning_curve import accuracy_and_macro_f1  # noqa: E402
 from labelgate.contract import read_test_table  # noqa: E402
 from labelgate.train.data import read_training_table  # noqa: E402
 from labelgate.train.run import TrainParams, train_run  # noqa: E402
@@ -77,12 +78,6 @@ def make_bert_base(tokenizer_folder: Path, out: Path) -> Path:
     return out
 
 
-def macro_f1(truth: np.ndarray, pred: np.ndarray, labels: tuple[str, ...]) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(truth, pred, labels=list(labels), average="macro", zero_division=0))
-
-
 def run_grid(config: str, model: str, subsets: tuple[str, ...], seeds: tuple[int, ...] | None) -> dict:
     params = train_params(config, model)
     test = read_test_table(REPO / "data/demo/test.csv")
@@ -97,7 +92,7 @@ def run_grid(config: str, model: str, subsets: tuple[str, ...], seeds: tuple[int
             result = train_run(frame, test, labels, params, subset=subset, seed=seed)
             pred = np.asarray(labels)[result.probabilities.argmax(axis=1)]
             r = result.record
-            runs[str(seed)] = {"accuracy": r.test_accuracy, "macro_f1": macro_f1(truth, pred, labels),
+            runs[str(seed)] = {"accuracy": r.test_accuracy, "macro_f1": accuracy_and_macro_f1(truth, pred, labels)[1],
                                "n_train": r.n_train, "train_seconds": r.train_seconds,
                                "train_samples_per_second": r.train_samples_per_second,
                                "inference_samples_per_second": r.inference_samples_per_second,
