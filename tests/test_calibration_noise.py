@@ -95,3 +95,25 @@ def test_audit_sample_size():
     assert mask.sum() == 250 and mask.dtype == bool
     with pytest.raises(ValueError):
         audit_sample(10, 11, seed=0)
+
+
+def test_trigger_word_rank_takes_the_next_rarest_word():
+    # rows outside target 0: 'zeta' in 2, 'beta' in 3, 'alpha' in 4 (and 'gamma' in 1: too rare for needed=2)
+    texts = ["alpha beta zeta", "alpha beta zeta", "alpha beta", "alpha gamma", "alpha beta zeta"]
+    truth = np.array([1, 1, 1, 1, 0])
+    assert pick_trigger_word(texts, truth, 0, 2) == "zeta"
+    assert pick_trigger_word(texts, truth, 0, 2, rank=1) == "beta"
+    assert pick_trigger_word(texts, truth, 0, 2, rank=2) == "alpha"
+    assert pick_trigger_word(texts, truth, 0, 2, rank=3) == "zeta"  # ranks wrap around
+    assert pick_trigger_word(texts, truth, 0, 4, rank=1) == "alpha"  # only one word qualifies
+
+
+def test_text_following_rank_changes_the_word_and_the_rows():
+    texts = ["alpha beta zeta", "alpha beta zeta", "alpha beta", "alpha gamma", "alpha beta zeta"]
+    truth = np.array([1, 1, 1, 1, 0])
+    noisy, word = text_following_noise(truth, texts, 0.4, 0, seed=0, rank=1)
+    assert word == "beta"
+    assert (noisy != truth).sum() == 2
+    assert all("beta" in texts[i] for i in np.flatnonzero(noisy != truth))
+    default, word0 = text_following_noise(truth, texts, 0.4, 0, seed=0)
+    assert word0 == "zeta" and (default[[0, 1]] == 0).all() and (default[2:] == truth[2:]).all()

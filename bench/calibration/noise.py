@@ -81,9 +81,11 @@ def words_of(text: str) -> set[str]:
 
 
 def pick_trigger_word(texts: Sequence[str], truth: np.ndarray, target: int, needed: int, *,
-                      min_length: int = 3) -> str:
+                      min_length: int = 3, rank: int = 0) -> str:
     """The word (min_length+ letters) whose rows outside class `target` number at least `needed` and fewest among
-    such words (ties: alphabetical), so that nearly every row containing it must be flipped: deterministic."""
+    such words (ties: alphabetical), so that nearly every row containing it must be flipped: deterministic.
+    rank k > 0 takes the k-th next such word instead (independent draws of the same rate get different words);
+    when fewer than k + 1 words qualify, the ranks wrap around."""
     truth = np.asarray(truth)
     counts: dict[str, int] = {}
     for text, label in zip(texts, truth):
@@ -95,18 +97,19 @@ def pick_trigger_word(texts: Sequence[str], truth: np.ndarray, target: int, need
     eligible = [(c, w) for w, c in counts.items() if c >= needed]
     if not eligible:
         raise ValueError(f"text_following: no word occurs in {needed} rows outside the target class")
-    return min(eligible)[1]
+    eligible.sort()
+    return eligible[rank % len(eligible)][1]
 
 
 def text_following_noise(truth: np.ndarray, texts: Sequence[str], rate: float, target: int, *, seed: int,
-                         word: str | None = None) -> tuple[np.ndarray, str]:
-    """Exactly round(rate * n) rows that contain `word` (default: pick_trigger_word) and are not of class
-    `target`, drawn at random among those rows, relabelled as `target`. Returns (labels, word)."""
+                         word: str | None = None, rank: int = 0) -> tuple[np.ndarray, str]:
+    """Exactly round(rate * n) rows that contain `word` (default: pick_trigger_word of that rank) and are not of
+    class `target`, drawn at random among those rows, relabelled as `target`. Returns (labels, word)."""
     truth = np.asarray(truth)
     if len(texts) != len(truth):
         raise ValueError("texts and labels differ in length")
     m = _count(rate, len(truth))
-    word = word or pick_trigger_word(texts, truth, target, m)
+    word = word or pick_trigger_word(texts, truth, target, m, rank=rank)
     rows = np.array([i for i, t in enumerate(texts) if truth[i] != target and word in words_of(t)], dtype=int)
     if len(rows) < m:
         raise ValueError(f"text_following: '{word}' occurs in {len(rows)} rows outside the target, {m} needed")
