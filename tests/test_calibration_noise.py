@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "calibration"))
-from noise import (audit_sample, class_conditional_noise, llm_noise, pick_trigger_word,  # noqa: E402
+from noise import (audit_sample, class_conditional_noise, llm_noise, pick_trigger_word, pick_trigger_words,  # noqa: E402,E501
                    text_following_noise, uniform_noise)
 
 N, K = 1000, 4
@@ -117,3 +117,18 @@ def test_text_following_rank_changes_the_word_and_the_rows():
     assert all("beta" in texts[i] for i in np.flatnonzero(noisy != truth))
     default, word0 = text_following_noise(truth, texts, 0.4, 0, seed=0)
     assert word0 == "zeta" and (default[[0, 1]] == 0).all() and (default[2:] == truth[2:]).all()
+
+
+def test_trigger_words_cover_a_rate_no_single_word_reaches():
+    # outside target 0: 'aaa' in rows 0-2, 'bbb' in rows 2-4, 'ccc' in row 5: no word covers 5 rows
+    texts = ["aaa x", "aaa y", "aaa bbb", "bbb", "bbb", "ccc", "aaa bbb ccc"]
+    truth = np.array([1, 1, 2, 2, 1, 1, 0])
+    assert pick_trigger_words(texts, truth, 0, 3) == ["aaa"]  # one word is enough: the single-word rule
+    assert pick_trigger_words(texts, truth, 0, 5) == ["aaa", "bbb"]  # most frequent first, ties alphabetical
+    assert pick_trigger_words(texts, truth, 0, 6) == ["aaa", "bbb", "ccc"]
+    assert pick_trigger_words(texts, truth, 0, 5, rank=1) == ["aaa", "bbb"]  # 'bbb','ccc' cover 4 < 5: wraps
+    noisy, word = text_following_noise(truth, texts, 5 / 7, 0, seed=0)
+    assert word == "aaa|bbb"
+    assert (noisy != truth).sum() == 5 and (noisy[:5] == 0).all() and noisy[5] == 1
+    with pytest.raises(ValueError, match="all words together"):
+        pick_trigger_words(texts, truth, 0, 7)

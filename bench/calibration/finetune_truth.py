@@ -51,12 +51,13 @@ REST = (0.03, 0.20, 0.30)
 
 def default_plan(corpora=("tweets", "fortunes")) -> list[tuple[str, str, float, int]]:
     """The queue, most informative first: per corpus the gold baseline, then the 5-15% band (8, 10, 12, 5, 15%) x
-    the four kinds, draw 0 (tweets, then fortunes); then 3, 20, 30% draw 0; then draws 1 and 2 of the band; then
+    the four kinds, draw 0, and the annotator's raw labels (tweets, then fortunes); then 3, 20, 30% draw 0; then draws 1 and 2 of the band; then
     draws 1 and 2 of the rest."""
     plan: list[tuple[str, str, float, int]] = []
     for corpus in corpora:
         plan.append((corpus, "gold", 0.0, 0))
         plan += [(corpus, k, r, 0) for r in BAND_FIRST for k in KINDS]
+        plan.append((corpus, "llm_raw", 0.0, 0))
     for corpus in corpora:
         plan += [(corpus, k, r, 0) for r in REST for k in KINDS]
     for draw in (1, 2):
@@ -148,7 +149,7 @@ def cmd_run(args) -> None:
     TRUTH_DIR.mkdir(parents=True, exist_ok=True)
     t_start, n_done = time.time(), 0
     for i, (cname, kind, rate, draw, seed) in enumerate(todo):
-        if (cname, kind) in skipped:
+        if (cname, kind, rate, draw) in skipped:
             continue
         if cname not in corpora:
             try:
@@ -162,8 +163,8 @@ def cmd_run(args) -> None:
         try:
             record = run_one(corpus, kind, rate, draw, seed, params)
         except ValueError as exc:
-            print(f"skip {cname} {kind}: {exc}", flush=True)
-            skipped.add((cname, kind))
+            print(f"skip {cname} {set_name(kind, rate, draw)}: {exc}", flush=True)
+            skipped.add((cname, kind, rate, draw))
             continue
         with open(TRUTH_DIR / f"{cname}.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")

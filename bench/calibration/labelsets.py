@@ -34,7 +34,7 @@ from noise import (class_conditional_noise, llm_noise, text_following_noise,  # 
 KINDS = ("uniform", "class_conditional", "llm", "text_following")
 RATES = (0.03, 0.05, 0.08, 0.10, 0.12, 0.15, 0.20, 0.30)
 DRAWS = (0, 1, 2)
-KIND_CODE = {"gold": 0, "uniform": 1, "class_conditional": 2, "llm": 3, "text_following": 4}
+KIND_CODE = {"gold": 0, "uniform": 1, "class_conditional": 2, "llm": 3, "text_following": 4, "llm_raw": 5}
 
 
 @dataclass
@@ -147,7 +147,8 @@ def load_corpus(name: str, cache_dir: Path | None = None) -> Corpus:
 
 
 def set_name(kind: str, rate: float, draw: int) -> str:
-    return "gold" if kind == "gold" else f"{kind}_{int(round(100 * rate)):02d}_d{draw}"
+    """gold, llm_raw (the annotator's own labels, all of them), else <kind>_<rate %>_d<draw>."""
+    return kind if kind in ("gold", "llm_raw") else f"{kind}_{int(round(100 * rate)):02d}_d{draw}"
 
 
 def noise_seed(kind: str, rate: float, draw: int) -> int:
@@ -162,6 +163,10 @@ def make_labels(corpus: Corpus, kind: str, rate: float, draw: int) -> tuple[np.n
     code = {c: i for i, c in enumerate(corpus.labels)}
     if kind == "gold":
         return truth.copy(), ""
+    if kind == "llm_raw":
+        if corpus.llm is None:
+            raise ValueError(f"{corpus.name}: no LLM labels ({corpus.notes.get('llm_source')})")
+        return corpus.llm.copy(), f"the annotator's labels, {100 * (corpus.llm != truth).mean():.1f}% wrong"
     seed = noise_seed(kind, rate, draw)
     if kind == "uniform":
         return uniform_noise(truth, rate, len(corpus.labels), seed=seed), ""

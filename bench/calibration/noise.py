@@ -101,16 +101,47 @@ def pick_trigger_word(texts: Sequence[str], truth: np.ndarray, target: int, need
     return eligible[rank % len(eligible)][1]
 
 
+def pick_trigger_words(texts: Sequence[str], truth: np.ndarray, target: int, needed: int, *,
+                       min_length: int = 3, rank: int = 0) -> list[str]:
+    """[pick_trigger_word(...)] when one word covers `needed` rows outside `target`; else (high rates on short
+    texts) the fewest most frequent words (ties: alphabetical) whose rows together cover them, so the errors still
+    follow a handful of words. rank k > 0 there leaves out the k most frequent words first (wrapping around when
+    the rest cannot cover the rows)."""
+    truth = np.asarray(truth)
+    try:
+        return [pick_trigger_word(texts, truth, target, needed, min_length=min_length, rank=rank)]
+    except ValueError:
+        pass
+    rows: dict[str, set[int]] = {}
+    for i, (text, label) in enumerate(zip(texts, truth)):
+        if label == target:
+            continue
+        for w in words_of(text):
+            if len(w) >= min_length:
+                rows.setdefault(w, set()).add(i)
+    ranked = sorted(rows, key=lambda w: (-len(rows[w]), w))
+    for skip in (rank, 0):
+        chosen, covered = [], set()
+        for w in ranked[skip:]:
+            chosen.append(w)
+            covered |= rows[w]
+            if len(covered) >= needed:
+                return chosen
+    raise ValueError(f"text_following: all words together occur in fewer than {needed} rows outside the target")
+
+
 def text_following_noise(truth: np.ndarray, texts: Sequence[str], rate: float, target: int, *, seed: int,
                          word: str | None = None, rank: int = 0) -> tuple[np.ndarray, str]:
-    """Exactly round(rate * n) rows that contain `word` (default: pick_trigger_word of that rank) and are not of
-    class `target`, drawn at random among those rows, relabelled as `target`. Returns (labels, word)."""
+    """Exactly round(rate * n) rows that contain `word` (default: pick_trigger_words of that rank; several words
+    are joined by '|' and a row needs any one of them) and are not of class `target`, drawn at random among those
+    rows, relabelled as `target`. Returns (labels, word)."""
     truth = np.asarray(truth)
     if len(texts) != len(truth):
         raise ValueError("texts and labels differ in length")
     m = _count(rate, len(truth))
-    word = word or pick_trigger_word(texts, truth, target, m, rank=rank)
-    rows = np.array([i for i, t in enumerate(texts) if truth[i] != target and word in words_of(t)], dtype=int)
+    word = word or "|".join(pick_trigger_words(texts, truth, target, m, rank=rank))
+    words = set(word.split("|"))
+    rows = np.array([i for i, t in enumerate(texts) if truth[i] != target and words & words_of(t)], dtype=int)
     if len(rows) < m:
         raise ValueError(f"text_following: '{word}' occurs in {len(rows)} rows outside the target, {m} needed")
     rng = np.random.default_rng(seed)
