@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "calibration"))
-from noise import (audit_sample, class_conditional_noise, llm_noise, pick_trigger_word, pick_trigger_words,  # noqa: E402,E501
-                   text_following_noise, uniform_noise)
+from noise import (audit_sample, class_conditional_noise, llm_noise, pick_trigger_word,  # noqa: E402
+                   pick_trigger_words, text_following_noise, uniform_noise)
 
 N, K = 1000, 4
 

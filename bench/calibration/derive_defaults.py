@@ -1,8 +1,9 @@
 """Derive the gate's label-level defaults (params.yaml gate:) from the calibration benchmark's measurements.
 
-Usage: python bench/calibration/derive_defaults.py [--results bench/calibration/results.json]
+Usage: python bench/calibration/derive_defaults.py [--results bench/calibration/results_label_error.json]
 
-Reads results.json (run_benchmark.py; each row carries the figures its verdict judged) and writes DEFAULTS.md:
+Reads results_label_error.json (run_benchmark.py; each row carries the figures its verdict judged) and writes
+derived_defaults.md:
 for each label-level threshold, the sweep over candidate values, the rule that picks one, and the value picked.
 
 Rules (one per kind of check):
@@ -20,6 +21,16 @@ Rules (one per kind of check):
 - warnings on the kind of noise (systematic share, text-error AUC): the value, rounded up to 0.05, just above every
   set whose errors are random (uniform noise), so a warning means "more systematic than random errors ever looked
   here"; reported with the mean per noise kind.
+
+With --harm (default bench/calibration/results.json, the harm benchmark of issue 21, run_harm_benchmark.py), also
+the accuracy-loss policy:
+- gate.max_accuracy_loss (on expected_accuracy_loss_upper): the value (step 0.005) that gets the most non-grey
+  verdicts right, the 5-15% band weighted like the rest, among those the one nearest the policy's 3-point limit;
+- the calibration of a cheap loss figure against the fine-tuned loss: for each figure the sets carry (the probe and
+  TF-IDF proxy drops; any verdict figure named with --figures, e.g. the estimator's uncalibrated loss), the scale k
+  of fine-tuned loss ~ k * figure (least squares through the origin, per corpus and pooled) and the 90% quantile of
+  the absolute residual, i.e. the half-width an interval needs to cover 90% of the sets;
+- what gate.max_label_error adds: the loss rule alone against the loss rule OR the error rule on the same sets.
 """
 
 from __future__ import annotations
@@ -179,13 +190,107 @@ def derive(rows: list[dict], audit_size: int) -> tuple[dict, list[str]]:
     return chosen, md
 
 
+def _share(xs) -> float | None:
+    return float(np.mean(xs)) if len(xs) else None
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def fit_scale(x: np.ndarray, y: np.ndarray) -> dict:
+    """y ~ k * x by least squares through the origin; the residuals' mean absolute value and 90% quantile."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(x) < 3 or float(x @ x) == 0.0:
+        return {"n": int(len(x)), "k": None}
+    k = float(x @ y / (x @ x))
+    res = np.abs(y - k * x)
+    return {"n": int(len(x)), "k": k, "mean_abs_residual": float(res.mean()), "q90_abs_residual":
+            float(np.quantile(res, 0.9)), "within_1_5": float((res <= 1.5 + 1e-9).mean())}
+
+
+def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
+    """The accuracy-loss defaults from the harm benchmark's results.json (run_harm_benchmark.py score)."""
+    chosen: dict[str, float] = {}
+    rows = [r for c in harm["corpora"].values() for r in c["rows"]]
+    table = [t for c in harm["corpora"].values() for t in c["table"]]
+    limit = harm["limit_points"]
+    md = ["## gate.max_accuracy_loss (harm benchmark, issue 21)", "",
+          f"From `results.json` ({harm['date']}, code fingerprint {harm['fingerprint']}): {len(rows)} checks (set x "
+          f"audit) with a fine-tuned loss; risky = loss >= {limit:g} points, grey within {harm['grey_points']:g}.", ""]
+    scored = [r for r in rows if not r["grey"] and r.get("eal_upper") is not None]
+    if not scored:
+        md += ["No verdict reports `expected_accuracy_loss_upper` yet: max_accuracy_loss is not derived "
+               "(re-run `run_harm_benchmark.py check` and `score` with the estimator).", ""]
+    else:
+        sweep = []
+        for t in np.round(np.arange(0.01, 0.0801, 0.005), 3):
+            right = [(r["eal_upper"] > 100 * t) == r["risky"] for r in scored]
+            band = [(r["eal_upper"] > 100 * t) == r["risky"] for r in scored if r["band"]]
+            sweep.append({"t": float(t), "right": _share(right), "right_band": _share(band)})
+        best = max(min(s["right"], s["right_band"] if s["right_band"] is not None else 1.0) for s in sweep)
+        tied = [s for s in sweep if min(s["right"], s["right_band"] if s["right_band"] is not None else 1.0) == best]
+        pick = min(tied, key=lambda s: (abs(s["t"] - limit / 100), s["t"]))
+        chosen["max_accuracy_loss"] = pick["t"]
+        md += ["| max_accuracy_loss | right (non-grey) | right (non-grey 5-15%) |", "|--:|--:|--:|"]
+        md += [f"| {s['t']:.3f}{' **(picked)**' if s is pick else ''} | {_pct(s['right'])} | "
+               f"{_pct(s['right_band'])} |" for s in sweep]
+        md += ["", f"Picked {pick['t']:.3f}: the best worst-of-two share ({_pct(best)}), nearest the 3-point limit.",
+               ""]
+        # what the error-rate rule adds as a second guard
+        both = [r for r in scored if r.get("error_rule") is not None]
+        loss_only = _share([(r["eal_upper"] > 100 * pick["t"]) == r["risky"] for r in both])
+        with_err = _share([((r["eal_upper"] > 100 * pick["t"]) or r["error_rule"]) == r["risky"] for r in both])
+        err_only = _share([r["error_rule"] == r["risky"] for r in both])
+        md += ["## gate.max_label_error next to it", "",
+               f"On {len(both)} non-grey checks: loss rule alone right on {_pct(loss_only)}, loss rule OR error rule "
+               f"(max_label_error {harm['gate'].get('max_label_error')}) on {_pct(with_err)}, error rule alone on "
+               f"{_pct(err_only)}.", ""]
+    md += ["## Calibration of cheap loss figures against the fine-tuned loss", "",
+           "fine-tuned loss (points) ~ k x figure (points), least squares through the origin; q90 = the 90% quantile "
+           "of |residual|, the half-width an interval around k x figure needs to cover 90% of the sets.", "",
+           "| figure | corpus | n | k | mean abs. residual | q90 abs. residual | within 1.5 pts |",
+           "|---|---|--:|--:|--:|--:|--:|"]
+    calib: dict = {}
+    for fig in ["probe_loss", "tfidf_loss"] + figures:
+        for corpus in list(harm["corpora"]) + ["pooled"]:
+            if fig in ("probe_loss", "tfidf_loss"):
+                src = [t for t in table if corpus in ("pooled", t["corpus"])]
+                pairs = [(t[fig], t["loss"]) for t in src if t.get(fig) is not None and t.get("loss") is not None]
+            else:  # a verdict figure: mean over the audits of each set
+                by: dict = {}
+                for r in rows:
+                    if corpus in ("pooled", r["corpus"]) and r.get("figures", {}).get(fig) is not None:
+                        by.setdefault((r["corpus"], r["set"]), []).append((100 * r["figures"][fig], r["loss"]))
+                pairs = [(float(np.mean([a for a, _ in v])), v[0][1]) for v in by.values()]
+            if not pairs:
+                continue
+            f = fit_scale(np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]))
+            calib[f"{fig}/{corpus}"] = f
+            if f["k"] is not None:
+                md.append(f"| {fig} | {corpus} | {f['n']} | {f['k']:.2f} | {f['mean_abs_residual']:.2f} | "
+                          f"{f['q90_abs_residual']:.2f} | {_pct(f['within_1_5'])} |")
+    md.append("")
+    return {**chosen, "_calibration": calib}, md
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=HERE / "results.json")
+    parser.add_argument("--results", type=Path, default=HERE / "results_label_error.json")
+    parser.add_argument("--harm", type=Path, default=HERE / "results.json",
+                        help="the harm benchmark's results (run_harm_benchmark.py score); skipped when absent")
+    parser.add_argument("--figures", nargs="*", default=[],
+                        help="verdict figures to calibrate against the fine-tuned loss (fractions of accuracy)")
     parser.add_argument("--out", type=Path, default=HERE / "derived_defaults.md")
     args = parser.parse_args()
     data = json.loads(args.results.read_text())
     chosen, md = derive(data["rows"], data["audit_size"])
+    if args.harm.exists():
+        harm_chosen, harm_md = derive_harm(json.loads(args.harm.read_text()), args.figures)
+        calibration = harm_chosen.pop("_calibration")
+        chosen.update(harm_chosen)
+        md += harm_md
+        (args.out.with_name("derived_calibration.json")).write_text(json.dumps(calibration, indent=1) + "\n")
     head = ["# Gate defaults derived from the calibration benchmark", "",
             f"Command: `python bench/calibration/derive_defaults.py`, from `{args.results.name}` "
             f"({data['date']} UTC, {len(data['rows'])} sets, labelgate at {data['git']}, status {data['status']}).",

@@ -51,7 +51,8 @@ REST = (0.03, 0.20, 0.30)
 
 def default_plan(corpora=("tweets", "fortunes")) -> list[tuple[str, str, float, int]]:
     """The queue, most informative first: per corpus the gold baseline, then the 5-15% band (8, 10, 12, 5, 15%) x
-    the four kinds, draw 0, and the annotator's raw labels (tweets, then fortunes); then 3, 20, 30% draw 0; then draws 1 and 2 of the band; then
+    the four kinds, draw 0, and the annotator's raw labels (tweets, then fortunes); then 3, 20, 30% draw 0; then
+    draws 1 and 2 of the band; then
     draws 1 and 2 of the rest."""
     plan: list[tuple[str, str, float, int]] = []
     for corpus in corpora:

@@ -63,8 +63,9 @@ def _tweets_llm_labels(pool: pd.DataFrame, cache_dir: Path) -> tuple[np.ndarray 
         source = cache_dir / "tweets_llm_labels.csv"
         if not source.exists():
             cache_dir.mkdir(parents=True, exist_ok=True)
-            subprocess.run([str(Path(sys.executable).with_name("labelgate")), "annotate", str(ROOT / "data/demo/pool_texts.csv"),
-                            "--out", str(source)], check=True, cwd=ROOT)
+            labelgate = str(Path(sys.executable).with_name("labelgate"))
+            subprocess.run([labelgate, "annotate", str(ROOT / "data/demo/pool_texts.csv"), "--out", str(source)],
+                           check=True, cwd=ROOT)
     llm = pd.read_csv(source, usecols=["id", "llm_label"])
     merged = pool[["id"]].merge(llm, on="id", how="left")
     if merged["llm_label"].isna().any():

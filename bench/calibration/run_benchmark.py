@@ -15,7 +15,7 @@ carries every figure it judged and the audit estimate. The downstream truth is `
 MiniLM embeddings, trained on each set and scored on the gold test set.
 
 Expected verdict (issue 11): block when the downstream drop is >= 3 accuracy points or the true error is >= 15%,
-pass otherwise. Writes bench/calibration/results.json and results.md after every set.
+pass otherwise. Writes bench/calibration/results_label_error.json and .md after every set.
 """
 
 from __future__ import annotations
@@ -175,7 +175,8 @@ def _f(x, digits=3, signed=False):
 
 def write_results(rows: list[dict], meta: dict, out_dir: Path) -> dict:
     summary = summarise(rows)
-    (out_dir / "results.json").write_text(json.dumps({**meta, "summary": summary, "rows": rows}, indent=2) + "\n")
+    (out_dir / "results_label_error.json").write_text(
+        json.dumps({**meta, "summary": summary, "rows": rows}, indent=2) + "\n")
     lines = [
         "# Calibration benchmark results",
         "",
@@ -228,12 +229,12 @@ def write_results(rows: list[dict], meta: dict, out_dir: Path) -> dict:
             f"{_f(r['estimate'])} [{_f(r['lower'])}, {_f(r['upper'])}] | {_f(r['cleanlab_noise_rate'])} | "
             f"{_f(r['systematic_share'])} | {_f(r['text_error_auc'])} | {r['accuracy']:.3f} | {100 * r['drop']:+.1f} | {r['expected']} | "
             f"{r['verdict']} | {'yes' if r['verdict_right'] else 'NO'} | {', '.join(r['blocked_by'])} |")
-    (out_dir / "results.md").write_text("\n".join(lines) + "\n")
+    (out_dir / "results_label_error.md").write_text("\n".join(lines) + "\n")
     return summary
 
 
 def combine(paths: list[Path], seeds: list[int], out_dir: Path) -> None:
-    """One results.json/.md from the rows of several runs (e.g. one process per seed); later files win."""
+    """One results_label_error.json/.md from the rows of several runs (one process per seed); later files win."""
     parts = [json.loads(Path(p).read_text()) for p in paths]
     rows = {}
     for part in parts:
@@ -274,10 +275,11 @@ def main() -> None:
     parser.add_argument("--audit-size", type=int, default=250)
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
     parser.add_argument("--expectations", type=Path, default=ROOT / "expectations")
-    parser.add_argument("--out", type=Path, default=HERE, help="where results.json and results.md go")
+    parser.add_argument("--out", type=Path, default=HERE, help="where results_label_error.json and .md go")
     parser.add_argument("--only", nargs="*", default=None, help="run only these set names (debugging)")
     parser.add_argument("--combine", type=Path, nargs="+", default=None,
-                        help="instead of running: merge the rows of these results.json files (runs of separate "
+                        help="instead of running: merge the rows of these results_label_error.json files (runs of "
+                             "separate "
                              "seeds in parallel) for --seeds into --out")
     args = parser.parse_args()
     if args.combine:

@@ -1,0 +1,552 @@
+"""Harm benchmark (issue 21): does `labelgate check` predict the accuracy a label set costs the fine-tuned model, and
+does its verdict block exactly the sets that cost >= 3 points?
+
+Usage (from the repository root; PYTHONPATH=src HF_HUB_OFFLINE=1; every step resumes from its cache):
+  python bench/calibration/build_corpus.py; python bench/calibration/build_wordnet.py     # the corpora (once)
+  python bench/calibration/finetune_truth.py run                 # the fine-tuned truth (slow; truth/<corpus>.jsonl)
+  python bench/calibration/run_harm_benchmark.py proxies         # cheap proxies on every set (harm/proxies_*.jsonl)
+  python bench/calibration/run_harm_benchmark.py check [--rates 0.08 0.1 0.12] [--draws 0] [--audits 150 300]
+  python bench/calibration/run_harm_benchmark.py score           # -> results.md, results.json
+  python bench/calibration/derive_defaults.py                    # -> derived_defaults.md
+
+Label sets (labelsets.py): per corpus (tweets, fortunes, wordnet) the gold labels, the annotator's raw labels, and
+4 noise kinds (uniform, class_conditional, llm, text_following) x rates 3-30% x draws 0-2. `check` gives each set a
+simple random gold audit of 150 and of 300 rows (`gold_label` on the sampled rows) and runs
+`labelgate check LABELS --test TEST --out verdict.json` in-process with the repository's params.yaml and
+expectations/, keeping the verdict's figures, label-error block, status and blocking expectations. Its cache
+(harm/checks_<corpus>.jsonl) is keyed by a fingerprint of src/labelgate, params.yaml and expectations/: after the
+code or the params change, `check` re-runs every set (seconds each) and nothing is re-trained.
+
+Scoring (issue 21): the measured loss of a set is the fine-tuned, seed-paired accuracy drop (finetune_truth.py,
+points); "risky" = loss >= 3 points (gate.max_accuracy_loss); sets within 0.75 points of it are grey (listed, not
+scored). A policy is right on a set when it blocks exactly the risky ones. Targets per corpus and noise kind: right
+on >= 95% of the non-grey sets and on >= 90% of the non-grey 5-15% sets; expected_accuracy_loss within 1.5 points
+of the measured loss on >= 80%; its interval covers it on >= 90%. Baselines: today's error-rate rule
+(label_error_rate_upper > gate.max_label_error) and the verdict as a whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+from finetune_truth import SEEDS, default_plan, read_records, summarise  # noqa: E402
+from labelsets import KINDS, load_corpus, make_labels, noise_seed, set_frame, set_name  # noqa: E402
+from noise import audit_sample  # noqa: E402
+
+CORPORA = ("tweets", "fortunes", "wordnet")
+AUDITS = (150, 300)
+HARM_DIR = HERE / "harm"
+RUNS_DIR = HERE / "runs" / "harm"
+LIMIT_POINTS = 3.0      # issue 21: "risky" = fine-tuned accuracy loss >= 3 points
+GREY_POINTS = 0.75      # sets within this of the limit are listed, not scored
+WITHIN_POINTS = 1.5     # target: expected_accuracy_loss within 1.5 points of the measured loss
+BAND = (0.05, 0.15)     # the middle band of error rates
+TARGETS = {"right": 0.95, "right_band": 0.90, "within": 0.80, "covers": 0.90}
+LOSS_KEYS = ("expected_accuracy_loss", "expected_accuracy_loss_lower", "expected_accuracy_loss_upper")
+
+
+# ----------------------------------------------------------------------------------------------------- the sets
+def plan(corpus: str) -> list[tuple[str, float, int]]:
+    """(kind, rate, draw) of every set of a corpus, most informative first (finetune_truth's order)."""
+    return [(k, r, d) for (_, k, r, d) in default_plan((corpus,))]
+
+
+def audit_mask(n: int, kind: str, rate: float, draw: int, size: int) -> np.ndarray:
+    return audit_sample(n, size, seed=10_000_000 + noise_seed(kind, rate, draw) + size)
+
+
+def _jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def _append(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def _select(items, args):
+    out = []
+    for kind, rate, draw in items:
+        if args.kinds and kind not in args.kinds and kind not in ("gold", "llm_raw"):
+            continue
+        if args.rates and kind not in ("gold", "llm_raw") and not any(abs(rate - r) < 1e-9 for r in args.rates):
+            continue
+        if args.draws is not None and draw not in args.draws:
+            continue
+        out.append((kind, rate, draw))
+    return out
+
+
+# -------------------------------------------------------------------------------------------------- proxies
+def tfidf_model(c: float):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
+                         LogisticRegression(C=c, max_iter=3000))
+
+
+TFIDF_CS = (1.0, 3.0, 10.0, 30.0)
+
+
+def pick_tfidf_c(texts: list[str], truth: np.ndarray) -> float:
+    """The C of the TF-IDF logistic regression: best 5-fold CV accuracy on the gold training labels."""
+    from sklearn.model_selection import cross_val_score
+
+    scores = {c: float(cross_val_score(tfidf_model(c), texts, truth, cv=5).mean()) for c in TFIDF_CS}
+    return max(scores, key=scores.get)
+
+
+def cmd_proxies(args) -> None:
+    """Per set: the frozen-MiniLM logistic probe (downstream.py) and a TF-IDF logistic regression, trained on the set
+    and scored on the gold test set (accuracy, macro-F1); cached in harm/proxies_<corpus>.jsonl."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+
+    from downstream import PROBE_C, embed
+
+    for cname in args.corpora:
+        try:
+            corpus = load_corpus(cname)
+        except (FileNotFoundError, OSError) as exc:
+            print(f"skip corpus {cname}: {exc}", flush=True)
+            continue
+        path = HARM_DIR / f"proxies_{cname}.jsonl"
+        done = {r["set"] for r in _jsonl(path) if "set" in r}
+        texts = corpus.train["text"].tolist()
+        test_texts = corpus.test["text"].tolist()
+        code = {c: i for i, c in enumerate(corpus.labels)}
+        y_test = corpus.test["label"].map(code).to_numpy()
+        cache = HERE / "cache"
+        x_train, x_test = embed(texts, cache_dir=cache), embed(test_texts, cache_dir=cache)
+        meta = [r for r in _jsonl(path) if r.get("meta")]
+        if meta:
+            c_tfidf = meta[0]["tfidf_c"]
+        else:
+            c_tfidf = pick_tfidf_c(texts, corpus.truth)
+            _append(path, {"meta": True, "tfidf_c": c_tfidf, "probe_c": PROBE_C})
+        for kind, rate, draw in _select(plan(cname), args):
+            name = set_name(kind, rate, draw)
+            if name in done:
+                continue
+            try:
+                codes, note = make_labels(corpus, kind, rate, draw)
+            except ValueError as exc:
+                print(f"skip {cname} {name}: {exc}", flush=True)
+                continue
+            t0 = time.perf_counter()
+            probe = LogisticRegression(C=PROBE_C, max_iter=3000).fit(x_train, codes).predict(x_test)
+            tfidf = tfidf_model(c_tfidf).fit(texts, codes).predict(test_texts)
+            rec = {"set": name, "kind": kind, "rate": rate, "draw": draw, "note": note,
+                   "true_error": float((codes != corpus.truth).mean()),
+                   "probe_accuracy": float((probe == y_test).mean()),
+                   "probe_macro_f1": float(f1_score(y_test, probe, average="macro", labels=range(len(code)),
+                                                    zero_division=0)),
+                   "tfidf_accuracy": float((tfidf == y_test).mean()),
+                   "tfidf_macro_f1": float(f1_score(y_test, tfidf, average="macro", labels=range(len(code)),
+                                                    zero_division=0)),
+                   "seconds": round(time.perf_counter() - t0, 2)}
+            _append(path, rec)
+            print(f"{cname} {name}: probe {rec['probe_accuracy']:.3f} tfidf {rec['tfidf_accuracy']:.3f}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------- check
+def code_fingerprint(params: Path, expectations: Path) -> str:
+    """Content hash of what decides a verdict: src/labelgate/**/*.py, the params file and the expectation suites."""
+    h = hashlib.sha256()
+    files = sorted((ROOT / "src" / "labelgate").rglob("*.py")) + [params] + sorted(Path(expectations).rglob("*.json"))
+    for f in files:
+        h.update(str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def _compact_verdict(verdict: dict | None) -> dict:
+    """Everything of the verdict but its rendered table, with the outcomes cut to what the scoring reads."""
+    if not verdict:
+        return {}
+    out = {k: v for k, v in verdict.items() if k not in ("table", "outcomes")}
+    out["outcomes"] = [{k: o.get(k) for k in ("column", "status", "severity", "observed")}
+                       for o in verdict.get("outcomes", [])]
+    return out
+
+
+def blocking(verdict: dict) -> list[str]:
+    return [str(o.get("column")) for o in verdict.get("outcomes", [])
+            if o.get("status") in ("fail", "error") and o.get("severity") in ("critical", "block")]
+
+
+def run_check(table: Path, test: Path, labels, workdir: Path, *, params: Path, expectations: Path) -> dict:
+    from typer.testing import CliRunner
+
+    from labelgate.cli import app
+
+    verdict_path = workdir / "verdict.json"
+    verdict_path.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    res = CliRunner().invoke(app, ["check", str(table), "--out", str(verdict_path), "--labels", ",".join(labels),
+                                   "--test", str(test), "--params", str(params), "--expectations",
+                                   str(expectations)])
+    out = {"exit": res.exit_code, "seconds": round(time.perf_counter() - t0, 2)}
+    if res.exit_code not in (0, 1):
+        out["error"] = (res.output or repr(res.exception))[-600:]
+    verdict = json.loads(verdict_path.read_text()) if verdict_path.exists() else None
+    out["verdict"] = _compact_verdict(verdict)
+    out["blocked_by"] = blocking(verdict or {})
+    return out
+
+
+def cmd_check(args) -> None:
+    fingerprint = code_fingerprint(args.params, args.expectations)
+    print(f"code fingerprint {fingerprint}", flush=True)
+    n_done, t_start = 0, time.time()
+    for cname in args.corpora:
+        try:
+            corpus = load_corpus(cname)
+        except (FileNotFoundError, OSError) as exc:
+            print(f"skip corpus {cname}: {exc}", flush=True)
+            continue
+        path = HARM_DIR / f"checks_{cname}.jsonl"
+        done = {(r["set"], r["audit"]) for r in _jsonl(path) if r.get("fingerprint") == fingerprint}
+        names = np.asarray(corpus.labels, dtype=object)
+        test_path = RUNS_DIR / cname / "test.csv"
+        test_path.parent.mkdir(parents=True, exist_ok=True)
+        corpus.test.to_csv(test_path, index=False)
+        todo = [(k, r, d, a) for (k, r, d) in _select(plan(cname), args) for a in args.audits
+                if (set_name(k, r, d), a) not in done]
+        for kind, rate, draw, size in todo:
+            name = set_name(kind, rate, draw)
+            try:
+                codes, note = make_labels(corpus, kind, rate, draw)
+            except ValueError as exc:
+                print(f"skip {cname} {name}: {exc}", flush=True)
+                continue
+            audited = audit_mask(len(codes), kind, rate, draw, size)
+            frame = set_frame(corpus, codes).rename(columns={"label": "llm_label"})
+            frame["gold_label"] = np.where(audited, names[corpus.truth], None)
+            workdir = RUNS_DIR / cname / name / f"a{size}"
+            workdir.mkdir(parents=True, exist_ok=True)
+            frame.to_csv(workdir / "labels.csv", index=False)
+            result = run_check(workdir / "labels.csv", test_path, corpus.labels, workdir, params=args.params,
+                               expectations=args.expectations)
+            rec = {"set": name, "kind": kind, "rate": rate, "draw": draw, "audit": size, "note": note,
+                   "true_error": float((codes != corpus.truth).mean()),
+                   "audited_error": float((codes[audited] != corpus.truth[audited]).mean()),
+                   "fingerprint": fingerprint,
+                   "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), **result}
+            _append(path, rec)
+            n_done += 1
+            v = rec["verdict"] or {}
+            eal = find_figure(v, "expected_accuracy_loss")
+            print(f"{cname} {name} a{size}: exit {rec['exit']} {v.get('status')} err "
+                  f"{find_figure(v, 'label_error_rate')} eal {eal} ({rec['seconds']:.0f}s; "
+                  f"{(time.time() - t_start) / n_done:.0f} s/check)", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------- score
+def find_figure(verdict: dict, key: str):
+    """A figure of the verdict wherever it reports it: top level, `figures`, or a nested block (label_error, ...)."""
+    if not verdict:
+        return None
+    if isinstance(verdict.get(key), (int, float)):
+        return verdict[key]
+    figures = verdict.get("figures") or {}
+    if isinstance(figures.get(key), (int, float)):
+        return figures[key]
+    for value in verdict.values():
+        if isinstance(value, dict) and isinstance(value.get(key), (int, float)):
+            return value[key]
+    return None
+
+
+def flat_figures(verdict: dict) -> dict:
+    """Every numeric figure of a verdict: `figures`, then the numbers of its nested blocks (label_error, ...)."""
+    out = {k: v for k, v in (verdict.get("figures") or {}).items() if isinstance(v, (int, float))}
+    for key, value in verdict.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out.setdefault(key, value)
+        elif isinstance(value, dict) and key != "figures":
+            for k, v in value.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    out.setdefault(k, v)
+    return out
+
+
+def read_params_gate(params: Path) -> dict:
+    import yaml
+
+    return (yaml.safe_load(params.read_text()) or {}).get("gate", {}) or {}
+
+
+def _share(xs):
+    return float(np.mean(xs)) if len(xs) else None
+
+
+def _spearman(a, b):
+    if len(a) < 3:
+        return None
+    from scipy.stats import spearmanr
+
+    rho = spearmanr(a, b).statistic
+    return None if rho is None or np.isnan(rho) else float(rho)
+
+
+def score_rows(rows: list[dict]) -> dict:
+    """Target shares over rows (one per set and audit size with a measured loss)."""
+    scored = [r for r in rows if not r["grey"]]
+    band = [r for r in scored if r["band"]]
+    out = {"sets": len(rows), "grey": len(rows) - len(scored), "scored": len(scored), "band_scored": len(band),
+           "risky": sum(r["risky"] for r in scored)}
+    for policy in ("error_rule", "verdict", "loss_rule"):
+        have = [r for r in scored if r[policy] is not None]
+        have_band = [r for r in band if r[policy] is not None]
+        out[policy] = {"n": len(have), "right": _share([r[policy] == r["risky"] for r in have]),
+                       "n_band": len(have_band), "right_band": _share([r[policy] == r["risky"] for r in have_band]),
+                       "blocked_safe": sum(1 for r in have if r[policy] and not r["risky"]),
+                       "passed_risky": sum(1 for r in have if not r[policy] and r["risky"])}
+    have = [r for r in rows if r["eal"] is not None]
+    out["eal"] = {"n": len(have),
+                  "within": _share([abs(r["eal"] - r["loss"]) <= WITHIN_POINTS + 1e-9 for r in have]),
+                  "covers": _share([r["eal_lower"] is not None and r["eal_upper"] is not None
+                                    and r["eal_lower"] - 1e-9 <= r["loss"] <= r["eal_upper"] + 1e-9 for r in have]),
+                  "mean_abs_error": _share([abs(r["eal"] - r["loss"]) for r in have])}
+    lr = out["loss_rule"]
+    out["targets_met"] = None if not have else {
+        "right": lr["right"] is not None and lr["right"] >= TARGETS["right"],
+        "right_band": lr["right_band"] is None or lr["right_band"] >= TARGETS["right_band"],
+        "within": out["eal"]["within"] >= TARGETS["within"], "covers": out["eal"]["covers"] >= TARGETS["covers"]}
+    return out
+
+
+def build_rows(cname: str, *, gate: dict, min_seeds: int, fingerprint: str | None) -> tuple[list[dict], list[dict]]:
+    """(scored rows: one per set and audit with a check and a measured loss; truth table: one per set)."""
+    truth = {r["set"]: r for r in summarise(read_records(cname)) if len(r.get("paired_seeds", [])) >= min_seeds}
+    proxies = {r["set"]: r for r in _jsonl(HARM_DIR / f"proxies_{cname}.jsonl") if "set" in r}
+    gold_p = proxies.get("gold")
+    checks: dict = {}
+    for r in _jsonl(HARM_DIR / f"checks_{cname}.jsonl"):
+        if fingerprint is None or r.get("fingerprint") == fingerprint:
+            checks[(r["set"], r["audit"])] = r  # later lines win
+    max_err = float(gate.get("max_label_error", 0.13))
+    max_loss = float(gate.get("max_accuracy_loss", 0.03))
+    table = []
+    for kind, rate, draw in plan(cname):
+        name = set_name(kind, rate, draw)
+        t, p = truth.get(name), proxies.get(name)
+        if t is None and p is None:
+            continue
+        row = {"corpus": cname, "set": name, "kind": kind, "rate": rate, "draw": draw,
+               "true_error": (t or p)["true_error"], "note": (t or p).get("note", ""),
+               "loss": t["drop"] if t else None, "loss_std": t.get("drop_std") if t else None,
+               "f1_loss": t.get("f1_drop") if t else None, "seeds": t["paired_seeds"] if t else [],
+               "ft_accuracy": t["accuracy"] if t else None}
+        if p and gold_p:
+            row["probe_loss"] = 100 * (gold_p["probe_accuracy"] - p["probe_accuracy"])
+            row["tfidf_loss"] = 100 * (gold_p["tfidf_accuracy"] - p["tfidf_accuracy"])
+        table.append(row)
+    rows = []
+    for trow in table:
+        if trow["loss"] is None:
+            continue
+        for size in AUDITS:
+            c = checks.get((trow["set"], size))
+            if c is None:
+                continue
+            v = c.get("verdict") or {}
+            upper = find_figure(v, "label_error_rate_upper")
+            eal = [find_figure(v, k) for k in LOSS_KEYS]
+            loss = trow["loss"]
+            rows.append({
+                **{k: trow[k] for k in ("corpus", "set", "kind", "rate", "draw", "true_error", "loss", "loss_std")},
+                "audit": size, "band": BAND[0] - 1e-9 <= trow["rate"] <= BAND[1] + 1e-9 and trow["kind"] in KINDS,
+                "risky": loss >= LIMIT_POINTS, "grey": abs(loss - LIMIT_POINTS) <= GREY_POINTS,
+                "status": v.get("status"), "exit": c.get("exit"), "blocked_by": c.get("blocked_by", []),
+                "reason": v.get("reason"),
+                "label_error_rate": find_figure(v, "label_error_rate"),
+                "label_error_rate_lower": find_figure(v, "label_error_rate_lower"),
+                "label_error_rate_upper": upper,
+                "eal": None if eal[0] is None else 100 * eal[0],
+                "eal_lower": None if eal[1] is None else 100 * eal[1],
+                "eal_upper": None if eal[2] is None else 100 * eal[2],
+                "error_rule": None if upper is None else upper > max_err + 1e-12,
+                "verdict": None if c.get("exit") not in (0, 1) else c.get("exit") == 1,
+                "loss_rule": None if eal[2] is None else eal[2] > max_loss + 1e-12,
+                "check_s": c.get("seconds"), "fingerprint": c.get("fingerprint"), "figures": flat_figures(v)})
+    return rows, table
+
+
+def proxy_agreement(table: list[dict]) -> dict:
+    out = {}
+    for proxy in ("probe_loss", "tfidf_loss"):
+        both = [r for r in table if r.get("loss") is not None and r.get(proxy) is not None]
+        a = [r[proxy] for r in both]
+        b = [r["loss"] for r in both]
+        out[proxy] = {"n": len(both), "spearman": _spearman(a, b),
+                      "mean_abs_diff": _share([abs(x - y) for x, y in zip(a, b)]),
+                      "mean_diff": _share([x - y for x, y in zip(a, b)])}
+    return out
+
+
+def _f(x, fmt=".1f"):
+    return "—" if x is None else format(x, fmt)
+
+
+def _pct(x):
+    return "—" if x is None else f"{100 * x:.0f}%"
+
+
+def cmd_score(args) -> None:
+    gate = read_params_gate(args.params)
+    fingerprint = None if args.any_fingerprint else code_fingerprint(args.params, args.expectations)
+    results = {"command": "python bench/calibration/run_harm_benchmark.py " + " ".join(sys.argv[1:]),
+               "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared by other jobs; fine-tuning on 1 "
+                          f"torch thread (nice 5)", "fingerprint": fingerprint,
+               "gate": {k: gate.get(k) for k in ("max_label_error", "max_accuracy_loss")},
+               "limit_points": LIMIT_POINTS, "grey_points": GREY_POINTS, "within_points": WITHIN_POINTS,
+               "targets": TARGETS, "min_seeds": args.min_seeds, "corpora": {}}
+    all_rows: list[dict] = []
+    for cname in args.corpora:
+        rows, table = build_rows(cname, gate=gate, min_seeds=args.min_seeds, fingerprint=fingerprint)
+        records = read_records(cname)
+        entry = {"truth_runs": len(records),
+                 "truth_wall_s": float(sum(r["wall_s"] for r in records)),
+                 "truth_run_s_median": float(np.median([r["wall_s"] for r in records])) if records else None,
+                 "check_s_median": float(np.median([r["check_s"] for r in rows if r["check_s"]])) if rows else None,
+                 "summary": score_rows(rows),
+                 "by_kind": {k: score_rows([r for r in rows if r["kind"] == k])
+                             for k in dict.fromkeys(r["kind"] for r in rows)},
+                 "proxies": proxy_agreement(table),
+                 "proxies_by_kind": {k: proxy_agreement([r for r in table if r["kind"] == k]) for k in KINDS},
+                 "table": table, "rows": rows}
+        results["corpora"][cname] = entry
+        all_rows += rows
+    results["overall"] = score_rows(all_rows)
+    (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (HERE / "results.md").write_text(render(results) + "\n")
+    print(json.dumps({c: e["summary"] for c, e in results["corpora"].items()}, indent=1)[:3000])
+
+
+def _policy_line(label, s, policy):
+    p = s[policy]
+    return (f"| {label} | {p['n']} | {_pct(p['right'])} | {p['n_band']} | {_pct(p['right_band'])} | "
+            f"{p['blocked_safe']} | {p['passed_risky']} |")
+
+
+def render(res: dict) -> str:
+    lines = [
+        "# Harm benchmark results (issue 21)", "",
+        f"Command: `{res['command']}` (after `finetune_truth.py run`, `run_harm_benchmark.py proxies` and `check`)  ",
+        f"Date: {res['date']}; machine: {res['machine']}; code fingerprint {res['fingerprint']}  ",
+        f"Gate: {res['gate']}. Risky = fine-tuned loss >= {res['limit_points']:g} points; grey = within "
+        f"{res['grey_points']:g} points of it (listed, not scored); truth = `labelgate train`'s packaged settings "
+        f"(params.yaml `train:`), seed-paired drop against the gold labels over >= {res['min_seeds']} seeds.", "",
+        "Policies scored: **error rule** = today's `label_error_rate_upper > max_label_error`; **verdict** = the "
+        "whole `check` verdict (exit 1) at this code; **loss rule** = `expected_accuracy_loss_upper > "
+        "max_accuracy_loss` (when the verdict reports it). Targets: right on >= 95% of non-grey sets and >= 90% of "
+        "non-grey 5-15% sets; expected loss within 1.5 points on >= 80%; interval covers on >= 90%.", ""]
+    for cname, e in res["corpora"].items():
+        s = e["summary"]
+        lines += [f"## {cname}", "",
+                  f"Fine-tuning runs: {e['truth_runs']} ({_f(e['truth_run_s_median'], '.0f')} s each, median; "
+                  f"{e['truth_wall_s'] / 3600:.1f} h in all); checks scored: {s['sets']} (set x audit), grey "
+                  f"{s['grey']}, risky {s['risky']} of {s['scored']}; median check {_f(e['check_s_median'], '.0f')} s.",
+                  "", "| policy / kind | n | right | n 5-15% | right 5-15% | blocked safe | passed risky |",
+                  "|---|--:|--:|--:|--:|--:|--:|"]
+        for policy, label in (("error_rule", "error rule (today, baseline)"), ("verdict", "verdict"),
+                              ("loss_rule", "loss rule")):
+            lines.append(_policy_line(f"**{label}**, all kinds", s, policy))
+            for kind, k in e["by_kind"].items():
+                lines.append(_policy_line(f"{label}, {kind}", k, policy))
+        lines += ["", "| expected_accuracy_loss | n | within 1.5 pts | interval covers | mean abs. error (pts) |",
+                  "|---|--:|--:|--:|--:|"]
+        for kind, k in [("all kinds", s)] + list(e["by_kind"].items()):
+            lines.append(f"| {kind} | {k['eal']['n']} | {_pct(k['eal']['within'])} | {_pct(k['eal']['covers'])} | "
+                         f"{_f(k['eal']['mean_abs_error'], '.2f')} |")
+        lines += ["", "Cheap proxies against the fine-tuned loss (sets with both):", "",
+                  "| proxy | kind | n | Spearman | mean abs. diff (pts) | mean diff (pts) |",
+                  "|---|---|--:|--:|--:|--:|"]
+        for proxy, label in (("probe_loss", "frozen-MiniLM logistic probe"), ("tfidf_loss", "TF-IDF logistic")):
+            for kind, agg in [("all", e["proxies"])] + list(e["proxies_by_kind"].items()):
+                a = agg[proxy]
+                if a["n"]:
+                    lines.append(f"| {label} | {kind} | {a['n']} | {_f(a['spearman'], '.2f')} | "
+                                 f"{_f(a['mean_abs_diff'], '.2f')} | {_f(a['mean_diff'], '+.2f')} |")
+        lines += ["", "Per set (loss in accuracy points; fine-tuned mean ± std over seeds):", "",
+                  "| set | true error | fine-tuned loss | F1 loss | probe loss | TF-IDF loss | note |",
+                  "|---|--:|--:|--:|--:|--:|---|"]
+        for t in e["table"]:
+            ft = "—" if t["loss"] is None else f"{t['loss']:.1f} ± {_f(t['loss_std'], '.1f')} ({len(t['seeds'])})"
+            lines.append(f"| {t['set']} | {100 * t['true_error']:.1f}% | {ft} | {_f(t['f1_loss'])} | "
+                         f"{_f(t.get('probe_loss'))} | {_f(t.get('tfidf_loss'))} | {t['note']} |")
+        wrong = [r for r in e["rows"] if not r["grey"] and any(
+            r[p] is not None and r[p] != r["risky"] for p in ("error_rule", "verdict", "loss_rule"))]
+        lines += ["", "Checks where a policy is wrong (non-grey):", "",
+                  "| set | audit | loss | risky | error rule | verdict | loss rule | error [interval] | "
+                  "expected loss [interval] | blocked by |", "|---|--:|--:|---|---|---|---|---|---|---|"]
+        for r in wrong:
+            yn = (lambda x: "—" if x is None else ("block" if x else "pass"))
+            lines.append(f"| {r['set']} | {r['audit']} | {r['loss']:.1f} | {'yes' if r['risky'] else 'no'} | "
+                         f"{yn(r['error_rule'])} | {yn(r['verdict'])} | {yn(r['loss_rule'])} | "
+                         f"{_f(r['label_error_rate'], '.3f')} [{_f(r['label_error_rate_lower'], '.3f')}, "
+                         f"{_f(r['label_error_rate_upper'], '.3f')}] | {_f(r['eal'])} [{_f(r['eal_lower'])}, "
+                         f"{_f(r['eal_upper'])}] | {', '.join(r['blocked_by'])} |")
+        grey = sorted({(r["set"], round(r["loss"], 2)) for r in e["rows"] if r["grey"]})
+        lines += ["", "Grey sets (not scored): " + (", ".join(f"{n} ({l:.1f})" for n, l in grey) or "none") + ".", ""]
+    o = res["overall"]
+    lines += ["## All corpora", "", "| policy | n | right | n 5-15% | right 5-15% | blocked safe | passed risky |",
+              "|---|--:|--:|--:|--:|--:|--:|"]
+    for policy in ("error_rule", "verdict", "loss_rule"):
+        lines.append(_policy_line(policy, o, policy))
+    lines.append(f"\nexpected_accuracy_loss: n {o['eal']['n']}, within 1.5 points {_pct(o['eal']['within'])}, "
+                 f"interval covers {_pct(o['eal']['covers'])}.")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------ main
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=("proxies", "check", "score"))
+    parser.add_argument("--corpora", nargs="+", default=list(CORPORA))
+    parser.add_argument("--kinds", nargs="+", default=None)
+    parser.add_argument("--rates", nargs="+", type=float, default=None)
+    parser.add_argument("--draws", nargs="+", type=int, default=None)
+    parser.add_argument("--audits", nargs="+", type=int, default=list(AUDITS))
+    parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
+    parser.add_argument("--expectations", type=Path, default=ROOT / "expectations")
+    parser.add_argument("--min-seeds", type=int, default=len(SEEDS),
+                        help="score a set's fine-tuned loss only with this many seed pairs")
+    parser.add_argument("--any-fingerprint", action="store_true",
+                        help="score: use the latest check of each set whatever code made it")
+    args = parser.parse_args(argv)
+    {"proxies": cmd_proxies, "check": cmd_check, "score": cmd_score}[args.command](args)
+
+
+if __name__ == "__main__":
+    main()
