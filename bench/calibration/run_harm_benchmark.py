@@ -60,6 +60,7 @@ WITHIN_POINTS = 1.5     # target: expected_accuracy_loss within 1.5 points of th
 BAND = (0.05, 0.15)     # the middle band of error rates
 TARGETS = {"right": 0.95, "right_band": 0.90, "within": 0.80, "covers": 0.90}
 LOSS_KEYS = ("expected_accuracy_loss", "expected_accuracy_loss_lower", "expected_accuracy_loss_upper")
+DECIDING_KEYS = ("accuracy_loss", "accuracy_loss_lower", "accuracy_loss_upper")
 
 
 # ----------------------------------------------------------------------------------------------------- the sets
@@ -179,11 +180,16 @@ def cmd_proxies(args) -> None:
 
 # ---------------------------------------------------------------------------------------------------- check
 def code_fingerprint(params: Path, expectations: Path) -> str:
-    """Content hash of what decides a verdict: src/labelgate/**/*.py, the params file and the expectation suites."""
+    """Content hash of what decides a verdict: the imported labelgate package's *.py, the params file and the
+    expectation suites."""
+    import labelgate
+
+    package = Path(labelgate.__file__).resolve().parent  # the code that really runs (PYTHONPATH decides)
     h = hashlib.sha256()
-    files = sorted((ROOT / "src" / "labelgate").rglob("*.py")) + [params] + sorted(Path(expectations).rglob("*.json"))
-    for f in files:
-        h.update(str(f.relative_to(ROOT) if f.is_relative_to(ROOT) else f).encode() + b"\0" + f.read_bytes())
+    for f in sorted(package.rglob("*.py")):
+        h.update(str(f.relative_to(package)).encode() + b"\0" + f.read_bytes())
+    for f in [Path(params)] + sorted(Path(expectations).rglob("*.json")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -381,6 +387,9 @@ def build_rows(cname: str, *, gate: dict, min_seeds: int, fingerprint: str | Non
             v = c.get("verdict") or {}
             upper = find_figure(v, "label_error_rate_upper")
             eal = [find_figure(v, k) for k in LOSS_KEYS]
+            deciding = [find_figure(v, k) for k in DECIDING_KEYS]  # what the gate checks (= eal when predicted)
+            if deciding[2] is not None:
+                eal = [deciding[i] if eal[i] is None else eal[i] for i in range(3)]
             loss = trow["loss"]
             rows.append({
                 **{k: trow[k] for k in ("corpus", "set", "kind", "rate", "draw", "true_error", "loss", "loss_std")},
