@@ -310,6 +310,17 @@ def read_params_gate(params: Path) -> dict:
     return (yaml.safe_load(params.read_text()) or {}).get("gate", {}) or {}
 
 
+CALIBRATION_KEYS = ("loss_learned_scale", "loss_rate_scale", "loss_calibration_sd", "audit_confidence")
+
+
+def read_params_calibration(params: Path) -> dict:
+    """The estimator's calibration constants in the params file's `score:` section (what derive_defaults refits)."""
+    import yaml
+
+    score = (yaml.safe_load(params.read_text()) or {}).get("score", {}) or {}
+    return {k: score[k] for k in CALIBRATION_KEYS if k in score}
+
+
 def _share(xs):
     return float(np.mean(xs)) if len(xs) else None
 
@@ -438,6 +449,7 @@ def cmd_score(args) -> None:
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared by other jobs; fine-tuning on 1 "
                           f"torch thread (nice 5)", "fingerprint": fingerprint,
                "gate": {k: gate.get(k) for k in ("max_label_error", "max_accuracy_loss")},
+               "params": str(args.params), "calibration": read_params_calibration(args.params),
                "limit_points": LIMIT_POINTS, "grey_points": GREY_POINTS, "within_points": WITHIN_POINTS,
                "targets": TARGETS, "min_seeds": args.min_seeds, "corpora": {}}
     all_rows: list[dict] = []
