@@ -443,7 +443,8 @@ def _pct(x):
 
 def cmd_score(args) -> None:
     gate = read_params_gate(args.params)
-    fingerprint = None if args.any_fingerprint else code_fingerprint(args.params, args.expectations)
+    fingerprint = (None if args.any_fingerprint else args.fingerprint
+                   or code_fingerprint(args.params, args.expectations))
     results = {"command": "python bench/calibration/run_harm_benchmark.py " + " ".join(sys.argv[1:]),
                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared by other jobs; fine-tuning on 1 "
@@ -565,6 +566,8 @@ def main(argv=None) -> None:
                         help="score a set's fine-tuned loss only with this many seed pairs")
     parser.add_argument("--any-fingerprint", action="store_true",
                         help="score: use the latest check of each set whatever code made it")
+    parser.add_argument("--fingerprint", default=None,
+                        help="score: the checks made by this code fingerprint (default: the code that runs now)")
     args = parser.parse_args(argv)
     {"proxies": cmd_proxies, "check": cmd_check, "score": cmd_score}[args.command](args)
 
