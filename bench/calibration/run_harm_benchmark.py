@@ -5,7 +5,7 @@ Usage (from the repository root; PYTHONPATH=src HF_HUB_OFFLINE=1; every step res
   python bench/calibration/build_corpus.py; python bench/calibration/build_wordnet.py     # the corpora (once)
   python bench/calibration/finetune_truth.py run                 # the fine-tuned truth (slow; truth/<corpus>.jsonl)
   python bench/calibration/run_harm_benchmark.py proxies         # cheap proxies on every set (harm/proxies_*.jsonl)
-  python bench/calibration/run_harm_benchmark.py check [--rates 0.08 0.1 0.12] [--draws 0] [--audits 150 300]
+  python bench/calibration/run_harm_benchmark.py check [--with-truth] [--rates 0.08 0.1 0.12] [--draws 0]
   python bench/calibration/run_harm_benchmark.py score           # -> results.md, results.json
   python bench/calibration/derive_defaults.py                    # -> derived_defaults.md
 
@@ -244,8 +244,12 @@ def cmd_check(args) -> None:
         test_path = RUNS_DIR / cname / "test.csv"
         test_path.parent.mkdir(parents=True, exist_ok=True)
         corpus.test.to_csv(test_path, index=False)
-        todo = [(k, r, d, a) for (k, r, d) in _select(plan(cname), args) for a in args.audits
-                if (set_name(k, r, d), a) not in done]
+        items = _select(plan(cname), args)
+        if args.with_truth:  # only the sets the score can use: a fine-tuned loss over --min-seeds seed pairs
+            measured = {r["set"] for r in summarise(read_records(cname))
+                        if len(r.get("paired_seeds", [])) >= args.min_seeds}
+            items = [(k, r, d) for (k, r, d) in items if set_name(k, r, d) in measured]
+        todo = [(k, r, d, a) for (k, r, d) in items for a in args.audits if (set_name(k, r, d), a) not in done]
         for kind, rate, draw, size in todo:
             name = set_name(kind, rate, draw)
             try:
@@ -566,6 +570,8 @@ def main(argv=None) -> None:
                         help="score a set's fine-tuned loss only with this many seed pairs")
     parser.add_argument("--any-fingerprint", action="store_true",
                         help="score: use the latest check of each set whatever code made it")
+    parser.add_argument("--with-truth", action="store_true",
+                        help="check: only the sets that have a fine-tuned loss (what score can use)")
     parser.add_argument("--fingerprint", default=None,
                         help="score: the checks made by this code fingerprint (default: the code that runs now)")
     args = parser.parse_args(argv)
