@@ -248,7 +248,7 @@ def fit_estimator(rows: list[dict], current: dict) -> dict | None:
             continue
         cheap = (est - b0 * rate) / a0
         design_var = max(0.0, ((est - low) / z) ** 2 - sd0 ** 2)
-        data.append((r["corpus"], cheap, rate, r["loss"] / 100, design_var))
+        data.append((r["corpus"], cheap, rate, r["loss"] / 100, design_var, r))
     if len(data) < 5:
         return None
     x = np.array([[d[1], d[2]] for d in data])
@@ -260,6 +260,9 @@ def fit_estimator(rows: list[dict], current: dict) -> dict | None:
     cover = {float(sd): float(np.mean(res <= z * np.sqrt(design + sd ** 2) + 1e-12)) for sd in SD_GRID}
     ok = [sd for sd, c in cover.items() if c >= COVER_TARGET]
     sd = min(ok) if ok else float(SD_GRID[-1])
+    for d, p_, v in zip(data, pred, design):  # the refitted estimate and upper bound of each check, in points
+        d[5]["refit_eal"] = float(100 * p_)
+        d[5]["refit_upper"] = float(100 * (p_ + z * np.sqrt(v + sd ** 2)))
     out = {"n": len(data), "loss_learned_scale": round(float(a), 3), "loss_rate_scale": round(float(b), 3),
            "loss_calibration_sd": sd, "within_1_5": float(np.mean(res <= 0.015 + 1e-12)),
            "covers": cover[sd], "mean_abs_error_points": float(100 * res.mean()), "current": current, "z": z,
@@ -290,35 +293,44 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
     md = ["## gate.max_accuracy_loss (harm benchmark, issue 21)", "",
           f"From `results.json` ({harm['date']}, code fingerprint {harm['fingerprint']}): {len(rows)} checks (set x "
           f"audit) with a fine-tuned loss; risky = loss >= {limit:g} points, grey within {harm['grey_points']:g}.", ""]
-    scored = [r for r in rows if not r["grey"] and r.get("eal_upper") is not None]
+    fit = fit_estimator(rows, harm.get("calibration") or {})
+    key = "refit_upper" if fit else "eal_upper"  # sweep the bounds the gate will compute with the derived constants
+    pkey = "refit_eal" if fit else "eal"  # and, for comparison, the point estimate
+    scored = [r for r in rows if not r["grey"] and r.get(key) is not None]
     if not scored:
         md += ["No verdict reports `expected_accuracy_loss_upper` yet: max_accuracy_loss is not derived "
                "(re-run `run_harm_benchmark.py check` and `score` with the estimator).", ""]
     else:
         sweep = []
         for t in np.round(np.arange(0.01, 0.0801, 0.005), 3):
-            right = [(r["eal_upper"] > 100 * t) == r["risky"] for r in scored]
-            band = [(r["eal_upper"] > 100 * t) == r["risky"] for r in scored if r["band"]]
-            sweep.append({"t": float(t), "right": _share(right), "right_band": _share(band)})
+            right = [(r[key] > 100 * t) == r["risky"] for r in scored]
+            band = [(r[key] > 100 * t) == r["risky"] for r in scored if r["band"]]
+            point = [(r[pkey] > 100 * t) == r["risky"] for r in scored if r.get(pkey) is not None]
+            sweep.append({"t": float(t), "right": _share(right), "right_band": _share(band), "point": _share(point)})
         best = max(min(s["right"], s["right_band"] if s["right_band"] is not None else 1.0) for s in sweep)
         tied = [s for s in sweep if min(s["right"], s["right_band"] if s["right_band"] is not None else 1.0) == best]
         pick = min(tied, key=lambda s: (abs(s["t"] - limit / 100), s["t"]))
         chosen["max_accuracy_loss"] = pick["t"]
-        md += ["| max_accuracy_loss | right (non-grey) | right (non-grey 5-15%) |", "|--:|--:|--:|"]
+        as_run = [r for r in rows if not r["grey"] and r.get("eal_upper") is not None]
+        md += [f"Swept on the upper bounds {'with the refitted calibration below' if fit else 'as the checks ran'}"
+               f" ({len(scored)} non-grey checks). As the checks ran (the params' constants), the loss rule at "
+               f"{harm['gate'].get('max_accuracy_loss')} was right on "
+               f"{_pct(_share([r['loss_rule'] == r['risky'] for r in as_run if r.get('loss_rule') is not None]))}.",
+               "", "| max_accuracy_loss | right (non-grey) | right (non-grey 5-15%) | right if checked on the point "
+               "estimate |", "|--:|--:|--:|--:|"]
         md += [f"| {s['t']:.3f}{' **(picked)**' if s is pick else ''} | {_pct(s['right'])} | "
-               f"{_pct(s['right_band'])} |" for s in sweep]
+               f"{_pct(s['right_band'])} | {_pct(s['point'])} |" for s in sweep]
         md += ["", f"Picked {pick['t']:.3f}: the best worst-of-two share ({_pct(best)}), nearest the 3-point limit.",
                ""]
         # what the error-rate rule adds as a second guard
         both = [r for r in scored if r.get("error_rule") is not None]
-        loss_only = _share([(r["eal_upper"] > 100 * pick["t"]) == r["risky"] for r in both])
-        with_err = _share([((r["eal_upper"] > 100 * pick["t"]) or r["error_rule"]) == r["risky"] for r in both])
+        loss_only = _share([(r[key] > 100 * pick["t"]) == r["risky"] for r in both])
+        with_err = _share([((r[key] > 100 * pick["t"]) or r["error_rule"]) == r["risky"] for r in both])
         err_only = _share([r["error_rule"] == r["risky"] for r in both])
         md += ["## gate.max_label_error next to it", "",
                f"On {len(both)} non-grey checks: loss rule alone right on {_pct(loss_only)}, loss rule OR error rule "
                f"(max_label_error {harm['gate'].get('max_label_error')}) on {_pct(with_err)}, error rule alone on "
                f"{_pct(err_only)}.", ""]
-    fit = fit_estimator(rows, harm.get("calibration") or {})
     md += ["## The estimator's calibration (score: loss_learned_scale, loss_rate_scale, loss_calibration_sd)", ""]
     if fit is None:
         md += ["Not derived: fewer than 5 checks report the loss with its interval and the error rate, or the params "
