@@ -74,20 +74,3 @@ def test_set_names_and_noise_seeds_are_distinct():
     assert set_name("uniform", 0.08, 1) == "uniform_08_d1"
     assert set_name("gold", 0.0, 0) == "gold" and set_name("llm_raw", 0.0, 0) == "llm_raw"
 
-
-def test_fit_estimator_recovers_the_scales_of_an_exact_calibration():
-    from derive_defaults import fit_estimator
-
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(20):
-        cheap, rate = float(rng.uniform(0, 0.05)), float(rng.uniform(0, 0.3))
-        est = 0.5 * cheap + 0.02 * rate  # what the verdict reports with the current constants
-        rows.append({"corpus": "a" if i < 10 else "b", "loss": 100 * (2.0 * cheap + 0.1 * rate),
-                     "figures": {"accuracy_loss": est, "accuracy_loss_lower": est - 0.0196,
-                                 "label_error_rate": rate}})
-    fit = fit_estimator(rows, {"loss_learned_scale": 0.5, "loss_rate_scale": 0.02, "loss_calibration_sd": 0.0})
-    assert (fit["loss_learned_scale"], fit["loss_rate_scale"]) == (2.0, 0.1)
-    assert fit["within_1_5"] == 1.0 and fit["covers"] == 1.0 and fit["loss_calibration_sd"] == 0.0
-    assert fit["by_corpus"]["a"]["left_out_scales"] == [2.0, 0.1]
-    assert fit_estimator(rows[:4], {"loss_learned_scale": 0.5}) is None  # too few checks

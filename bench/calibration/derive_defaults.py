@@ -26,11 +26,13 @@ With --harm (default bench/calibration/results.json, the harm benchmark of issue
 the accuracy-loss policy:
 - gate.max_accuracy_loss (on expected_accuracy_loss_upper): the value (step 0.005) that gets the most non-grey
   verdicts right, the 5-15% band weighted like the rest, among those the one nearest the policy's 3-point limit;
-- the calibration of a cheap loss figure against the fine-tuned loss: for each figure the sets carry (the probe and
+- how cheap loss figures track the fine-tuned loss: for each figure the sets carry (the probe and
   TF-IDF proxy drops; any verdict figure named with --figures, e.g. the estimator's uncalibrated loss), the scale k
   of fine-tuned loss ~ k * figure (least squares through the origin, per corpus and pooled) and the 90% quantile of
   the absolute residual, i.e. the half-width an interval needs to cover 90% of the sets;
 - what gate.max_label_error adds: the loss rule alone against the loss rule OR the error rule on the same sets.
+The estimator's own constants (score: loss_rate_scale, loss_learned_scale, loss_calibration_sd) are fitted by
+derive_loss_calibration.py; re-run `run_harm_benchmark.py check` and `score` after changing them.
 """
 
 from __future__ import annotations
@@ -209,81 +211,6 @@ def fit_scale(x: np.ndarray, y: np.ndarray) -> dict:
             float(np.quantile(res, 0.9)), "within_1_5": float((res <= 1.5 + 1e-9).mean())}
 
 
-COVER_TARGET = 0.90   # issue 21: the interval covers the fine-tuned loss on >= 90% of sets
-SD_GRID = np.round(np.arange(0.0, 0.0801, 0.001), 3)
-
-
-def _loss_points(r: dict) -> tuple[float | None, float | None, float | None]:
-    """(estimate, lower, upper) of the check's predicted loss, in fractions of accuracy."""
-    f = r.get("figures") or {}
-    for key in ("expected_accuracy_loss", "accuracy_loss"):
-        if f.get(key) is not None:
-            return f[key], f.get(f"{key}_lower"), f.get(f"{key}_upper")
-    return None, None, None
-
-
-def fit_estimator(rows: list[dict], current: dict) -> dict | None:
-    """Refit the estimator's constants (signals/accuracy_loss.py: loss = learned_scale * cheap_loss + rate_scale *
-    label_error_rate, interval widened by calibration_sd) on the checks with a fine-tuned loss.
-
-    The verdict reports the calibrated loss and the error rate; the cheap loss is recovered by inverting the current
-    calibration: cheap = (loss - rate_scale * rate) / learned_scale. The two scales: non-negative least squares of
-    the fine-tuned loss (fractions) on (cheap, rate). The calibration sd: the smallest value (step 0.001) whose
-    intervals, estimate +- z * sqrt(design variance + sd^2), cover the fine-tuned loss on >= 90% of the checks; the
-    design variance of each check is read off its reported interval (lower side: ((loss - lower) / z)^2 minus the
-    current sd^2) and scaled by (new learned_scale / current)^2."""
-    from scipy.optimize import nnls
-    from scipy.stats import norm
-
-    a0, b0 = current.get("loss_learned_scale"), current.get("loss_rate_scale", 0.0)
-    sd0 = current.get("loss_calibration_sd", 0.0)
-    if not a0:
-        return None
-    z = float(norm.ppf(0.5 + current.get("audit_confidence", 0.95) / 2))
-    data = []
-    for r in rows:
-        est, low, _ = _loss_points(r)
-        rate = (r.get("figures") or {}).get("label_error_rate")
-        if est is None or low is None or rate is None:
-            continue
-        cheap = (est - b0 * rate) / a0
-        design_var = max(0.0, ((est - low) / z) ** 2 - sd0 ** 2)
-        data.append((r["corpus"], cheap, rate, r["loss"] / 100, design_var, r))
-    if len(data) < 5:
-        return None
-    x = np.array([[d[1], d[2]] for d in data])
-    y = np.array([d[3] for d in data])
-    (a, b), _ = nnls(x, y)
-    pred = x @ np.array([a, b])
-    res = np.abs(y - pred)
-    design = np.array([d[4] for d in data]) * (a / a0) ** 2
-    cover = {float(sd): float(np.mean(res <= z * np.sqrt(design + sd ** 2) + 1e-12)) for sd in SD_GRID}
-    ok = [sd for sd, c in cover.items() if c >= COVER_TARGET]
-    sd = min(ok) if ok else float(SD_GRID[-1])
-    for d, p_, v in zip(data, pred, design):  # the refitted estimate and upper bound of each check, in points
-        d[5]["refit_eal"] = float(100 * p_)
-        d[5]["refit_upper"] = float(100 * (p_ + z * np.sqrt(v + sd ** 2)))
-    out = {"n": len(data), "loss_learned_scale": round(float(a), 3), "loss_rate_scale": round(float(b), 3),
-           "loss_calibration_sd": sd, "within_1_5": float(np.mean(res <= 0.015 + 1e-12)),
-           "covers": cover[sd], "mean_abs_error_points": float(100 * res.mean()), "current": current, "z": z,
-           "by_corpus": {}}
-    for corpus in dict.fromkeys(d[0] for d in data):
-        m = np.array([d[0] == corpus for d in data])
-        # leave this corpus out: fit on the others, score on it (does the calibration transfer?)
-        if (~m).sum() >= 5:
-            (a_o, b_o), _ = nnls(x[~m], y[~m])
-            res_o = np.abs(y[m] - x[m] @ np.array([a_o, b_o]))
-        else:
-            a_o = b_o = None
-            res_o = res[m]
-        out["by_corpus"][corpus] = {
-            "n": int(m.sum()), "within_1_5": float(np.mean(res[m] <= 0.015 + 1e-12)),
-            "covers": float(np.mean(res[m] <= z * np.sqrt(design[m] + sd ** 2) + 1e-12)),
-            "left_out_scales": None if a_o is None else [round(float(a_o), 3), round(float(b_o), 3)],
-            "left_out_within_1_5": float(np.mean(res_o <= 0.015 + 1e-12))}
-    return out
-
-
 def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
     """The accuracy-loss defaults from the harm benchmark's results.json (run_harm_benchmark.py score)."""
     chosen: dict[str, float] = {}
@@ -293,9 +220,7 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
     md = ["## gate.max_accuracy_loss (harm benchmark, issue 21)", "",
           f"From `results.json` ({harm['date']}, code fingerprint {harm['fingerprint']}): {len(rows)} checks (set x "
           f"audit) with a fine-tuned loss; risky = loss >= {limit:g} points, grey within {harm['grey_points']:g}.", ""]
-    fit = fit_estimator(rows, harm.get("calibration") or {})
-    key = "refit_upper" if fit else "eal_upper"  # sweep the bounds the gate will compute with the derived constants
-    pkey = "refit_eal" if fit else "eal"  # and, for comparison, the point estimate
+    key, pkey = "eal_upper", "eal"  # the bounds as the checks computed them (the params' calibration), and the point
     scored = [r for r in rows if not r["grey"] and r.get(key) is not None]
     if not scored:
         md += ["No verdict reports `expected_accuracy_loss_upper` yet: max_accuracy_loss is not derived "
@@ -312,8 +237,9 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
         pick = min(tied, key=lambda s: (abs(s["t"] - limit / 100), s["t"]))
         chosen["max_accuracy_loss"] = pick["t"]
         as_run = [r for r in rows if not r["grey"] and r.get("eal_upper") is not None]
-        md += [f"Swept on the upper bounds {'with the refitted calibration below' if fit else 'as the checks ran'}"
-               f" ({len(scored)} non-grey checks). As the checks ran (the params' constants), the loss rule at "
+        md += [f"Swept on the upper bounds as the checks computed them, with the params' calibration "
+               f"{harm.get('calibration')} ({len(scored)} non-grey checks; derive_loss_calibration.py fits that "
+               "calibration). The loss rule at "
                f"{harm['gate'].get('max_accuracy_loss')} was right on "
                f"{_pct(_share([r['loss_rule'] == r['risky'] for r in as_run if r.get('loss_rule') is not None]))}.",
                "", "| max_accuracy_loss | right (non-grey) | right (non-grey 5-15%) | right if checked on the point "
@@ -331,25 +257,6 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
                f"On {len(both)} non-grey checks: loss rule alone right on {_pct(loss_only)}, loss rule OR error rule "
                f"(max_label_error {harm['gate'].get('max_label_error')}) on {_pct(with_err)}, error rule alone on "
                f"{_pct(err_only)}.", ""]
-    md += ["## The estimator's calibration (score: loss_learned_scale, loss_rate_scale, loss_calibration_sd)", ""]
-    if fit is None:
-        md += ["Not derived: fewer than 5 checks report the loss with its interval and the error rate, or the params "
-               "file has no loss_learned_scale.", ""]
-    else:
-        for key in ("loss_learned_scale", "loss_rate_scale", "loss_calibration_sd"):
-            chosen[key] = fit[key]
-        md += [f"Refitted on {fit['n']} checks (set x audit) with a fine-tuned loss; the verdicts were made with "
-               f"{fit['current']}.", "",
-               f"`loss_learned_scale: {fit['loss_learned_scale']}`, `loss_rate_scale: {fit['loss_rate_scale']}`, "
-               f"`loss_calibration_sd: {fit['loss_calibration_sd']}`: within 1.5 points on {_pct(fit['within_1_5'])}"
-               f", interval covers on {_pct(fit['covers'])}, mean abs. error {fit['mean_abs_error_points']:.2f} "
-               "points (in-sample).", "",
-               "| corpus | n | within 1.5 pts | covers | scales fitted without it | within 1.5 pts, fitted without it |",
-               "|---|--:|--:|--:|---|--:|"]
-        for corpus, c in fit["by_corpus"].items():
-            md.append(f"| {corpus} | {c['n']} | {_pct(c['within_1_5'])} | {_pct(c['covers'])} | "
-                      f"{c['left_out_scales']} | {_pct(c['left_out_within_1_5'])} |")
-        md.append("")
     md += ["## Calibration of cheap loss figures against the fine-tuned loss", "",
            "fine-tuned loss (points) ~ k x figure (points), least squares through the origin; q90 = the 90% quantile "
            "of |residual|, the half-width an interval around k x figure needs to cover 90% of the sets.", "",
@@ -375,7 +282,6 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
                 md.append(f"| {fig} | {corpus} | {f['n']} | {f['k']:.2f} | {f['mean_abs_residual']:.2f} | "
                           f"{f['q90_abs_residual']:.2f} | {_pct(f['within_1_5'])} |")
     md.append("")
-    calib["estimator"] = fit
     return {**chosen, "_calibration": calib}, md
 
 
