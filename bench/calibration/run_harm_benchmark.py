@@ -365,7 +365,8 @@ def score_rows(rows: list[dict]) -> dict:
     return out
 
 
-def build_rows(cname: str, *, gate: dict, min_seeds: int, fingerprint: str | None) -> tuple[list[dict], list[dict]]:
+def build_rows(cname: str, *, gate: dict, min_seeds: int, fingerprint: str | None,
+               baseline_max_label_error: float = 0.13) -> tuple[list[dict], list[dict]]:
     """(scored rows: one per set and audit with a check and a measured loss; truth table: one per set)."""
     truth = {r["set"]: r for r in summarise(read_records(cname)) if len(r.get("paired_seeds", [])) >= min_seeds}
     proxies = {r["set"]: r for r in _jsonl(HARM_DIR / f"proxies_{cname}.jsonl") if "set" in r}
@@ -374,7 +375,7 @@ def build_rows(cname: str, *, gate: dict, min_seeds: int, fingerprint: str | Non
     for r in _jsonl(HARM_DIR / f"checks_{cname}.jsonl"):
         if fingerprint is None or r.get("fingerprint") == fingerprint:
             checks[(r["set"], r["audit"])] = r  # later lines win
-    max_err = float(gate.get("max_label_error", 0.13))
+    max_err = baseline_max_label_error  # today's error-rate policy, whatever the params under test say
     max_loss = float(gate.get("max_accuracy_loss", 0.03))
     table = []
     for kind, rate, draw in plan(cname):
@@ -454,12 +455,14 @@ def cmd_score(args) -> None:
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared by other jobs; fine-tuning on 1 "
                           f"torch thread (nice 5)", "fingerprint": fingerprint,
                "gate": {k: gate.get(k) for k in ("max_label_error", "max_accuracy_loss")},
+               "baseline_max_label_error": args.baseline_max_label_error,
                "params": str(args.params), "calibration": read_params_calibration(args.params),
                "limit_points": LIMIT_POINTS, "grey_points": GREY_POINTS, "within_points": WITHIN_POINTS,
                "targets": TARGETS, "min_seeds": args.min_seeds, "corpora": {}}
     all_rows: list[dict] = []
     for cname in args.corpora:
-        rows, table = build_rows(cname, gate=gate, min_seeds=args.min_seeds, fingerprint=fingerprint)
+        rows, table = build_rows(cname, gate=gate, min_seeds=args.min_seeds, fingerprint=fingerprint,
+                                 baseline_max_label_error=args.baseline_max_label_error)
         records = read_records(cname)
         entry = {"truth_runs": len(records),
                  "truth_wall_s": float(sum(r["wall_s"] for r in records)),
@@ -493,8 +496,8 @@ def render(res: dict) -> str:
         f"Gate: {res['gate']}. Risky = fine-tuned loss >= {res['limit_points']:g} points; grey = within "
         f"{res['grey_points']:g} points of it (listed, not scored); truth = `labelgate train`'s packaged settings "
         f"(params.yaml `train:`), seed-paired drop against the gold labels over >= {res['min_seeds']} seeds.", "",
-        "Policies scored: **error rule** = today's `label_error_rate_upper > max_label_error`; **verdict** = the "
-        "whole `check` verdict (exit 1) at this code; **loss rule** = `expected_accuracy_loss_upper > "
+        f"Policies scored: **error rule** = today's `label_error_rate_upper > {res['baseline_max_label_error']}`; "
+        "**verdict** = the whole `check` verdict (exit 1) at this code; **loss rule** = `accuracy_loss_upper > "
         "max_accuracy_loss` (when the verdict reports it). Targets: right on >= 95% of non-grey sets and >= 90% of "
         "non-grey 5-15% sets; expected loss within 1.5 points on >= 80%; interval covers on >= 90%.", ""]
     for cname, e in res["corpora"].items():
@@ -570,6 +573,8 @@ def main(argv=None) -> None:
                         help="score a set's fine-tuned loss only with this many seed pairs")
     parser.add_argument("--any-fingerprint", action="store_true",
                         help="score: use the latest check of each set whatever code made it")
+    parser.add_argument("--baseline-max-label-error", type=float, default=0.13,
+                        help="score: the error-rate rule of today (label_error_rate_upper > this), the baseline row")
     parser.add_argument("--with-truth", action="store_true",
                         help="check: only the sets that have a fine-tuned loss (what score can use)")
     parser.add_argument("--fingerprint", default=None,
