@@ -255,7 +255,8 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
         err_only = _share([r["error_rule"] == r["risky"] for r in both])
         md += ["## gate.max_label_error next to it", "",
                f"On {len(both)} non-grey checks: loss rule alone right on {_pct(loss_only)}, loss rule OR error rule "
-               f"(label_error_rate_upper > {harm.get('baseline_max_label_error', 0.13)}) on {_pct(with_err)}, error rule alone on "
+               f"(label_error_rate_upper > {harm.get('baseline_max_label_error', 0.13)}) on {_pct(with_err)}, "
+               "error rule alone on "
                f"{_pct(err_only)}.", ""]
     md += ["## Calibration of cheap loss figures against the fine-tuned loss", "",
            "fine-tuned loss (points) ~ k x figure (points), least squares through the origin; q90 = the 90% quantile "
