@@ -301,11 +301,20 @@ def gate(
 def enforce(
     verdicts: Annotated[list[Path], typer.Argument(metavar="VERDICT...", help="Verdict JSONs of `labelgate gate` "
                                                                               "or `labelgate check --out`.")],
+    report: Annotated[str, typer.Option("--report", help="Where the reviewer reads why (named in the last line "
+                                                         "when blocked).")] = "reports/summary.md",
 ) -> None:
-    """Exit 1 when a verdict says blocked (or cannot be read: fail closed), 0 when every one passed or warned."""
+    """Exit 1 when a verdict says blocked (or cannot be read: fail closed), 0 when every one passed or warned.
+
+    Blocked, it prints each blocker and then one line, `labelgate: BLOCKED - see reports/summary.md`, so the
+    `dvc repro` error that follows (failed to reproduce 'enforce') reads as the verdict, not a crash."""
+    from labelgate.verdict import ENFORCE_BLOCKED
     from labelgate.verdict import enforce as enforce_verdicts
 
-    raise typer.Exit(EXIT_BLOCKED if enforce_verdicts(verdicts, say=typer.echo) else 0)
+    if enforce_verdicts(verdicts, say=typer.echo):
+        typer.echo(ENFORCE_BLOCKED.format(report=report), err=True)
+        raise typer.Exit(EXIT_BLOCKED)
+    raise typer.Exit(0)
 
 
 @app.command()
@@ -477,6 +486,12 @@ def report(
         "reports/report.html"),
     markdown: Annotated[Path, typer.Option("--markdown", help="Markdown summary for a PR comment.")] = Path(
         "reports/summary.md"),
+    audit_reference: Annotated[Path, typer.Option(
+        "--audit-reference", help="audit_reference.json from `labelgate audit-reference`.")] = Path(
+        "metrics/audit_reference.json"),
+    before: Annotated[Path | None, typer.Option(
+        "--before", help="The base commit's label_risk.json (e.g. `git show main:metrics/label_risk.json > "
+                         "before.json`): the summary shows before -> after for the headline figures.")] = None,
 ):
     """Write the HTML report and the Markdown PR summary from whatever inputs exist (missing ones are noted)."""
     from labelgate.errors import BadInputError
@@ -484,9 +499,15 @@ def report(
     from labelgate.report import BANNER, load_inputs, verdict_status, write_report
 
     refuse_overwriting_inputs({"--verdict": verdict, "--label-risk": label_risk, "--scores": scores,
-                               "--evaluation": evaluation}, {"--html": html, "--markdown": markdown})
+                               "--evaluation": evaluation, "--audit-reference": audit_reference,
+                               **({"--before": before} if before is not None else {})},
+                              {"--html": html, "--markdown": markdown})
+    if before is not None and not before.exists():
+        raise BadInputError(before, "file not found (the base commit's label_risk.json)")
     inputs = load_inputs(verdict=verdict, label_risk=label_risk, scores=scores, evaluation=evaluation,
-                         subsets=subsets, curves=curves)
+                         subsets=subsets, curves=curves, audit_reference=audit_reference, before=before)
+    if before is not None and "before" in inputs.missing:
+        raise BadInputError(before, inputs.missing["before"])
     if not inputs.found():
         raise BadInputError(verdict.parent, "none of the report inputs exist; run `labelgate check` or `dvc repro`")
     write_report(inputs, html_path=html, markdown_path=markdown)

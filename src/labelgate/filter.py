@@ -157,20 +157,48 @@ def subset_summary(
         flagged = scores["cleanlab_is_label_issue"].to_numpy(bool)
         ratio = flagged[mask].mean() / flagged.mean() if flagged.any() else 0.0
         summary["estimated_remaining_noise_rate"] = float(min(1.0, noise_rate * ratio))
+    figures: dict[str, Any] = {"retained_fraction": summary["retained_fraction"]}
     if GOLD in scores.columns and scores[GOLD].notna().any():
         audited = scores[GOLD].notna().to_numpy()
         wrong = (scores[GOLD] != given).to_numpy()
         summary["audit_rows_kept"] = int((audited & mask).sum())
         summary["audit_error_rate_kept"] = float(wrong[audited & mask].mean()) if (audited & mask).any() else None
         summary["audit_error_rate_all"] = float(wrong[audited].mean())
-        summary.update(subset_error_estimate(scores, mask, labels, confidence=confidence))
+        estimate = subset_error_estimate(scores, mask, labels, confidence=confidence)
+        summary.update({key: estimate[key] for key in SUBSET_ESTIMATE_KEYS})
+        summary["label_error"] = estimate
+        figures.update({key: estimate[key] for key in SUBSET_ESTIMATE_KEYS if key != "method"})
+        figures.update(subset_audit_accuracy(~wrong[audited & mask], confidence))
+    summary[SUBSET_FIGURES] = figures
     return summary
+
+
+#: The key of a subset summary that holds its label-level figures (named as in label_risk.json `metrics`): the
+#: gate's label_summary suite reads them in place of the whole table's when `gate.subset` is this subset.
+SUBSET_FIGURES = "metrics"
+SUBSET_ESTIMATE_KEYS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited", "method")
+
+
+def subset_audit_accuracy(correct: np.ndarray, confidence: float) -> dict[str, Any]:
+    """audit_accuracy and its Wilson lower bound on the subset's audited rows, as the audit signal computes them for
+    the whole table (None without audited rows in the subset)."""
+    if not len(correct):
+        return {"audit_accuracy": None, "audit_accuracy_lower": None}
+    from scipy.stats import binomtest
+
+    hits = int(np.sum(correct))
+    interval = binomtest(hits, len(correct)).proportion_ci(confidence_level=confidence, method="wilson")
+    return {"audit_accuracy": hits / len(correct), "audit_accuracy_lower": float(interval.low)}
 
 
 def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], *, confidence: float = 0.95
                           ) -> dict[str, Any]:
     """The kept rows' label_error_rate with its interval, from their audited rows: the same audit-first estimator
-    as the score stage (strata: LLM label; audit weights; the score stage's cross-fitted label_error_risk)."""
+    as the score stage (strata: LLM label; audit weights; the score stage's cross-fitted label_error_risk), with the
+    subset's rows as the population.
+
+    Unbiased for the subset because no filter rule reads gold_label (keep_mask uses audit-free scores only): the
+    audited rows a filter keeps are still a random sample of the rows it keeps, within each LLM-label stratum."""
     from labelgate.contract import AUDIT_WEIGHT
     from labelgate.estimation import estimate_error_rate
     from labelgate.signals.label_error import RISK_COLUMN
@@ -187,9 +215,11 @@ def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[s
     if AUDIT_WEIGHT in kept.columns and kept[AUDIT_WEIGHT].notna().any():
         weights = np.where(audited, kept[AUDIT_WEIGHT].to_numpy(float), 1.0)
     estimate = estimate_error_rate(wrong, strata, risk=risk, weights=weights, confidence=confidence,
-                                   stratum_names=None)
-    keys = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited", "method")
-    return {key: estimate.get(key) for key in keys}
+                                   stratum_names=list(labels))
+    # per LLM label: the subset's audited error, for the gate's advice (which classes to relabel or re-prompt)
+    estimate["per_class_error"] = {name: {"audited": s["audited"], "error": s["audited_error"]}
+                                   for name, s in (estimate.get("per_stratum") or {}).items() if s["audited"]}
+    return estimate
 
 
 def main(scores: str | os.PathLike, strategy: str, out: str | os.PathLike, summary: str | os.PathLike, *,

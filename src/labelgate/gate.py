@@ -59,6 +59,11 @@ FIGURE_RANGES: dict[str, tuple[float, float]] = {
 
 
 AUDIT_EVIDENCE = "label_error_rate_upper"  # the audit's label-error figure (signals/label_error.py)
+#: The gated subset's share of the table's rows (filter.py writes it; 1.0 for the whole table), checked against
+#: gate.min_retained_fraction by the label_summary suite: a filter passes by removing the errors, not the data.
+SUBSET_SIZE = "retained_fraction"
+#: gate.subset naming the whole table (no filter): the label-level suites read score's figures as they are.
+WHOLE_TABLE = "raw"
 
 #: Evidence a PASS needs (params.yaml gate.required). Each entry is a figure name, or a list of names of which at
 #: least one must be measured. A figure is a column that a suite in expectations/ checks; an entry applies when a
@@ -105,6 +110,7 @@ class GateParams:
     max_audit_accuracy_gap: float = 0.03  # gold- minus LLM-trained accuracy on the audited rows (audit reference)
     max_audit_macro_f1_gap: float = 0.08
     max_learning_curve_decline: float = 0.04  # best accuracy at a smaller fraction minus at the full size
+    min_retained_fraction: float = 0.5  # the gated subset's share of the rows (a filter must keep at least this)
 
     def __post_init__(self):
         if not isinstance(self.subset, str) or not self.subset:
@@ -148,6 +154,8 @@ class Verdict:
     missing_required: list[str] = field(default_factory=list)  # required figures (or alternatives) not measured
     figures: dict[str, Any] = field(default_factory=dict)  # every figure judged, None = not measured
     label_error: dict[str, Any] | None = None  # the audit estimate, its method and the next steps
+    blocking: list[str] = field(default_factory=list)  # one line per blocker (what the headline names)
+    label_scope: dict[str, Any] | None = None  # whose rows the label-level suites checked (table or gated subset)
 
     @property
     def blocked(self) -> bool:
@@ -155,16 +163,26 @@ class Verdict:
 
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, "blocked": self.blocked, "reason": self.reason,
+                "blocking": self.blocking, "label_scope": self.label_scope,
                 "counts": count_outcomes(self.outcomes),
                 "missing_required": self.missing_required, "figures": self.figures, "label_error": self.label_error,
                 "outcomes": self.outcomes}
 
 
-def label_summary_frame(label_risk: dict[str, Any]) -> pd.DataFrame:
-    """One row holding the label-set figures the label_summary suite checks (NaN where not measured)."""
+def label_summary_frame(label_risk: dict[str, Any], subset: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One row holding the label-set figures the label_summary suite checks (NaN where not measured).
+
+    `subset`: the gated subset's summary (filter.py); its figures (`metrics`: audited error with interval, audit
+    accuracy, retained_fraction) replace the whole table's, including a None (not measured in the subset: a subset
+    that kept no audited rows is not certified by the table's audit). Without it the rows are the whole table."""
+    from labelgate.filter import SUBSET_FIGURES
+
     metrics = label_risk.get("metrics") if isinstance(label_risk, dict) else None
-    if not isinstance(metrics, dict):
-        metrics = {}
+    metrics = dict(metrics) if isinstance(metrics, dict) else {}
+    metrics.setdefault(SUBSET_SIZE, 1.0)
+    if subset is not None:
+        figures = subset.get(SUBSET_FIGURES) if isinstance(subset, dict) else None
+        metrics.update(figures if isinstance(figures, dict) else {SUBSET_SIZE: None})
     return pd.DataFrame([{k: _figure(v) for k, v in metrics.items() if not isinstance(v, (dict, list))}])
 
 
@@ -197,7 +215,7 @@ def suite_figures(suite: str) -> set[str]:
     if suite == "label_summary":
         from labelgate.signals import signal_metrics
 
-        return signal_metrics()
+        return signal_metrics() | {SUBSET_SIZE}
     if suite == STABILITY_SUITE:
         from labelgate.evaluate import STABILITY_FIGURES
 
@@ -238,22 +256,26 @@ def run_gate(
     params: GateParams,
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
     suites: dict[str, dict] | None = None,
+    subset: dict[str, Any] | None = None,
 ) -> Verdict:
     """Run the suites whose inputs are given; return the verdict. Never raises for a failed expectation.
 
     Raises ConfigError (before running anything) for a broken suite or an unknown name in gate.required/optional.
-    `suites`: what `preflight` returned for these inputs, when the caller already ran it (else it runs here)."""
+    `suites`: what `preflight` returned for these inputs, when the caller already ran it (else it runs here).
+    `subset`: the gated subset's summary (filter.py) when gate.subset is a filter: the label-level figures are then
+    the subset's (`scores` should hold only its rows: `subset_rows`)."""
     thresholds = params.thresholds()
     outcomes: list[dict[str, Any]] = []
     plan = []
     if scores is not None:
         plan.append(("label_risk", lambda: scores))
     if label_risk is not None:
-        plan.append(("label_summary", lambda: label_summary_frame(label_risk)))
+        plan.append(("label_summary", lambda: label_summary_frame(label_risk, subset)))
     if evaluation is not None:
         plan.append((STABILITY_SUITE, lambda: stability_frame(evaluation, params.subset)))
     if not plan:
-        return Verdict(BLOCK, [], reason="nothing to check: no scores, label risk or evaluation given")
+        reason = "nothing to check: no scores, label risk or evaluation given"
+        return Verdict(BLOCK, [], reason=reason, blocking=[reason])
     if suites is None:
         suites = preflight(params, tuple(name for name, _ in plan), expectations_dir)
     figures: dict[str, Any] = {}
@@ -271,8 +293,62 @@ def run_gate(
             figures.setdefault(o["column"], None if o["status"] == SKIPPED else o["observed"])
     verdict.figures = figures
     if label_risk is not None:
-        _label_error_advice(verdict, label_risk, params)
+        _label_error_advice(verdict, _estimate_source(label_risk, subset), params)
+    if label_risk is not None or scores is not None:
+        verdict.label_scope = _label_scope(label_risk, subset, params, scores)
+    verdict.blocking = blocking_lines(verdict)
     return verdict
+
+
+def _estimate_source(label_risk: dict[str, Any], subset: dict[str, Any] | None) -> dict[str, Any]:
+    """label_risk.json, or a stand-in whose label_error estimate is the gated subset's (for the advice)."""
+    if subset is None:
+        return label_risk
+    estimate = subset.get("label_error") if isinstance(subset, dict) else None
+    return {"signals": {"label_error": estimate if isinstance(estimate, dict) else None}}
+
+
+def _label_scope(label_risk, subset, params: GateParams, scores) -> dict[str, Any]:
+    if subset is None:
+        rows = (label_risk or {}).get("n_rows") if isinstance(label_risk, dict) else None
+        return {"rows": "table", "subset": WHOLE_TABLE, "n_rows": rows if rows is not None else (
+            None if scores is None else int(len(scores)))}
+    return {"rows": "subset", "subset": params.subset, "n_rows": subset.get("rows_kept"),
+            "rows_in": subset.get("rows_in"), SUBSET_SIZE: subset.get("retained_fraction")}
+
+
+def blocking_lines(verdict: Verdict) -> list[str]:
+    """One line per blocker, in the order a reviewer fixes them: every failed blocking expectation (with the figure,
+    its limit and, for the audit's label error, whether more audit rows can settle it), every expectation that
+    could not be evaluated, every required figure not measured and every suite that measured nothing."""
+    lines = []
+    advice = verdict.label_error or {}
+    for o in verdict.outcomes:
+        if o["status"] == FAILED and o["severity"] == BLOCK:
+            observed = o["observed"]
+            shown = f"{observed:.3f}" if isinstance(observed, float) else str(observed)
+            line = f"{o['description'] or o['column']}: {shown} (limit {o['threshold']})"
+            if o["column"] == AUDIT_EVIDENCE and advice.get("rows_needed"):
+                line = (f"audit too small: label about {advice['rows_needed']} more rows to certify "
+                        f"label_error_rate <= {advice['max_label_error']:g} (now {_estimate_line(advice)})")
+            elif o["column"] == AUDIT_EVIDENCE and advice.get("label_error_rate") is not None:
+                line = (f"label error too high: {_estimate_line(advice)}, limit {advice['max_label_error']:g} "
+                        "on the upper bound")
+            lines.append(line)
+        elif o["status"] == ERRORED:
+            lines.append(f"{o['description'] or o['column']}: could not be evaluated ({o['error']})")
+    lines.extend(f"required figure not measured: {name}" for name in verdict.missing_required
+                 if not any(o["column"] in name.split(" or ") and o["status"] == ERRORED for o in verdict.outcomes))
+    lines.extend(part for part in verdict.reason.split("; ") if part.startswith("nothing measured"))
+    if verdict.blocked and not lines:
+        lines.append(verdict.reason)
+    return list(dict.fromkeys(lines))
+
+
+def _estimate_line(advice: dict[str, Any]) -> str:
+    from labelgate.estimation import estimate_text
+
+    return estimate_text(advice)
 
 
 def _figures(suite_json: dict, frame: pd.DataFrame) -> dict[str, Any]:
@@ -420,7 +496,7 @@ def _decide(outcomes: list[dict[str, Any]], params: GateParams, checked: dict[st
 
 def failed_gate_verdict(reason: str) -> Verdict:
     """The verdict written when the gate itself could not run: blocked, with the reason."""
-    return Verdict(BLOCK, [], reason=f"gate error: {reason}")
+    return Verdict(BLOCK, [], reason=f"gate error: {reason}", blocking=[f"gate error: {reason}"])
 
 
 def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | None,
@@ -441,16 +517,24 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
     suites = preflight(params, tuple(suite for suite, given in (("label_risk", scores), ("label_summary", label_risk),
                                                                 (STABILITY_SUITE, evaluation)) if given),
                        expectations_dir)
+    # the report's audit-reference section reads the file beside evaluate.json (where the pipeline writes it)
+    beside = None if evaluation is None else os.path.join(os.path.dirname(os.fspath(evaluation)),
+                                                          "audit_reference.json")
     paths = {"scores": scores, "label_risk": label_risk, "evaluation": evaluation, "subsets": subsets,
-             "curves": curves}
+             "curves": curves, "audit_reference": beside if beside and os.path.exists(beside) else None}
     evaluation_figures = None
     try:
         evaluation_figures = read_json(evaluation) if evaluation else None
+        score_rows = read_table(scores) if scores else None
+        subset = None
+        if params.subset != WHOLE_TABLE and (scores or label_risk):
+            subset, ids = gated_subset(subsets, params.subset)
+            score_rows = subset_rows(score_rows, ids)
         verdict = run_gate(
-            scores=read_table(scores) if scores else None,
+            scores=score_rows,
             label_risk=read_json(label_risk) if label_risk else None,
             evaluation=evaluation_figures,
-            params=params, expectations_dir=expectations_dir, suites=suites,
+            params=params, expectations_dir=expectations_dir, suites=suites, subset=subset,
         )
     except Exception as exc:  # fail closed: write a blocked verdict, then report the error
         failed = failed_gate_verdict(f"{type(exc).__name__}: {exc}").as_dict()
@@ -465,6 +549,45 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
         write_json(headline, gate_headline(result, evaluation_figures, params.subset))
     _write_report(report_dir, result, paths, warn)
     return verdict
+
+
+def gated_subset(subsets: str | os.PathLike | None, name: str) -> tuple[dict[str, Any], set[str]]:
+    """The gated filter subset's summary (<subsets>/<name>.json, written by `labelgate filter`) and its row ids
+    (<name>.parquet). Missing either is bad input: the label-level checks must not fall back to the whole table."""
+    from pathlib import Path
+
+    from labelgate.contract import ID
+    from labelgate.outputs import read_json
+    from labelgate.subsets import subset_table
+
+    if subsets is None:
+        raise BadInputError("--subsets", f"gate.subset is '{name}', a filter subset: pass --subsets DIR (its "
+                                         "summary and table) so the label-level checks read that subset's figures")
+    summary_path = Path(subsets) / f"{name}.json"
+    if not summary_path.exists():
+        raise BadInputError(summary_path, f"gate.subset '{name}' has no filter summary; run `labelgate filter "
+                                          f"--strategy {name}` (or set gate.subset to one of filter.strategies)")
+    summary = read_json(summary_path)
+    table = subset_table(name, subsets)
+    frame = pd.read_parquet(table, columns=[ID]) if table.suffix == ".parquet" and table.exists() else None
+    if frame is None:
+        from labelgate.contract import read_table
+
+        frame = read_table(table)
+    if ID not in frame.columns:
+        raise BadInputError(table, "subset table has no id column", column=ID)
+    return summary, set(frame[ID].astype(str))
+
+
+def subset_rows(scores: pd.DataFrame | None, ids: set[str]) -> pd.DataFrame | None:
+    """The per-example scores of the gated subset's rows (what the label_risk suite checks)."""
+    from labelgate.contract import ID
+
+    if scores is None:
+        return None
+    if ID not in scores.columns:
+        raise BadInputError("scores", "no id column to select the gated subset's rows", column=ID)
+    return scores[scores[ID].astype(str).isin(ids)].reset_index(drop=True)
 
 
 def _write_report(report_dir, verdict: dict[str, Any], paths: dict[str, Any], warn) -> None:

@@ -21,7 +21,7 @@ from labelgate.report.html import build_html, content_security_policy
 from labelgate.report.inputs import observed_text
 from report_case import EVIL, N_PLOTS, evaluation, failed, invoke, tags, text, worst
 
-SECTION_IDS = ("verdict", "label-error", "label-set", "entropy", "noise-matrix", "seeds", "learning-curves", "subsets")
+SECTION_IDS = ("verdict", "blockers", "label-error", "label-set", "entropy", "noise-matrix", "seeds", "learning-curves", "subsets")
 
 
 class TestGateReport:
@@ -35,7 +35,16 @@ class TestGateReport:
         for anchor in SECTION_IDS:
             assert f'<section id="{anchor}">' in page
         assert 'class="missing"' not in page
-        assert page.count("<img ") == N_PLOTS
+        blockers = page[page.index('<section id="blockers">'):page.index('<section id="label-error">')]
+        assert page.count("<img ") - blockers.count("<img ") == N_PLOTS
+        assert blockers.count("<img ") >= 1  # the audit gap's learning curves
+
+    def test_blockers_section_has_the_numbers_behind_each(self, page, verdict):
+        blockers = text(page[page.index('<section id="blockers">'):page.index('<section id="label-error">')])
+        for line in verdict["blocking"]:
+            assert line in blockers
+        assert "Subset raw: test scores per seed" in blockers and "0.660" in blockers  # accuracy_std's seeds
+        assert "Audited error per LLM label" in blockers
 
     def test_verdict_table_explains_each_failure(self, page, verdict):
         table = page[page.index('<section id="verdict">'):page.index('<section id="label-error">')]
