@@ -32,6 +32,7 @@ from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.contract import TEXT
 from labelgate.errors import BadInputError
 from labelgate.learning_curve import CurveParams, curve_decline, gap_to_reference, plateau_flag
+from labelgate.subsets import remove_stale, stale_outputs
 from labelgate.train.data import texts_fingerprint
 from labelgate.train.run import PROBS_FILE, RUN_FILE
 from labelgate.vocabulary import LABEL, model_prob_column
@@ -333,7 +334,11 @@ def main(*, params: dict[str, Any], models: str | os.PathLike, test: str | os.Pa
          curves: str | os.PathLike | None, audit: str | os.PathLike | None, out: str | os.PathLike,
          plots: str | os.PathLike, headline: str | os.PathLike | None = None) -> dict[str, Any]:
     """The evaluate stage on files: every run folder under `models` scored on the gold test set, with the curves
-    and the audit reference when present; the metrics JSON, its headline and the plot folder, all or nothing."""
+    and the audit reference when present; the metrics JSON, its headline and the plot folder, all or nothing.
+
+    First, the outputs of subsets and seeds no longer configured (params filter.strategies, evaluate.reference,
+    train.seeds; subsets.stale_outputs) are removed, so they never reach the evaluation, the gate or the report;
+    the returned metrics name them under `removed_stale` (not written to the file)."""
     from labelgate.config import section
     from labelgate.contract import read_test_table
     from labelgate.headline import evaluate_headline, headline_output
@@ -341,6 +346,7 @@ def main(*, params: dict[str, Any], models: str | os.PathLike, test: str | os.Pa
 
     evaluate_params = section(params, "evaluate", EvaluateParams)
     test_frame = read_test_table(test)
+    removed = remove_stale(stale_outputs(params, models=models, curves=curves))
     runs = load_runs(models, test_frame)
     curve_data = load_curves(curves)
     truth = test_frame[LABEL].astype(str).tolist()
@@ -357,12 +363,15 @@ def main(*, params: dict[str, Any], models: str | os.PathLike, test: str | os.Pa
         write_plots(tmp, tables, labels=runs.labels, png=evaluate_params.png)
         for tmp_path, (_, data) in zip(tmps, outputs):
             write_json_to(tmp_path, data)
+    if removed:
+        metrics = {**metrics, "removed_stale": [str(p) for p in removed]}
     return metrics
 
 
 def describe(metrics: Mapping[str, Any]) -> list[str]:
     """One line per subset: accuracy, macro-F1, seed stability, gap to the reference and the plateau flag."""
-    lines = []
+    lines = [f"removed stale output (subset or seed no longer configured): {path}"
+             for path in metrics.get("removed_stale") or []]
     for name, m in metrics["subsets"].items():
         gap = m["accuracy_gap_to_reference"]
         alpha = m["krippendorff_alpha"]

@@ -220,15 +220,16 @@ def pipeline(options: InitOptions) -> dict:
             "params": curve_params,
             "outs": [{"metrics/learning_curve/gold.json": {"cache": False}}],
         }
-    # the gated subset's curve: its decline is gated with or without a gold pool (the pool adds the plateau gap)
+    # the gated subset's curve: its decline is gated with or without a gold pool (the pool adds the plateau gap).
+    # One fixed file (it names its subset inside): switching gate.subset overwrites it, leaving no stale curve.
     reference_curve = " --reference metrics/learning_curve/gold.json" if options.audit else ""
     stages["learning_curve_gated"] = {
         "cmd": (f"labelgate learning-curve --subset ${{gate.subset}} --test {test} "
-                f"--full-run models/${{gate.subset}}/seed_0{reference_curve}"),
+                f"--full-run models/${{gate.subset}}/seed_0{reference_curve} --out {GATED_CURVE}"),
         "deps": ["data/subsets/${gate.subset}.parquet", test, "models/${gate.subset}/seed_0",
                  *(["metrics/learning_curve/gold.json"] if options.audit else [])],
         "params": [*curve_params, "gate.subset"],
-        "outs": [{"metrics/learning_curve/${gate.subset}.json": {"cache": False}}],
+        "outs": [{GATED_CURVE: {"cache": False}}],
     }
     # the audit reference: the gated subset's gold-audited rows trained with gold and with LLM labels
     stages["audit_reference"] = {
@@ -242,7 +243,9 @@ def pipeline(options: InitOptions) -> dict:
     stages["evaluate"] = {
         "cmd": f"labelgate evaluate --test {test} --headline metrics/headline/evaluate.json",
         "deps": evaluate_deps,
-        "params": ["evaluate", "learning_curve.plateau_min_gain", "learning_curve.plateau_min_gap", version],
+        # filter.strategies and train.seeds: evaluate removes the outputs of subsets and seeds no longer configured
+        "params": ["evaluate", "learning_curve.plateau_min_gain", "learning_curve.plateau_min_gap",
+                   "filter.strategies", "train.seeds", version],
         "outs": [{"metrics/evaluate.json": {"cache": False}}, {"plots/evaluate": {"cache": False}}],
         "metrics": [{"metrics/headline/evaluate.json": {"cache": False}}],
     }
@@ -261,6 +264,10 @@ def pipeline(options: InitOptions) -> dict:
     }
     stages["enforce"] = {"cmd": "labelgate enforce metrics/gate.json", "deps": ["metrics/gate.json"]}
     return {"stages": stages}
+
+
+#: The gated subset's learning curve (learning_curve_gated's output).
+GATED_CURVE = "metrics/learning_curve/gated.json"
 
 
 def render_dvc_yaml(options: InitOptions) -> str:
