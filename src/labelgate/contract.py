@@ -272,6 +272,13 @@ class LabelTable:
         return self.frame[[llm_prob_column(label) for label in self.labels]].to_numpy(float)
 
 
+def canonical_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """The label set in the one order every figure is computed in (sorted), so figures and advice do not depend
+    on the order labels were given (--labels, base.labels, probability columns). Only the annotation prompt keeps
+    the configured order (it is what the LLM reads)."""
+    return tuple(sorted(labels))
+
+
 def resolve_labels(configured: Sequence[str] = (), *frames: pd.DataFrame, option: str | None = None,
                    columns: Sequence[str] | None = None, required: bool = False) -> tuple[str, ...]:
     """The label set, by the one rule every stage uses:

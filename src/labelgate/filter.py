@@ -229,11 +229,11 @@ def main(scores: str | os.PathLike, strategy: str, out: str | os.PathLike, summa
     `summary` (both or neither). label_risk.json's noise estimate is scaled per subset; its audit confidence
     level sets the subset's label_error_rate interval. Returns the summary."""
     from labelgate.config import base_labels, section
-    from labelgate.contract import read_table, resolve_labels
+    from labelgate.contract import canonical_labels, read_table, resolve_labels
     from labelgate.outputs import read_json, write_outputs
 
     frame = read_table(scores)
-    label_set = list(resolve_labels(base_labels(params), frame, option=labels))
+    label_set = list(canonical_labels(resolve_labels(base_labels(params), frame, option=labels)))
     risk = read_json(label_risk) if label_risk else {}
     noise_rate = risk.get("metrics", {}).get("estimated_noise_rate")
     confidence = (risk.get("signals", {}).get("label_error") or {}).get("confidence_level") or 0.95

@@ -92,7 +92,13 @@ def section_owners() -> dict[str, type]:
 def score_labels(
     table: LabelTable, params: ScoreParams, *, test_labels: pd.Series | None = None, progress=None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Run each enabled signal; return (per-row table, summary with per-signal results and flat metrics)."""
+    """Run each enabled signal; return (per-row table, summary with per-signal results and flat metrics).
+    The signals see the label set in canonical (sorted) order: the figures do not depend on the order given."""
+    import dataclasses
+
+    from labelgate.contract import canonical_labels
+
+    table = dataclasses.replace(table, labels=canonical_labels(table.labels))
     context = ScoringContext(table, text=params.text, seed=params.seed, test_labels=test_labels)
     rows, summary = run_signals(context, params, progress=progress)
     return pd.concat([table.frame.reset_index(drop=True), *rows], axis=1), summary
@@ -166,7 +172,7 @@ def main(labels_path: str | os.PathLike, out: str | os.PathLike, summary: str | 
     nothing. Parquet tables above score.stream_rows rows are validated and scored in chunks (score_stream, which
     writes scores and summary itself); `say` gets its progress lines. Returns the summary."""
     from labelgate.config import base_labels, section
-    from labelgate.contract import resolve_labels
+    from labelgate.contract import canonical_labels, resolve_labels
     from labelgate.headline import headline_output, label_risk_headline
     from labelgate.outputs import write_outputs
     from labelgate.score_stream import infer_labels, score_parquet_streaming, should_stream
@@ -174,8 +180,8 @@ def main(labels_path: str | os.PathLike, out: str | os.PathLike, summary: str | 
 
     score_params = section(params, "score", ScoreParams)
     if should_stream(labels_path, score_params):
-        label_set = resolve_labels(base_labels(params), option=labels) or infer_labels(labels_path,
-                                                                                     score_params.chunk_rows)
+        label_set = canonical_labels(resolve_labels(base_labels(params), option=labels)
+                                     or infer_labels(labels_path, score_params.chunk_rows))
         test_labels = None
         if test is not None:
             test_labels = validate_test_table(test, labels=label_set, expectations_dir=expectations_dir)[LABEL]
