@@ -174,12 +174,12 @@ def label_summary_frame(label_risk: dict[str, Any], subset: dict[str, Any] | Non
 
     `subset`: the gated subset's summary (filter.py); its figures (`metrics`: audited error with interval, audit
     accuracy, retained_fraction) replace the whole table's, including a None (not measured in the subset: a subset
-    that kept no audited rows is not certified by the table's audit). Without it the rows are the whole table."""
+    that kept no audited rows is not certified by the table's audit). Without it the rows are the whole table and
+    retained_fraction is absent (its expectation applies to a gated subset only: `_for_rows`)."""
     from labelgate.filter import SUBSET_FIGURES
 
     metrics = label_risk.get("metrics") if isinstance(label_risk, dict) else None
     metrics = dict(metrics) if isinstance(metrics, dict) else {}
-    metrics.setdefault(SUBSET_SIZE, 1.0)
     if subset is not None:
         figures = subset.get(SUBSET_FIGURES) if isinstance(subset, dict) else None
         metrics.update(figures if isinstance(figures, dict) else {SUBSET_SIZE: None})
@@ -281,8 +281,9 @@ def run_gate(
     figures: dict[str, Any] = {}
     for suite, make_frame in plan:
         frame = make_frame()
-        measured, skipped = _split_measured(suites[suite], frame, params.optional)
-        figures.update(_figures(suites[suite], frame))
+        suite_json = _for_rows(suites[suite], subset)
+        measured, skipped = _split_measured(suite_json, frame, params.optional)
+        figures.update(_figures(suite_json, frame))
         outcomes.extend(_row(suite, outcome, SKIPPED) for outcome in skipped)
         if measured["expectations"]:
             for outcome in run_suite_json(measured, frame, thresholds, source=suite_path(suite, expectations_dir)):
@@ -298,6 +299,15 @@ def run_gate(
         verdict.label_scope = _label_scope(label_risk, subset, params, scores)
     verdict.blocking = blocking_lines(verdict)
     return verdict
+
+
+def _for_rows(suite_json: dict, subset: dict[str, Any] | None) -> dict:
+    """The suite as it applies to the rows checked: the gated subset's size check only when a filter subset is
+    gated (the whole table keeps all its rows by definition, which is no measurement)."""
+    if subset is not None:
+        return suite_json
+    keep = [e for e in suite_json["expectations"] if SUBSET_SIZE not in expectation_columns(e)]
+    return suite_json if len(keep) == len(suite_json["expectations"]) else {**suite_json, "expectations": keep}
 
 
 def _estimate_source(label_risk: dict[str, Any], subset: dict[str, Any] | None) -> dict[str, Any]:
