@@ -216,9 +216,15 @@ def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[s
         weights = np.where(audited, kept[AUDIT_WEIGHT].to_numpy(float), 1.0)
     estimate = estimate_error_rate(wrong, strata, risk=risk, weights=weights, confidence=confidence,
                                    stratum_names=list(labels))
-    # per LLM label: the subset's audited error, for the gate's advice (which classes to relabel or re-prompt)
-    estimate["per_class_error"] = {name: {"audited": s["audited"], "error": s["audited_error"]}
-                                   for name, s in (estimate.get("per_stratum") or {}).items() if s["audited"]}
+    # per LLM label: the subset's audited error (weighted), for the gate's advice (which classes to fix)
+    w = weights if weights is not None else np.ones(len(kept))
+    per_class = {}
+    for label in labels:
+        rows = audited & (kept[LLM_LABEL] == label).to_numpy()
+        if rows.any():
+            per_class[label] = {"audited": int(rows.sum()), "error": float(np.sum(w[rows] * wrong[rows]) /
+                                                                           np.sum(w[rows]))}
+    estimate["per_class_error"] = per_class
     return estimate
 
 

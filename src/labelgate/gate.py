@@ -342,8 +342,9 @@ def blocking_lines(verdict: Verdict) -> list[str]:
                 line = (f"audit too small: label about {advice['rows_needed']} more rows to certify "
                         f"label_error_rate <= {advice['max_label_error']:g} (now {_estimate_line(advice)})")
             elif o["column"] == AUDIT_EVIDENCE and advice.get("label_error_rate") is not None:
-                line = (f"label error too high: {_estimate_line(advice)}, limit {advice['max_label_error']:g} "
-                        "on the upper bound")
+                high = advice["label_error_rate"] >= advice["max_label_error"]
+                line = (f"label error {'too high' if high else 'not certified'}: {_estimate_line(advice)}, limit "
+                        f"{advice['max_label_error']:g} on the upper bound")
             lines.append(line)
         elif o["status"] == ERRORED:
             lines.append(f"{o['description'] or o['column']}: could not be evaluated ({o['error']})")

@@ -47,7 +47,7 @@ from labelgate.report.inputs import (
     verdict_reason,
 )
 from labelgate.verdict import BANNER, verdict_status
-from labelgate.vocabulary import ERRORED, FAILED
+from labelgate.vocabulary import ERRORED, FAILED, WARN
 
 MAX_HISTOGRAM_CLASSES = 12  # the most frequent classes get a histogram; the rest are named
 MAX_WIDE_CLASSES = 8  # the subsets table has a column per class up to this many classes
@@ -271,6 +271,8 @@ def blockers_section(inputs: ReportInputs) -> dict[str, Any]:
     """One entry per blocking figure with the numbers behind it: the audit estimate per class, the audit
     reference's gold- vs LLM-trained accuracy per seed and its curves, the gated subset's seeds and curve, the
     filter subset's size; any other blocker with its observed value and limit."""
+    from labelgate.gate import AUDIT_EVIDENCE
+
     verdict = inputs.verdict
     if verdict is None:
         raise _input_note(inputs, "verdict", "gate verdict")
@@ -278,11 +280,16 @@ def blockers_section(inputs: ReportInputs) -> dict[str, Any]:
     if not lines:
         raise Missing("Nothing blocks this label set.")
     failed = [o for o in ordered_outcomes(verdict)
-              if o.get("status") == ERRORED or (o.get("status") == FAILED and o.get("severity") != "warning")]
-    entries = [_blocker(inputs, o) for o in failed]
-    described = {e["column"] for e in entries}
+              if o.get("status") == ERRORED or (o.get("status") == FAILED and o.get("severity") != WARN)]
+    entries = []
+    for o in failed:
+        entry = _blocker(inputs, o)
+        if o.get("column") == "audit_accuracy_lower" and any(e["column"] == AUDIT_EVIDENCE for e in entries):
+            entry["tables"] = []  # the audit estimate is shown once, under the label error rate
+        entries.append(entry)
+    # blockers that are no expectation outcome (a required figure not measured, nothing measured, a gate error)
     entries += [{"title": line, "column": None, "line": line, "tables": [], "plot": None} for line in lines
-                if not any(c and c in line for c in described) and not any(e["title"] in line for e in entries)]
+                if not failed or line.startswith(("required figure", "nothing measured", "gate error"))]
     return {"lines": lines, "entries": entries}
 
 
