@@ -42,6 +42,7 @@ METHOD_MODEL_ASSISTED = ("stratified difference estimator (prediction-powered, P
                          "cross-fitted risk model on audit-free features and the words of the text)")
 INTERVAL = "Wilson score interval at the effective sample size, finite-population corrected"
 POOLED = -1
+DEFAULT_CONFIDENCE = 0.95  # confidence level of every interval estimated from the gold audit (score.audit_confidence)
 
 
 def estimate_text(figures: dict[str, Any] | None) -> str:

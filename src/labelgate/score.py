@@ -23,7 +23,7 @@ from labelgate.signals import SIGNALS, RiskSignal, ScoringContext, SignalParams
 from labelgate.signals.text_model import TextModelParams
 from labelgate.vocabulary import LABEL, LLM_LABEL
 
-DEFAULT_SIGNALS = ("entropy", "cleanlab", "agreement", "audit", "label_error", "class_balance")
+DEFAULT_SIGNALS = ("entropy", "cleanlab", "agreement", "audit", "label_error", "accuracy_loss", "class_balance")
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,11 @@ class ScoreParams:
                          for name, signal in SIGNALS.items()}
         return dataclasses.replace(own, text=text, signal_params=signal_params)
 
+    @property
+    def audit_confidence(self) -> float:
+        """The confidence level of every interval estimated from the gold audit (score.audit_confidence)."""
+        return self.signal_params["audit"].audit_confidence
+
     def signal(self, name: str) -> RiskSignal:
         """The registered signal `name` with its params."""
         return SIGNALS[name](self.signal_params[name])
@@ -93,7 +98,8 @@ def score_labels(
     table: LabelTable, params: ScoreParams, *, test_labels: pd.Series | None = None, progress=None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run each enabled signal; return (per-row table, summary with per-signal results and flat metrics)."""
-    context = ScoringContext(table, text=params.text, seed=params.seed, test_labels=test_labels)
+    context = ScoringContext(table, text=params.text, seed=params.seed, test_labels=test_labels,
+                             audit_confidence=params.audit_confidence)
     rows, summary = run_signals(context, params, progress=progress)
     return pd.concat([table.frame.reset_index(drop=True), *rows], axis=1), summary
 

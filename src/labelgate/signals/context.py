@@ -9,7 +9,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from labelgate.contract import LabelTable
+from labelgate.contract import GOLD, LabelTable
+from labelgate.estimation import DEFAULT_CONFIDENCE
 from labelgate.signals.text_model import TextModelParams
 
 
@@ -19,6 +20,7 @@ class ScoringContext:
     text: TextModelParams = field(default_factory=TextModelParams, kw_only=True)  # the out-of-fold text model
     seed: int = field(default=0, kw_only=True)  # score.seed: every random choice a signal makes derives from it
     test_labels: pd.Series | None = field(default=None, kw_only=True)
+    audit_confidence: float = field(default=DEFAULT_CONFIDENCE, kw_only=True)  # score.audit_confidence
 
     @cached_property
     def given_labels(self) -> np.ndarray:
@@ -42,3 +44,33 @@ class ScoringContext:
         from cleanlab.filter import find_label_issues
 
         return find_label_issues(self.given_labels, self.pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+
+    @cached_property
+    def audit_wrong(self) -> np.ndarray:
+        """Per row 1.0 where the gold audit says the LLM label is wrong, 0.0 where right, NaN off the audit."""
+        gold = self.table.label_codes(GOLD) if self.table.has_gold else np.full(len(self.given_labels), -1)
+        return np.where(gold >= 0, (gold != self.given_labels).astype(float), np.nan)
+
+    @cached_property
+    def audit_weights(self) -> np.ndarray:
+        """Audit weight of every audited row (1 where the table has none); 1 off the audit."""
+        weights = self.table.audit_weights()
+        audited = ~np.isnan(self.audit_wrong)
+        return np.where(audited, weights, 1.0) if weights is not None else np.ones(len(audited))
+
+    @cached_property
+    def audit_risk(self) -> tuple[np.ndarray | None, list[str]]:
+        """label_error's cross-fitted P(LLM label wrong) per row and the names of its features, computed once
+        (None: the audit is too small for a risk model, or one LLM label throughout)."""
+        from labelgate.signals.label_error import audit_risk
+
+        return audit_risk(self)
+
+    @cached_property
+    def error_estimate(self) -> dict:
+        """The audit-first label error estimate (estimation.estimate_error_rate) with the shared risk model."""
+        from labelgate.estimation import estimate_error_rate
+
+        return estimate_error_rate(self.audit_wrong, self.given_labels, risk=self.audit_risk[0],
+                                   weights=self.audit_weights, confidence=self.audit_confidence,
+                                   stratum_names=list(self.table.labels))

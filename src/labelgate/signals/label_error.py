@@ -68,14 +68,7 @@ class LabelErrorSignal(RiskSignal):
         weights = np.where(audited, weights, 1.0) if weights is not None else np.ones(len(given))
         seed = context.seed
         several = len(np.unique(given)) >= 2  # one LLM label throughout: no text model, no cleanlab flags
-        risk, used = None, []
-        if several:
-            features, feature_names = risk_features(context)
-            words = text_features(table.frame["text"], max_rows=context.text.max_train_rows,
-                                  max_features=context.text.max_features, seed=seed)
-            risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
-            used = [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
-                                      if words is not None else [])] if risk is not None else []
+        risk, used = context.audit_risk
         labels = list(table.labels)
         estimate = estimate_error_rate(wrong, given, risk=risk, weights=weights, confidence=confidence,
                                        stratum_names=labels)
@@ -99,6 +92,22 @@ class LabelErrorSignal(RiskSignal):
         metrics = {name: summary.get(name) for name in METRICS}
         rows = pd.DataFrame({RISK_COLUMN: risk if risk is not None else np.full(len(given), np.nan)})
         return SignalResult(self.name, rows, summary, metrics)
+
+
+def audit_risk(context: ScoringContext) -> tuple[np.ndarray | None, list[str]]:
+    """The cross-fitted risk model's P(LLM label wrong) per row and its feature names (None, [] when one LLM label
+    throughout or the audit is too small); ScoringContext.audit_risk caches it for every signal that reads it."""
+    if len(np.unique(context.given_labels)) < 2:
+        return None, []
+    table, seed = context.table, context.seed
+    features, feature_names = risk_features(context)
+    words = text_features(table.frame["text"], max_rows=context.text.max_train_rows,
+                          max_features=context.text.max_features, seed=seed)
+    risk = cross_fitted_risk(features, context.audit_wrong, words=words, seed=seed)
+    if risk is None:
+        return None, []
+    return risk, [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
+                                    if words is not None else [])]
 
 
 def risk_features(context: ScoringContext) -> tuple[RiskFeatures, list[str]]:
