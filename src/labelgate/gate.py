@@ -338,7 +338,8 @@ def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluati
     elif value >= limit:
         status = "above"
         classes = signal.get("loss_by_llm_label") or {}
-        worst = sorted((n for n, c in classes.items() if c.get("loss_rows")), key=lambda n: -classes[n]["loss_rows"])
+        worst = sorted((n for n, c in classes.items() if c.get("reproduced_errors")),
+                       key=lambda n: -classes[n]["reproduced_errors"])
         words = signal.get("loss_words") or []
         steps.append("the model learns the LLM's errors"
                      + (f" on rows it labels {', '.join(worst[:3])}" if worst else "")

@@ -91,7 +91,7 @@ def test_cleanlab_estimate_without_an_audit_is_no_evidence(workdir, cli):
     result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
     assert result.exit_code == 1, result.output
     verdict = gate_verdict(workdir / "gate.json")
-    assert verdict["missing_required"][0] == "label_error_rate_upper or audit_accuracy_lower"
+    assert verdict["missing_required"][:2] == ["accuracy_loss_upper", "label_error_rate_upper or audit_accuracy_lower"]
     assert "labelgate audit sample" in verdict["reason"]
     assert {o["column"] for o in verdict["outcomes"] if o["status"] == "pass"} == {
         "estimated_noise_rate", "annotator_alpha", "class_balance_tvd"}
@@ -228,7 +228,8 @@ def test_boolean_in_other_sections_is_refused(workdir, cli, good_csv):
                                            ("annotator_alpha", 3.0), ("estimated_noise_rate", "0.1")])
 def test_figure_outside_its_range_blocks(workdir, cli, figure, value):
     metrics = {"label_error_rate_upper": 0.08, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
-               "annotator_alpha": 0.8, "class_balance_tvd": 0.05, figure: value}
+               "annotator_alpha": 0.8, "class_balance_tvd": 0.05, "expected_accuracy_loss": 0.005,
+               "expected_accuracy_loss_lower": -0.01, "expected_accuracy_loss_upper": 0.02, figure: value}
     (workdir / "label_risk.json").write_text(json.dumps({"metrics": metrics}))
     result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
     assert result.exit_code == 1, result.output
@@ -465,11 +466,11 @@ def test_expectation_dropped_by_gx_is_caught(workdir, monkeypatch):
         return real(gx, suite_json, frame, parameters)[1:]
 
     monkeypatch.setattr(expectations, "_validate", dropping)
-    frame = pd.DataFrame([{"label_error_rate_upper": 0.05, "systematic_error_share": 0.2, "text_error_auc": 0.5,
-                           "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9, "annotator_alpha": 0.8,
-                           "class_balance_tvd": 0.1}])
-    with pytest.raises(ConfigError, match=r"7 expectation\(s\) in, 6 result\(s\) out; not evaluated: "
-                                          r"expect_column_max_to_be_between on 'label_error_rate_upper'"):
+    frame = pd.DataFrame([{"accuracy_loss_upper": 0.02, "label_error_rate_upper": 0.05, "systematic_error_share": 0.2,
+                           "text_error_auc": 0.5, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
+                           "annotator_alpha": 0.8, "class_balance_tvd": 0.1}])
+    with pytest.raises(ConfigError, match=r"8 expectation\(s\) in, 7 result\(s\) out; not evaluated: "
+                                          r"expect_column_max_to_be_between on 'accuracy_loss_upper'"):
         run_suite("label_summary", frame, GateParams().thresholds(), expectations_dir=workdir / "expectations")
 
 

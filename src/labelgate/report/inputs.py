@@ -259,6 +259,17 @@ def label_error(inputs: ReportInputs) -> dict[str, Any] | None:
     return signal(inputs, "label_error")
 
 
+def accuracy_loss(inputs: ReportInputs) -> dict[str, Any] | None:
+    """The expected accuracy loss (the `accuracy_loss` signal)."""
+    return signal(inputs, "accuracy_loss")
+
+
+def loss_verdict(inputs: ReportInputs) -> dict[str, Any]:
+    """The verdict's deciding accuracy loss: value, source, status against the limit, next steps."""
+    block = (inputs.verdict or {}).get("accuracy_loss")
+    return block if isinstance(block, dict) else {}
+
+
 def next_steps(inputs: ReportInputs) -> list[str]:
     """The verdict's suggested next steps for the label error rate."""
     block = (inputs.verdict or {}).get("label_error")

@@ -1,39 +1,31 @@
 """Expected accuracy loss: how many points of test accuracy training on these LLM labels costs, instead of their gold
-labels, for the model the pipeline trains; with an interval. The gate's primary blocking figure.
+labels, for the model the pipeline trains; with an interval. The figure the gate decides on (harm.py).
 
-Why not the error rate: the *kind* of error decides the harm (Lu & Smith 2025). A fine-tuned encoder averages out
-wrong labels that look random (the same 10% of wrong labels costs it ~0.3 points) and learns wrong labels that follow
-the text (~4 points). So the estimate measures, on this label set, how much of the LLM's error a model trained on
-these labels actually *learns*, and reads that in fine-tuned accuracy points through a calibration fitted on data where
-rate and harm disagree (bench/calibration).
+Why not the error rate alone: the *kind* of error decides the harm (Lu & Smith 2025). A model averages out wrong
+labels that look random and learns wrong labels that follow the text. So the estimate measures, on this label set,
+how many of the LLM's errors a model trained on these labels *reproduces*, and reads the two figures in fine-tuned
+accuracy points through a calibration fitted on data where rate and harm disagree (bench/calibration):
 
-Measurement (no fine-tuning; seconds on 10k rows):
+    expected_accuracy_loss = label_error_rate * (rate_scale + learned_scale * learned_excess)
 
-1. Two cheap text models (the score stage's TF-IDF + logistic regression, the same settings as cleanlab's out-of-fold
-   model) are cross-fitted over the audited rows: for each fold of the audit, both train on every other row and
-   predict the fold's audited rows, which they never saw.
-   * the **LLM model** trains on the LLM labels as they are: what the pipeline would train;
-   * the **denoised model** trains on the same rows with the audit's gold labels where known and every other row
-     weighted by the probability that its LLM label is right, 1 - `label_error_risk` (label_error's cross-fitted
-     risk model, which learns from the audit which rows the LLM gets wrong: their words, cleanlab's flags, the LLM's
-     own confidence). Importance reweighting by the probability that a noisy label is clean is the standard correction
-     for instance-dependent label noise (Liu & Tao 2016, "Classification with noisy labels by importance
-     reweighting"); it is the cheap stand-in for "trained on gold labels".
-2. Per audited row, the paired difference d = [denoised model right] - [LLM model right] against the gold label.
-   Its stratified mean (strata: LLM label, shares of all rows, audit weights, finite-population corrected; the same
-   design as estimation.py) is the **cheap accuracy loss**: errors the LLM model learns and the denoised one does not
-   show up as d = 1 on the rows they touch, including correctly labelled rows that the learned error spills onto;
-   errors a model cannot learn (random flips) leave both models alike, d ~ 0.
-3. The **calibration** maps the cheap loss to the loss of the fine-tuned model:
-       expected_accuracy_loss = learned_scale * cheap_loss + rate_scale * label_error_rate
-   The second term is the generic cost of wrong labels a model does not learn (noisier gradients, fewer clean rows);
-   both constants are fitted by bench/calibration/derive_defaults.py on fine-tuned runs, never set by hand.
-   Interval: the cheap loss's and the error rate's design-based variances plus the calibration's residual variance
-   (`loss_calibration_sd`, the spread of the fine-tuned truth around the fit), normal at the audit's confidence level.
-   Strata with fewer than two audited rows are unmeasured: their share of the rows is added to the upper bound.
+* `label_error_rate`: the audit-first estimate with its interval (estimation.py, the label_error signal's figure,
+  shared through ScoringContext.error_estimate: strata, audit weights, the risk model, unmeasured strata).
+* `learned_excess`: of the audited wrong labels, the share that a text model trained on the LLM labels reproduces on
+  rows it never saw, beyond chance. The model is the out-of-fold text model cleanlab already fitted
+  (ScoringContext.pred_probs: every row's prediction comes from a model trained on the other folds' LLM labels), so
+  this costs no model fit. A wrong label is *reproduced* when that model predicts the LLM's (wrong) label for the
+  row; by chance it would do so at its own error rate on correctly labelled rows of the same gold class, spread over
+  the other classes (`errors_learned_chance`); the excess is (reproduced - chance) / (1 - chance), in [0, 1]. Random
+  flips give ~0, errors that follow a word ~1, an LLM's own errors in between.
+* `rate_scale`: what a wrong label costs the fine-tuned model when it is not learned (noisier gradients, fewer clean
+  rows); `learned_scale`: what it costs more when it is. Both are fitted by least squares on fine-tuned runs of
+  `labelgate train` (seed-paired against the gold labels) by bench/calibration/derive_loss_calibration.py; the
+  residual spread of that fit is `loss_calibration_sd`.
 
-The pipeline later measures the same figure with its own fine-tuned models (audit_reference, the gold reference);
-the gate reports both and the measured one decides there.
+Interval: the statistical bounds come from the bounds of the two factors (the error rate's interval, and Wilson's
+interval of the reproduced share at the Kish size of the audited errors, carried through the chance correction); the
+calibration's residual sd is added in quadrature at the same confidence level. With no audited error the learned share
+is unknown: its bounds are [0, 1], so the upper bound assumes every error is learned.
 """
 
 from __future__ import annotations
@@ -46,30 +38,28 @@ import numpy as np
 import pandas as pd
 
 from labelgate.config import check_range
-from labelgate.contract import GOLD
-from labelgate.estimation import z_value
+from labelgate.estimation import kish_n, wilson, z_value
 from labelgate.harm import LOSS
 from labelgate.signals.base import RiskSignal, SignalParams, SignalResult, register
 from labelgate.signals.context import ScoringContext
 
-METRICS = (LOSS, f"{LOSS}_lower", f"{LOSS}_upper", "cheap_accuracy_loss", "errors_learned_share")
-FOLDS = 5
-MIN_STRATUM = 2  # audited rows a stratum needs for a variance; fewer: unmeasured, its share goes to the upper bound
+LEARNED = "errors_learned_share"
+METRICS = (LOSS, f"{LOSS}_lower", f"{LOSS}_upper", LEARNED, "errors_learned_excess")
 TOP_WORDS = 8
 
 
 @dataclass(frozen=True)
 class AccuracyLossParams(SignalParams):
-    """Calibration of the expected accuracy loss (params.yaml `score:` keys), derived by
-    bench/calibration/derive_defaults.py from fine-tuned runs of `labelgate train` (see the module docstring)."""
+    """Calibration of the expected accuracy loss (params.yaml `score:` keys), fitted on fine-tuned runs by
+    bench/calibration/derive_loss_calibration.py (see the module docstring)."""
 
-    loss_learned_scale: float = 1.0  # fine-tuned accuracy lost per unit of cheap-model loss
-    loss_rate_scale: float = 0.05  # fine-tuned accuracy lost per wrong label that the cheap model does not learn
-    loss_calibration_sd: float = 0.01  # residual sd of the fine-tuned loss around the calibration (accuracy units)
+    loss_rate_scale: float = 0.23  # accuracy lost per wrong label the model does not learn
+    loss_learned_scale: float = 0.28  # accuracy lost in addition per wrong label the model learns
+    loss_calibration_sd: float = 0.012  # residual sd of the fine-tuned loss around the calibration (accuracy units)
 
     def __post_init__(self):
-        check_range("loss_learned_scale", self.loss_learned_scale, 0.0, 10.0)
-        check_range("loss_rate_scale", self.loss_rate_scale, 0.0, 1.0)
+        check_range("loss_rate_scale", self.loss_rate_scale, 0.0, 5.0)
+        check_range("loss_learned_scale", self.loss_learned_scale, 0.0, 5.0)
         check_range("loss_calibration_sd", self.loss_calibration_sd, 0.0, 0.5)
 
 
@@ -79,7 +69,7 @@ class AccuracyLossSignal(RiskSignal):
     description = "Expected test-accuracy loss of the trained model from these labels (vs gold), with interval"
     Params = AccuracyLossParams
     params: AccuracyLossParams
-    columns = ("accuracy_loss_paired",)
+    columns = ("accuracy_loss_learned_error",)
     metrics = METRICS
 
     def score(self, context: ScoringContext) -> SignalResult:
@@ -89,180 +79,102 @@ class AccuracyLossSignal(RiskSignal):
         given = context.given_labels
         if len(np.unique(given)) < 2:
             return self.unavailable("one LLM label throughout: no text model can be trained on these labels")
-        gold = table.label_codes(GOLD)
-        weights = table.audit_weights()
-        weights = np.where(gold >= 0, weights, 1.0) if weights is not None else np.ones(len(given))
-        risk, _ = context.audit_risk
-        rows = training_rows(gold, max_rows=context.text.max_train_rows, seed=context.seed)
-        words = word_features(table.frame["text"], rows, max_features=context.text.max_features)
-        if words is None:
-            return self.unavailable("no word occurs in two texts: no text model can be trained")
-        sub = paired_differences(words, given[rows], gold[rows], None if risk is None else risk[rows],
-                                 regularisation=context.text.text_model_c, seed=context.seed)
-        paired = sub.expand(rows, len(given))
-        cheap = stratified_mean(paired.difference, given, weights)
-        summary = combine(cheap, context.error_estimate, self.params, confidence=context.audit_confidence)
-        summary.update(explain(paired, gold, given, weights, table, list(table.labels)))
+        gold = np.where(np.isnan(context.audit_wrong), -1, table.label_codes("gold_label"))
+        predicted = context.pred_probs.argmax(axis=1)
+        weights = context.audit_weights
+        learned = learned_errors(predicted, gold, given, weights, n_classes=len(table.labels),
+                                 confidence=context.audit_confidence)
+        summary = combine(context.error_estimate, learned, self.params, confidence=context.audit_confidence)
+        summary.update(explain(predicted, gold, given, table.frame["text"], list(table.labels)))
         summary["available"] = True
-        summary["risk_model"] = "label_error_risk" if risk is not None else "none (audit too small): gold rows only"
         metrics = {name: summary.get(name) for name in METRICS}
-        rows = pd.DataFrame({"accuracy_loss_paired": paired.difference})
+        reproduced = (gold >= 0) & (gold != given) & (predicted == given)
+        rows = pd.DataFrame({"accuracy_loss_learned_error": reproduced})
         return SignalResult(self.name, rows, summary, metrics)
 
 
-@dataclass
-class Paired:
-    """Per row: the cross-fitted predictions of the LLM and the denoised model (-1 off the audit) and their paired
-    difference against the gold label (NaN off the audit)."""
-
-    llm_pred: np.ndarray
-    denoised_pred: np.ndarray
-    difference: np.ndarray
-
-    def expand(self, rows: np.ndarray, n: int) -> Paired:
-        """The same figures placed at `rows` of an n-row table (-1 / NaN elsewhere)."""
-        full = Paired(np.full(n, -1), np.full(n, -1), np.full(n, np.nan))
-        full.llm_pred[rows], full.denoised_pred[rows], full.difference[rows] = (
-            self.llm_pred, self.denoised_pred, self.difference)
-        return full
-
-
-def training_rows(gold: np.ndarray, *, max_rows: int, seed: int) -> np.ndarray:
-    """Every audited row plus at most `max_rows` other rows drawn at random (sorted): the rows the two text models
-    see. A linear bag-of-words model stops improving long before a million rows, and the cap bounds time and
-    memory on large tables."""
-    audited = np.flatnonzero(gold >= 0)
-    others = np.flatnonzero(gold < 0)
-    if len(others) > max_rows:
-        others = np.random.default_rng(seed).choice(others, size=max_rows, replace=False)
-    return np.sort(np.concatenate([audited, others]))
-
-
-def word_features(texts: pd.Series, rows: np.ndarray, *, max_features: int):
-    """TF-IDF words and bigrams (the text model's settings) of the given rows; None when no word occurs twice."""
-    from labelgate.signals.text_model import word_vectoriser
-
-    try:
-        return word_vectoriser(max_features).fit_transform(texts.iloc[rows].astype(str).tolist())
-    except ValueError:
-        return None
-
-
-def paired_differences(words, given: np.ndarray, gold: np.ndarray, risk: np.ndarray | None, *,
-                       regularisation: float, seed: int, folds: int = FOLDS) -> Paired:
-    """Cross-fit the LLM model and the denoised model over folds of the audited rows (module docstring, step 1-2).
-
-    words: the rows' features (sparse or dense, row-indexable); given / gold: label codes (gold -1 off the audit);
-    risk: P(LLM label wrong) per row, or None (then only the gold rows are corrected).
-    """
-    from sklearn.model_selection import KFold
-
-    n = len(given)
-    audited = np.flatnonzero(gold >= 0)
-    llm_pred = np.full(n, -1)
-    den_pred = np.full(n, -1)
-    difference = np.full(n, np.nan)
-    if len(audited) < 2:
-        return Paired(llm_pred, den_pred, difference)
-    clean = np.ones(n) if risk is None else 1.0 - np.clip(np.nan_to_num(risk, nan=0.0), 0.0, 1.0)
-    corrected = np.where(gold >= 0, gold, given)
-    clean = np.where(gold >= 0, 1.0, clean)
-    splitter = KFold(n_splits=min(folds, len(audited)), shuffle=True, random_state=seed)
-    in_fold = np.zeros(n, bool)
-    for _, held in splitter.split(audited):
-        rows = audited[held]
-        in_fold[:] = False
-        in_fold[rows] = True
-        train = np.flatnonzero(~in_fold)
-        for labels, weight, out in ((given, None, llm_pred), (corrected, clean, den_pred)):
-            out[rows] = _fit_predict(words, labels, None if weight is None else weight[train], train, rows,
-                                     regularisation)
-    on = audited
-    difference[on] = (den_pred[on] == gold[on]).astype(float) - (llm_pred[on] == gold[on]).astype(float)
-    return Paired(llm_pred, den_pred, difference)
-
-
-def _fit_predict(words, labels: np.ndarray, weight: np.ndarray | None, train: np.ndarray, rows: np.ndarray,
-                 regularisation: float) -> np.ndarray:
-    """Fit the text model on `train` rows and predict `rows`; a single training class predicts itself."""
-    from sklearn.linear_model import LogisticRegression
-
-    classes = np.unique(labels[train] if weight is None else labels[train][weight > 0])
-    if len(classes) < 2:
-        return np.full(len(rows), classes[0] if len(classes) else -1)
-    model = LogisticRegression(C=regularisation, max_iter=300, tol=1e-3)
-    model.fit(words[train], labels[train], sample_weight=weight)
-    return model.predict(words[rows])
-
-
-def stratified_mean(values: np.ndarray, strata: np.ndarray, weights: np.ndarray) -> dict[str, Any]:
-    """Population mean of a per-row value known on audited rows (NaN elsewhere): strata are weighted by their share
-    of all rows, rows inside a stratum by their audit weight (Hajek), variance design-based with the finite-population
-    correction. Strata with fewer than MIN_STRATUM audited rows are unmeasured (their row share is returned)."""
-    values = np.asarray(values, float)
-    audited = ~np.isnan(values)
-    n_rows = len(values)
-    mean = variance = unmeasured = 0.0
-    for stratum in np.unique(strata):
-        rows = strata == stratum
-        sample = rows & audited
-        share = rows.sum() / n_rows
-        n_h = int(sample.sum())
-        if n_h < MIN_STRATUM:
-            unmeasured += share
-            continue
-        w = weights[sample] / weights[sample].sum()
-        value = float(np.sum(w * values[sample]))
-        spread = float(np.sum(w * w * (values[sample] - value) ** 2)) * n_h / (n_h - 1)
-        mean += share * value
-        variance += share * share * spread * max(0.0, 1.0 - n_h / rows.sum())
-    measured = 1.0 - unmeasured
-    return {"value": mean / measured if measured > 0 else None, "variance": variance / max(measured, 1e-12) ** 2,
-            "unmeasured_share": unmeasured, "n_audited": int(audited.sum())}
-
-
-def combine(cheap: dict[str, Any], error: dict[str, Any], params: AccuracyLossParams, *,
-            confidence: float) -> dict[str, Any]:
-    """The calibrated expected loss with its interval (module docstring, step 3)."""
-    rate, rate_se = error.get("label_error_rate"), error.get("standard_error")
-    base = {"cheap_accuracy_loss": cheap["value"], "unmeasured_share": cheap["unmeasured_share"],
-            "confidence_level": confidence, "n_audited": cheap["n_audited"], "n_rows": error.get("n_rows"),
-            "calibration": {"learned_scale": params.loss_learned_scale, "rate_scale": params.loss_rate_scale,
-                            "calibration_sd": params.loss_calibration_sd}}
-    if cheap["value"] is None or rate is None or rate_se is None:
-        return {**base, LOSS: None, f"{LOSS}_lower": None, f"{LOSS}_upper": None,
-                "reason": "too few audited rows in every LLM-label stratum"}
-    a, b = params.loss_learned_scale, params.loss_rate_scale
-    value = a * cheap["value"] + b * rate
-    variance = a * a * cheap["variance"] + b * b * rate_se ** 2 + params.loss_calibration_sd ** 2
-    half = z_value(confidence) * math.sqrt(variance)
-    upper = min(1.0, value + half + cheap["unmeasured_share"])
-    return {**base, LOSS: float(value), f"{LOSS}_lower": float(max(-1.0, value - half)),
-            f"{LOSS}_upper": float(upper), "cheap_accuracy_loss_se": math.sqrt(cheap["variance"])}
-
-
-def explain(paired: Paired, gold: np.ndarray, given: np.ndarray, weights: np.ndarray, table,
-            labels: list[str]) -> dict[str, Any]:
-    """What the LLM model learnt: the share of audited wrong labels it reproduces, the LLM labels whose rows carry
-    the loss, and the words most over-represented among the audited rows the loss falls on (what to fix)."""
+def learned_errors(predicted: np.ndarray, gold: np.ndarray, given: np.ndarray, weights: np.ndarray, *,
+                   n_classes: int, confidence: float) -> dict[str, Any]:
+    """The share of audited wrong labels the out-of-fold model reproduces, its chance level and the excess over
+    chance, each with bounds (module docstring). predicted: the model's class per row; gold: -1 off the audit."""
     audited = gold >= 0
     wrong = audited & (gold != given)
-    learned = wrong & (paired.llm_pred == given)
-    share = float(np.sum(weights[learned]) / np.sum(weights[wrong])) if wrong.any() else None
-    hurt = audited & (paired.difference > 0)
-    per_class = {}
-    for k, label in enumerate(labels):
-        rows = audited & (given == k)
+    out: dict[str, Any] = {"audited_errors": int(wrong.sum())}
+    if not wrong.any():
+        return {**out, LEARNED: None, "errors_learned_chance": None, "errors_learned_excess": None,
+                "excess_lower": 0.0, "excess_upper": 1.0}
+    w = weights[wrong]
+    share = float(np.sum(w * (predicted[wrong] == given[wrong])) / w.sum())
+    low, high = wilson(share, kish_n(w), z_value(confidence))
+    chance = chance_of_reproducing(predicted, gold, given, weights, n_classes)
+
+    def excess(value: float) -> float:
+        return float(np.clip((value - chance) / (1.0 - chance), 0.0, 1.0)) if chance < 1.0 else 0.0
+
+    return {**out, LEARNED: share, f"{LEARNED}_lower": low, f"{LEARNED}_upper": high,
+            "errors_learned_chance": chance, "errors_learned_excess": excess(share), "excess_lower": excess(low),
+            "excess_upper": excess(high)}
+
+
+def chance_of_reproducing(predicted: np.ndarray, gold: np.ndarray, given: np.ndarray, weights: np.ndarray,
+                          n_classes: int) -> float:
+    """How often the model would predict an audited wrong row's LLM label by chance: per gold class, the model's
+    error rate on the correctly labelled audited rows of that class (all of them where a class has none), spread
+    evenly over the other classes; averaged over the audited wrong rows (weighted)."""
+    audited = gold >= 0
+    right = audited & (gold == given)
+    wrong = audited & (gold != given)
+    overall = (float(np.sum(weights[right] * (predicted[right] != gold[right])) / np.sum(weights[right]))
+               if right.any() else 1.0 - 1.0 / n_classes)
+    miss = np.full(n_classes, overall)
+    for g in range(n_classes):
+        rows = right & (gold == g)
         if rows.any():
-            per_class[label] = {"audited": int(rows.sum()), "learned_errors": int((learned & (given == k)).sum()),
-                                "loss_rows": int((hurt & (given == k)).sum())}
-    return {"errors_learned_share": share, "audited_errors": int(wrong.sum()), "loss_by_llm_label": per_class,
-            "loss_words": loss_words(table.frame["text"], hurt, audited)}
+            miss[g] = float(np.sum(weights[rows] * (predicted[rows] != g)) / np.sum(weights[rows]))
+    per_row = miss[gold[wrong]] / (n_classes - 1)
+    return float(np.sum(weights[wrong] * per_row) / np.sum(weights[wrong]))
+
+
+def combine(error: dict[str, Any], learned: dict[str, Any], params: AccuracyLossParams, *,
+            confidence: float) -> dict[str, Any]:
+    """The calibrated expected loss with its interval (module docstring)."""
+    rate, low, high = (error.get(k) for k in ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper"))
+    base = {**learned, "label_error_rate": rate, "confidence_level": confidence, "n_audited": error.get("n_audited"),
+            "n_rows": error.get("n_rows"),
+            "calibration": {"rate_scale": params.loss_rate_scale, "learned_scale": params.loss_learned_scale,
+                            "calibration_sd": params.loss_calibration_sd}}
+    if rate is None or low is None or high is None:
+        return {**base, LOSS: None, f"{LOSS}_lower": None, f"{LOSS}_upper": None,
+                "reason": error.get("reason") or "no audited rows"}
+    a, b = params.loss_learned_scale, params.loss_rate_scale
+    excess = learned["errors_learned_excess"]
+    # no audited error: nothing says what is learned; the point estimate takes the midpoint of [0, 1]
+    point_excess = 0.5 if excess is None else excess
+    value = rate * (b + a * point_excess)
+    stat_low = low * (b + a * learned["excess_lower"])
+    stat_high = high * (b + a * learned["excess_upper"])
+    spread = z_value(confidence) * params.loss_calibration_sd
+    return {**base, LOSS: float(value),
+            f"{LOSS}_lower": float(value - math.hypot(value - stat_low, spread)),
+            f"{LOSS}_upper": float(min(1.0, value + math.hypot(stat_high - value, spread)))}
+
+
+def explain(predicted: np.ndarray, gold: np.ndarray, given: np.ndarray, texts: pd.Series,
+            labels: list[str]) -> dict[str, Any]:
+    """What to fix: per LLM label, the audited errors the model reproduces; the words most over-represented among
+    those rows against the other audited rows."""
+    audited = gold >= 0
+    reproduced = audited & (gold != given) & (predicted == given)
+    per_class = {label: {"audited": int((audited & (given == k)).sum()),
+                         "audited_errors": int((audited & (gold != given) & (given == k)).sum()),
+                         "reproduced_errors": int((reproduced & (given == k)).sum())}
+                 for k, label in enumerate(labels) if (audited & (given == k)).any()}
+    return {"loss_by_llm_label": per_class, "loss_words": loss_words(texts, reproduced, audited)}
 
 
 def loss_words(texts: pd.Series, hurt: np.ndarray, audited: np.ndarray, top: int = TOP_WORDS) -> list[str]:
-    """Words (in at least two loss rows) whose share among the audited rows the loss falls on most exceeds their share
-    among the other audited rows (add-one smoothed log ratio)."""
+    """Words (in at least two `hurt` rows) whose share among them most exceeds their share among the other audited
+    rows (add-one smoothed log ratio)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     if hurt.sum() < 2:
