@@ -11,19 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from labelgate.audit_reference import (
-    AuditReferenceParams,
-    attach_to_evaluation,
-    audit_gap,
-    audit_tables,
-    compare_at_equal_size,
-    not_measured_reason,
-)
+from labelgate.audit_reference import AuditReferenceParams, audit_gap, audit_tables, not_measured_reason
 from labelgate.config import section
+from labelgate.curves import CurveParams, compare_at_equal_size, curve_decline
 from labelgate.errors import BadInputError, ConfigError
-from labelgate.evaluate import evaluate_runs
+from labelgate.evaluate import attach_to_evaluation, evaluate_runs
 from labelgate.gate import GateParams, run_gate
-from labelgate.learning_curve import CurveParams, curve_decline, summarise_curve
+from labelgate.learning_curve import summarise_curve
 
 LABELS = ("a", "b")
 TRUTH = ["a", "a", "b", "b"]
