@@ -233,7 +233,7 @@ def main(labels_path: str | os.PathLike, out: str | os.PathLike, *, params: dict
     from labelgate.config import section
     from labelgate.contract import read_table
     from labelgate.outputs import write_json
-    from labelgate.subsets import DEFAULT_SUBSETS_DIR, training_inputs
+    from labelgate.train.inputs import DEFAULT_SUBSETS_DIR, training_inputs
     from labelgate.train.params import TrainParams
 
     inputs = training_inputs(subset, params, subsets_dir=subsets_dir or DEFAULT_SUBSETS_DIR, table=table, test=test)

@@ -47,8 +47,8 @@ from labelgate.curves import (
     gap_to_reference,
     plateau_flag,
 )
-from labelgate.subsets import DEFAULT_SUBSETS_DIR
 from labelgate.train.data import check_training_frame, encode_labels
+from labelgate.train.inputs import DEFAULT_SUBSETS_DIR
 from labelgate.train.loop import fine_tune, predict_proba
 from labelgate.train.params import TrainParams
 from labelgate.vocabulary import LABEL, TEXT, model_prob_column
@@ -201,7 +201,7 @@ def main(subset: str, out: str | os.PathLike, *, params: dict[str, Any], test: s
     a line to `warn`), take the gap from the reference's curve JSON when it exists, write the curve JSON to `out`."""
     from labelgate.config import section
     from labelgate.outputs import read_json, write_json
-    from labelgate.subsets import training_inputs
+    from labelgate.train.inputs import training_inputs
 
     inputs = training_inputs(subset, params, subsets_dir=subsets_dir, table=table, test=test)
     train_params = section(params, "train", TrainParams)

@@ -149,7 +149,7 @@ def main(subset: str, seed: int, out: str | os.PathLike, *, params: dict[str, An
     whole (atomic)."""
     from labelgate.config import section
     from labelgate.outputs import atomic_dir
-    from labelgate.subsets import DEFAULT_SUBSETS_DIR, training_inputs
+    from labelgate.train.inputs import DEFAULT_SUBSETS_DIR, training_inputs
 
     inputs = training_inputs(subset, params, subsets_dir=subsets_dir or DEFAULT_SUBSETS_DIR, table=table, test=test)
     result = train_run(inputs.train, inputs.test, inputs.labels, section(params, "train", TrainParams),
