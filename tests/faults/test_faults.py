@@ -374,17 +374,32 @@ def test_implicit_params_may_be_absent(workdir, cli, good_csv):
 # ------------------------------------------------------------------------------------ 7. all or nothing
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_score_with_unwritable_summary_writes_nothing(workdir, cli, good_csv):
+def test_score_with_unwritable_summary_writes_nothing(workdir, cli, good_csv, monkeypatch):
+    """A folder without write permission for the summary: the scores are not written either. Root may write into
+    any folder, so the permission check a non-root user meets is made here by the temporary-file call the outputs
+    go through; the test then runs the same way as root (CI) and as a user."""
+    import tempfile
+
+    from labelgate import outputs
+
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args, dir=None, **kwargs):  # noqa: A002 - tempfile's own keyword
+        if dir is not None and not os.stat(dir).st_mode & stat.S_IWUSR:
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real_mkstemp(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr(outputs.tempfile, "mkstemp", mkstemp)
     locked = workdir / "locked"
     locked.mkdir()
     locked.chmod(stat.S_IRUSR | stat.S_IXUSR)
     try:
         result = cli("score", good_csv, "--out", workdir / "scores.parquet", "--summary", locked / "risk.json")
-        one_error_line(result, code=2, contains="cannot write here")
+        one_error_line(result, code=2, contains=("risk.json", "cannot write here (Permission denied)"))
     finally:
         locked.chmod(stat.S_IRWXU)
-    assert not (workdir / "scores.parquet").exists()
+    assert not (workdir / "scores.parquet").exists() and list(locked.iterdir()) == []
+    assert [p.name for p in workdir.iterdir() if p.name.startswith(".")] == []  # no temporary files left
 
 
 def test_score_with_summary_under_a_file_writes_nothing(workdir, cli, good_csv):
