@@ -41,10 +41,10 @@ from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LABEL, TEXT
 from labelgate.curves import CurveParams, accuracy_and_macro_f1
 from labelgate.errors import BadInputError
+from labelgate.estimation import DEFAULT_CONFIDENCE
 
 GOLD_VERSION, LLM_VERSION = "gold", "llm"  # the two label versions of the audited rows
 DEFAULT_MIN_ROWS = 50  # fewer audited rows in the subset: the audit reference is not measured
-DEFAULT_CONFIDENCE = 0.95
 INTERVAL_METHOD = "normal: seed variance / k + paired test-item variance / n"
 # Figures of the audit JSON that `evaluate` copies into the audited subset's row of metrics/evaluate.json (the
 # training_stability suite's row); AUDIT_FIGURES adds the two curve comparisons evaluate computes. Every subset row

@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from labelgate.contract import GOLD, LLM_LABEL
-from labelgate.estimation import auc_interval, estimate_error_rate, systematic_share, weighted_share
+from labelgate.estimation import (
+    DEFAULT_CONFIDENCE,
+    auc_interval,
+    estimate_error_rate,
+    systematic_share,
+    weighted_share,
+)
 from labelgate.signals.audit import AuditParams
 from labelgate.signals.base import RiskSignal, SignalResult, register
 from labelgate.signals.context import ScoringContext
@@ -235,7 +241,7 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
 
 
 def text_error_auc(texts: list[str], given: np.ndarray, wrong: np.ndarray, *, n_classes: int,
-                   confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+                   confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> dict[str, Any]:
     """Cross-validated ROC AUC of predicting the audited wrong labels from the text (TF-IDF words and bigrams)
     and the LLM label. ~0.5: errors look random to a text model; well above: they follow the text."""
     from scipy.sparse import csr_matrix, hstack
