@@ -27,8 +27,8 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 # The demo gates two label sets and expects one of each verdict: the Gemma labels BLOCKED, their crowd-labelled
-# version PASSED. `dvc repro gate gold_check` computes both verdicts (it fails only on a crash); the script prints
-# them in two lines and exits 0 when they are the documented ones. A plain `dvc repro` also runs the `enforce`
+# version WARN (passed with one warning). `dvc repro gate gold_check` computes both verdicts (it fails only on a
+# crash); the script prints them in two lines and exits 0 when they are the documented ones. A plain `dvc repro` also runs the `enforce`
 # stage, which fails when the gate blocks, as it should in a real pipeline.
 demo: install
 	$(BIN)/dvc repro gate gold_check
@@ -55,7 +55,7 @@ bench: install
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-# --- Past one laptop (issue 12) ---------------------------------------------------------------------------------
+# --- Past one laptop -------------------------------------------------------------------------------------------
 # llama.cpp's own OpenAI-compatible server, built from source into a separate venv so the project venv and the
 # default test suite are unaffected (the build takes ~8 min on 2 cores). `make llama-server-test` then runs the
 # real-server tests (skipped by the default suite when .venv-llama is absent) and `make llama-server-bench` writes

@@ -34,7 +34,7 @@ def points(accuracies, sizes=(250, 500, 1000, 2000)):
 
 class TestDecliningCurve:
     def test_issue_example_declines_by_eight_points(self):
-        # the 15% text-following noise set of issue 11: 0.64 -> 0.79 -> 0.76 -> 0.71 as data grows
+        # the calibration benchmark's 15% text-following noise set: 0.64 -> 0.79 -> 0.76 -> 0.71 as data grows
         assert curve_decline(points((0.64, 0.79, 0.76, 0.71))) == pytest.approx(0.08)
 
     def test_rising_curve_has_a_negative_decline(self):

@@ -1,4 +1,4 @@
-"""Stage 3, filter: mitigations as training subsets, the paper's entropy filter and consistency ensemble plus
+"""Stage `filter`: mitigations as training subsets, the paper's entropy filter and consistency ensemble plus
 cleanlab pruning.
 
 Strategies (each reads the per-example table written by `labelgate score`):

@@ -1,6 +1,6 @@
-"""Fault injection: each case of issue 14, tried as a careless or hostile user would. Every one must end in exit 1
-(blocked, with the reason) or exit 2 (bad input or configuration, one line naming file and key), never exit 0,
-never a traceback, and never a partial output file.
+"""Fault injection: each bad input, config or environment, tried as a careless or hostile user would. Every one must
+end in exit 1 (blocked, with the reason) or exit 2 (bad input or configuration, one line naming file and key), never
+exit 0, never a traceback, and never a partial output file.
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def test_single_class_llm_labels_block_with_a_reason(workdir, cli):
     verdict = gate_verdict(workdir / "v.json")
     outcome = {o["column"]: o for o in verdict["outcomes"]}
     assert verdict["blocked"]
-    # cleanlab is not measurable; its noise rate is a warning since issue 11 (the audit estimate is the headline)
+    # cleanlab is not measurable; its noise rate is only a warning (the audit estimate is the headline)
     assert outcome["estimated_noise_rate"]["status"] == "skipped"
     assert outcome["annotator_alpha"]["status"] == "skipped"  # alpha is undefined for one label value
 
