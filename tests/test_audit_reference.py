@@ -238,6 +238,7 @@ TINY = {"max_length": 32, "epochs": 1, "batch_size": 16, "eval_batch_size": 64, 
         "freeze_embeddings": True, "freeze_layers": 4, "num_threads": 2, "warmup_ratio": 0.0, "seeds": [0, 1]}
 
 
+@pytest.mark.slow  # trains 2 x 2 runs and a curve point
 def test_audit_reference_end_to_end(tmp_path, repo, cli, monkeypatch):
     """64 audited demo tweets (half their LLM labels flipped to the next class), 64 test tweets, 2 seeds, tiny
     params: the CLI trains 2 x 2 runs + the gold curve's 1/2 point, and evaluate carries the gap to the raw subset."""

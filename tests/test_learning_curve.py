@@ -59,6 +59,7 @@ class TestCurveMaths:
         assert own["gap_to_reference"] == 0.0 and own["plateau"] is False
 
 
+@pytest.mark.slow  # trains (the `tiny` runs)
 def test_cli_curve_reuses_the_full_run(tiny, tmp_path):
     folder = tiny["folder"]
     full_run = tmp_path / "models" / "tiny" / "seed_0"

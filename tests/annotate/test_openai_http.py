@@ -182,6 +182,7 @@ annotate_texts(texts, ("negative", "neutral", "positive"), params)
 """
 
 
+@pytest.mark.slow  # starts a Python process and kills it mid-run
 def test_killed_mid_run_resumes_from_the_cache(tmp_path):
     texts = [f"text {i} about nothing" if i % 3 else f"I love text {i}" for i in range(40)]
     with FakeOpenAI(delay_s=0.05) as server:
