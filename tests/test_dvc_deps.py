@@ -138,6 +138,7 @@ def command_modules(command: str) -> set[str]:
 def stage_command(cmd: str) -> str:
     words = shlex.split(cmd)
     assert words[0] == "labelgate", f"a demo stage runs the package CLI, not {cmd!r}"
+    assert words[1] in cli_commands(), f"{cmd!r}: no command {words[1]!r} in cli.py"
     return words[1]
 
 
