@@ -1,4 +1,4 @@
-"""Stage 6, gate: check label-risk and training-stability figures against the GX suites in expectations/.
+"""Stage `gate`: check label-risk and training-stability figures against the GX suites in expectations/.
 
 Suites and the tables they run on:
   label_risk          per-example scores (distribution checks: median entropy, label-issue rate, agreement)

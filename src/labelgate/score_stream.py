@@ -38,8 +38,8 @@ from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT, LabelTable
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
 from labelgate.outputs import atomic_paths, write_json_to
-from labelgate.score import ScoreParams, run_signals
 from labelgate.signals.context import ScoringContext
+from labelgate.signals.runner import ScoreParams, run_signals
 from labelgate.signals.text_model import SampledFoldModel, sample_plan
 from labelgate.validate import ValidateParams, validate_label_chunk
 

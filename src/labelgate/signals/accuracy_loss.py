@@ -9,7 +9,7 @@ accuracy points through a calibration fitted on data where rate and harm disagre
     expected_accuracy_loss = label_error_rate * (rate_scale + learned_scale * learned_excess)
 
 * `label_error_rate`: the audit-first estimate with its interval (estimation.py, the label_error signal's figure,
-  shared through ScoringContext.error_estimate: strata, audit weights, the risk model, unmeasured strata).
+  shared through label_error.shared_estimate: strata, audit weights, the risk model, unmeasured strata).
 * `learned_excess`: of the audited wrong labels, the share that a text model trained on the LLM labels reproduces on
   rows it never saw, beyond chance. The model is the out-of-fold text model cleanlab already fitted
   (ScoringContext.pred_probs: every row's prediction comes from a model trained on the other folds' LLM labels), so
@@ -42,6 +42,7 @@ from labelgate.estimation import kish_n, wilson, z_value
 from labelgate.harm import LOSS
 from labelgate.signals.base import RiskSignal, SignalParams, SignalResult, register
 from labelgate.signals.context import ScoringContext
+from labelgate.signals.label_error import shared_estimate
 
 LEARNED = "errors_learned_share"
 METRICS = (LOSS, f"{LOSS}_lower", f"{LOSS}_upper", LEARNED, "errors_learned_excess")
@@ -84,7 +85,7 @@ class AccuracyLossSignal(RiskSignal):
         weights = context.audit_weights
         learned = learned_errors(predicted, gold, given, weights, n_classes=len(table.labels),
                                  confidence=context.audit_confidence)
-        summary = combine(context.error_estimate, learned, self.params, confidence=context.audit_confidence)
+        summary = combine(shared_estimate(context), learned, self.params, confidence=context.audit_confidence)
         summary.update(explain(predicted, gold, given, table.frame["text"], list(table.labels)))
         summary["available"] = True
         metrics = {name: summary.get(name) for name in METRICS}

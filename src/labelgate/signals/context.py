@@ -3,8 +3,10 @@ inputs several signals share (label codes, out-of-fold text-model probabilities,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ class ScoringContext:
     seed: int = field(default=0, kw_only=True)  # score.seed: every random choice a signal makes derives from it
     test_labels: pd.Series | None = field(default=None, kw_only=True)
     audit_confidence: float = field(default=DEFAULT_CONFIDENCE, kw_only=True)  # score.audit_confidence
+    _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def given_labels(self) -> np.ndarray:
@@ -58,19 +61,9 @@ class ScoringContext:
         audited = ~np.isnan(self.audit_wrong)
         return np.where(audited, weights, 1.0) if weights is not None else np.ones(len(audited))
 
-    @cached_property
-    def audit_risk(self) -> tuple[np.ndarray | None, list[str]]:
-        """label_error's cross-fitted P(LLM label wrong) per row and the names of its features, computed once
-        (None: the audit is too small for a risk model, or one LLM label throughout)."""
-        from labelgate.signals.label_error import audit_risk
-
-        return audit_risk(self)
-
-    @cached_property
-    def error_estimate(self) -> dict:
-        """The audit-first label error estimate (estimation.estimate_error_rate) with the shared risk model."""
-        from labelgate.estimation import estimate_error_rate
-
-        return estimate_error_rate(self.audit_wrong, self.given_labels, risk=self.audit_risk[0],
-                                   weights=self.audit_weights, confidence=self.audit_confidence,
-                                   stratum_names=list(self.table.labels))
+    def memo(self, key: str, compute: Callable[[ScoringContext], Any]) -> Any:
+        """`compute(self)`, computed once per context and key: what one signal computes and another reads (the
+        label_error risk model and estimate, read by accuracy_loss) without the context importing either."""
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        return self._memo[key]
