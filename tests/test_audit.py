@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelgate.audit import AuditParams, _allocate, merge_audit, sample_audit
+from labelgate.audit import AuditSampleParams, _allocate, merge_audit, sample_audit
 from labelgate.errors import BadInputError
 
 LABELS = ["a", "b", "c"]
@@ -31,7 +31,7 @@ def test_allocation_is_proportional_with_a_minimum():
 
 def test_proportional_sample_and_weights():
     frame = scores()
-    export, summary = sample_audit(frame, LABELS, AuditParams(size=50, seed=1))
+    export, summary = sample_audit(frame, LABELS, AuditSampleParams(size=50, seed=1))
     assert list(export.columns) == ["id", "text", "llm_label", "audit_weight", "audit_stratum", "audit_risk",
                                     "gold_label"]
     assert export["llm_label"].value_counts().to_dict() == {"a": 25, "b": 15, "c": 10}
@@ -39,13 +39,13 @@ def test_proportional_sample_and_weights():
     assert export["audit_weight"].sum() == len(frame)
     assert export["id"].is_unique and export["gold_label"].isna().all()
     assert summary["risk"] == "cleanlab_label_quality"
-    again, _ = sample_audit(frame, LABELS, AuditParams(size=50, seed=1))
+    again, _ = sample_audit(frame, LABELS, AuditSampleParams(size=50, seed=1))
     assert again.equals(export)  # deterministic for a seed
 
 
 def test_oversampling_records_inverse_inclusion_probabilities():
     frame = scores()
-    export, _ = sample_audit(frame, LABELS, AuditParams(size=50, oversample=3.0, high_risk_share=0.2, seed=2))
+    export, _ = sample_audit(frame, LABELS, AuditSampleParams(size=50, oversample=3.0, high_risk_share=0.2, seed=2))
     high = export[export["audit_stratum"] == "a/high-risk"]
     low = export[export["audit_stratum"] == "a"]
     # stratum a: 100 rows, 25 to draw; the 20 riskiest get 3x: round(25 * 60 / 140) = 11 of 20, 14 of 80
@@ -61,7 +61,7 @@ def test_oversampling_records_inverse_inclusion_probabilities():
 def test_already_audited_rows_are_not_sampled_again():
     frame = scores()
     frame.loc[:149, "gold_label"] = frame.loc[:149, "llm_label"]
-    export, summary = sample_audit(frame, LABELS, AuditParams(size=500))
+    export, summary = sample_audit(frame, LABELS, AuditSampleParams(size=500))
     assert summary["candidates"] == 50 and len(export) == 50
     assert set(export["id"]) == {f"r{i}" for i in range(150, 200)}
 

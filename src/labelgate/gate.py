@@ -1,4 +1,4 @@
-"""Stage 6, gate: check label-risk and training-stability figures against the GX suites in expectations/.
+"""Stage `gate`: check label-risk and training-stability figures against the GX suites in expectations/.
 
 Suites and the tables they run on:
   label_risk          per-example scores (distribution checks: median entropy, label-issue rate, agreement)
@@ -19,6 +19,7 @@ Thresholds fill the suites' `$PARAMETER` placeholders from params.yaml `gate:`. 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,8 +41,11 @@ from labelgate.expectations import (
     suite_columns,
     suite_path,
 )
+from labelgate.estimation import DEFAULT_CONFIDENCE
+from labelgate.harm import DECIDING, DECIDING_FIGURES, PREDICTED, SOURCE, loss_text
+from labelgate.harm import deciding as deciding_loss
 from labelgate.verdict import count_outcomes
-from labelgate.vocabulary import BLOCK, ERRORED, FAILED, PASS, SKIPPED, WARN
+from labelgate.vocabulary import AUDIT_EVIDENCE, BLOCK, ERRORED, FAILED, PASS, SKIPPED, WARN
 
 LABEL_SUITES = ("label_risk", "label_summary")
 STABILITY_SUITE = "training_stability"
@@ -58,7 +62,6 @@ FIGURE_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-AUDIT_EVIDENCE = "label_error_rate_upper"  # the audit's label-error figure (signals/label_error.py)
 #: The gated subset's share of the table's rows (filter.py writes it; 1.0 for the whole table), checked against
 #: gate.min_retained_fraction by the label_summary suite: a filter passes by removing the errors, not the data.
 SUBSET_SIZE = "retained_fraction"
@@ -69,6 +72,8 @@ WHOLE_TABLE = "raw"
 #: least one must be measured. A figure is a column that a suite in expectations/ checks; an entry applies when a
 #: suite checking one of its figures ran (`check` runs the label suites, `gate` those whose input it was given).
 DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
+    # What the labels cost the trained model (harm.py): no PASS without it.
+    (f"{DECIDING}_upper",),
     # A label-error figure from a gold audit: the only unbiased evidence. cleanlab's audit-free estimate is no
     # substitute (bench/calibration: within 3 points of the truth on 0 of 42 sets; 0.28 on gold labels).
     (AUDIT_EVIDENCE, "audit_accuracy_lower"),
@@ -91,6 +96,8 @@ class GateParams:
     max_median_entropy: float = 0.5  # median normalised entropy of the LLM label distribution
     max_high_entropy_rate: float = 0.3  # share of rows above score.entropy_threshold
     max_label_issue_rate: float = 0.3  # share of rows cleanlab flags
+    max_accuracy_loss: float = 0.03  # test accuracy the labels may cost the trained model (vs gold labels), checked on
+    # the upper bound of accuracy_loss (harm.py): the primary blocking rule
     max_label_error: float = 0.13  # the LLM label error rate the user accepts; checked on the audit estimate's
     # upper confidence bound (label_error_rate_upper), so a set passes only when the audit certifies it.
     # Label-level defaults here and in params.yaml: derived in bench/calibration/ (README.md there)
@@ -154,6 +161,7 @@ class Verdict:
     missing_required: list[str] = field(default_factory=list)  # required figures (or alternatives) not measured
     figures: dict[str, Any] = field(default_factory=dict)  # every figure judged, None = not measured
     label_error: dict[str, Any] | None = None  # the audit estimate, its method and the next steps
+    accuracy_loss: dict[str, Any] | None = None  # the deciding accuracy loss, its source, the predicted one, advice
     blocking: list[str] = field(default_factory=list)  # one line per blocker (what the headline names)
     label_scope: dict[str, Any] | None = None  # whose rows the label-level suites checked (table or gated subset)
 
@@ -165,25 +173,55 @@ class Verdict:
         return {"status": self.status, "blocked": self.blocked, "reason": self.reason,
                 "blocking": self.blocking, "label_scope": self.label_scope,
                 "counts": count_outcomes(self.outcomes),
-                "missing_required": self.missing_required, "figures": self.figures, "label_error": self.label_error,
+                "missing_required": self.missing_required, "figures": self.figures, "accuracy_loss": self.accuracy_loss,
+                "label_error": self.label_error,
                 "outcomes": self.outcomes}
 
 
-def label_summary_frame(label_risk: dict[str, Any], subset: dict[str, Any] | None = None) -> pd.DataFrame:
-    """One row holding the label-set figures the label_summary suite checks (NaN where not measured).
+def label_summary_frame(label_risk: dict[str, Any], evaluation: dict[str, Any] | None = None, *,
+                        subset: str = "raw") -> pd.DataFrame:
+    """One row holding the label-set figures the label_summary suite checks (NaN where not measured), with the
+    deciding accuracy loss (harm.deciding: the pipeline's measured loss of `subset` when `evaluation` has one)."""
+    metrics = label_risk.get("metrics") if isinstance(label_risk, dict) else None
+    if not isinstance(metrics, dict):
+        metrics = {}
+    row = {k: _figure(v) for k, v in metrics.items() if not isinstance(v, (dict, list))}
+    loss = loss_figures(label_risk, evaluation, subset=subset)
+    row.update({name: _figure(loss.get(name)) for name in DECIDING_FIGURES})
+    return pd.DataFrame([row])
 
-    `subset`: the gated subset's summary (filter.py); its figures (`metrics`: audited error with interval, audit
-    accuracy, retained_fraction) replace the whole table's, including a None (not measured in the subset: a subset
-    that kept no audited rows is not certified by the table's audit). Without it the rows are the whole table and
-    retained_fraction is absent (its expectation applies to a gated subset only: `_for_rows`)."""
+
+def loss_figures(label_risk: dict[str, Any] | None, evaluation: dict[str, Any] | None, *,
+                 subset: str) -> dict[str, Any]:
+    """harm.deciding over label_risk.json's metrics and the evaluation (reference and confidence read from them)."""
+    metrics = (label_risk or {}).get("metrics") if isinstance(label_risk, dict) else None
+    signal = ((label_risk or {}).get("signals") or {}).get("accuracy_loss") if isinstance(label_risk, dict) else None
+    confidence = signal.get("confidence_level") if isinstance(signal, dict) else None
+    reference = evaluation.get("reference") if isinstance(evaluation, dict) else None
+    return deciding_loss(metrics if isinstance(metrics, dict) else {}, evaluation, subset=subset,
+                         reference=reference if isinstance(reference, str) else None,
+                         confidence=confidence if isinstance(confidence, float) else DEFAULT_CONFIDENCE)
+
+
+def gated_label_risk(label_risk: dict[str, Any], subset: dict[str, Any] | None) -> dict[str, Any]:
+    """label_risk.json as the gated filter subset sees it: the subset's own figures (filter.py `metrics`: audited
+    error with interval, audit accuracy, expected accuracy loss, retained_fraction) replace the whole table's,
+    including a None (not measured in the subset: a subset that kept no audited rows is not certified by the table's
+    audit), and its label_error estimate replaces the table's (for the advice). Without a subset: unchanged, and
+    retained_fraction absent (its expectation applies to a gated subset only: `_for_rows`)."""
     from labelgate.filter import SUBSET_FIGURES
 
-    metrics = label_risk.get("metrics") if isinstance(label_risk, dict) else None
+    if subset is None or not isinstance(label_risk, dict):
+        return label_risk
+    metrics = label_risk.get("metrics")
     metrics = dict(metrics) if isinstance(metrics, dict) else {}
-    if subset is not None:
-        figures = subset.get(SUBSET_FIGURES) if isinstance(subset, dict) else None
-        metrics.update(figures if isinstance(figures, dict) else {SUBSET_SIZE: None})
-    return pd.DataFrame([{k: _figure(v) for k, v in metrics.items() if not isinstance(v, (dict, list))}])
+    figures = subset.get(SUBSET_FIGURES) if isinstance(subset, dict) else None
+    metrics.update(figures if isinstance(figures, dict) else {SUBSET_SIZE: None})
+    signals = label_risk.get("signals")
+    signals = dict(signals) if isinstance(signals, dict) else {}
+    estimate = subset.get("label_error") if isinstance(subset, dict) else None
+    signals["label_error"] = estimate if isinstance(estimate, dict) else None
+    return {**label_risk, "metrics": metrics, "signals": signals}
 
 
 def stability_frame(evaluation: dict[str, Any], subset: str) -> pd.DataFrame:
@@ -215,7 +253,7 @@ def suite_figures(suite: str) -> set[str]:
     if suite == "label_summary":
         from labelgate.signals import signal_metrics
 
-        return signal_metrics() | {SUBSET_SIZE}
+        return signal_metrics() | set(DECIDING_FIGURES) | {SUBSET_SIZE}
     if suite == STABILITY_SUITE:
         from labelgate.evaluate import STABILITY_FIGURES
 
@@ -266,11 +304,12 @@ def run_gate(
     the subset's (`scores` should hold only its rows: `subset_rows`)."""
     thresholds = params.thresholds()
     outcomes: list[dict[str, Any]] = []
+    risk = gated_label_risk(label_risk, subset) if label_risk is not None else None
     plan = []
     if scores is not None:
         plan.append(("label_risk", lambda: scores))
     if label_risk is not None:
-        plan.append(("label_summary", lambda: label_summary_frame(label_risk, subset)))
+        plan.append(("label_summary", lambda: label_summary_frame(risk, evaluation, subset=params.subset)))
     if evaluation is not None:
         plan.append((STABILITY_SUITE, lambda: stability_frame(evaluation, params.subset)))
     if not plan:
@@ -294,7 +333,8 @@ def run_gate(
             figures.setdefault(o["column"], None if o["status"] == SKIPPED else o["observed"])
     verdict.figures = figures
     if label_risk is not None:
-        _label_error_advice(verdict, _estimate_source(label_risk, subset), params)
+        _accuracy_loss_advice(verdict, risk, evaluation, params)
+        _label_error_advice(verdict, risk, params)
     if label_risk is not None or scores is not None:
         verdict.label_scope = _label_scope(label_risk, subset, params, scores)
     verdict.blocking = blocking_lines(verdict)
@@ -308,14 +348,6 @@ def _for_rows(suite_json: dict, subset: dict[str, Any] | None) -> dict:
         return suite_json
     keep = [e for e in suite_json["expectations"] if SUBSET_SIZE not in expectation_columns(e)]
     return suite_json if len(keep) == len(suite_json["expectations"]) else {**suite_json, "expectations": keep}
-
-
-def _estimate_source(label_risk: dict[str, Any], subset: dict[str, Any] | None) -> dict[str, Any]:
-    """label_risk.json, or a stand-in whose label_error estimate is the gated subset's (for the advice)."""
-    if subset is None:
-        return label_risk
-    estimate = subset.get("label_error") if isinstance(subset, dict) else None
-    return {"signals": {"label_error": estimate if isinstance(estimate, dict) else None}}
 
 
 def _label_scope(label_risk, subset, params: GateParams, scores) -> dict[str, Any]:
@@ -378,6 +410,75 @@ def _plain_figure(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluation: dict[str, Any] | None,
+                          params: GateParams) -> None:
+    """Attach the deciding accuracy loss, whether it is within, above or undecided against gate.max_accuracy_loss,
+    and what to do: an undecided predicted loss says how many more audited rows would decide it (only when more rows
+    can), a loss above the limit names the classes and words whose errors the model learns."""
+    loss = loss_figures(label_risk, evaluation, subset=params.subset)
+    value, low, high = loss.get(DECIDING), loss.get(f"{DECIDING}_lower"), loss.get(f"{DECIDING}_upper")
+    limit = params.max_accuracy_loss
+    signal = (label_risk.get("signals") or {}).get("accuracy_loss") or {}
+    text = loss_text(value, low, high)
+    steps, more = [], None
+    if text == "not measured":
+        status = "not measured"
+        steps.append(signal.get("reason") or "audit rows with gold labels (labelgate audit sample / merge)")
+    elif high <= limit:
+        status = "within"
+    elif value >= limit:
+        status = "above"
+        classes = signal.get("loss_by_llm_label") or {}
+        worst = sorted((n for n, c in classes.items() if c.get("reproduced_errors")),
+                       key=lambda n: -classes[n]["reproduced_errors"])
+        words = signal.get("loss_words") or []
+        steps.append("the model learns the LLM's errors"
+                     + (f" on rows it labels {', '.join(worst[:3])}" if worst else "")
+                     + (f" (words: {', '.join(words[:6])})" if words else "")
+                     + ": re-prompt or relabel those classes (few-shot examples with these words), or filter "
+                       "(labelgate filter) and gate the subset")
+    else:
+        status = "undecided"
+        more = loss_rows_needed(signal, value, high, limit) if loss.get(SOURCE) == PREDICTED else None
+        if more:
+            steps.append(f"audit about {more} more rows (labelgate audit sample) to decide the accuracy loss")
+        else:
+            steps.append("more audit rows cannot decide it (the calibration's own uncertainty is larger than the "
+                         "margin): filter or re-prompt to bring the loss down")
+    verdict.accuracy_loss = {
+        DECIDING: value, f"{DECIDING}_lower": low, f"{DECIDING}_upper": high, SOURCE: loss.get(SOURCE),
+        "text": text, "max_accuracy_loss": limit, "status": status, "rows_needed": more,
+        "predicted": loss.get("predicted"), "next_steps": steps,
+    }
+    lead = f"accuracy loss {text} ({loss.get(SOURCE)}), limit {100 * limit:g} points"
+    if status == "above":
+        verdict.reason = f"{lead}: above the limit; {verdict.reason}"
+    elif status == "undecided" and more:
+        verdict.reason = f"audit too small: {lead} is undecided, label about {more} more rows; {verdict.reason}"
+    elif status == "undecided":
+        verdict.reason = f"{lead} is undecided and more audit rows cannot decide it; {verdict.reason}"
+
+
+def loss_rows_needed(signal: dict[str, Any], value: float, upper: float, limit: float) -> int | None:
+    """About how many more audited rows would bring the predicted loss's upper bound to `limit`, the point
+    estimate unchanged: the audit part of the variance shrinks as 1/rows, the calibration part does not. None when
+    no number of rows can (or nothing was measured); never more than the rows not yet audited."""
+    from labelgate.estimation import z_value
+
+    n, n_rows = signal.get("n_audited"), signal.get("n_rows")
+    calibration = (signal.get("calibration") or {}).get("calibration_sd")
+    confidence = signal.get("confidence_level")
+    if not n or not n_rows or calibration is None or confidence is None or value >= limit:
+        return None
+    z = z_value(confidence)
+    audit_var = max(0.0, ((upper - value - (signal.get("unmeasured_share") or 0.0)) / z) ** 2 - calibration ** 2)
+    room = ((limit - value) / z) ** 2 - calibration ** 2
+    if room <= 0 or audit_var <= 0:
+        return None
+    total = math.ceil(n * audit_var / room)
+    return int(min(n_rows - n, max(0, total - n))) or None
+
+
 def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: GateParams) -> None:
     """Attach the audit estimate and next steps; when the upper bound fails only for want of audited rows (the
     point estimate is under gate.max_label_error), the reason says how many more rows to label."""
@@ -418,7 +519,8 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         "next_steps": steps,
     }
     failed = any(o["column"] == AUDIT_EVIDENCE and o["status"] == FAILED for o in verdict.outcomes)
-    if failed and more is not None and more > 0:
+    loss_above = (verdict.accuracy_loss or {}).get("status") == "above"  # more audit rows cannot unblock it
+    if failed and more is not None and more > 0 and not loss_above:
         verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
                           f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
 
@@ -569,7 +671,7 @@ def gated_subset(subsets: str | os.PathLike | None, name: str) -> tuple[dict[str
 
     from labelgate.contract import ID
     from labelgate.outputs import read_json
-    from labelgate.subsets import subset_table
+    from labelgate.train.inputs import subset_table
 
     if subsets is None:
         raise BadInputError("--subsets", f"gate.subset is '{name}', a filter subset: pass --subsets DIR (its "

@@ -39,9 +39,8 @@ CSV, PARQUET, JSONL = ".csv", ".parquet", ".jsonl"
 TABLE_SUFFIXES = (CSV, PARQUET, JSONL)
 JSONL_SUFFIXES = (JSONL, ".ndjson")
 
-# Filter strategies (filter.py), in the order the report lists them; the gold reference subset is `gold`.
+# Filter strategies (filter.py), in the order the report lists them.
 STRATEGIES = ("raw", "entropy", "cleanlab", "consensus", "combined")
-REFERENCE_SUBSET = "gold"
 
 # Severity of an expectation (from its GX severity) and status of a verdict: a verdict is as bad as its worst
 # failed expectation, so the two share their names.
@@ -54,7 +53,6 @@ VERDICT_STATUSES = (PASS, WARN, BLOCK)
 FAILED = "fail"
 SKIPPED = "skipped"  # its figure was not measured and the gate may go on without it
 ERRORED = "error"  # it could not be evaluated: blocks
-OUTCOME_STATUSES = (PASS, FAILED, SKIPPED, ERRORED)
 
 # The verdict's counts, keyed as in metrics/gate.json `counts`.
 COUNT_FAILED_BLOCK = "failed_block"
@@ -62,3 +60,7 @@ COUNT_FAILED_WARN = "failed_warn"
 COUNT_PASSED = "passed"
 COUNT_SKIPPED = "skipped"
 COUNT_ERRORS = "errors"
+
+# The gold audit's label-error figure the gate checks (signals/label_error.py's upper bound): the gate's evidence
+# rule, its "audit too small" advice and the report's blocker sections key on it.
+AUDIT_EVIDENCE = "label_error_rate_upper"

@@ -1,11 +1,11 @@
-"""subsets.py: which table a training stage reads, and its label set."""
+"""train/inputs.py: which table a training stage reads, and its label set."""
 
 from __future__ import annotations
 
 import pytest
 
 from labelgate.errors import BadInputError
-from labelgate.subsets import subset_table, training_inputs
+from labelgate.train.inputs import subset_table, training_inputs
 
 
 def test_subset_table_prefers_the_given_table_then_parquet(tmp_path):
@@ -34,7 +34,7 @@ def test_training_inputs_label_set(tmp_path):
 def test_stale_outputs_are_those_of_subsets_and_seeds_no_longer_configured(tmp_path):
     import json
 
-    from labelgate.subsets import remove_stale, stale_outputs
+    from labelgate.train.inputs import remove_stale, stale_outputs
 
     for subset, seed in [("raw", 0), ("raw", 1), ("raw", 2), ("cleanlab", 0), ("gold", 0)]:
         run = tmp_path / "models" / subset / f"seed_{seed}"
