@@ -370,7 +370,13 @@ def blocking_lines(verdict: Verdict) -> list[str]:
             observed = o["observed"]
             shown = f"{observed:.3f}" if isinstance(observed, float) else str(observed)
             line = f"{o['description'] or o['column']}: {shown} (limit {o['threshold']})"
-            if o["column"] == AUDIT_EVIDENCE and advice.get("rows_needed"):
+            loss = verdict.accuracy_loss or {}
+            if o["column"] == f"{DECIDING}_upper" and loss.get("text"):
+                lead = (f"accuracy loss {loss['text']} ({loss.get(SOURCE)}), limit "
+                        f"{100 * loss['max_accuracy_loss']:g} points on the upper bound")
+                line = (f"audit too small: {lead} is undecided, label about {loss['rows_needed']} more rows"
+                        if loss.get("rows_needed") else f"{lead}: {loss.get('status')}")
+            elif o["column"] == AUDIT_EVIDENCE and advice.get("rows_needed"):
                 line = (f"audit too small: label about {advice['rows_needed']} more rows to certify "
                         f"label_error_rate <= {advice['max_label_error']:g} (now {_estimate_line(advice)})")
             elif o["column"] == AUDIT_EVIDENCE and advice.get("label_error_rate") is not None:

@@ -45,6 +45,7 @@ from labelgate.signals.context import ScoringContext
 from labelgate.signals.label_error import shared_estimate
 
 LEARNED = "errors_learned_share"
+LEARNED_ERROR = "accuracy_loss_learned_error"  # per row: an audited wrong label the out-of-fold model reproduces
 METRICS = (LOSS, f"{LOSS}_lower", f"{LOSS}_upper", LEARNED, "errors_learned_excess")
 TOP_WORDS = 8
 
@@ -70,7 +71,7 @@ class AccuracyLossSignal(RiskSignal):
     description = "Expected test-accuracy loss of the trained model from these labels (vs gold), with interval"
     Params = AccuracyLossParams
     params: AccuracyLossParams
-    columns = ("accuracy_loss_learned_error",)
+    columns = (LEARNED_ERROR,)
     metrics = METRICS
 
     def score(self, context: ScoringContext) -> SignalResult:
@@ -90,7 +91,7 @@ class AccuracyLossSignal(RiskSignal):
         summary["available"] = True
         metrics = {name: summary.get(name) for name in METRICS}
         reproduced = (gold >= 0) & (gold != given) & (predicted == given)
-        rows = pd.DataFrame({"accuracy_loss_learned_error": reproduced})
+        rows = pd.DataFrame({LEARNED_ERROR: reproduced})
         return SignalResult(self.name, rows, summary, metrics)
 
 
@@ -100,14 +101,22 @@ def learned_errors(predicted: np.ndarray, gold: np.ndarray, given: np.ndarray, w
     chance, each with bounds (module docstring). predicted: the model's class per row; gold: -1 off the audit."""
     audited = gold >= 0
     wrong = audited & (gold != given)
-    out: dict[str, Any] = {"audited_errors": int(wrong.sum())}
-    if not wrong.any():
-        return {**out, LEARNED: None, "errors_learned_chance": None, "errors_learned_excess": None,
+    chance = chance_of_reproducing(predicted, gold, given, weights, n_classes) if wrong.any() else None
+    return learned_share((predicted == given)[wrong], weights[wrong], chance, confidence=confidence)
+
+
+def learned_share(reproduced: np.ndarray, weights: np.ndarray, chance: float | None, *,
+                  confidence: float) -> dict[str, Any]:
+    """From the audited wrong rows (whether the model reproduces each, its weight) and the chance level: the
+    reproduced share with Wilson bounds and the excess over chance with bounds. Also what `labelgate filter` uses
+    for a subset's rows (their LEARNED_ERROR flags, the table's chance level)."""
+    out: dict[str, Any] = {"audited_errors": int(len(reproduced))}
+    if not len(reproduced) or chance is None:
+        return {**out, LEARNED: None, "errors_learned_chance": chance, "errors_learned_excess": None,
                 "excess_lower": 0.0, "excess_upper": 1.0}
-    w = weights[wrong]
-    share = float(np.sum(w * (predicted[wrong] == given[wrong])) / w.sum())
+    w = np.asarray(weights, float)
+    share = float(np.sum(w * np.asarray(reproduced, bool)) / w.sum())
     low, high = wilson(share, kish_n(w), z_value(confidence))
-    chance = chance_of_reproducing(predicted, gold, given, weights, n_classes)
 
     def excess(value: float) -> float:
         return float(np.clip((value - chance) / (1.0 - chance), 0.0, 1.0)) if chance < 1.0 else 0.0
