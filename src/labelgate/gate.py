@@ -94,13 +94,13 @@ class GateParams:
     max_label_issue_rate: float = 0.3  # share of rows cleanlab flags
     max_accuracy_loss: float = 0.03  # test accuracy the labels may cost the trained model (vs gold labels), checked on
     # the upper bound of accuracy_loss (harm.py): the primary blocking rule
-    max_label_error: float = 0.13  # the LLM label error rate the user accepts; checked on the audit estimate's
+    max_label_error: float = 0.2  # second guard behind max_accuracy_loss: the LLM label error rate accepted; checked on the audit estimate's
     # upper confidence bound (label_error_rate_upper), so a set passes only when the audit certifies it.
     # Label-level defaults here and in params.yaml: derived in bench/calibration/ (README.md there)
     max_systematic_error_share: float = 0.45  # share of audited wrong labels cleanlab does not flag
     max_text_error_auc: float = 0.75  # cross-validated AUC of predicting the audited errors from the text
     max_estimated_noise_rate: float = 0.4  # cleanlab's estimated share of wrong labels (secondary, audit-free)
-    min_audit_accuracy_lower: float = 0.85  # Wilson lower bound of LLM accuracy on gold-audited rows
+    min_audit_accuracy_lower: float = 0.8  # Wilson lower bound of LLM accuracy on gold-audited rows
     min_annotator_alpha: float = 0.6  # Krippendorff's alpha across annotations
     min_agreement_rate: float = 0.5  # share of rows where every annotation agrees
     max_class_balance_tvd: float = 0.1  # total variation distance of label shares vs the gold test set
@@ -297,9 +297,10 @@ def run_gate(
         if o.get("column"):
             figures.setdefault(o["column"], None if o["status"] == SKIPPED else o["observed"])
     verdict.figures = figures
-    if label_risk is not None:
+    if label_risk is not None:  # the loss advice runs last, so its line leads the reason
         _accuracy_loss_advice(verdict, label_risk, evaluation, params)
         _label_error_advice(verdict, label_risk, params)
+        _lead_with_loss(verdict)
     return verdict
 
 
@@ -358,14 +359,29 @@ def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluati
         DECIDING: value, f"{DECIDING}_lower": low, f"{DECIDING}_upper": high, SOURCE: loss.get(SOURCE),
         "text": text, "max_accuracy_loss": limit, "status": status, "rows_needed": more,
         "predicted": loss.get("predicted"), "next_steps": steps,
+        # what the predicted figure is made of (signals/accuracy_loss.py)
+        **{k: signal.get(k) for k in ("label_error_rate", "errors_learned_share", "errors_learned_chance",
+                                      "errors_learned_excess", "audited_errors", "calibration")},
     }
     lead = f"accuracy loss {text} ({loss.get(SOURCE)}), limit {100 * limit:g} points"
     if status == "above":
-        verdict.reason = f"{lead}: above the limit; {verdict.reason}"
+        lead = f"{lead}: above the limit"
     elif status == "undecided" and more:
-        verdict.reason = f"audit too small: {lead} is undecided, label about {more} more rows; {verdict.reason}"
+        lead = f"audit too small: {lead} is undecided, label about {more} more rows"
     elif status == "undecided":
-        verdict.reason = f"{lead} is undecided and more audit rows cannot decide it; {verdict.reason}"
+        lead = f"{lead} is undecided and more audit rows cannot decide it"
+    else:
+        lead = ""
+    if lead:
+        verdict.reason = f"{lead}; {verdict.reason}"
+        verdict.accuracy_loss["reason_lead"] = lead
+
+
+def _lead_with_loss(verdict: Verdict) -> None:
+    """Put the accuracy-loss part of the reason first: it is the primary rule."""
+    lead = (verdict.accuracy_loss or {}).get("reason_lead")
+    if lead and lead in verdict.reason and not verdict.reason.startswith(lead):
+        verdict.reason = lead + "; " + verdict.reason.replace(lead + "; ", "", 1)
 
 
 def loss_rows_needed(signal: dict[str, Any], value: float, upper: float, limit: float) -> int | None:
@@ -428,8 +444,10 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         "next_steps": steps,
     }
     failed = any(o["column"] == AUDIT_EVIDENCE and o["status"] == FAILED for o in verdict.outcomes)
-    loss_above = (verdict.accuracy_loss or {}).get("status") == "above"  # more audit rows cannot unblock it
-    if failed and more is not None and more > 0 and not loss_above:
+    loss = verdict.accuracy_loss or {}
+    # more audit rows cannot unblock a loss above the limit, or an undecided one that no number of rows decides
+    hopeless = loss.get("status") == "above" or (loss.get("status") == "undecided" and not loss.get("rows_needed"))
+    if failed and more is not None and more > 0 and not hopeless:
         verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
                           f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
 
