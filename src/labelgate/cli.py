@@ -506,13 +506,17 @@ def init(
     labels_table: Annotated[str | None, typer.Option(
         "--labels-table", help="An existing LLM label table instead (no annotate stage), relative to DIR.")] = None,
     test: Annotated[str | None, typer.Option("--test", help="Gold test set (text, label), relative to DIR.")] = None,
-    audit: Annotated[str | None, typer.Option(
-        "--audit", help="Gold pool (text, label) for the gold-label reference run, relative to DIR.")] = None,
+    gold_pool: Annotated[str | None, typer.Option(
+        "--gold-pool", help="Gold pool: texts with gold labels (text, label), at least as many rows as the label "
+                            "table, for the gold-label reference run; relative to DIR. Not the audited rows.")] = None,
+    audit: Annotated[str | None, typer.Option("--audit", hidden=True, help="Renamed --gold-pool.")] = None,
     labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated label set, e.g. a,b,c.")] = None,
     annotator: Annotated[str, typer.Option("--annotator", help="local | openai")] = "local",
     install: Annotated[str | None, typer.Option(
-        "--install", help="pip requirement the PR workflow installs; default labelgate[demo]==<this version>, "
-                          "or e.g. 'labelgate[demo] @ git+https://github.com/OWNER/labelgate@TAG'.")] = None,
+        "--install", help="pip requirement the PR workflow installs; default: how this labelgate was installed "
+                          "(labelgate[demo]==<version> from a package index, or its git URL and commit); needed "
+                          "for a local or editable install, e.g. 'labelgate[demo] @ "
+                          "git+https://github.com/OWNER/labelgate@TAG'.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace files that differ instead of refusing.")] = False,
     dvc: Annotated[bool, typer.Option(
         "--dvc/--no-dvc", help="Run `dvc init` when DIR is a git repository without .dvc/.")] = True,
@@ -523,9 +527,14 @@ def init(
     from labelgate.scaffold import InitOptions
     from labelgate.scaffold import main as scaffold
 
+    from labelgate.errors import ConfigError
+
+    if audit is not None:
+        raise ConfigError("--audit was renamed --gold-pool (a separate gold-labelled training set; the audited rows "
+                          "stay in the table's gold_label column)")
     if _interactive() and not (texts or labels_table or test):
-        texts, labels_table, test, audit, labels = _ask_init(texts, labels_table, test, audit, labels)
-    options = InitOptions(texts=texts, labels_table=labels_table, test=test, audit=audit,
+        texts, labels_table, test, gold_pool, labels = _ask_init(texts, labels_table, test, gold_pool, labels)
+    options = InitOptions(texts=texts, labels_table=labels_table, test=test, gold_pool=gold_pool,
                           labels=tuple(x.strip() for x in (labels or "").split(",") if x.strip()),
                           annotator=annotator, install=install or "")
     return scaffold(directory, options, force=force, dvc=dvc, say=typer.echo,
@@ -589,7 +598,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _ask_init(texts, labels_table, test, audit, labels):
+def _ask_init(texts, labels_table, test, gold_pool, labels):
     """Prompt for what init needs (a terminal only); an empty answer leaves a TODO marker."""
     table = typer.prompt("Existing LLM label table (empty: annotate texts with an LLM)", default="",
                          show_default=False)
@@ -599,10 +608,10 @@ def _ask_init(texts, labels_table, test, audit, labels):
         texts = typer.prompt("Texts to annotate (CSV/Parquet/JSONL with a 'text' column)", default="",
                              show_default=False) or None
     test = typer.prompt("Gold test set (text, label)", default="", show_default=False) or None
-    audit = typer.prompt("Gold pool for a reference run (text, label; empty: none)", default="",
-                         show_default=False) or audit
+    gold_pool = typer.prompt("Gold pool for a reference run (text, label; empty: none)", default="",
+                             show_default=False) or gold_pool
     labels = typer.prompt("Label set, comma-separated (empty: inferred)", default="", show_default=False) or labels
-    return texts, labels_table or None, test, audit, labels
+    return texts, labels_table or None, test, gold_pool, labels
 
 
 @app.command("queue-grid")
