@@ -308,6 +308,40 @@ def enforce(
     raise typer.Exit(EXIT_BLOCKED if enforce_verdicts(verdicts, say=typer.echo) else 0)
 
 
+@app.command("policy-diff")
+@run_command(fail_closed=True)
+def policy_diff(
+    base_params: Annotated[Path, typer.Option(
+        "--base-params", help="params.yaml of the base branch (e.g. from `git show origin/main:params.yaml`).")],
+    base_expectations: Annotated[Path | None, typer.Option(
+        "--base-expectations", help="expectations/ folder of the base branch (e.g. from `git archive`); without "
+                                    "it only the gate: sections are compared.")] = None,
+    params: Annotated[Path | None, typer.Option(
+        "--params", help="This branch's params.yaml [default: params.yaml; absent: every gate default].")] = None,
+    expectations: Annotated[Path, typer.Option(
+        "--expectations", help="This branch's folder of GX suites.")] = Path("expectations"),
+    allow_change: Annotated[bool, typer.Option(
+        "--allow-change", help="Print the changes but exit 0 (the PR workflow passes it when the pull request "
+                               "carries the label gate-policy-change).")] = False,
+) -> list[str]:
+    """Compare the gate policy (params gate: and expectations/) with the base branch's: one line per change, exit 1
+    when anything changed (a PR must not loosen the gate that checks it), 0 when unchanged or --allow-change."""
+    from labelgate import policy as stage
+
+    lines = stage.main(base_params=base_params, base_expectations=base_expectations, params=params,
+                       expectations=expectations)
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo(f"gate policy unchanged against the base branch ({base_params}"
+                   f"{', ' + str(base_expectations) if base_expectations else ''})")
+        return lines
+    if allow_change:
+        typer.echo(f"policy-diff: {len(lines)} change(s) allowed (--allow-change: label {stage.ALLOW_LABEL})")
+        return lines
+    raise typer.Exit(EXIT_BLOCKED)
+
+
 @app.command()
 @run_command()
 def annotate(

@@ -101,3 +101,43 @@ def test_init_refuses_a_local_install_naming_the_option(tmp_path, cli, monkeypat
     assert result.exit_code == 0, result.output
     workflow = yaml.safe_load((tmp_path / ".github" / "workflows" / "labelgate.yml").read_text())
     assert workflow["jobs"]["gate"]["env"]["LABELGATE_SPEC"] == "labelgate[demo]==9.9"
+
+
+# ------------------------------------------------------------------------- 4. a PR cannot loosen its own gate
+
+
+def workflow_step(text: str, name_start: str) -> dict:
+    (step,) = [s for s in yaml.safe_load(text)["jobs"]["gate"]["steps"] if s.get("name", "").startswith(name_start)]
+    return step
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+@pytest.mark.parametrize("allow, code", [("false", 1), ("true", 0)])
+def test_the_generated_workflow_fails_a_pr_that_loosens_its_gate(tmp_path, cli, index_install, repo, allow, code):
+    """The scaffolded workflow's policy step, run with bash on a repository whose PR commit raises max_label_error
+    and demotes a critical expectation: it fails with one line per change (passes with the opt-out label)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    assert cli("init", root, "--labels-table", "t.csv", "--test", "test.csv", "--no-dvc").exit_code == 0
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=root, check=True)
+    subprocess.run(["git", "update-ref", "refs/remotes/origin/main", "HEAD"], cwd=root, check=True)
+    params = root / "params.yaml"
+    params.write_text(params.read_text().replace("max_label_error: 0.13", "max_label_error: 0.5"))
+    suite = root / "expectations" / "label_summary.json"
+    suite.write_text(suite.read_text().replace('"critical"', '"warning"', 1))
+    subprocess.run([*git, "commit", "-qam", "loosen"], cwd=root, check=True)
+    step = workflow_step((root / ".github" / "workflows" / "labelgate.yml").read_text(), "Gate policy")
+    (tmp_path / "runner").mkdir()
+    env = {**os.environ, "BASE_REF": "main", "ALLOW_POLICY_CHANGE": allow, "RUNNER_TEMP": str(tmp_path / "runner"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=root, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "gate policy changed in this PR: max_label_error 0.13 -> 0.5 (looser)" in result.stdout
+    assert "severity critical -> warning (looser)" in result.stdout
+    # the base verdict is computed (and then enforced) only when the change is not allowed
+    assert (tmp_path / "runner" / "labelgate-base" / "params.yaml").exists() is (allow == "false")
