@@ -141,3 +141,124 @@ def test_the_generated_workflow_fails_a_pr_that_loosens_its_gate(tmp_path, cli, 
     assert "severity critical -> warning (looser)" in result.stdout
     # the base verdict is computed (and then enforced) only when the change is not allowed
     assert (tmp_path / "runner" / "labelgate-base" / "params.yaml").exists() is (allow == "false")
+
+
+# ------------------------------------------------------------------------------ 3. figures are typed
+
+
+GOOD_METRICS = {"label_error_rate_upper": 0.08, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
+                "annotator_alpha": 0.8, "class_balance_tvd": 0.05, "systematic_error_share": 0.2,
+                "text_error_auc": 0.5}
+
+
+@pytest.mark.parametrize("figures", [{"label_error_rate_upper": False, "audit_accuracy_lower": True},
+                                     {"label_error_rate_upper": 0.05, "audit_accuracy_lower": True},
+                                     {"annotator_alpha": True}])
+def test_boolean_figure_in_label_risk_is_bad_input_and_blocks(workdir, cli, figures):
+    (workdir / "label_risk.json").write_text(json.dumps({"metrics": {**GOOD_METRICS, **figures}}))
+    result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
+    name = sorted(figures)[0]
+    line = one_line(result, code=2, contains=("label_risk.json", f"key 'metrics.{name}'", "not a number"))
+    assert "internal error" not in line
+    verdict = json.loads((workdir / "gate.json").read_text())  # fail closed: the verdict file says blocked
+    assert verdict["blocked"] is True and verdict["status"] == "block"
+    assert cli("enforce", workdir / "gate.json").exit_code == 1
+
+
+def test_the_control_without_booleans_passes_the_label_summary(workdir, cli):
+    (workdir / "label_risk.json").write_text(json.dumps({"metrics": GOOD_METRICS}))
+    result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
+    assert result.exit_code == 0, result.output
+
+
+def test_boolean_figure_in_evaluation_is_bad_input(workdir, cli):
+    from test_gate import evaluation
+
+    data = evaluation(0.01, 0.9, 0.01)
+    data["subsets"]["raw"]["krippendorff_alpha"] = True
+    (workdir / "evaluate.json").write_text(json.dumps(data))
+    result = cli("gate", "--evaluation", workdir / "evaluate.json", "--out", workdir / "gate.json")
+    one_line(result, code=2, contains=("evaluate.json", "key 'subsets.raw.krippendorff_alpha' is true"))
+
+
+def test_in_memory_booleans_block_and_a_flag_stays_a_flag():
+    """The check route (figures computed in memory): a boolean where a number belongs errors its expectation."""
+    from labelgate.gate import GateParams, run_gate
+    from test_gate import evaluation
+
+    params = GateParams(optional=("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference"))
+    verdict = run_gate(scores=None, label_risk={"metrics": {**GOOD_METRICS, "audit_accuracy_lower": True,
+                                                            "label_error_rate_upper": False}},
+                       evaluation=None, params=params)
+    assert verdict.blocked
+    errored = {o["column"] for o in verdict.outcomes if o["status"] == "error"}
+    assert errored == {"audit_accuracy_lower", "label_error_rate_upper"}
+    for plateau, status in ((False, "pass"), (True, "fail")):
+        data = evaluation(0.01, 0.9, 0.01, plateau=plateau)
+        verdict = run_gate(scores=None, label_risk=None, evaluation=data, params=GateParams())
+        (outcome,) = [o for o in verdict.outcomes if o["column"] == "plateau"]
+        assert outcome["status"] == status
+
+
+def test_headline_never_turns_a_boolean_into_a_figure():
+    from labelgate.headline import gate_headline, label_risk_headline
+
+    assert label_risk_headline({"n_rows": 5, "metrics": {"audit_accuracy_lower": True, "x": 0.5}}) == {
+        "n_rows": 5, "audit_accuracy_lower": None, "x": 0.5}
+    assert gate_headline({"status": "pass", "blocked": False, "counts": {"passed": True}})["passed"] is None
+
+
+@pytest.mark.parametrize("blocked", [0, "", "false", None, [], 1])
+def test_a_verdict_whose_blocked_is_not_false_is_blocked(blocked):
+    from labelgate.verdict import verdict_status
+
+    assert verdict_status({"status": "pass", "blocked": blocked}) == "block"
+    assert verdict_status({"status": "pass", "blocked": False}) == "pass"
+    assert verdict_status({"status": "pass"}) == "pass"
+
+
+# ------------------------------------------------------------------------------ 7. test strength
+
+
+@pytest.mark.parametrize("order", ["blocked-first", "blocked-last", "blocked-middle"])
+def test_enforce_blocks_when_any_verdict_is_blocked_in_any_order(tmp_path, cli, order):
+    passed = {"status": "pass", "blocked": False, "reason": "ok"}
+    blocked = {"status": "block", "blocked": True, "reason": "no"}
+    files = []
+    for i, verdict in enumerate({"blocked-first": [blocked, passed, passed], "blocked-last": [passed, passed, blocked],
+                                 "blocked-middle": [passed, blocked, passed]}[order]):
+        files.append(tmp_path / f"v{i}.json")
+        files[-1].write_text(json.dumps(verdict))
+    result = cli("enforce", *files)
+    assert result.exit_code == 1, result.output
+    assert result.output.count("BLOCKED") == 1 and result.output.count("PASSED") == 2
+    assert cli("enforce", files[0] if order != "blocked-first" else files[1], files[2] if order != "blocked-last"
+               else files[1]).exit_code == 0
+
+
+def test_duplicate_expectations_both_run_and_a_dropped_duplicate_is_caught(monkeypatch):
+    """Two expectations of one type on one column (a warning and a stricter critical one) both come back; when GX
+    returns only one of the pair, count in != count out as a multiset, and that is a configuration error."""
+    import pandas as pd
+
+    import labelgate.expectations as expectations
+    from labelgate.errors import ConfigError
+
+    suite = {"name": "dup", "expectations": [
+        {"type": "expect_column_max_to_be_between", "kwargs": {"column": "x", "max_value": 0.5},
+         "severity": "warning"},
+        {"type": "expect_column_max_to_be_between", "kwargs": {"column": "x", "max_value": 0.1},
+         "severity": "critical"}]}
+    frame = pd.DataFrame([{"x": 0.2}])
+    outcomes = expectations.run_suite_json(suite, frame, {}, source="dup.json")
+    assert sorted((o.severity, o.success) for o in outcomes) == [("block", False), ("warn", True)]
+    real = expectations._validate
+
+    def drop_the_critical_twin(gx, suite_json, frame, parameters):
+        return [r for r in real(gx, suite_json, frame, parameters)
+                if dict(r.expectation_config.kwargs).get("max_value") != 0.1]
+
+    monkeypatch.setattr(expectations, "_validate", drop_the_critical_twin)
+    with pytest.raises(ConfigError, match=r"2 expectation\(s\) in, 1 result\(s\) out; not evaluated: "
+                                          r"expect_column_max_to_be_between on 'x'"):
+        expectations.run_suite_json(suite, frame, {}, source="dup.json")
