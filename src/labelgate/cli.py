@@ -16,10 +16,40 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from labelgate.errors import EXIT_BAD_INPUT, EXIT_BLOCKED, LabelgateError
 from labelgate.progress import progress_mode
 from labelgate.vocabulary import GOLD
+
+class _OneLineUsageErrors(typer.core.TyperGroup):
+    """The command group with usage errors in one line on stderr ("labelgate check: error: Missing argument
+    'LABELS'. (see labelgate check --help)", exit 2) instead of a multi-line box, as every other labelgate error."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        click = typer.core._click  # the click typer runs on (typer >= 0.2x vendors its own copy)
+
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `labelgate` alone: the help, as before
+                exc.show()
+                sys.exit(exc.exit_code)
+            where = exc.ctx.command_path if exc.ctx is not None else "labelgate"
+            message = " ".join(exc.format_message().split())
+            typer.echo(f"{where}: error: {message} (see {where} --help)", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.ClickException as exc:
+            typer.echo(f"labelgate: error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("labelgate: aborted", err=True)
+            sys.exit(1)
+        # not standalone, click returns typer.Exit's code, or the command's own return value (exit 0)
+        sys.exit(result if isinstance(result, int) and not isinstance(result, bool) else 0)
+
 
 app = typer.Typer(
     name="labelgate",
@@ -27,6 +57,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_OneLineUsageErrors,
 )
 
 ParamsOption = Annotated[Path | None, typer.Option(
@@ -47,6 +78,43 @@ def _one_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
+def _stdout_closed() -> None:
+    """After a broken pipe (`labelgate check | head`): the rest of stdout goes to /dev/null, so neither later
+    writes nor the interpreter's last flush fail; the command still ends with its own exit code."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test runner's buffer)
+        pass
+
+
+def _echo(line: str = "") -> None:
+    """typer.echo on stdout that survives a reader who stopped reading (a broken pipe)."""
+    try:
+        typer.echo(line)
+    except BrokenPipeError:
+        _stdout_closed()
+
+
+def _show(show, *args) -> None:
+    """Run a printing function (the verdict table); a broken pipe silences stdout instead of failing."""
+    try:
+        show(*args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed()
+
+
+def _seed(option: str, value: int | None) -> int | None:
+    """A seed option: NumPy's range [0, 2**32 - 1], else a one-line error (exit 2)."""
+    from labelgate.errors import ConfigError
+
+    if value is not None and not 0 <= value <= 2**32 - 1:
+        raise ConfigError(f"{option} {value}: a seed must lie in [0, {2**32 - 1}]")
+    return value
+
+
 def run_command(*, fail_closed: bool = False, name: str | None = None):
     """Map labelgate errors to exit codes with a one-line message; unexpected errors exit 2 (1 when fail_closed).
     `name` is the command as typed (default: the function name with dashes)."""
@@ -60,6 +128,11 @@ def run_command(*, fail_closed: bool = False, name: str | None = None):
                 return func(*args, **kwargs)
             except typer.Exit:
                 raise
+            except BrokenPipeError:  # stdout's reader went away before the command finished printing
+                _stdout_closed()
+                typer.echo(f"labelgate {command}: error: stdout closed (broken pipe) before the output was printed",
+                           err=True)
+                raise typer.Exit(EXIT_BLOCKED if fail_closed else EXIT_BAD_INPUT) from None
             except LabelgateError as exc:
                 if _debug():
                     traceback.print_exc()
@@ -164,7 +237,7 @@ def score(
     from labelgate.outputs import refuse_overwriting_inputs
 
     refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params},
-                              {"--out": out, "--summary": summary})
+                              {"--out": out, "--summary": summary, "--headline": headline})
     say = (lambda message: typer.echo(f"score: {message}", err=True)) if sys.stderr.isatty() else None
     result = stage.main(labels_path, out, summary, params=_params(params), labels=labels, test=test,
                         expectations_dir=expectations, headline=headline, say=say)
@@ -204,8 +277,8 @@ def check(
 
     refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params}, {"--out": out})
     verdict, _ = stage.main(labels_path, params=params, expectations=expectations, labels=labels, test=test,
-                            label_column=label_column, out=out, say=typer.echo)
-    print_verdict(verdict)
+                            label_column=label_column, out=out, say=_echo)
+    _show(print_verdict, verdict)  # `check | head`: the exit code is still the verdict's
     raise typer.Exit(EXIT_BLOCKED if verdict.blocked and enforce else 0)
 
 
@@ -287,12 +360,13 @@ def gate(
 
     inputs = {"--scores": scores, "--label-risk": label_risk, "--evaluation": evaluation, "--params": params}
     reports = {"report.html": report_dir / "report.html", "summary.md": report_dir / "summary.md"} if report_dir else {}
-    refuse_overwriting_inputs(inputs, {"--out": out, **reports})
+    folders = {"--subsets": subsets, "--curves": curves} if report_dir else {}
+    refuse_overwriting_inputs({**inputs, **folders}, {"--out": out, "--headline": headline, **reports})
     verdict = stage.main(scores=scores, label_risk=label_risk, evaluation=evaluation, out=out,
                          params=section(_params(params), "gate", stage.GateParams), expectations_dir=expectations,
                          headline=headline, report_dir=report_dir, subsets=subsets, curves=curves,
                          warn=lambda line: typer.echo(line, err=True))
-    print_verdict(verdict)
+    _show(print_verdict, verdict)
     raise typer.Exit(EXIT_BLOCKED if verdict.blocked and enforce else 0)
 
 
@@ -305,7 +379,7 @@ def enforce(
     """Exit 1 when a verdict says blocked (or cannot be read: fail closed), 0 when every one passed or warned."""
     from labelgate.verdict import enforce as enforce_verdicts
 
-    raise typer.Exit(EXIT_BLOCKED if enforce_verdicts(verdicts, say=typer.echo) else 0)
+    raise typer.Exit(EXIT_BLOCKED if enforce_verdicts(verdicts, say=_echo) else 0)
 
 
 @app.command("policy-diff")
@@ -383,6 +457,7 @@ def train(
     from labelgate.train.device import prefer_passive_omp_wait
     from labelgate.train.run import main as train_subset
 
+    _seed("--seed", seed)
     out = out or Path("models") / subset / f"seed_{seed}"
     refuse_overwriting_inputs({"--table": table, "--test": test, "--params": params}, {"--out": out})
     prefer_passive_omp_wait()  # before torch loads
@@ -485,7 +560,7 @@ def evaluate(
     from labelgate.outputs import refuse_overwriting_inputs
 
     refuse_overwriting_inputs({"--test": test, "--params": params, "--models": models, "--curves": curves,
-                               "--audit": audit}, {"--out": out, "--plots": plots})
+                               "--audit": audit}, {"--out": out, "--plots": plots, "--headline": headline})
     metrics = stage.main(params=_params(params), models=models, test=test, curves=curves, audit=audit, out=out,
                          plots=plots, headline=headline)
     for line in stage.describe(metrics):
@@ -518,7 +593,8 @@ def report(
     from labelgate.report import BANNER, load_inputs, verdict_status, write_report
 
     refuse_overwriting_inputs({"--verdict": verdict, "--label-risk": label_risk, "--scores": scores,
-                               "--evaluation": evaluation}, {"--html": html, "--markdown": markdown})
+                               "--evaluation": evaluation, "--subsets": subsets, "--curves": curves},
+                              {"--html": html, "--markdown": markdown})
     inputs = load_inputs(verdict=verdict, label_risk=label_risk, scores=scores, evaluation=evaluation,
                          subsets=subsets, curves=curves)
     if not inputs.found():
@@ -599,7 +675,8 @@ def audit_sample(
     carries audit_weight (1 / inclusion probability) so the estimates stay unbiased."""
     from labelgate.audit import sample_main
 
-    overrides = {k: v for k, v in (("size", size), ("oversample", oversample), ("seed", seed)) if v is not None}
+    overrides = {k: v for k, v in (("size", size), ("oversample", oversample), ("seed", _seed("--seed", seed)))
+                 if v is not None}
     summary = sample_main(table, out, params=_params(params), labels=labels, overrides=overrides)
     typer.echo(f"audit sample: {summary['chosen']} of {summary['candidates']} unaudited rows -> {out} "
                f"(risk: {summary['risk'] or 'none'}, oversample {summary['oversample']:g}); per stratum "

@@ -106,9 +106,10 @@ def install_spec(direct_url: dict | None, version: str) -> str:
     if "archive_info" in direct_url and url.startswith(("https://", "http://")):
         return f"labelgate[demo] @ {url}{fragment}"
     where = url.removeprefix("file://") or "a local folder"
-    raise ConfigError(f"labelgate is installed from {where} ({'editable' if (direct_url.get('dir_info') or {}).get('editable') else 'local'}), which the PR workflow cannot "
-                      "install: pass --install with a requirement it can reach, e.g. --install "
-                      f"'labelgate[demo]=={version}' or 'labelgate[demo] @ git+https://github.com/OWNER/labelgate@COMMIT'")
+    kind = "editable" if (direct_url.get("dir_info") or {}).get("editable") else "local"
+    raise ConfigError(f"labelgate is installed from {where} ({kind}), which the PR workflow cannot install: pass "
+                      f"--install with a requirement it can reach, e.g. --install 'labelgate[demo]=={version}' or "
+                      "'labelgate[demo] @ git+https://github.com/OWNER/labelgate@COMMIT'")
 
 
 def installed_direct_url() -> dict | None:

@@ -262,3 +262,180 @@ def test_duplicate_expectations_both_run_and_a_dropped_duplicate_is_caught(monke
     with pytest.raises(ConfigError, match=r"2 expectation\(s\) in, 1 result\(s\) out; not evaluated: "
                                           r"expect_column_max_to_be_between on 'x'"):
         expectations.run_suite_json(suite, frame, {}, source="dup.json")
+
+
+# ------------------------------------------------------------------------------ 5. outputs never overwrite inputs
+
+
+def test_headline_equal_to_an_input_or_output_is_refused(workdir, cli):
+    from test_faults import good_table
+
+    good_table().to_csv(workdir / "labels.csv", index=False)
+    before = (workdir / "labels.csv").read_bytes()
+    result = cli("score", workdir / "labels.csv", "--out", workdir / "s.parquet", "--summary", workdir / "r.json",
+                 "--headline", workdir / "labels.csv")
+    one_line(result, code=2, contains="--headline is the same file as LABELS")
+    assert (workdir / "labels.csv").read_bytes() == before
+    assert not (workdir / "s.parquet").exists() and not (workdir / "r.json").exists()
+    (workdir / "risk.json").write_text(json.dumps({"metrics": GOOD_METRICS}))
+    result = cli("gate", "--label-risk", workdir / "risk.json", "--out", workdir / "gate.json",
+                 "--headline", workdir / "gate.json")
+    one_line(result, code=2, contains="--headline is the same file as --out")
+    result = cli("gate", "--label-risk", workdir / "risk.json", "--out", workdir / "gate.json",
+                 "--headline", workdir / "risk.json")
+    one_line(result, code=2, contains="--headline is the same file as --label-risk")
+    assert not (workdir / "gate.json").exists()
+
+
+def test_report_into_the_subsets_folder_is_refused(workdir, cli):
+    subsets = workdir / "data" / "subsets"
+    subsets.mkdir(parents=True)
+    (subsets / "raw.json").write_text(json.dumps({"strategy": "raw", "rows_kept": 10}))
+    before = (subsets / "raw.json").read_bytes()
+    (workdir / "gate.json").write_text(json.dumps({"status": "pass", "blocked": False, "reason": "ok"}))
+    result = cli("report", "--verdict", workdir / "gate.json", "--subsets", subsets, "--html", subsets / "raw.json",
+                 "--markdown", workdir / "summary.md")
+    one_line(result, code=2, contains="--html lies inside --subsets")
+    assert (subsets / "raw.json").read_bytes() == before and not (workdir / "summary.md").exists()
+
+
+def test_gate_report_dir_inside_the_subsets_folder_is_refused(workdir, cli):
+    subsets = workdir / "subsets"
+    subsets.mkdir()
+    (workdir / "risk.json").write_text(json.dumps({"metrics": GOOD_METRICS}))
+    result = cli("gate", "--label-risk", workdir / "risk.json", "--out", workdir / "gate.json", "--report-dir",
+                 subsets, "--subsets", subsets)
+    one_line(result, code=2, contains="lies inside --subsets")
+    assert not (workdir / "gate.json").exists() and list(subsets.iterdir()) == []
+
+
+def test_a_killed_runs_temporaries_are_removed_by_the_next_run(workdir, cli):
+    """SIGKILL leaves `.<name>.labelgate-tmp-<pid>-*.tmp` files and spool folders; the next run of the command
+    writing that output removes those of dead processes, older than itself; nothing else."""
+    from labelgate.outputs import TEMP_TAG
+
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    while True:
+        try:
+            os.kill(dead, 0)
+            dead += 1
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            dead += 1
+    stale_file = workdir / f".gate.json.{TEMP_TAG}-{dead}-abc.tmp"
+    stale_file.write_bytes(b"x" * 1000)
+    stale_dir = workdir / f".gate.json.{TEMP_TAG}-{dead}-spool.tmp"
+    (stale_dir / "sub").mkdir(parents=True)
+    (stale_dir / "sub" / "normalised.parquet").write_bytes(b"y" * 1000)
+    alive = workdir / f".gate.json.{TEMP_TAG}-1-live.tmp"  # pid 1 runs: another run's file in progress
+    alive.write_text("z")
+    other = workdir / ".gate.json.unrelated.tmp"  # not ours
+    other.write_text("o")
+    other_output = workdir / f".risk.json.{TEMP_TAG}-{dead}-abc.tmp"  # another output's: left to its command
+    other_output.write_text("r")
+    past = 1_000_000_000
+    for path in (stale_file, stale_dir, alive, other, other_output):
+        os.utime(path, (past, past))
+    (workdir / "risk.json").write_text(json.dumps({"metrics": GOOD_METRICS}))
+    result = cli("gate", "--label-risk", workdir / "risk.json", "--out", workdir / "gate.json")
+    assert result.exit_code == 0, result.output
+    assert not stale_file.exists() and not stale_dir.exists()
+    assert alive.exists() and other.exists() and other_output.exists()
+
+
+def test_full_disk_is_one_line_and_nothing_lands(workdir, cli, monkeypatch):
+    import errno
+
+    import labelgate.outputs as outputs
+
+    def full(tmp, data):
+        tmp.write_text("{")  # a partial write, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+
+    monkeypatch.setattr(outputs, "write_json_to", full)
+    (workdir / "risk.json").write_text(json.dumps({"metrics": GOOD_METRICS}))
+    result = cli("gate", "--label-risk", workdir / "risk.json", "--out", workdir / "gate.json")
+    one_line(result, code=2, contains=("gate.json", "No space left on device"))
+    assert not (workdir / "gate.json").exists()
+    assert [p.name for p in workdir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_streamed_score_with_an_unwritable_headline_writes_nothing(workdir, cli):
+    from test_faults import good_table
+
+    good_table(1200).to_parquet(workdir / "labels.parquet")
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["score"].update(stream_rows=1000, chunk_rows=1000)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    (workdir / "afile").write_text("x")
+    result = cli("score", workdir / "labels.parquet", "--out", workdir / "scores.parquet", "--summary",
+                 workdir / "risk.json", "--headline", workdir / "afile" / "headline.json")
+    one_line(result, code=2, contains=("afile/headline.json", "cannot write here"))
+    assert not (workdir / "scores.parquet").exists() and not (workdir / "risk.json").exists()
+    assert [p.name for p in workdir.iterdir() if p.name.startswith(".")] == []
+
+
+# ------------------------------------------------------------------------------ 6. smaller one-line errors
+
+
+@pytest.mark.parametrize("args", [("audit", "sample", "t.csv", "--out", "s.csv", "--seed", "-1"),
+                                  ("train", "--subset", "raw", "--seed", "-1")])
+def test_negative_seed_is_one_line(workdir, cli, args):
+    pd_table = "text,llm_label\n" + "".join(f"t{i},{'ab'[i % 2]}\n" for i in range(30))
+    (workdir / "t.csv").write_text(pd_table)
+    line = one_line(cli(*args), code=2, contains="--seed -1: a seed must lie in")
+    assert "internal error" not in line
+    assert not (workdir / "s.csv").exists() and not (workdir / "models").exists()
+
+
+@pytest.mark.parametrize("args, contains", [
+    (("check",), "labelgate check: error: Missing argument 'LABELS'"),
+    (("gate", "--nope"), "labelgate gate: error: No such option: --nope"),
+    (("train", "--subset", "raw", "--seed", "x"), "labelgate train: error: Invalid value for '--seed'"),
+    (("nocmd",), "labelgate: error: No such command 'nocmd'"),
+])
+def test_usage_errors_are_one_line(cli, args, contains):
+    one_line(cli(*args), code=2, contains=contains)
+
+
+def test_errors_name_the_params_file_given(workdir, cli):
+    from test_faults import good_table
+
+    good_table().to_csv(workdir / "labels.csv", index=False)
+    (workdir / "strict.yaml").write_text("score:\n  entropy_threshold: true\n")
+    result = cli("score", workdir / "labels.csv", "--params", workdir / "strict.yaml", "--out",
+                 workdir / "s.parquet", "--summary", workdir / "r.json")
+    line = one_line(result, code=2, contains=("strict.yaml: section 'score'", "entropy_threshold"))
+    assert not line.split("error: ", 1)[1].startswith("params.yaml")
+
+
+@pytest.mark.parametrize("url", ["https://alice:s3cret@llm.example.org/v1", "http://alice:s3cret@127.0.0.1:1/v1",
+                                 "ftp://alice:s3cret@host/v1"])
+def test_base_url_with_a_password_never_prints_it(workdir, cli, url):
+    (workdir / "texts.csv").write_text("text\nhello\nworld\n")
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["annotate"].update(backend="openai", base_url=url)
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    result = cli("annotate", workdir / "texts.csv", "--out", workdir / "labels.csv")
+    line = one_line(result, code=2, contains="base_url")
+    assert "s3cret" not in result.output and "alice" not in result.output, line
+    assert not (workdir / "labels.csv").exists()
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
+def test_check_into_a_closed_pipe_keeps_the_verdicts_exit_code(workdir, repo):
+    """`labelgate check | head -1`: the reader goes away; check still exits with its verdict's code (0 for a
+    passing table), with no traceback and no BrokenPipeError on stderr."""
+    from test_faults import good_table
+
+    good_table().to_csv(workdir / "labels.csv", index=False)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+           "PYTHONPATH": f"{repo / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    script = ('labelgate check labels.csv 2> err.txt | head -1 > first.txt; '
+              'echo "${PIPESTATUS[0]}" > code.txt')
+    subprocess.run(["bash", "-c", script], cwd=workdir, env=env, timeout=600, check=True)
+    assert (workdir / "first.txt").read_text().startswith("params: ")
+    assert (workdir / "code.txt").read_text().strip() == "0", (workdir / "err.txt").read_text()
+    assert "Traceback" not in (workdir / "err.txt").read_text()
+    assert "BrokenPipe" not in (workdir / "err.txt").read_text()
