@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 HOSTILE = "my labels it's \"q\" $(touch PWNED1) `touch PWNED2`; touch PWNED3 ${x} {seed} \u00e9\u2713.csv"
 MARKERS = ("PWNED1", "PWNED2", "PWNED3")
@@ -439,3 +441,24 @@ def test_check_into_a_closed_pipe_keeps_the_verdicts_exit_code(workdir, repo):
     assert (workdir / "code.txt").read_text().strip() == "0", (workdir / "err.txt").read_text()
     assert "Traceback" not in (workdir / "err.txt").read_text()
     assert "BrokenPipe" not in (workdir / "err.txt").read_text()
+
+
+# ------------------------------------------------------------------------------ fuzzing: booleans never pass
+
+_VALUE = st.one_of(st.floats(0, 1, allow_nan=False), st.booleans(), st.none(),
+                   st.sampled_from(["0.05", "n/a", ""]))
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, database=None)
+@given(figures=st.fixed_dictionaries({name: _VALUE for name in GOOD_METRICS}))
+def test_a_label_summary_with_a_non_number_never_passes(figures):
+    """Any mix of numbers, nulls, booleans and strings: a boolean or string in a checked figure blocks, in memory
+    (check) and from a file (gate: exit 2 for a boolean)."""
+    from labelgate.gate import GateParams, run_gate
+
+    verdict = run_gate(scores=None, label_risk={"metrics": figures}, evaluation=None, params=GateParams())
+    bad = sorted(name for name, value in figures.items() if isinstance(value, (bool, str)))
+    if bad:
+        assert verdict.blocked, (figures, verdict.reason)
+        errored = {o["column"] for o in verdict.outcomes if o["status"] == "error"}
+        assert set(bad) <= errored, (bad, errored)
