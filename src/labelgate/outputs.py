@@ -151,6 +151,22 @@ def refuse_overwriting_inputs(inputs: dict[str, str | os.PathLike | None],
         if around is not None:
             raise BadInputError(path, f"{name} is a folder holding {around}; write elsewhere")
         seen[here] = name
+    for path in outputs.values():  # every destination writable before any output is written
+        if path is not None and (problem := _unwritable(path)) is not None:
+            raise BadInputError(path, f"cannot write here ({problem})")
+
+
+def _unwritable(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be written (its nearest existing folder is a file or not writable), else None. Creates
+    nothing; a full disk shows only when writing."""
+    folder = Path(path).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return os.strerror(errno.ENOTDIR)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return os.strerror(errno.EACCES)
+    return None
 
 
 def _identity(path: str | os.PathLike) -> Path:

@@ -462,3 +462,15 @@ def test_a_label_summary_with_a_non_number_never_passes(figures):
         assert verdict.blocked, (figures, verdict.reason)
         errored = {o["column"] for o in verdict.outcomes if o["status"] == "error"}
         assert set(bad) <= errored, (bad, errored)
+
+
+@pytest.mark.parametrize("option", ["--headline", "--out"])
+def test_gate_checks_every_output_is_writable_before_writing_any(workdir, cli, option):
+    (workdir / "risk.json").write_text(json.dumps({"metrics": GOOD_METRICS}))
+    (workdir / "afile").write_text("x")
+    paths = {"--out": workdir / "gate.json", "--headline": workdir / "headline.json"}
+    paths[option] = workdir / "afile" / "x.json"
+    result = cli("gate", "--label-risk", workdir / "risk.json", "--out", paths["--out"], "--headline",
+                 paths["--headline"], "--report-dir", workdir / "reports")
+    one_line(result, code=2, contains=("afile/x.json", "cannot write here"))
+    assert sorted(p.name for p in workdir.iterdir()) == sorted(["afile", "risk.json", "expectations", "params.yaml"])
