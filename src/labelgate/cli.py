@@ -386,7 +386,7 @@ def enforce(
     from labelgate.verdict import enforce as enforce_verdicts
 
     if enforce_verdicts(verdicts, say=_echo):
-        _echo(ENFORCE_BLOCKED.format(report=report), err=True)
+        typer.echo(ENFORCE_BLOCKED.format(report=report), err=True)
         raise typer.Exit(EXIT_BLOCKED)
     raise typer.Exit(0)
 

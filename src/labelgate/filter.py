@@ -25,7 +25,7 @@ from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT
 from labelgate.errors import EXIT_BLOCKED, BadInputError, LabelgateError
 from labelgate.estimation import DEFAULT_CONFIDENCE
-from labelgate.vocabulary import STRATEGIES
+from labelgate.vocabulary import STRATEGIES, SUBSET_FIGURES
 
 
 class FilterRefused(LabelgateError):
@@ -176,9 +176,6 @@ def subset_summary(
     return summary
 
 
-#: The key of a subset summary that holds its label-level figures (named as in label_risk.json `metrics`): the
-#: gate's label_summary suite reads them in place of the whole table's when `gate.subset` is this subset.
-SUBSET_FIGURES = "metrics"
 SUBSET_ESTIMATE_KEYS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited", "method")
 
 

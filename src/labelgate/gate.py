@@ -45,7 +45,7 @@ from labelgate.estimation import DEFAULT_CONFIDENCE
 from labelgate.harm import DECIDING, DECIDING_FIGURES, PREDICTED, SOURCE, loss_text
 from labelgate.harm import deciding as deciding_loss
 from labelgate.verdict import count_outcomes
-from labelgate.vocabulary import AUDIT_EVIDENCE, BLOCK, ERRORED, FAILED, PASS, SKIPPED, WARN
+from labelgate.vocabulary import AUDIT_EVIDENCE, BLOCK, ERRORED, FAILED, PASS, SKIPPED, SUBSET_FIGURES, WARN
 
 LABEL_SUITES = ("label_risk", "label_summary")
 STABILITY_SUITE = "training_stability"
@@ -209,8 +209,6 @@ def gated_label_risk(label_risk: dict[str, Any], subset: dict[str, Any] | None) 
     including a None (not measured in the subset: a subset that kept no audited rows is not certified by the table's
     audit), and its label_error estimate replaces the table's (for the advice). Without a subset: unchanged, and
     retained_fraction absent (its expectation applies to a gated subset only: `_for_rows`)."""
-    from labelgate.filter import SUBSET_FIGURES
-
     if subset is None or not isinstance(label_risk, dict):
         return label_risk
     metrics = label_risk.get("metrics")
@@ -400,7 +398,7 @@ def blocking_lines(verdict: Verdict) -> list[str]:
     could not be evaluated, every required figure not measured and every suite that measured nothing."""
     lines = []
     advice = verdict.label_error or {}
-    for o in verdict.outcomes:
+    for o in sorted(verdict.outcomes, key=lambda o: o.get("column") != f"{DECIDING}_upper"):  # the lead rule first
         if o["status"] == FAILED and o["severity"] == BLOCK:
             observed = o["observed"]
             shown = f"{observed:.3f}" if isinstance(observed, float) else str(observed)
@@ -765,8 +763,6 @@ def gated_subset(subsets: str | os.PathLike | None, name: str) -> tuple[dict[str
         raise BadInputError(summary_path, f"gate.subset '{name}' has no filter summary; run `labelgate filter "
                                           f"--strategy {name}` (or set gate.subset to one of filter.strategies)")
     summary = read_json(summary_path)
-    from labelgate.filter import SUBSET_FIGURES
-
     check_figure_types(summary, summary_path, where=(SUBSET_FIGURES,), names=suite_figures("label_summary"))
     table = subset_table(name, subsets)
     frame = pd.read_parquet(table, columns=[ID]) if table.suffix == ".parquet" and table.exists() else None

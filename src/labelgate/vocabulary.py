@@ -64,3 +64,6 @@ COUNT_ERRORS = "errors"
 # The gold audit's label-error figure the gate checks (signals/label_error.py's upper bound): the gate's evidence
 # rule, its "audit too small" advice and the report's blocker sections key on it.
 AUDIT_EVIDENCE = "label_error_rate_upper"
+# The key of a filter subset's summary (data/subsets/<strategy>.json) that holds its label-level figures, named as
+# in label_risk.json `metrics`: the gate reads them in place of the whole table's when gate.subset is that subset.
+SUBSET_FIGURES = "metrics"
