@@ -205,9 +205,9 @@ def test_in_memory_booleans_block_and_a_flag_stays_a_flag():
 def test_headline_never_turns_a_boolean_into_a_figure():
     from labelgate.headline import gate_headline, label_risk_headline
 
-    assert label_risk_headline({"n_rows": 5, "metrics": {"audit_accuracy_lower": True, "x": 0.5}}) == {
-        "n_rows": 5, "audit_accuracy_lower": None, "x": 0.5}
-    assert gate_headline({"status": "pass", "blocked": False, "counts": {"passed": True}})["passed"] is None
+    assert label_risk_headline({"n_rows": 5, "metrics": {"audit_accuracy_lower": True, "text_error_auc": 0.5}}) == {
+        "n_rows": 5, "audit_accuracy_lower": None, "text_error_auc": 0.5}
+    assert gate_headline({"status": "pass", "blocked": False, "counts": {"failed_warn": True}})["failed_warn"] is None
 
 
 @pytest.mark.parametrize("blocked", [0, "", "false", None, [], 1])
@@ -233,7 +233,8 @@ def test_enforce_blocks_when_any_verdict_is_blocked_in_any_order(tmp_path, cli, 
         files[-1].write_text(json.dumps(verdict))
     result = cli("enforce", *files)
     assert result.exit_code == 1, result.output
-    assert result.output.count("BLOCKED") == 1 and result.output.count("PASSED") == 2
+    assert result.output.count(": BLOCKED (") == 1 and result.output.count("PASSED") == 2
+    assert result.output.rstrip().endswith("labelgate: BLOCKED - see reports/summary.md")
     assert cli("enforce", files[0] if order != "blocked-first" else files[1], files[2] if order != "blocked-last"
                else files[1]).exit_code == 0
 

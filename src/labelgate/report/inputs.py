@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelgate.harm import LOSS, figures_text
 from labelgate.vocabulary import ERRORED, FAILED, LLM_LABEL, PASS, SKIPPED, STRATEGIES, VERDICT_STATUSES, WARN
 
 SCORE_COLUMNS = (LLM_LABEL, "entropy_normalised")
@@ -351,7 +352,7 @@ def headline_figures(label_risk: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 #: Headline figures compared before -> after, with their interval figures beside them.
-BEFORE_AFTER = ("label_error_rate", "expected_accuracy_loss", "n_audited")
+BEFORE_AFTER = ("label_error_rate", LOSS, "n_audited")
 
 
 def before_after(inputs: "ReportInputs") -> list[list[str]]:
@@ -371,6 +372,8 @@ def before_after(inputs: "ReportInputs") -> list[list[str]]:
 
 def _with_interval(label_risk: Mapping[str, Any], name: str, value: Any) -> str:
     metrics = label_risk.get("metrics") or {}
-    if name in ("label_error_rate", "expected_accuracy_loss") and isinstance(value, (int, float)):
+    if name == LOSS and isinstance(value, (int, float)):
+        return figures_text(metrics, LOSS)  # in accuracy points, as every output shows the loss
+    if name == "label_error_rate" and isinstance(value, (int, float)):
         return share_text(metrics, name)
     return fmt(value)
