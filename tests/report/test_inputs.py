@@ -43,7 +43,7 @@ class TestMissingInputs:
         inputs = load_inputs(verdict=tmp_path / "gate.json")
         page = build_html(inputs)
         assert 'data-status="none"' in page and "NO VERDICT" in page
-        assert page.count('class="missing"') == 8  # every section
+        assert page.count('class="missing"') == 9  # every section
         assert build_markdown(inputs).startswith("## ❔ labelgate: NO VERDICT")
         result = invoke("report", "--verdict", tmp_path / "gate.json", "--label-risk", tmp_path / "x.json",
                         "--scores", tmp_path / "x.parquet", "--evaluation", tmp_path / "e.json",
