@@ -272,6 +272,7 @@ def _flat_record(path: Path, row: int, record: dict, gold_column: str) -> dict:
             if choice is not None:
                 votes.append(choice)
         flat = {k: v for k, v in data.items() if k not in (gold_column, CANCELLED, UNRESOLVED)}
+        flat[gold_column] = None  # the data's own value is never the human's label
         if votes:
             top = max(set(votes), key=lambda label: (votes.count(label), label))
             if votes.count(top) * 2 > len(votes):
@@ -593,7 +594,8 @@ def _check_wave_complete(source: str, given: np.ndarray, wave: np.ndarray, inclu
         if abs(total - frame_size) > TOLERANCE * frame_size:
             fix = ("rows are missing from the sheet: merge the whole sheet, unlabelled rows included (Label "
                    "Studio: export all tasks)" if total < frame_size else
-                   "the sheet was drawn from another table, or the table changed since `audit sample`")
+                   "the sheet was drawn from another table, the table changed since `audit sample`, or the "
+                   "sheet's audit_weight values were edited")
             raise BadInputError(source, f"audit wave {w}, LLM label '{h}': the weights of its {int(drawn.sum())} "
                                 f"drawn rows sum to {total:.1f}, but the wave drew from {frame_size} rows; {fix}",
                                 column=AUDIT_WEIGHT)
