@@ -353,3 +353,25 @@ def test_audit_params_are_range_checked(workdir, cli):
     (workdir / "params.yaml").write_text("audit:\n  oversample: 0.5\n")
     result = cli("audit", "sample", workdir / "scores.parquet", "--out", workdir / "s.csv")
     assert result.exit_code == 2 and "oversample" in result.output
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_a_merge_that_adds_nothing_rewrites_nothing(workdir, cli, suffix):
+    """Every table format: the second merge of the same sheet (blank rows, over-sampled weights with many digits)
+    leaves the table untouched, so DVC sees no change."""
+    frame = legacy_table()
+    table = workdir / f"labels{suffix}"
+    {".csv": lambda: frame.to_csv(table, index=False), ".parquet": lambda: frame.to_parquet(table),
+     ".jsonl": lambda: frame.to_json(table, orient="records", lines=True)}[suffix]()
+    (workdir / "params.yaml").write_text("base:\n  labels: [a, b, c]\n")
+    assert cli("audit", "sample", table, "--out", workdir / "s.json", "--size", "25", "--oversample", "3"
+               ).exit_code == 0
+    sheet = json.loads((workdir / "s.json").read_text())
+    for k, record in enumerate(sheet):
+        record["gold_label"] = None if k == 0 else "b"
+    (workdir / "s.json").write_text(json.dumps(sheet))
+    assert cli("audit", "merge", table, workdir / "s.json", "--out", table).exit_code == 0
+    before, stamp = table.read_bytes(), table.stat().st_mtime_ns
+    result = cli("audit", "merge", table, workdir / "s.json", "--out", table)
+    assert result.exit_code == 0 and "unchanged: nothing rewritten" in result.output, result.output
+    assert table.read_bytes() == before and table.stat().st_mtime_ns == stamp

@@ -211,7 +211,7 @@ def write_export(path: str | os.PathLike, export: pd.DataFrame) -> None:
     if suffix != ".json":
         write_table(path, export)
         return
-    records = json.loads(export.to_json(orient="records", force_ascii=False))
+    records = json.loads(export.to_json(orient="records", force_ascii=False, double_precision=15))
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
@@ -603,7 +603,8 @@ def _check_wave_complete(source: str, given: np.ndarray, wave: np.ndarray, inclu
 
 def _differs(before: pd.DataFrame, after: pd.DataFrame) -> bool:
     """Whether the merged table differs from the table as read (numbers compared as numbers, so a CSV's text
-    '10.0' equals 10.0)."""
+    '10.0' equals 10.0, to 1e-9: the weights recomputed from a stored inclusion probability may differ from the
+    stored weights in the last digits)."""
     if list(before.columns) != list(after.columns) or len(before) != len(after):
         return True
     for column in after.columns:
@@ -613,7 +614,7 @@ def _differs(before: pd.DataFrame, after: pd.DataFrame) -> bool:
             return True
         x, y = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
         numeric = (x.notna() & y.notna()).to_numpy()
-        if not np.allclose(x[numeric].to_numpy(float), y[numeric].to_numpy(float), rtol=1e-12, atol=0.0):
+        if not np.allclose(x[numeric].to_numpy(float), y[numeric].to_numpy(float), rtol=1e-9, atol=0.0):
             return True
         rest = ~numeric & ~missing_a
         if (a[rest].astype(str).to_numpy() != b[rest].astype(str).to_numpy()).any():
