@@ -114,6 +114,18 @@ def test_design_weights_exact_two_waves_with_oversampling_and_blanks():
     assert weights[:10][labelled[:10]].sum() == pytest.approx(10) and np.nansum(weights) == pytest.approx(16)
 
 
+def test_blank_rows_pass_their_weight_to_rows_drawn_alike():
+    """One wave over 10 rows: both risky rows (pi 1) and 4 of the 8 others (pi 0.5), one of those left blank. The
+    blank row's weight goes to the 3 other rows of its class (8 / 3 each), not to the risky rows (a plain rescale
+    of the wave would give 1.25 and 2.5)."""
+    strata = np.array(["a"] * 10)
+    wave = np.array([1, 1, 1, 1, 1, 1] + [np.nan] * 4, float)
+    inclusion = np.array([1.0, 1.0, 0.5, 0.5, 0.5, 0.5] + [np.nan] * 4)
+    labelled = np.array([True, True, True, True, True, False] + [False] * 4)
+    weights = design_weights(strata, wave, inclusion, labelled)
+    assert weights[:5] == pytest.approx([1.0, 1.0, 8 / 3, 8 / 3, 8 / 3], rel=1e-12)
+
+
 def test_two_proportional_waves_are_one_stratified_random_sample():
     strata = np.array(["a"] * 100 + ["b"] * 30)
     wave, inclusion = np.full(130, np.nan), np.full(130, np.nan)
