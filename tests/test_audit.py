@@ -387,3 +387,25 @@ def test_a_merge_that_adds_nothing_rewrites_nothing(workdir, cli, suffix):
     result = cli("audit", "merge", table, workdir / "s.json", "--out", table)
     assert result.exit_code == 0 and "unchanged: nothing rewritten" in result.output, result.output
     assert table.read_bytes() == before and table.stat().st_mtime_ns == stamp
+
+
+def test_a_weighted_audit_without_a_recorded_wave_becomes_wave_1():
+    """A table merged by an earlier labelgate: 30 gold rows with the weights of an over-sampled sheet, no
+    audit_wave. The next sample is wave 2 and draws none of them; the merge records them as wave 1 (pi = 1 /
+    weight), and every label's weights sum to its rows."""
+    frame = scores()
+    first, _ = sample_audit(frame, LABELS, AuditParams(size=30, oversample=3.0, seed=4))
+    old = frame.set_index("id")
+    old.loc[first["id"], "gold_label"] = "a"
+    old.loc[first["id"], "audit_weight"] = first["audit_weight"].to_numpy()
+    old = old.reset_index()
+    second, summary = sample_audit(old, LABELS, AuditParams(size=20, seed=5))
+    assert summary["wave"] == 2 and not set(second["id"]) & set(first["id"])
+    second["gold_label"] = "b"
+    merged, summary = merge_audit(old, second, LABELS)
+    assert summary["legacy_rows"] == 0 and summary["wave"] == 2
+    recorded = merged.set_index("id")
+    assert (recorded.loc[first["id"], "audit_wave"] == 1).all()
+    assert recorded.loc[first["id"], "audit_inclusion"].to_numpy() == pytest.approx(1 / first["audit_weight"])
+    for label, rows in (("a", 100), ("b", 60), ("c", 40)):
+        assert merged.loc[merged["llm_label"] == label, "audit_weight"].sum() == pytest.approx(rows)

@@ -664,6 +664,8 @@ def merge_main(table: str | os.PathLike, annotations: str | os.PathLike, out: st
     from labelgate.outputs import atomic_path, table_suffix, write_table
 
     table_suffix(out)
+    if Path(annotations).resolve() == Path(table).resolve():
+        raise BadInputError(annotations, "ANNOTATIONS is the same file as TABLE; merge the sheet `audit sample` wrote")
     frame = read_table(table)
     for column in (TEXT, LLM_LABEL):
         if column not in frame.columns:

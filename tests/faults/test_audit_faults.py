@@ -73,6 +73,12 @@ def test_merge_out_equal_to_the_sheet_is_refused(workdir, cli, table, suffix):
     assert sheet.read_bytes() == before
 
 
+def test_merging_the_table_into_itself_is_refused(workdir, cli, table):
+    result = cli("audit", "merge", table, table, "--out", workdir / "m.csv")
+    one_error_line(result, code=2, contains=("ANNOTATIONS is the same file as TABLE",))
+    assert not (workdir / "m.csv").exists()
+
+
 def test_negative_seed_is_a_one_line_error(workdir, cli, table):
     result = cli("audit", "sample", table, "--out", workdir / "s.csv", "--seed", "-1")
     one_error_line(result, code=2, contains=("seed",))
