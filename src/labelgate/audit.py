@@ -643,6 +643,7 @@ def sample_main(table: str | os.PathLike, out: str | os.PathLike, *, params: dic
     for column in (TEXT, LLM_LABEL):
         if column not in frame.columns:
             raise BadInputError(table, "required column missing", column=column)
+    _refuse_labelled_sheet(out)
     export, summary = sample_audit(frame, list(resolve_labels(base_labels(params), frame, option=labels)),
                                    audit_params, show_llm_label=show_llm_label, source=str(table))
     if not len(export):
@@ -650,6 +651,19 @@ def sample_main(table: str | os.PathLike, out: str | os.PathLike, *, params: dic
                                    "wave (label the drawn rows left blank)")
     write_export(out, export)
     return summary
+
+
+def _refuse_labelled_sheet(out: str | os.PathLike) -> None:
+    """A new sheet must not replace one that holds a person's labels (an earlier wave, perhaps not merged yet)."""
+    if not Path(out).is_file():
+        return
+    try:
+        sheet = read_annotations(out, GOLD)
+    except BadInputError:  # not a readable sheet: an ordinary file to replace
+        return
+    if GOLD in sheet.columns and sheet[GOLD].notna().any():
+        raise BadInputError(out, f"holds {int(sheet[GOLD].notna().sum())} gold labels (a labelled audit sheet); "
+                                 "write the new wave to another path", column=GOLD)
 
 
 def merge_main(table: str | os.PathLike, annotations: str | os.PathLike, out: str | os.PathLike, *,

@@ -73,6 +73,17 @@ def test_merge_out_equal_to_the_sheet_is_refused(workdir, cli, table, suffix):
     assert sheet.read_bytes() == before
 
 
+def test_a_new_wave_does_not_overwrite_a_labelled_sheet(workdir, cli, table):
+    sheet = sample(cli, table, workdir / "sheet.csv", "--size", "40")
+    fill(sheet, table)
+    before = sheet.read_bytes()
+    result = cli("audit", "sample", table, "--out", sheet, "--seed", "3")
+    one_error_line(result, code=2, contains=("sheet.csv", "holds 40 gold labels", "another path"))
+    assert sheet.read_bytes() == before
+    pd.read_csv(sheet).assign(gold_label=None).to_csv(sheet, index=False)  # an unlabelled sheet may be replaced
+    assert cli("audit", "sample", table, "--out", sheet, "--seed", "3").exit_code == 0
+
+
 def test_merging_the_table_into_itself_is_refused(workdir, cli, table):
     result = cli("audit", "merge", table, table, "--out", workdir / "m.csv")
     one_error_line(result, code=2, contains=("ANNOTATIONS is the same file as TABLE",))
