@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelgate.audit import AuditParams, _allocate, _split, design_weights, merge_audit, sample_audit
+from labelgate.audit import AuditSampleParams, _allocate, _split, design_weights, merge_audit, sample_audit
 from labelgate.errors import BadInputError
 
 LABELS = ["a", "b", "c"]
@@ -32,7 +32,7 @@ def test_allocation_is_proportional_with_a_minimum():
 
 def test_proportional_sample_and_weights():
     frame = scores()
-    export, summary = sample_audit(frame, LABELS, AuditParams(size=50, seed=1))
+    export, summary = sample_audit(frame, LABELS, AuditSampleParams(size=50, seed=1))
     assert list(export.columns) == ["id", "text", "audit_wave", "audit_weight", "gold_label"]  # blind
     given = frame.set_index("id").loc[export["id"], "llm_label"]
     assert given.value_counts().to_dict() == {"a": 25, "b": 15, "c": 10}
@@ -41,9 +41,9 @@ def test_proportional_sample_and_weights():
     assert export["audit_weight"].sum() == len(frame)
     assert export["id"].is_unique and export["gold_label"].isna().all()
     assert summary["risk"] == "cleanlab_label_quality" and summary["blind"] and summary["wave"] == 1
-    again, _ = sample_audit(frame, LABELS, AuditParams(size=50, seed=1))
+    again, _ = sample_audit(frame, LABELS, AuditSampleParams(size=50, seed=1))
     assert again.equals(export)  # deterministic for a seed
-    shown, _ = sample_audit(frame, LABELS, AuditParams(size=50, seed=1), show_llm_label=True)
+    shown, _ = sample_audit(frame, LABELS, AuditSampleParams(size=50, seed=1), show_llm_label=True)
     assert list(shown.columns) == ["id", "text", "llm_label", "audit_wave", "audit_weight", "audit_stratum",
                                    "audit_risk", "gold_label"]
     assert shown["llm_label"].tolist() == given.tolist() and shown["id"].equals(export["id"])
@@ -51,7 +51,7 @@ def test_proportional_sample_and_weights():
 
 def test_oversampling_records_inverse_inclusion_probabilities():
     frame = scores()
-    export, _ = sample_audit(frame, LABELS, AuditParams(size=50, oversample=3.0, high_risk_share=0.2, seed=2),
+    export, _ = sample_audit(frame, LABELS, AuditSampleParams(size=50, oversample=3.0, high_risk_share=0.2, seed=2),
                              show_llm_label=True)
     high = export[export["audit_stratum"] == "a/high-risk"]
     low = export[export["audit_stratum"] == "a"]
@@ -68,7 +68,7 @@ def test_oversampling_records_inverse_inclusion_probabilities():
 def test_already_audited_rows_are_not_sampled_again():
     frame = scores()
     frame.loc[:149, "gold_label"] = frame.loc[:149, "llm_label"]
-    export, summary = sample_audit(frame, LABELS, AuditParams(size=500))
+    export, summary = sample_audit(frame, LABELS, AuditSampleParams(size=500))
     assert summary["candidates"] == 50 and len(export) == 50
     assert set(export["id"]) == {f"r{i}" for i in range(150, 200)}
     assert summary["wave"] == 1  # the 150 gold rows without a design are wave 0
@@ -79,7 +79,7 @@ def test_rows_drawn_by_an_earlier_wave_are_not_drawn_again_even_when_blank():
     frame["audit_wave"] = np.where(np.arange(200) < 40, 1, np.nan)
     frame["audit_inclusion"] = np.where(np.arange(200) < 40, 0.2, np.nan)
     frame.loc[:19, "gold_label"] = "a"  # rows 20..39: drawn, left blank
-    export, summary = sample_audit(frame, LABELS, AuditParams(size=500))
+    export, summary = sample_audit(frame, LABELS, AuditSampleParams(size=500))
     assert summary["candidates"] == 160 and summary["wave"] == 2
     assert set(export["id"]) == {f"r{i}" for i in range(40, 200)} and (export["audit_wave"] == 2).all()
 
@@ -157,11 +157,11 @@ def test_a_two_wave_audit_is_unbiased_with_its_weights_and_biased_without():
     weighted, unweighted = [], []
     for k in range(300):
         wave, inclusion = np.full(n, np.nan), np.full(n, np.nan)
-        first, _ = sample_audit(frame, LABELS, AuditParams(size=40, seed=2 * k))
+        first, _ = sample_audit(frame, LABELS, AuditSampleParams(size=40, seed=2 * k))
         rows = position[first["id"]].to_numpy()
         wave[rows], inclusion[rows] = 1, 1 / first["audit_weight"].to_numpy()
         second, _ = sample_audit(frame.assign(audit_wave=wave, audit_inclusion=inclusion), LABELS,
-                                 AuditParams(size=40, oversample=6.0, high_risk_share=0.2, seed=2 * k + 1))
+                                 AuditSampleParams(size=40, oversample=6.0, high_risk_share=0.2, seed=2 * k + 1))
         rows = position[second["id"]].to_numpy()
         wave[rows], inclusion[rows] = 2, 1 / second["audit_weight"].to_numpy()
         audited = ~np.isnan(wave)
@@ -394,12 +394,12 @@ def test_a_weighted_audit_without_a_recorded_wave_becomes_wave_1():
     audit_wave. The next sample is wave 2 and draws none of them; the merge records them as wave 1 (pi = 1 /
     weight), and every label's weights sum to its rows."""
     frame = scores()
-    first, _ = sample_audit(frame, LABELS, AuditParams(size=30, oversample=3.0, seed=4))
+    first, _ = sample_audit(frame, LABELS, AuditSampleParams(size=30, oversample=3.0, seed=4))
     old = frame.set_index("id")
     old.loc[first["id"], "gold_label"] = "a"
     old.loc[first["id"], "audit_weight"] = first["audit_weight"].to_numpy()
     old = old.reset_index()
-    second, summary = sample_audit(old, LABELS, AuditParams(size=20, seed=5))
+    second, summary = sample_audit(old, LABELS, AuditSampleParams(size=20, seed=5))
     assert summary["wave"] == 2 and not set(second["id"]) & set(first["id"])
     second["gold_label"] = "b"
     merged, summary = merge_audit(old, second, LABELS)

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.cli import app
+from labelgate.curves import CurveParams
 from labelgate.errors import BadInputError
 from labelgate.evaluate import evaluate_runs, load_runs, plot_tables, seed_alpha, unchanged_rate
-from labelgate.learning_curve import CurveParams
 from labelgate.train.data import texts_fingerprint
 from labelgate.train.run import PROBS_FILE, RUN_FILE, probs_frame
 

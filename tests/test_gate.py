@@ -139,7 +139,7 @@ def test_tiny_audit_blocks_with_audit_too_small(gate_dir, cli):
 def test_label_error_threshold_comes_from_params(gate_dir, cli):
     labelled(True).to_csv(gate_dir / "labels.csv", index=False)
     (gate_dir / "params.yaml").write_text("base:\n  labels: [a, b, c]\ngate:\n  max_label_error: 0.9\n"
-                                          "  min_audit_accuracy_lower: 0.0\n")
+                                          "  min_audit_accuracy_lower: 0.0\n  max_accuracy_loss: 1.0\n")
     cli("check", gate_dir / "labels.csv", "--out", gate_dir / "v.json")
     verdict = json.loads((gate_dir / "v.json").read_text())
     row = next(o for o in verdict["outcomes"] if o["column"] == "label_error_rate_upper")
@@ -180,7 +180,7 @@ def test_unmeasured_blocking_figure_blocks_unless_optional(workdir):
     row = next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")
     assert row["status"] == "error" and "not measured" in row["error"]
     assert next(o for o in verdict.outcomes if o["column"] == "label_error_rate_upper")["status"] == "error"
-    relaxed = GateParams(required=(), optional=("audit_accuracy_lower", "label_error_rate_upper",
+    relaxed = GateParams(required=(), optional=("audit_accuracy_lower", "label_error_rate_upper", "accuracy_loss_upper",
                                                "audit_missing_share"))
     verdict = run_gate(scores=None, label_risk=figures, evaluation=None, params=relaxed)
     assert verdict.status == "pass"

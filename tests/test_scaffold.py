@@ -189,6 +189,7 @@ class TestInitCommand:
         result = cli("init", tmp_path / "absent")
         assert result.exit_code == 2 and "not a folder" in result.output
 
+    @pytest.mark.slow  # runs dvc repro
     @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
     def test_todo_markers_make_dvc_repro_fail_in_one_line(self, cli, target):
         subprocess.run(["git", "init", "-q", str(target)], check=True)
@@ -207,6 +208,7 @@ class TestInitCommand:
         assert "unchanged .dvcignore" in again.output
 
 
+@pytest.mark.slow  # builds a wheel
 def test_built_wheel_ships_the_defaults(tmp_path):
     """Build a wheel from the sources: the packaged params, suites (the link resolved) and workflow are inside."""
     pytest.importorskip("setuptools")

@@ -85,8 +85,9 @@ TOLERANCE = 1e-6  # relative: weights that should add up to a row count may diff
 
 
 @dataclass(frozen=True)
-class AuditParams:
-    """Audit sample design (params.yaml section `audit`)."""
+class AuditSampleParams:
+    """Audit sample design (params.yaml section `audit`, the `audit sample` command). Not the audit signal's
+    settings: those are signals.audit.AuditParams (section `score`)."""
 
     size: int = 250  # rows to send to a human; about 250 certify an error rate near 0.05 under 0.10
     oversample: float = 1.0  # 1: proportional; k > 1: the riskiest rows of each label get k times their share
@@ -112,8 +113,8 @@ def risk_score(frame: pd.DataFrame) -> tuple[np.ndarray | None, str | None]:
     return None, None
 
 
-def sample_audit(frame: pd.DataFrame, labels: list[str], params: AuditParams, *, show_llm_label: bool = False,
-                 source: str = "table") -> tuple[pd.DataFrame, dict[str, Any]]:
+def sample_audit(frame: pd.DataFrame, labels: list[str], params: AuditSampleParams, *,
+                 show_llm_label: bool = False, source: str = "table") -> tuple[pd.DataFrame, dict[str, Any]]:
     """Choose the next wave's rows; return (export table, design summary). Rows with a gold_label and rows an
     earlier wave drew are not drawn again. The export hides the LLM label unless `show_llm_label`."""
     rng = np.random.default_rng(params.seed)
@@ -637,8 +638,8 @@ def sample_main(table: str | os.PathLike, out: str | os.PathLike, *, params: dic
     from labelgate.config import base_labels, build, section
     from labelgate.contract import resolve_labels
 
-    audit_params = build(AuditParams, {**dataclasses.asdict(section(params, "audit", AuditParams)),
-                                       **(overrides or {})}, section="audit")
+    audit_params = build(AuditSampleParams, {**dataclasses.asdict(section(params, "audit", AuditSampleParams)),
+                                             **(overrides or {})}, section="audit")
     frame = read_table(table)
     for column in (TEXT, LLM_LABEL):
         if column not in frame.columns:

@@ -151,10 +151,9 @@ def check_range(name: str, value: float, low: float | None = None, high: float |
 
 @dataclasses.dataclass(frozen=True)
 class BaseParams:
-    """Shared settings: the label set and the seed every stage derives its randomness from."""
+    """Shared settings: the label set. (Each stage that draws random numbers has its own `seed` key.)"""
 
     labels: tuple[str, ...] = ()  # empty: inferred from the data
-    seed: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "labels", tuple(str(label) for label in (self.labels or ())))

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+#: The confidence level of every interval labelgate reports where params set no other (the one place it is written).
+DEFAULT_CONFIDENCE = 0.95
 METHOD_STRATIFIED = "stratified audit proportion (strata: LLM label)"
 METHOD_MODEL_ASSISTED = ("stratified difference estimator (prediction-powered, PPI++ power-tuned; strata: LLM label; "
                          "cross-fitted risk model on audit-free features and the words of the text)")
@@ -84,7 +86,7 @@ def estimate_error_rate(
     *,
     risk: np.ndarray | None = None,
     weights: np.ndarray | None = None,
-    confidence: float = 0.95,
+    confidence: float = DEFAULT_CONFIDENCE,
     min_stratum: int = 2,
     stratum_names: list[str] | None = None,
 ) -> dict[str, Any]:
@@ -264,7 +266,7 @@ def weighted_share(hit: np.ndarray, weights: np.ndarray, confidence: float) -> d
 
 
 def systematic_share(wrong: np.ndarray, flagged: np.ndarray, *, weights: np.ndarray | None = None,
-                     confidence: float = 0.95) -> dict[str, Any]:
+                     confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
     """Of the audited rows whose LLM label is wrong, the share cleanlab does NOT flag (systematic errors that
     confident learning cannot see, because the text model learnt them), with its interval; plus the flags'
     recall and precision on the audit."""

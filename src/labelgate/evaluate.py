@@ -28,10 +28,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labelgate.audit_reference import AUDIT_FIGURES
+from labelgate.audit_reference import AUDIT_FIGURES, GATED_FIGURES, GOLD_VERSION
 from labelgate.contract import TEXT
+from labelgate.curves import (
+    CurveParams,
+    EvaluateParams,
+    compare_at_equal_size,
+    curve_decline,
+    gap_to_reference,
+    plateau_flag,
+)
 from labelgate.errors import BadInputError
-from labelgate.learning_curve import CurveParams, curve_decline, gap_to_reference, plateau_flag
 from labelgate.train.data import texts_fingerprint
 from labelgate.train.run import PROBS_FILE, RUN_FILE
 from labelgate.vocabulary import LABEL, model_prob_column
@@ -45,19 +52,6 @@ STABILITY_FIGURES = (
     "macro_f1_gap_to_reference", "plateau", "learning_curve_gain_last_doubling", "learning_curve_decline",
     *AUDIT_FIGURES,
 )
-
-
-@dataclass(frozen=True)
-class EvaluateParams:
-    """Evaluation settings (params.yaml section `evaluate`)."""
-
-    reference: str = "gold"  # the subset trained on gold labels; "" when there is none
-    png: bool = True  # also draw matplotlib PNGs next to the DVC plot tables
-
-    def __post_init__(self):
-        if not isinstance(self.reference, str):
-            raise ValueError("reference must be a subset name (a string), or empty for none")
-
 
 
 @dataclass
@@ -185,8 +179,6 @@ def evaluate_runs(
 ) -> dict[str, Any]:
     """The metrics JSON (see the module docstring) from test probabilities per subset and seed; `audit`: the
     audit reference JSON (labelgate.audit_reference), whose figures go to the subset it audited."""
-    from labelgate.audit_reference import attach_to_evaluation
-
     labels = tuple(labels)
     y_true = np.asarray([str(v) for v in y_true], dtype=object)
     outside = sorted(set(y_true.tolist()) - set(labels))
@@ -202,6 +194,38 @@ def evaluate_runs(
     metrics = _evaluate(probabilities, y_true, labels, reference or None, dict(curves or {}),
                         curve_params or CurveParams())
     return attach_to_evaluation(metrics, audit, curves)
+
+
+def attach_to_evaluation(metrics: dict[str, Any], audit: Mapping[str, Any] | None,
+                         curves: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Copy the audit figures into the audited subset's row of the evaluation metrics (in place; returned); the
+    other subsets get the same keys as null.
+
+    Adds `audit_curve_gap_at_equal_size` (audit gold curve minus the subset's own LLM-label curve at the largest
+    audit size both cover) and `audit_gold_minus_llm_full` (gold accuracy on the audited rows minus the subset's
+    full-data curve point) when the subset has a learning curve. Every figure is null when the audit was not
+    measured or is absent, so the gate says "not measured" instead of passing.
+    """
+    subset = (audit or {}).get("subset")
+    for row in metrics.get("subsets", {}).values():
+        row.update(dict.fromkeys(AUDIT_FIGURES))
+    figures = dict.fromkeys(AUDIT_FIGURES)
+    if audit and audit.get("measured"):
+        figures.update({name: audit.get(name) for name in GATED_FIGURES})
+        gold_curve = (audit.get("curves") or {}).get(GOLD_VERSION)
+        own = (curves or {}).get(subset)
+        if gold_curve and own and own.get("points"):
+            compared = compare_at_equal_size(own["points"], gold_curve["points"])
+            if compared:
+                figures["audit_curve_gap_at_equal_size"] = compared[-1]["gap"]
+            figures["audit_gold_minus_llm_full"] = (float(gold_curve["points"][-1]["accuracy"])
+                                                    - float(own["points"][-1]["accuracy"]))
+    if subset in metrics.get("subsets", {}):
+        metrics["subsets"][subset].update(figures)
+    metrics["audit_reference"] = {"subset": subset, "measured": bool(audit and audit.get("measured")),
+                                  "reason": (audit or {}).get("reason", "no audit reference given")}
+    return metrics
+
 
 
 def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Stage 3, filter: mitigations as training subsets, the paper's entropy filter and consistency ensemble plus
+"""Stage `filter`: mitigations as training subsets, the paper's entropy filter and consistency ensemble plus
 cleanlab pruning.
 
 Strategies (each reads the per-example table written by `labelgate score`):
@@ -24,6 +24,7 @@ import pandas as pd
 from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT
 from labelgate.errors import EXIT_BLOCKED, BadInputError, LabelgateError
+from labelgate.estimation import DEFAULT_CONFIDENCE
 from labelgate.vocabulary import STRATEGIES
 
 
@@ -113,7 +114,7 @@ def _column(scores: pd.DataFrame, column: str, strategy: str, source: str) -> pd
 
 def filter_subset(
     scores: pd.DataFrame, strategy: str, params: FilterParams, labels: list[str], *, source: str = "scores",
-    noise_rate: float | None = None, confidence: float = 0.95,
+    noise_rate: float | None = None, confidence: float = DEFAULT_CONFIDENCE,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return (training subset with id, text, label; its summary). Raises FilterRefused when a class starves.
 
@@ -136,7 +137,7 @@ def filter_subset(
 
 def subset_summary(
     scores: pd.DataFrame, mask: np.ndarray, labels: list[str], strategy: str, *, noise_rate: float | None = None,
-    confidence: float = 0.95,
+    confidence: float = DEFAULT_CONFIDENCE,
 ) -> dict[str, Any]:
     given = scores[LLM_LABEL]
     kept_counts = given[mask].value_counts().reindex(labels, fill_value=0)
@@ -167,8 +168,8 @@ def subset_summary(
     return summary
 
 
-def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], *, confidence: float = 0.95
-                          ) -> dict[str, Any]:
+def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], *,
+                          confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
     """The kept rows' label_error_rate with its interval, from their audited rows: the same audit-first estimator
     as the score stage (strata: LLM label; audit weights; the score stage's cross-fitted label_error_risk)."""
     from labelgate.contract import AUDIT_WEIGHT
@@ -206,7 +207,7 @@ def main(scores: str | os.PathLike, strategy: str, out: str | os.PathLike, summa
     label_set = list(resolve_labels(base_labels(params), frame, option=labels))
     risk = read_json(label_risk) if label_risk else {}
     noise_rate = risk.get("metrics", {}).get("estimated_noise_rate")
-    confidence = (risk.get("signals", {}).get("label_error") or {}).get("confidence_level") or 0.95
+    confidence = (risk.get("signals", {}).get("label_error") or {}).get("confidence_level") or DEFAULT_CONFIDENCE
     subset, result = filter_subset(frame, strategy, section(params, "filter", FilterParams), label_set,
                                    source=str(scores), noise_rate=noise_rate, confidence=confidence)
     write_outputs((out, subset), (summary, result))

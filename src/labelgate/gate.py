@@ -1,4 +1,4 @@
-"""Stage 6, gate: check label-risk and training-stability figures against the GX suites in expectations/.
+"""Stage `gate`: check label-risk and training-stability figures against the GX suites in expectations/.
 
 Suites and the tables they run on:
   label_risk          per-example scores (distribution checks: median entropy, label-issue rate, agreement)
@@ -19,6 +19,7 @@ Thresholds fill the suites' `$PARAMETER` placeholders from params.yaml `gate:`. 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ from labelgate.expectations import (
     suite_columns,
     suite_path,
 )
+from labelgate.estimation import DEFAULT_CONFIDENCE
+from labelgate.harm import DECIDING, DECIDING_FIGURES, PREDICTED, SOURCE, loss_text
+from labelgate.harm import deciding as deciding_loss
 from labelgate.verdict import count_outcomes
 from labelgate.vocabulary import BLOCK, ERRORED, FAILED, PASS, SKIPPED, WARN
 
@@ -64,6 +68,8 @@ AUDIT_EVIDENCE = "label_error_rate_upper"  # the audit's label-error figure (sig
 #: least one must be measured. A figure is a column that a suite in expectations/ checks; an entry applies when a
 #: suite checking one of its figures ran (`check` runs the label suites, `gate` those whose input it was given).
 DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
+    # What the labels cost the trained model (harm.py): no PASS without it.
+    (f"{DECIDING}_upper",),
     # A label-error figure from a gold audit: the only unbiased evidence. cleanlab's audit-free estimate is no
     # substitute (bench/calibration: within 3 points of the truth on 0 of 42 sets; 0.28 on gold labels).
     (AUDIT_EVIDENCE, "audit_accuracy_lower"),
@@ -87,6 +93,8 @@ class GateParams:
     max_median_entropy: float = 0.5  # median normalised entropy of the LLM label distribution
     max_high_entropy_rate: float = 0.3  # share of rows above score.entropy_threshold
     max_label_issue_rate: float = 0.3  # share of rows cleanlab flags
+    max_accuracy_loss: float = 0.03  # test accuracy the labels may cost the trained model (vs gold labels), checked on
+    # the upper bound of accuracy_loss (harm.py): the primary blocking rule
     max_label_error: float = 0.13  # the LLM label error rate the user accepts; checked on the audit estimate's
     # upper confidence bound (label_error_rate_upper), so a set passes only when the audit certifies it.
     # Label-level defaults here and in params.yaml: derived in bench/calibration/ (README.md there)
@@ -150,6 +158,7 @@ class Verdict:
     missing_required: list[str] = field(default_factory=list)  # required figures (or alternatives) not measured
     figures: dict[str, Any] = field(default_factory=dict)  # every figure judged, None = not measured
     label_error: dict[str, Any] | None = None  # the audit estimate, its method and the next steps
+    accuracy_loss: dict[str, Any] | None = None  # the deciding accuracy loss, its source, the predicted one, advice
 
     @property
     def blocked(self) -> bool:
@@ -158,16 +167,34 @@ class Verdict:
     def as_dict(self) -> dict[str, Any]:
         return {"status": self.status, "blocked": self.blocked, "reason": self.reason,
                 "counts": count_outcomes(self.outcomes),
-                "missing_required": self.missing_required, "figures": self.figures, "label_error": self.label_error,
+                "missing_required": self.missing_required, "figures": self.figures, "accuracy_loss": self.accuracy_loss,
+                "label_error": self.label_error,
                 "outcomes": self.outcomes}
 
 
-def label_summary_frame(label_risk: dict[str, Any]) -> pd.DataFrame:
-    """One row holding the label-set figures the label_summary suite checks (NaN where not measured)."""
+def label_summary_frame(label_risk: dict[str, Any], evaluation: dict[str, Any] | None = None, *,
+                        subset: str = "raw") -> pd.DataFrame:
+    """One row holding the label-set figures the label_summary suite checks (NaN where not measured), with the
+    deciding accuracy loss (harm.deciding: the pipeline's measured loss of `subset` when `evaluation` has one)."""
     metrics = label_risk.get("metrics") if isinstance(label_risk, dict) else None
     if not isinstance(metrics, dict):
         metrics = {}
-    return pd.DataFrame([{k: _figure(v) for k, v in metrics.items() if not isinstance(v, (dict, list))}])
+    row = {k: _figure(v) for k, v in metrics.items() if not isinstance(v, (dict, list))}
+    loss = loss_figures(label_risk, evaluation, subset=subset)
+    row.update({name: _figure(loss.get(name)) for name in DECIDING_FIGURES})
+    return pd.DataFrame([row])
+
+
+def loss_figures(label_risk: dict[str, Any] | None, evaluation: dict[str, Any] | None, *,
+                 subset: str) -> dict[str, Any]:
+    """harm.deciding over label_risk.json's metrics and the evaluation (reference and confidence read from them)."""
+    metrics = (label_risk or {}).get("metrics") if isinstance(label_risk, dict) else None
+    signal = ((label_risk or {}).get("signals") or {}).get("accuracy_loss") if isinstance(label_risk, dict) else None
+    confidence = signal.get("confidence_level") if isinstance(signal, dict) else None
+    reference = evaluation.get("reference") if isinstance(evaluation, dict) else None
+    return deciding_loss(metrics if isinstance(metrics, dict) else {}, evaluation, subset=subset,
+                         reference=reference if isinstance(reference, str) else None,
+                         confidence=confidence if isinstance(confidence, float) else DEFAULT_CONFIDENCE)
 
 
 def stability_frame(evaluation: dict[str, Any], subset: str) -> pd.DataFrame:
@@ -199,7 +226,7 @@ def suite_figures(suite: str) -> set[str]:
     if suite == "label_summary":
         from labelgate.signals import signal_metrics
 
-        return signal_metrics()
+        return signal_metrics() | set(DECIDING_FIGURES)
     if suite == STABILITY_SUITE:
         from labelgate.evaluate import STABILITY_FIGURES
 
@@ -251,7 +278,7 @@ def run_gate(
     if scores is not None:
         plan.append(("label_risk", lambda: scores))
     if label_risk is not None:
-        plan.append(("label_summary", lambda: label_summary_frame(label_risk)))
+        plan.append(("label_summary", lambda: label_summary_frame(label_risk, evaluation, subset=params.subset)))
     if evaluation is not None:
         plan.append((STABILITY_SUITE, lambda: stability_frame(evaluation, params.subset)))
     if not plan:
@@ -273,6 +300,7 @@ def run_gate(
             figures.setdefault(o["column"], None if o["status"] == SKIPPED else o["observed"])
     verdict.figures = figures
     if label_risk is not None:
+        _accuracy_loss_advice(verdict, label_risk, evaluation, params)
         _label_error_advice(verdict, label_risk, params)
     return verdict
 
@@ -291,6 +319,75 @@ def _plain_figure(value: Any) -> Any:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     return value.item() if hasattr(value, "item") else value
+
+
+def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluation: dict[str, Any] | None,
+                          params: GateParams) -> None:
+    """Attach the deciding accuracy loss, whether it is within, above or undecided against gate.max_accuracy_loss,
+    and what to do: an undecided predicted loss says how many more audited rows would decide it (only when more rows
+    can), a loss above the limit names the classes and words whose errors the model learns."""
+    loss = loss_figures(label_risk, evaluation, subset=params.subset)
+    value, low, high = loss.get(DECIDING), loss.get(f"{DECIDING}_lower"), loss.get(f"{DECIDING}_upper")
+    limit = params.max_accuracy_loss
+    signal = (label_risk.get("signals") or {}).get("accuracy_loss") or {}
+    text = loss_text(value, low, high)
+    steps, more = [], None
+    if text == "not measured":
+        status = "not measured"
+        steps.append(signal.get("reason") or "audit rows with gold labels (labelgate audit sample / merge)")
+    elif high <= limit:
+        status = "within"
+    elif value >= limit:
+        status = "above"
+        classes = signal.get("loss_by_llm_label") or {}
+        worst = sorted((n for n, c in classes.items() if c.get("reproduced_errors")),
+                       key=lambda n: -classes[n]["reproduced_errors"])
+        words = signal.get("loss_words") or []
+        steps.append("the model learns the LLM's errors"
+                     + (f" on rows it labels {', '.join(worst[:3])}" if worst else "")
+                     + (f" (words: {', '.join(words[:6])})" if words else "")
+                     + ": re-prompt or relabel those classes (few-shot examples with these words), or filter "
+                       "(labelgate filter) and gate the subset")
+    else:
+        status = "undecided"
+        more = loss_rows_needed(signal, value, high, limit) if loss.get(SOURCE) == PREDICTED else None
+        if more:
+            steps.append(f"audit about {more} more rows (labelgate audit sample) to decide the accuracy loss")
+        else:
+            steps.append("more audit rows cannot decide it (the calibration's own uncertainty is larger than the "
+                         "margin): filter or re-prompt to bring the loss down")
+    verdict.accuracy_loss = {
+        DECIDING: value, f"{DECIDING}_lower": low, f"{DECIDING}_upper": high, SOURCE: loss.get(SOURCE),
+        "text": text, "max_accuracy_loss": limit, "status": status, "rows_needed": more,
+        "predicted": loss.get("predicted"), "next_steps": steps,
+    }
+    lead = f"accuracy loss {text} ({loss.get(SOURCE)}), limit {100 * limit:g} points"
+    if status == "above":
+        verdict.reason = f"{lead}: above the limit; {verdict.reason}"
+    elif status == "undecided" and more:
+        verdict.reason = f"audit too small: {lead} is undecided, label about {more} more rows; {verdict.reason}"
+    elif status == "undecided":
+        verdict.reason = f"{lead} is undecided and more audit rows cannot decide it; {verdict.reason}"
+
+
+def loss_rows_needed(signal: dict[str, Any], value: float, upper: float, limit: float) -> int | None:
+    """About how many more audited rows would bring the predicted loss's upper bound to `limit`, the point
+    estimate unchanged: the audit part of the variance shrinks as 1/rows, the calibration part does not. None when
+    no number of rows can (or nothing was measured); never more than the rows not yet audited."""
+    from labelgate.estimation import z_value
+
+    n, n_rows = signal.get("n_audited"), signal.get("n_rows")
+    calibration = (signal.get("calibration") or {}).get("calibration_sd")
+    confidence = signal.get("confidence_level")
+    if not n or not n_rows or calibration is None or confidence is None or value >= limit:
+        return None
+    z = z_value(confidence)
+    audit_var = max(0.0, ((upper - value - (signal.get("unmeasured_share") or 0.0)) / z) ** 2 - calibration ** 2)
+    room = ((limit - value) / z) ** 2 - calibration ** 2
+    if room <= 0 or audit_var <= 0:
+        return None
+    total = math.ceil(n * audit_var / room)
+    return int(min(n_rows - n, max(0, total - n))) or None
 
 
 def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: GateParams) -> None:
@@ -333,7 +430,8 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         "next_steps": steps,
     }
     failed = any(o["column"] == AUDIT_EVIDENCE and o["status"] == FAILED for o in verdict.outcomes)
-    if failed and more is not None and more > 0:
+    loss_above = (verdict.accuracy_loss or {}).get("status") == "above"  # more audit rows cannot unblock it
+    if failed and more is not None and more > 0 and not loss_above:
         verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
                           f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
 

@@ -59,6 +59,8 @@ def gate_headline(verdict: Mapping[str, Any], evaluation: Mapping[str, Any] | No
                   subset: str | None = None) -> dict[str, Any]:
     """Blocked (1/0), the expectation counts and the gated subset's seed-stability figures."""
     figures: dict[str, Any] = {"blocked": int(bool(verdict.get("blocked")) or verdict.get("status") == BLOCK)}
+    loss = verdict.get("accuracy_loss") or {}
+    figures.update({name: _number(loss.get(name)) for name in ("accuracy_loss", "accuracy_loss_upper")})
     figures.update({name: _number(count) for name, count in (verdict.get("counts") or {}).items()})
     gated = ((evaluation or {}).get("subsets") or {}).get(subset or "")
     if gated:

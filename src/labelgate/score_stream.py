@@ -38,8 +38,8 @@ from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT, LabelTable
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
 from labelgate.outputs import atomic_paths, write_json_to
-from labelgate.score import ScoreParams, run_signals
 from labelgate.signals.context import ScoringContext
+from labelgate.signals.runner import ScoreParams, run_signals
 from labelgate.signals.text_model import SampledFoldModel, sample_plan
 from labelgate.validate import ValidateParams, validate_label_chunk
 
@@ -78,8 +78,8 @@ class CompactLabelTable(LabelTable):
 class StreamingContext(ScoringContext):
     """ScoringContext whose out-of-fold probabilities come from a chunked pass over the spooled table."""
 
-    def __init__(self, *, table, text, seed, test_labels, predict: Callable[[], np.ndarray]):
-        super().__init__(table, text=text, seed=seed, test_labels=test_labels)
+    def __init__(self, *, table, text, seed, test_labels, audit_confidence, predict: Callable[[], np.ndarray]):
+        super().__init__(table, text=text, seed=seed, test_labels=test_labels, audit_confidence=audit_confidence)
         self._predict = predict
 
     @cached_property
@@ -205,7 +205,7 @@ def score_parquet_streaming(
             return pred
 
         context = StreamingContext(table=compact, text=params.text, seed=params.seed, test_labels=test_labels,
-                                   predict=predict)
+                                   audit_confidence=params.audit_confidence, predict=predict)
 
         def next_signal(name: str) -> None:
             _release_memory()  # what the previous signal freed, before the next one allocates

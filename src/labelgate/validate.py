@@ -1,4 +1,4 @@
-"""Stage 1, validate: check a label table against the data contract with the `label_contract` GX suite.
+"""Stage `validate`: check a label table against the data contract with the `label_contract` GX suite.
 
 The header-level checks (required columns, probability columns matching the label set, numeric probabilities)
 run in Python because the suite's columns must exist before GX can look at them. Row-level checks run in GX on

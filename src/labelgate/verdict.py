@@ -107,6 +107,15 @@ def print_verdict(verdict) -> None:
         console.print(table)
     for note in notes:
         console.print(f"- {note}", overflow="fold")
+    if getattr(verdict, "accuracy_loss", None):
+        from rich.markup import escape
+
+        loss = verdict.accuracy_loss
+        console.print(f"[bold]accuracy loss: {escape(loss['text'])}[/] ({escape(str(loss['accuracy_loss_source']))}); "
+                      f"limit {100 * loss['max_accuracy_loss']:g} points on the upper bound: {loss['status']}",
+                      overflow="fold")
+        for step in loss["next_steps"]:
+            console.print(f"  next: {escape(step)}", overflow="fold")
     if getattr(verdict, "label_error", None):
         from rich.markup import escape
 

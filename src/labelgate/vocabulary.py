@@ -41,9 +41,8 @@ CSV, PARQUET, JSONL = ".csv", ".parquet", ".jsonl"
 TABLE_SUFFIXES = (CSV, PARQUET, JSONL)
 JSONL_SUFFIXES = (JSONL, ".ndjson")
 
-# Filter strategies (filter.py), in the order the report lists them; the gold reference subset is `gold`.
+# Filter strategies (filter.py), in the order the report lists them.
 STRATEGIES = ("raw", "entropy", "cleanlab", "consensus", "combined")
-REFERENCE_SUBSET = "gold"
 
 # Severity of an expectation (from its GX severity) and status of a verdict: a verdict is as bad as its worst
 # failed expectation, so the two share their names.
@@ -56,7 +55,6 @@ VERDICT_STATUSES = (PASS, WARN, BLOCK)
 FAILED = "fail"
 SKIPPED = "skipped"  # its figure was not measured and the gate may go on without it
 ERRORED = "error"  # it could not be evaluated: blocks
-OUTCOME_STATUSES = (PASS, FAILED, SKIPPED, ERRORED)
 
 # The verdict's counts, keyed as in metrics/gate.json `counts`.
 COUNT_FAILED_BLOCK = "failed_block"

@@ -157,6 +157,7 @@ def _headless(browser: str, profile: Path, *args: str, url: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # starts a headless browser
 class TestBrowser:
     def test_rendered_dom_explains_the_verdict(self, browser, run, verdict, tmp_path):
         report = run / "reports" / "report.html"

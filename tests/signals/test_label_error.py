@@ -1,5 +1,5 @@
 """The label_error signal: audit-first error rate, systematic share and text-predictable errors on a clean and a
-dirty fixture, and the failure case of issue 11 (errors that follow a word in the text)."""
+dirty fixture, and the calibration benchmark's failure case (errors that follow a word in the text)."""
 
 from __future__ import annotations
 

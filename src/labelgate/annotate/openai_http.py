@@ -278,10 +278,7 @@ class OpenAIBackend:
             if delay is None:
                 delay = self.params.backoff_s * (2 ** attempt) * random.uniform(0.5, 1.5)
             log.info("%s: %s, retry %d/%d in %.2fs", self.url, reason, attempt + 1, self.params.max_retries, delay)
-            if stop is not None:
-                stop.wait(delay)
-            else:
-                time.sleep(delay)
+            _pause(delay, stop)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _parse(self, reply: dict) -> dict[str, float]:
@@ -342,6 +339,15 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _pause(seconds: float, stop: threading.Event | None) -> None:
+    """Wait `seconds` before a retry, cut short when another request of the batch failed (`stop` set). The one
+    place the backend waits, so tests read the delays it chose instead of timing them."""
+    if stop is not None:
+        stop.wait(seconds)
+    else:
+        time.sleep(seconds)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 from labelgate.estimation import estimate_text
+from labelgate.harm import figures_text
 from labelgate.report import plots
 from labelgate.report.inputs import (
     METRIC_NAMES,
     ReportInputs,
+    accuracy_loss,
     all_curves,
     counts_text,
     curve_points,
@@ -33,6 +35,7 @@ from labelgate.report.inputs import (
     fmt,
     label_error,
     labels,
+    loss_verdict,
     mean_std,
     next_steps,
     observed_text,
@@ -102,6 +105,40 @@ def verdict_section(inputs: ReportInputs) -> dict[str, Any]:
         })
         classes.append(f"row-{status}" + (f" sev-{o.get('severity')}" if failed else ""))
     return {"outcomes": rows, "row_classes": classes}
+
+
+def accuracy_loss_section(inputs: ReportInputs) -> dict[str, Any]:
+    """The accuracy loss the gate decides on: measured or predicted, the predicted one beside it, what the model
+    learns of the LLM's errors (per LLM label, words), the calibration and the next steps."""
+    signal_summary = accuracy_loss(inputs)
+    loss = loss_verdict(inputs)
+    if not loss and signal_summary is None:
+        raise _input_note(inputs, "label_risk", "label-risk summary")
+    signal_summary = signal_summary or {}
+    if not loss and signal_summary.get("available") is False:
+        raise Missing(f"No accuracy loss: {signal_summary.get('reason', 'the signal did not run')}.")
+    predicted = loss.get("predicted") or {}
+    calibration = signal_summary.get("calibration") or {}
+    figures = [
+        ["deciding figure", f"{loss.get('text', 'not measured')} ({loss.get('accuracy_loss_source', '')})"],
+        ["predicted by check (audit, calibrated against fine-tuning)",
+         figures_text(predicted, "accuracy_loss") if predicted else figures_text(signal_summary)],
+        ["label error rate (gold audit)", fmt(signal_summary.get("label_error_rate"))],
+        ["audited wrong labels a model trained on these labels reproduces",
+         f"{fmt(signal_summary.get('errors_learned_share'))} of {fmt(signal_summary.get('audited_errors'))} "
+         f"(chance {fmt(signal_summary.get('errors_learned_chance'))}; beyond chance "
+         f"{fmt(signal_summary.get('errors_learned_excess'))})"],
+        ["calibration (rate scale, learned scale, residual sd)",
+         ", ".join(fmt(calibration.get(k)) for k in ("rate_scale", "learned_scale", "calibration_sd"))],
+        ["words most over-represented among the reproduced errors", ", ".join(signal_summary.get("loss_words") or [])
+         or "—"],
+    ]
+    per_class = [[label, fmt(c.get("audited")), fmt(c.get("audited_errors")), fmt(c.get("reproduced_errors"))]
+                 for label, c in (signal_summary.get("loss_by_llm_label") or {}).items()]
+    limit = loss.get("max_accuracy_loss")
+    return {"text": loss.get("text") or figures_text(signal_summary), "status": loss.get("status"),
+            "limit": None if limit is None else f"{100 * limit:g} points", "figures": figures,
+            "per_class": per_class, "next_steps": [str(s) for s in loss.get("next_steps") or []]}
 
 
 def label_error_section(inputs: ReportInputs) -> dict[str, Any]:
@@ -268,6 +305,8 @@ def subsets_section(inputs: ReportInputs) -> dict[str, Any]:
 # (anchor, heading, data, template): the page's sections in order.
 SECTIONS: tuple[tuple[str, str, Callable[[ReportInputs], dict[str, Any]], str], ...] = (
     ("verdict", "Verdict", verdict_section, "verdict"),
+    ("accuracy-loss", "Accuracy loss (what these labels cost the trained model)", accuracy_loss_section,
+     "accuracy_loss"),
     ("label-error", "Label error rate (gold audit)", label_error_section, "label_error"),
     ("label-set", "Label-set figures", label_set_section, "label_set"),
     ("entropy", "Entropy of the LLM labels per class", entropy_section, "entropy"),

@@ -259,6 +259,17 @@ def label_error(inputs: ReportInputs) -> dict[str, Any] | None:
     return signal(inputs, "label_error")
 
 
+def accuracy_loss(inputs: ReportInputs) -> dict[str, Any] | None:
+    """The expected accuracy loss (the `accuracy_loss` signal)."""
+    return signal(inputs, "accuracy_loss")
+
+
+def loss_verdict(inputs: ReportInputs) -> dict[str, Any]:
+    """The verdict's deciding accuracy loss: value, source, status against the limit, next steps."""
+    block = (inputs.verdict or {}).get("accuracy_loss")
+    return block if isinstance(block, dict) else {}
+
+
 def next_steps(inputs: ReportInputs) -> list[str]:
     """The verdict's suggested next steps for the label error rate."""
     block = (inputs.verdict or {}).get("label_error")
@@ -299,15 +310,8 @@ def curve_points(curve: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def all_curves(inputs: ReportInputs) -> dict[str, dict[str, Any]]:
-    """Curve files first; else a subset's `learning_curve` in evaluate.json when it holds points."""
-    curves = {name: curve for name, curve in inputs.curves.items() if curve_points(curve)}
-    for name, figures in eval_subsets(inputs).items():
-        embedded = figures.get("learning_curve")
-        if isinstance(embedded, list):
-            embedded = {"points": embedded}
-        if name not in curves and isinstance(embedded, dict) and curve_points(embedded):
-            curves[name] = embedded
-    return curves
+    """The learning-curve files that hold points (evaluate.json keeps no curve points of its own)."""
+    return {name: curve for name, curve in inputs.curves.items() if curve_points(curve)}
 
 
 def curve_series(curves: Mapping[str, Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -12,11 +12,10 @@ import pandas as pd
 
 from labelgate.config import check_range
 from labelgate.contract import GOLD
+from labelgate.estimation import DEFAULT_CONFIDENCE
 from labelgate.signals.base import RiskSignal, SignalParams, SignalResult, register
 from labelgate.signals.context import ScoringContext
 
-#: Confidence level of the intervals estimated from the gold audit; params.yaml `score.audit_confidence` overrides it.
-DEFAULT_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)

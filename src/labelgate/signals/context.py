@@ -3,13 +3,16 @@ inputs several signals share (label codes, out-of-fold text-model probabilities,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from labelgate.contract import LabelTable
+from labelgate.contract import GOLD, LabelTable
+from labelgate.estimation import DEFAULT_CONFIDENCE
 from labelgate.signals.text_model import TextModelParams
 
 
@@ -19,6 +22,8 @@ class ScoringContext:
     text: TextModelParams = field(default_factory=TextModelParams, kw_only=True)  # the out-of-fold text model
     seed: int = field(default=0, kw_only=True)  # score.seed: every random choice a signal makes derives from it
     test_labels: pd.Series | None = field(default=None, kw_only=True)
+    audit_confidence: float = field(default=DEFAULT_CONFIDENCE, kw_only=True)  # score.audit_confidence
+    _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def given_labels(self) -> np.ndarray:
@@ -42,3 +47,23 @@ class ScoringContext:
         from cleanlab.filter import find_label_issues
 
         return find_label_issues(self.given_labels, self.pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+
+    @cached_property
+    def audit_wrong(self) -> np.ndarray:
+        """Per row 1.0 where the gold audit says the LLM label is wrong, 0.0 where right, NaN off the audit."""
+        gold = self.table.label_codes(GOLD) if self.table.has_gold else np.full(len(self.given_labels), -1)
+        return np.where(gold >= 0, (gold != self.given_labels).astype(float), np.nan)
+
+    @cached_property
+    def audit_weights(self) -> np.ndarray:
+        """Audit weight of every audited row (1 where the table has none); 1 off the audit."""
+        weights = self.table.audit_weights()
+        audited = ~np.isnan(self.audit_wrong)
+        return np.where(audited, weights, 1.0) if weights is not None else np.ones(len(audited))
+
+    def memo(self, key: str, compute: Callable[[ScoringContext], Any]) -> Any:
+        """`compute(self)`, computed once per context and key: what one signal computes and another reads (the
+        label_error risk model and estimate, read by accuracy_loss) without the context importing either."""
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        return self._memo[key]

@@ -27,7 +27,13 @@ import numpy as np
 import pandas as pd
 
 from labelgate.contract import GOLD, LLM_LABEL
-from labelgate.estimation import auc_interval, estimate_error_rate, systematic_share, weighted_share
+from labelgate.estimation import (
+    DEFAULT_CONFIDENCE,
+    auc_interval,
+    estimate_error_rate,
+    systematic_share,
+    weighted_share,
+)
 from labelgate.signals.audit import AuditParams
 from labelgate.signals.base import RiskSignal, SignalResult, register
 from labelgate.signals.context import ScoringContext
@@ -71,14 +77,7 @@ class LabelErrorSignal(RiskSignal):
         weights = np.where(audited, weights, 1.0) if weights is not None else np.ones(len(given))
         seed = context.seed
         several = len(np.unique(given)) >= 2  # one LLM label throughout: no text model, no cleanlab flags
-        risk, used = None, []
-        if several:
-            features, feature_names = risk_features(context)
-            words = text_features(table.frame["text"], max_rows=context.text.max_train_rows,
-                                  max_features=context.text.max_features, seed=seed)
-            risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
-            used = [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
-                                      if words is not None else [])] if risk is not None else []
+        risk, used = context.memo("audit_risk", audit_risk)
         labels = list(table.labels)
         estimate = estimate_error_rate(wrong, given, risk=risk, weights=weights, confidence=confidence,
                                        stratum_names=labels)
@@ -114,6 +113,33 @@ def audit_missing_share(frame: pd.DataFrame) -> float | None:
     gold = frame[GOLD].notna() if GOLD in frame.columns else pd.Series(False, index=frame.index)
     drawn = frame[AUDIT_WAVE].notna() | gold
     return float((drawn & ~gold).sum() / drawn.sum())
+
+
+def shared_estimate(context: ScoringContext) -> dict[str, Any]:
+    """The audit-first label error estimate with the risk model, computed once per context (what the
+    accuracy_loss signal reads; label_error reports the same figures)."""
+    def compute(ctx: ScoringContext) -> dict[str, Any]:
+        return estimate_error_rate(ctx.audit_wrong, ctx.given_labels, risk=ctx.memo("audit_risk", audit_risk)[0],
+                                   weights=ctx.audit_weights, confidence=ctx.audit_confidence,
+                                   stratum_names=list(ctx.table.labels))
+
+    return context.memo("error_estimate", compute)
+
+
+def audit_risk(context: ScoringContext) -> tuple[np.ndarray | None, list[str]]:
+    """The cross-fitted risk model's P(LLM label wrong) per row and its feature names (None, [] when one LLM label
+    throughout or the audit is too small); read through context.memo("audit_risk", audit_risk), computed once."""
+    if len(np.unique(context.given_labels)) < 2:
+        return None, []
+    table, seed = context.table, context.seed
+    features, feature_names = risk_features(context)
+    words = text_features(table.frame["text"], max_rows=context.text.max_train_rows,
+                          max_features=context.text.max_features, seed=seed)
+    risk = cross_fitted_risk(features, context.audit_wrong, words=words, seed=seed)
+    if risk is None:
+        return None, []
+    return risk, [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
+                                    if words is not None else [])]
 
 
 def risk_features(context: ScoringContext) -> tuple[RiskFeatures, list[str]]:
@@ -250,7 +276,7 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
 
 
 def text_error_auc(texts: list[str], given: np.ndarray, wrong: np.ndarray, *, n_classes: int,
-                   confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+                   confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> dict[str, Any]:
     """Cross-validated ROC AUC of predicting the audited wrong labels from the text (TF-IDF words and bigrams)
     and the LLM label. ~0.5: errors look random to a text model; well above: they follow the text."""
     from scipy.sparse import csr_matrix, hstack
