@@ -127,7 +127,7 @@ def test_the_accuracy_loss_decides_where_the_error_rate_would_decide_the_opposit
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(
         "base:\n  labels: [a, b, c]\nscore:\n  loss_rate_scale: 0.05\n  loss_learned_scale: 0.6\n"
-        "  loss_calibration_sd: 0.004\ngate:\n  max_label_error: 0.2\n  min_audit_accuracy_lower: 0.7\n")
+        "  loss_calibration_sd: 0.004\n")
     texts, truth = make_texts(1500, 3, seed=0, class_words=30, filler_words=40, length=8, signal_words=2)
     verdicts = {}
     for name, noisy in (("follow8", _following(texts, truth, "f7", 0, 0.08)),

@@ -87,7 +87,9 @@ def test_unknown_subset_fails_closed(workdir, cli):
     (workdir / "params.yaml").write_text("gate:\n  subset: combined\n")
     result = cli("gate", "--evaluation", workdir / "evaluate.json",
                  "--out", workdir / "gate.json")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, in one line naming the file and key (issue 19: was a KeyError)
+    assert result.stderr.strip().count("\n") == 0 and "key 'subsets' has no evaluation of 'combined'" in result.stderr
+    assert "KeyError" not in result.stderr and "evaluate.json" in result.stderr
     assert json.loads((workdir / "gate.json").read_text())["blocked"] is True
 
 
@@ -115,24 +117,22 @@ def test_nothing_to_check_blocks(workdir):
 def test_tiny_audit_blocks_with_audit_too_small(gate_dir, cli):
     frame = labelled(False)
     audited = np.flatnonzero(frame["gold_label"].notna().to_numpy())
-    frame.loc[audited[30:], "gold_label"] = None  # an audit of 30 rows ...
-    frame.loc[audited[0], "gold_label"] = "b" if frame.loc[audited[0], "llm_label"] != "b" else "c"  # ... 1 error
+    frame.loc[audited[30:], "gold_label"] = None  # an audit of 30 rows that saw no error
     frame.to_csv(gate_dir / "labels.csv", index=False)
     result = cli("check", gate_dir / "labels.csv", "--test", gate_dir / "test.csv", "--out", gate_dir / "v.json")
     assert result.exit_code == 1, result.output
     verdict = json.loads((gate_dir / "v.json").read_text())
-    estimate = verdict["label_error"]
-    assert estimate["n_audited"] == 30
-    limit = GateParams().max_label_error
-    assert estimate["label_error_rate"] < limit < estimate["label_error_rate_upper"]
-    more = estimate["rows_needed"]
-    assert 100 < more < 900 - 30
-    assert verdict["reason"].startswith(f"audit too small: label about {more} more rows to certify "
-                                        f"label_error_rate <= {limit:g}")
-    assert f"audit about {more} more rows" in estimate["next_steps"][0]
+    assert verdict["label_error"]["n_audited"] == 30
+    loss = verdict["accuracy_loss"]
+    limit = GateParams().max_accuracy_loss
+    assert loss["accuracy_loss"] < limit < loss["accuracy_loss_upper"] and loss["status"] == "undecided"
+    more = loss["rows_needed"]
+    assert 100 < more <= 900 - 30
+    assert verdict["reason"].startswith(f"audit too small: accuracy loss {loss['text']}")
+    assert f"label about {more} more rows" in verdict["reason"]
+    assert f"audit about {more} more rows" in loss["next_steps"][0]
     failed = [o["column"] for o in verdict["outcomes"] if o["status"] == "fail" and o["severity"] == "block"]
-    # a 30-row audit cannot certify either bound: the plain Wilson fail-safe (0.85) may fail alongside
-    assert "label_error_rate_upper" in failed and set(failed) <= {"label_error_rate_upper", "audit_accuracy_lower"}
+    assert "accuracy_loss_upper" in failed
     assert "audit too small" in result.output
 
 

@@ -95,13 +95,13 @@ class GateParams:
     max_label_issue_rate: float = 0.3  # share of rows cleanlab flags
     max_accuracy_loss: float = 0.03  # test accuracy the labels may cost the trained model (vs gold labels), checked on
     # the upper bound of accuracy_loss (harm.py): the primary blocking rule
-    max_label_error: float = 0.13  # the LLM label error rate the user accepts; checked on the audit estimate's
+    max_label_error: float = 0.2  # second guard behind max_accuracy_loss: the LLM label error rate accepted; checked on the audit estimate's
     # upper confidence bound (label_error_rate_upper), so a set passes only when the audit certifies it.
     # Label-level defaults here and in params.yaml: derived in bench/calibration/ (README.md there)
     max_systematic_error_share: float = 0.45  # share of audited wrong labels cleanlab does not flag
     max_text_error_auc: float = 0.75  # cross-validated AUC of predicting the audited errors from the text
     max_estimated_noise_rate: float = 0.4  # cleanlab's estimated share of wrong labels (secondary, audit-free)
-    min_audit_accuracy_lower: float = 0.85  # Wilson lower bound of LLM accuracy on gold-audited rows
+    min_audit_accuracy_lower: float = 0.8  # Wilson lower bound of LLM accuracy on gold-audited rows
     max_audit_missing_share: float = 0.05  # share of the rows an audit drew that came back without a gold label
     min_annotator_alpha: float = 0.6  # Krippendorff's alpha across annotations
     min_agreement_rate: float = 0.5  # share of rows where every annotation agrees
@@ -179,7 +179,7 @@ def label_summary_frame(label_risk: dict[str, Any], evaluation: dict[str, Any] |
     metrics = label_risk.get("metrics") if isinstance(label_risk, dict) else None
     if not isinstance(metrics, dict):
         metrics = {}
-    row = {k: _figure(v) for k, v in metrics.items() if not isinstance(v, (dict, list))}
+    row = {k: _figure(v, k) for k, v in metrics.items() if not isinstance(v, (dict, list))}
     loss = loss_figures(label_risk, evaluation, subset=subset)
     row.update({name: _figure(loss.get(name)) for name in DECIDING_FIGURES})
     return pd.DataFrame([row])
@@ -204,17 +204,50 @@ def stability_frame(evaluation: dict[str, Any], subset: str) -> pd.DataFrame:
         raise KeyError(f"gate.subset '{subset}' has no evaluation; evaluated: "
                        f"{sorted(subsets) if isinstance(subsets, dict) else 'none'}")
     figures = subsets[subset]
-    return pd.DataFrame([{k: _figure(v) for k, v in figures.items() if not isinstance(v, (dict, list))}])
+    return pd.DataFrame([{k: _figure(v, k) for k, v in figures.items() if not isinstance(v, (dict, list))}])
 
 
-def _figure(value):
-    """None and NaN are 'not measured'; numbers and booleans go in as floats; anything else as it is, so a figure
-    that is not a number makes its expectation error, which blocks."""
+#: Figures that are flags: true/false is their value (a suite checks them with max 0). Every other figure is a number,
+#: and a boolean there is bad input or blocks: `"audit_accuracy_lower": true` is never read as 1.
+FLAG_FIGURES = frozenset({"plateau"})
+
+
+def _figure(value, name: str = ""):
+    """None and NaN are 'not measured'; numbers go in as floats, and so do a flag's true/false; anything else (a
+    boolean where a number belongs, a string) as a value that is not a number, so its expectation errors (blocks)."""
     if value is None:
         return np.nan
-    if isinstance(value, (bool, int, float)):
+    if isinstance(value, bool):
+        return float(value) if name in FLAG_FIGURES else ("true" if value else "false")
+    if isinstance(value, (int, float)):
         return float(value)
     return value
+
+
+def not_a_number(value: Any, name: str = "") -> bool:
+    """A figure value that is neither a number nor 'not measured' (null, NaN): a boolean (except for a flag), a
+    string, anything else."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return False
+    if isinstance(value, bool):
+        return name not in FLAG_FIGURES
+    return not isinstance(value, (int, float, np.integer, np.floating))
+
+
+def check_figure_types(data: Any, path: str | os.PathLike, *, where: tuple[str, ...], names: set[str]) -> None:
+    """A figures file (label_risk.json, evaluate.json) as the gate reads it: a checked figure under the keys `where`
+    that is a boolean (JSON true/false; a flag excepted) is bad input (exit 2, naming file and key). A string or any
+    other non-number is left to the gate, whose expectation then errors (blocks), as do other shapes."""
+    for key in where:
+        data = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return
+    for name in sorted(names & set(data)):
+        if isinstance(data[name], bool) and not_a_number(data[name], name):
+            import json
+
+            raise BadInputError(path, f"key '{'.'.join((*where, name))}' is {json.dumps(data[name])}, not a number "
+                                      "(null when not measured)")
 
 
 def suite_figures(suite: str) -> set[str]:
@@ -288,7 +321,8 @@ def run_gate(
     figures: dict[str, Any] = {}
     for suite, make_frame in plan:
         frame = make_frame()
-        measured, skipped = _split_measured(suites[suite], frame, params.optional)
+        measured, skipped = _split_measured(suites[suite], frame, params.optional,
+                                            numbers_only=suite != "label_risk")
         figures.update(_figures(suites[suite], frame))
         outcomes.extend(_row(suite, outcome, SKIPPED) for outcome in skipped)
         if measured["expectations"]:
@@ -299,9 +333,10 @@ def run_gate(
         if o.get("column"):
             figures.setdefault(o["column"], None if o["status"] == SKIPPED else o["observed"])
     verdict.figures = figures
-    if label_risk is not None:
+    if label_risk is not None:  # the loss advice runs last, so its line leads the reason
         _accuracy_loss_advice(verdict, label_risk, evaluation, params)
         _label_error_advice(verdict, label_risk, params)
+        _lead_with_loss(verdict)
     return verdict
 
 
@@ -360,14 +395,29 @@ def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluati
         DECIDING: value, f"{DECIDING}_lower": low, f"{DECIDING}_upper": high, SOURCE: loss.get(SOURCE),
         "text": text, "max_accuracy_loss": limit, "status": status, "rows_needed": more,
         "predicted": loss.get("predicted"), "next_steps": steps,
+        # what the predicted figure is made of (signals/accuracy_loss.py)
+        **{k: signal.get(k) for k in ("label_error_rate", "errors_learned_share", "errors_learned_chance",
+                                      "errors_learned_excess", "audited_errors", "calibration")},
     }
     lead = f"accuracy loss {text} ({loss.get(SOURCE)}), limit {100 * limit:g} points"
     if status == "above":
-        verdict.reason = f"{lead}: above the limit; {verdict.reason}"
+        lead = f"{lead}: above the limit"
     elif status == "undecided" and more:
-        verdict.reason = f"audit too small: {lead} is undecided, label about {more} more rows; {verdict.reason}"
+        lead = f"audit too small: {lead} is undecided, label about {more} more rows"
     elif status == "undecided":
-        verdict.reason = f"{lead} is undecided and more audit rows cannot decide it; {verdict.reason}"
+        lead = f"{lead} is undecided and more audit rows cannot decide it"
+    else:
+        lead = ""
+    if lead:
+        verdict.reason = f"{lead}; {verdict.reason}"
+        verdict.accuracy_loss["reason_lead"] = lead
+
+
+def _lead_with_loss(verdict: Verdict) -> None:
+    """Put the accuracy-loss part of the reason first: it is the primary rule."""
+    lead = (verdict.accuracy_loss or {}).get("reason_lead")
+    if lead and lead in verdict.reason and not verdict.reason.startswith(lead):
+        verdict.reason = lead + "; " + verdict.reason.replace(lead + "; ", "", 1)
 
 
 def loss_rows_needed(signal: dict[str, Any], value: float, upper: float, limit: float) -> int | None:
@@ -430,15 +480,19 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         "next_steps": steps,
     }
     failed = any(o["column"] == AUDIT_EVIDENCE and o["status"] == FAILED for o in verdict.outcomes)
-    loss_above = (verdict.accuracy_loss or {}).get("status") == "above"  # more audit rows cannot unblock it
-    if failed and more is not None and more > 0 and not loss_above:
+    loss = verdict.accuracy_loss or {}
+    # more audit rows cannot unblock a loss above the limit, or an undecided one that no number of rows decides
+    hopeless = loss.get("status") == "above" or (loss.get("status") == "undecided" and not loss.get("rows_needed"))
+    if failed and more is not None and more > 0 and not hopeless:
         verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
                           f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
 
 
-def _split_measured(suite_json: dict, frame: pd.DataFrame, optional: tuple[str, ...]) -> tuple[dict, list[Outcome]]:
+def _split_measured(suite_json: dict, frame: pd.DataFrame, optional: tuple[str, ...], *,
+                    numbers_only: bool = False) -> tuple[dict, list[Outcome]]:
     """Expectations on columns that are absent or all-null were not measured. They are skipped, except a blocking
-    one whose column gate.optional does not list: that one is an error (it blocks: no PASS without evidence)."""
+    one whose column gate.optional does not list: that one is an error (it blocks: no PASS without evidence).
+    `numbers_only` (the one-row figure tables): a figure that is not a number errors, which blocks."""
     keep, skipped = [], []
     for expectation in suite_json["expectations"]:
         columns = expectation_columns(expectation)
@@ -453,7 +507,8 @@ def _split_measured(suite_json: dict, frame: pd.DataFrame, optional: tuple[str, 
             skipped.append(Outcome(expectation=expectation["type"], column=absent[0], success=error is None,
                                    severity=severity, description=meta.get("description", expectation["type"]),
                                    mitigation=meta.get("mitigation", ""), observed="not measured", error=error))
-        elif (problem := _out_of_range(frame, columns)) is not None:
+        elif (problem := _not_numbers(frame, columns) if numbers_only else None) is not None or (
+                problem := _out_of_range(frame, columns)) is not None:
             meta = expectation.get("meta", {})
             skipped.append(Outcome(expectation=expectation["type"], column=columns[0], success=False,
                                    severity=expectation_severity(expectation),
@@ -462,6 +517,20 @@ def _split_measured(suite_json: dict, frame: pd.DataFrame, optional: tuple[str, 
         else:
             keep.append(expectation)
     return {**suite_json, "expectations": keep}, skipped
+
+
+def _not_numbers(frame: pd.DataFrame, columns: list[str]) -> str | None:
+    """A message when a figure is not a number (a boolean, a string): never read as 0/1 or left to GX's coercion."""
+    for column in columns:
+        series = frame[column]
+        if pd.api.types.is_bool_dtype(series) and column not in FLAG_FIGURES:
+            return f"figure '{column}' = {bool(series.iloc[0])!r} is not a number"
+        if pd.api.types.is_numeric_dtype(series):
+            continue
+        bad = [value for value in series if not_a_number(value, column)]
+        if bad:
+            return f"figure '{column}' = {bad[0]!r} is not a number"
+    return None
 
 
 def _out_of_range(frame: pd.DataFrame, columns: list[str]) -> str | None:
@@ -536,7 +605,7 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
     written goes to `warn` and never changes the verdict."""
     from labelgate.contract import read_table
     from labelgate.headline import gate_headline
-    from labelgate.outputs import read_json, write_json
+    from labelgate.outputs import write_json
 
     suites = preflight(params, tuple(suite for suite, given in (("label_risk", scores), ("label_summary", label_risk),
                                                                 (STABILITY_SUITE, evaluation)) if given),
@@ -545,10 +614,19 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
              "curves": curves}
     evaluation_figures = None
     try:
-        evaluation_figures = read_json(evaluation) if evaluation else None
+        # A figure file that cannot be read, a boolean where a number belongs, or an evaluation without the gated
+        # subset is bad input (exit 2, one line naming file and key); the verdict is still replaced by a blocked one.
+        label_figures = read_figures(label_risk, where=("metrics",), names=suite_figures("label_summary"))
+        evaluation_figures = read_figures(evaluation, where=("subsets", params.subset),
+                                          names=suite_figures(STABILITY_SUITE))
+        if evaluation_figures is not None:
+            evaluated = evaluation_figures.get("subsets")
+            if isinstance(evaluated, dict) and not isinstance(evaluated.get(params.subset), dict):
+                raise BadInputError(evaluation, f"key 'subsets' has no evaluation of '{params.subset}' "
+                                                f"(gate.subset); evaluated: {', '.join(sorted(map(str, evaluated)))}")
         verdict = run_gate(
             scores=read_table(scores) if scores else None,
-            label_risk=read_json(label_risk) if label_risk else None,
+            label_risk=label_figures,
             evaluation=evaluation_figures,
             params=params, expectations_dir=expectations_dir, suites=suites,
         )
@@ -565,6 +643,17 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
         write_json(headline, gate_headline(result, evaluation_figures, params.subset))
     _write_report(report_dir, result, paths, warn)
     return verdict
+
+
+def read_figures(path: str | os.PathLike | None, *, where: tuple[str, ...], names: set[str]) -> dict | None:
+    """A figures JSON file (None when not given), its checked figures typed (`check_figure_types`)."""
+    if path is None:
+        return None
+    from labelgate.outputs import read_json
+
+    data = read_json(path)
+    check_figure_types(data, path, where=where, names=names)
+    return data
 
 
 def _write_report(report_dir, verdict: dict[str, Any], paths: dict[str, Any], warn) -> None:

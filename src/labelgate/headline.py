@@ -35,8 +35,9 @@ def headline_output(path: str | os.PathLike | None, figures: Mapping[str, Any]) 
 
 
 def _number(value: Any) -> float | int | None:
+    """A figure as a number; a boolean or anything else is not one (None), never 0/1."""
     if isinstance(value, bool):
-        return int(value)
+        return None
     if isinstance(value, (int, float)):
         return value
     return None

@@ -75,10 +75,16 @@ def main(labels_path: str | os.PathLike, out: str | os.PathLike, summary: str | 
         test_labels = None
         if test is not None:
             test_labels = validate_test_table(test, labels=label_set, expectations_dir=expectations_dir)[LABEL]
-        result = score_parquet_streaming(labels_path, out, summary, labels=label_set, params=score_params,
-                                         validate_params=section(params, "validate", ValidateParams),
-                                         expectations_dir=expectations_dir, test_labels=test_labels, progress=say)
-        write_outputs(*headline_output(headline, label_risk_headline(result)))
+        from labelgate.outputs import atomic_paths, write_json_to
+
+        # the headline's temporary file first: an unwritable --headline fails before scores and summary are written
+        with atomic_paths(*([headline] if headline is not None else [])) as headline_tmp:
+            result = score_parquet_streaming(labels_path, out, summary, labels=label_set, params=score_params,
+                                             validate_params=section(params, "validate", ValidateParams),
+                                             expectations_dir=expectations_dir, test_labels=test_labels,
+                                             progress=say)
+            for tmp in headline_tmp:
+                write_json_to(tmp, label_risk_headline(result))
         return result
     rows, result = score_table(labels_path, params=params, labels=labels, test=test,
                                expectations_dir=expectations_dir)

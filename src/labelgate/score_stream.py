@@ -37,7 +37,7 @@ from labelgate import contract
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT, LabelTable
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
-from labelgate.outputs import atomic_paths, write_json_to
+from labelgate.outputs import atomic_paths, temp_prefix, write_json_to
 from labelgate.signals.context import ScoringContext
 from labelgate.signals.runner import ScoreParams, run_signals
 from labelgate.signals.text_model import SampledFoldModel, sample_plan
@@ -126,7 +126,7 @@ def score_parquet_streaming(
     index = {label: i for i, label in enumerate(labels)}
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_paths(out, summary_path) as (tmp_out, tmp_summary), \
-            tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as spool_dir:
+            tempfile.TemporaryDirectory(prefix=temp_prefix(out), suffix=".tmp", dir=out.parent) as spool_dir:
         spool_path = Path(spool_dir) / "normalised.parquet"
         texts_path = Path(spool_dir) / "texts.arrow"  # uncompressed, memory-mapped for the signals that read texts
         # ---- pass 1: validate, keep compact columns, spool the normalised table

@@ -31,11 +31,12 @@ BANNER = {PASS: "PASSED", WARN: "WARN", BLOCK: "BLOCKED", None: "NO VERDICT"}
 
 
 def verdict_status(verdict: Mapping[str, Any] | None) -> str | None:
-    """pass | warn | block, or None without a verdict. Anything unrecognised counts as blocked (fail closed)."""
+    """pass | warn | block, or None without a verdict. Anything unrecognised counts as blocked (fail closed): a
+    status other than pass/warn, or a `blocked` that is anything but false (absent counts as false)."""
     if verdict is None:
         return None
     status = verdict.get("status")
-    if verdict.get("blocked") or status not in (PASS, WARN):
+    if verdict.get("blocked", False) is not False or status not in (PASS, WARN):
         return BLOCK
     return status
 

@@ -288,15 +288,22 @@ class TestOpenAIBackend:
             assert all(r["headers"].get("Authorization") == f"Bearer {KEY}" for r in followed)
 
     def test_credentials_in_base_url_stay_out_of_the_cache(self, tmp_path):
-        params = AnnotateParams(backend="openai", model="m", base_url="https://user:s3cret@example.org/v1?key=abc",
+        params = AnnotateParams(backend="openai", model="m", base_url="https://example.org/v1?key=s3cret",
                                 api_key_env="LABELGATE_TEST_KEY", cache_dir=str(tmp_path / "cache"))
         backend = OpenAIBackend(params)
-        assert "s3cret" not in backend.identity and "user" not in backend.identity and "abc" not in backend.identity
-        assert "example.org/v1" in backend.identity
+        assert "s3cret" not in backend.identity and "key" not in backend.identity
+        assert "example.org/v1" in backend.identity and "s3cret" not in repr(backend)
         cache = AnnotationCache(tmp_path / "cache", backend.identity)
         cache.put_many([(cache.key(["a"], "p"), {"logprobs": {"a": -0.1}, "floor": None})])
         names = " ".join(p.name for p in (tmp_path / "cache").rglob("*"))
-        assert "s3cret" not in names and "user" not in names
+        assert "s3cret" not in names
+
+    def test_user_and_password_in_base_url_are_refused_unprinted(self):
+        """urllib cannot send them (it reads 'user:pass@host' as a host with a port) and its error would print the
+        password: refused before anything runs, the URL shown with *** in their place."""
+        with pytest.raises(ValueError, match=r"https://\*\*\*@example.org/v1.*must not hold a user name") as err:
+            AnnotateParams(backend="openai", model="m", base_url="https://user:s3cret@example.org/v1")
+        assert "s3cret" not in str(err.value) and "user" not in str(err.value).split("must")[0]
 
     def test_retries_500_and_429_then_succeeds(self, server, tmp_path):
         server.failures.extend([500, 429])

@@ -54,9 +54,9 @@ class AccuracyLossParams(SignalParams):
     """Calibration of the expected accuracy loss (params.yaml `score:` keys), fitted on fine-tuned runs by
     bench/calibration/derive_loss_calibration.py (see the module docstring)."""
 
-    loss_rate_scale: float = 0.23  # accuracy lost per wrong label the model does not learn
-    loss_learned_scale: float = 0.28  # accuracy lost in addition per wrong label the model learns
-    loss_calibration_sd: float = 0.012  # residual sd of the fine-tuned loss around the calibration (accuracy units)
+    loss_rate_scale: float = 0.22  # accuracy lost per wrong label the model does not learn
+    loss_learned_scale: float = 0.3  # accuracy lost in addition per wrong label the model learns
+    loss_calibration_sd: float = 0.0075  # residual sd of the fine-tuned loss around the calibration (accuracy units)
 
     def __post_init__(self):
         check_range("loss_rate_scale", self.loss_rate_scale, 0.0, 5.0)
