@@ -79,7 +79,8 @@ DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
 #: Blocking expectations allowed to go unmeasured (params.yaml gate.optional): without gold audit rows, without
 #: llm_prob_* or annotator_* columns, or without a gold reference run these figures cannot exist; the required
 #: figures above still demand evidence.
-DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference")
+DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference",
+                                     "audit_missing_share")
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class GateParams:
     max_text_error_auc: float = 0.75  # cross-validated AUC of predicting the audited errors from the text
     max_estimated_noise_rate: float = 0.4  # cleanlab's estimated share of wrong labels (secondary, audit-free)
     min_audit_accuracy_lower: float = 0.8  # Wilson lower bound of LLM accuracy on gold-audited rows
+    max_audit_missing_share: float = 0.05  # share of the rows an audit drew that came back without a gold label
     min_annotator_alpha: float = 0.6  # Krippendorff's alpha across annotations
     min_agreement_rate: float = 0.5  # share of rows where every annotation agrees
     max_class_balance_tvd: float = 0.1  # total variation distance of label shares vs the gold test set

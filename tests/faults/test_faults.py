@@ -483,8 +483,8 @@ def test_expectation_dropped_by_gx_is_caught(workdir, monkeypatch):
     monkeypatch.setattr(expectations, "_validate", dropping)
     frame = pd.DataFrame([{"accuracy_loss_upper": 0.02, "label_error_rate_upper": 0.05, "systematic_error_share": 0.2,
                            "text_error_auc": 0.5, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
-                           "annotator_alpha": 0.8, "class_balance_tvd": 0.1}])
-    with pytest.raises(ConfigError, match=r"8 expectation\(s\) in, 7 result\(s\) out; not evaluated: "
+                           "annotator_alpha": 0.8, "class_balance_tvd": 0.1, "audit_missing_share": 0.0}])
+    with pytest.raises(ConfigError, match=r"9 expectation\(s\) in, 8 result\(s\) out; not evaluated: "
                                           r"expect_column_max_to_be_between on 'accuracy_loss_upper'"):
         run_suite("label_summary", frame, GateParams().thresholds(), expectations_dir=workdir / "expectations")
 

@@ -39,7 +39,7 @@ from labelgate.signals.base import RiskSignal, SignalResult, register
 from labelgate.signals.context import ScoringContext
 from labelgate.signals.distributions import entropy, vote_distribution
 from labelgate.signals.text_model import word_vectoriser
-from labelgate.vocabulary import llm_prob_column
+from labelgate.vocabulary import AUDIT_WAVE, llm_prob_column
 
 RISK_COLUMN = "label_error_risk"
 PREDICT_CHUNK_ROWS = 200_000  # unaudited rows predicted per chunk by the risk model (bounds memory)
@@ -48,7 +48,7 @@ FOLDS = 5
 REGULARISATION = (0.3, 3.0, 30.0)  # inverse L2 strengths the risk model picks from by inner 3-fold log-loss
 METRICS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited",
            "systematic_error_share", "systematic_error_share_lower", "systematic_error_share_upper",
-           "text_error_auc", "text_error_auc_lower")
+           "text_error_auc", "text_error_auc_lower", "audit_missing_share")
 
 
 @register
@@ -62,9 +62,12 @@ class LabelErrorSignal(RiskSignal):
 
     def score(self, context: ScoringContext) -> SignalResult:
         table = context.table
+        missing = audit_missing_share(table.frame)
         if not table.has_gold:
-            return self.unavailable("no gold_label values: audit rows with `labelgate audit sample` / `merge`",
-                                    METRICS)
+            result = self.unavailable("no gold_label values: audit rows with `labelgate audit sample` / `merge`",
+                                      METRICS)
+            result.metrics["audit_missing_share"] = result.summary["audit_missing_share"] = missing
+            return result
         confidence = self.params.audit_confidence
         given = context.given_labels
         gold = table.label_codes(GOLD)
@@ -94,10 +97,22 @@ class LabelErrorSignal(RiskSignal):
             **systematic,
             **text,
             **classes,
+            "audit_missing_share": missing,
         }
         metrics = {name: summary.get(name) for name in METRICS}
         rows = pd.DataFrame({RISK_COLUMN: risk if risk is not None else np.full(len(given), np.nan)})
         return SignalResult(self.name, rows, summary, metrics)
+
+
+def audit_missing_share(frame: pd.DataFrame) -> float | None:
+    """Share of the rows an audit drew (audit_wave set, or a gold label) that have no gold label: left blank,
+    skipped or unresolved. Missing labels are not missing at random (the hard rows get skipped), so the gate blocks
+    above gate.max_audit_missing_share. None when the table records no design (no audit_wave values)."""
+    if AUDIT_WAVE not in frame.columns or frame[AUDIT_WAVE].isna().all():
+        return None
+    gold = frame[GOLD].notna() if GOLD in frame.columns else pd.Series(False, index=frame.index)
+    drawn = frame[AUDIT_WAVE].notna() | gold
+    return float((drawn & ~gold).sum() / drawn.sum())
 
 
 def shared_estimate(context: ScoringContext) -> dict[str, Any]:
