@@ -73,7 +73,8 @@ DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
 #: Blocking expectations allowed to go unmeasured (params.yaml gate.optional): without gold audit rows, without
 #: llm_prob_* or annotator_* columns, or without a gold reference run these figures cannot exist; the required
 #: figures above still demand evidence.
-DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference")
+DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference",
+                                     "audit_rubber_stamp_flag_share")  # the last needs cleanlab: two LLM labels
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,8 @@ class GateParams:
     max_text_error_auc: float = 0.75  # cross-validated AUC of predicting the audited errors from the text
     max_estimated_noise_rate: float = 0.4  # cleanlab's estimated share of wrong labels (secondary, audit-free)
     min_audit_accuracy_lower: float = 0.85  # Wilson lower bound of LLM accuracy on gold-audited rows
+    min_audit_representativeness_p: float = 0.001  # audited rows vs the whole set on audit-free figures (Bonferroni p)
+    max_audit_rubber_stamp_flag_share: float = 0.3  # no audited error: lower bound of the share cleanlab flags
     min_annotator_alpha: float = 0.6  # Krippendorff's alpha across annotations
     min_agreement_rate: float = 0.5  # share of rows where every annotation agrees
     max_class_balance_tvd: float = 0.1  # total variation distance of label shares vs the gold test set
@@ -328,12 +331,47 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         "max_label_error": threshold,
         "rows_needed": more,
         "systematic_error_share": share,
+        "unmeasured_share": estimate.get("unmeasured_share"),
+        "unmeasured_strata": estimate.get("unmeasured_strata"),
+        "audit_representativeness_p": estimate.get("audit_representativeness_p"),
+        "audit_imbalance_worst": estimate.get("audit_imbalance_worst"),
+        "audit_rubber_stamp_flag_share": estimate.get("audit_rubber_stamp_flag_share"),
+        "duplicate_share": estimate.get("duplicate_share"),
         "next_steps": steps,
     }
-    failed = any(o["column"] == AUDIT_EVIDENCE and o["status"] == FAILED for o in verdict.outcomes)
-    if failed and more is not None and more > 0:
+    failed = {o["column"] for o in verdict.outcomes if o["status"] == FAILED and o["severity"] == BLOCK}
+    integrity = _audit_integrity_reason(estimate, failed, params)
+    if integrity:
+        steps.insert(0, integrity)
+        verdict.reason = f"{integrity}; {verdict.reason}"
+    elif AUDIT_EVIDENCE in failed and more is not None and more > 0:
         verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
                           f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
+
+
+def _audit_integrity_reason(estimate: dict[str, Any], failed: set[str], params: GateParams) -> str:
+    """The first reason the audit itself cannot be trusted, as one clause naming the stratum or figure: a
+    non-representative audit, a rubber stamp, or (when the upper bound failed) strata left unmeasured."""
+    if "audit_representativeness_p" in failed:
+        worst = estimate.get("audit_imbalance_worst")
+        figure = (estimate.get("audit_imbalance") or {}).get(worst) or {}
+        means = (f" (audited mean {figure['audited_mean']:.3g} vs {figure['all_mean']:.3g} over all rows)"
+                 if figure.get("audited_mean") is not None else "")
+        return (f"audit not representative: the audited rows differ from the whole set in {worst}{means}, "
+                f"p = {estimate.get('audit_representativeness_p'):.2g} < {params.min_audit_representativeness_p:g}; "
+                "audit a random sample (labelgate audit sample) and label every drawn row")
+    if "audit_rubber_stamp_flag_share" in failed:
+        return (f"audit implausible: it agrees with every LLM label, although cleanlab flags at least "
+                f"{estimate.get('audit_rubber_stamp_flag_share'):.0%} of the audited rows as label issues; "
+                "label the audit blind (without the LLM label)")
+    unmeasured = estimate.get("unmeasured_strata") or {}
+    if AUDIT_EVIDENCE in failed and unmeasured:
+        need = "; ".join(f"label {s['label_more']} more rows in stratum '{name}' ({s['audited']} of "
+                         f"{estimate.get('min_audited_per_stratum')} audited, {s['rows']} rows)"
+                         for name, s in unmeasured.items())
+        return (f"audit incomplete: {len(unmeasured)} LLM-label stratum/strata unmeasured, "
+                f"{estimate.get('unmeasured_share', 0.0):.0%} of the rows counted as wrong in the upper bound: {need}")
+    return ""
 
 
 def _split_measured(suite_json: dict, frame: pd.DataFrame, optional: tuple[str, ...]) -> tuple[dict, list[Outcome]]:

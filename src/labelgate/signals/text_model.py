@@ -1,7 +1,9 @@
 """Out-of-fold predicted probabilities from a cheap text model, the input cleanlab's confident learning needs.
 
 `tfidf_logreg` (default): word 1-2-gram TF-IDF and multinomial logistic regression, K-fold cross-validated, so
-every row's probabilities come from a model that never saw its label. The vectoriser is fitted once (it is
+every row's probabilities come from a model that never saw its label, nor a copy of its text: rows whose texts are
+duplicates (`duplicate_groups`) stay in one fold (StratifiedGroupKFold), or a copy's label would leak its twin's
+prediction and make confident learning overconfident on duplicated rows. The vectoriser is fitted once (it is
 unsupervised, so this leaks no labels). On large tables both the vocabulary and each fold's classifier are fitted on
 a random sample of at most `max_train_rows` rows: a linear bag-of-words model stops improving long before a
 million rows, and the cap keeps scoring time linear in rows with a small slope (bench/score_throughput.md). Every
@@ -44,11 +46,57 @@ class TextModelParams:
         check_range("n_jobs", self.n_jobs, 1, 64)
 
 
+def duplicate_groups(texts) -> np.ndarray:
+    """Per row an integer group id; rows whose texts are equal after normalisation share one id.
+
+    Normalisation: Unicode NFKC, case folded, every run of characters that are not letters or digits (whitespace,
+    punctuation, symbols, underscores) collapsed to one space, stripped. "Great flight!!" and "great  flight" are one
+    group; a text that normalises to nothing (only punctuation) keeps its raw text as its key. Ids number the groups
+    in order of first appearance."""
+    import pandas as pd
+
+    raw = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts, dtype=object).astype(str)
+    key = raw.str.normalize("NFKC").str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
+    key = key.where(key != "", "\x00" + raw)
+    return pd.factorize(key.to_numpy(object))[0].astype(np.int64)
+
+
+def duplicate_share(groups: np.ndarray) -> float:
+    """Share of rows that repeat an earlier row's normalised text: 1 - groups / rows (0.5 when every row is there
+    twice, 0.99 with 100 copies)."""
+    groups = np.asarray(groups)
+    return float(1.0 - len(np.unique(groups)) / len(groups)) if len(groups) else 0.0
+
+
+def has_duplicates(groups: np.ndarray | None) -> bool:
+    return groups is not None and len(np.unique(groups)) < len(groups)
+
+
+def fold_splits(labels: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list:
+    """K-fold (train, held-out) index pairs stratified by `labels`: StratifiedKFold, or StratifiedGroupKFold when
+    `groups` holds duplicates (every copy of a text in one fold). K is cut to what the rarest label (counted in
+    groups) allows, at least 2."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    labels = np.asarray(labels)
+    if has_duplicates(groups):
+        groups = np.asarray(groups)
+        first = np.unique(groups, return_index=True)[1]
+        counts = np.unique(labels[first], return_counts=True)[1]
+        n = int(max(2, min(folds, counts.min(), len(first))))
+        splitter = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(labels)), labels, groups))
+    counts = np.unique(labels, return_counts=True)[1]
+    n = int(max(2, min(folds, counts.min()))) if counts.size else 2
+    return list(StratifiedKFold(n_splits=n, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels))
+
+
 def out_of_fold_probabilities(
     texts: list[str],
     labels: np.ndarray,
     *,
     n_classes: int,
+    groups: np.ndarray | None = None,
     model: str = "tfidf_logreg",
     folds: int = 5,
     seed: int = 0,
@@ -65,7 +113,7 @@ def out_of_fold_probabilities(
     else:
         features = _embeddings(texts)
     return _cross_validated(features, np.asarray(labels), n_classes=n_classes, folds=folds, seed=seed,
-                            regularisation=regularisation, max_train_rows=max_train_rows, rng=rng)
+                            regularisation=regularisation, max_train_rows=max_train_rows, rng=rng, groups=groups)
 
 
 def word_vectoriser(max_features: int):
@@ -116,17 +164,12 @@ def _embeddings(texts: list[str], batch_size: int = 64) -> np.ndarray:
 
 def _cross_validated(
     features, labels: np.ndarray, *, n_classes: int, folds: int, seed: int, regularisation: float,
-    max_train_rows: int, rng: np.random.Generator,
+    max_train_rows: int, rng: np.random.Generator, groups: np.ndarray | None = None,
 ) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
 
-    counts = np.bincount(labels, minlength=n_classes)
-    present = counts[counts > 0]
-    folds = int(max(2, min(folds, present.min()))) if present.size else 2
     probabilities = np.zeros((len(labels), n_classes))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train_index, held_out in splitter.split(np.zeros(len(labels)), labels):
+    for train_index, held_out in fold_splits(labels, groups, folds, seed):
         if len(train_index) > max_train_rows:
             train_index = np.sort(rng.choice(train_index, size=max_train_rows, replace=False))
         classifier = LogisticRegression(C=regularisation, max_iter=300, tol=1e-3)
