@@ -350,28 +350,31 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
 
 
 def _audit_integrity_reason(estimate: dict[str, Any], failed: set[str], params: GateParams) -> str:
-    """The first reason the audit itself cannot be trusted, as one clause naming the stratum or figure: a
-    non-representative audit, a rubber stamp, or (when the upper bound failed) strata left unmeasured."""
+    """Why the audit itself cannot be trusted, as one line of clauses naming the strata or the figure: strata left
+    unmeasured (when the upper bound failed), a non-representative audit, a rubber stamp; "" when none applies."""
+    clauses = []
+    unmeasured = estimate.get("unmeasured_strata") or {}
+    if AUDIT_EVIDENCE in failed and unmeasured:
+        need = ", ".join(f"label {s['label_more']} more rows in stratum '{name}' ({s['audited']} of {s['rows']} rows "
+                         "audited)" for name, s in unmeasured.items())
+        clauses.append(f"audit incomplete: {len(unmeasured)} LLM-label stratum/strata unmeasured (fewer than "
+                       f"{estimate.get('min_audited_per_stratum')} audited rows), "
+                       f"{estimate.get('unmeasured_share', 0.0):.0%} of the rows counted as wrong in the upper "
+                       f"bound: {need}")
     if "audit_representativeness_p" in failed:
         worst = estimate.get("audit_imbalance_worst")
         figure = (estimate.get("audit_imbalance") or {}).get(worst) or {}
         means = (f" (audited mean {figure['audited_mean']:.3g} vs {figure['all_mean']:.3g} over all rows)"
                  if figure.get("audited_mean") is not None else "")
-        return (f"audit not representative: the audited rows differ from the whole set in {worst}{means}, "
-                f"p = {estimate.get('audit_representativeness_p'):.2g} < {params.min_audit_representativeness_p:g}; "
-                "audit a random sample (labelgate audit sample) and label every drawn row")
+        clauses.append(f"audit not representative: the audited rows differ from the whole set in {worst}{means}, "
+                       f"p = {estimate.get('audit_representativeness_p'):.2g} < "
+                       f"{params.min_audit_representativeness_p:g}; audit a random sample (labelgate audit sample) "
+                       "and label every drawn row")
     if "audit_rubber_stamp_flag_share" in failed:
-        return (f"audit implausible: it agrees with every LLM label, although cleanlab flags at least "
-                f"{estimate.get('audit_rubber_stamp_flag_share'):.0%} of the audited rows as label issues; "
-                "label the audit blind (without the LLM label)")
-    unmeasured = estimate.get("unmeasured_strata") or {}
-    if AUDIT_EVIDENCE in failed and unmeasured:
-        need = "; ".join(f"label {s['label_more']} more rows in stratum '{name}' ({s['audited']} of "
-                         f"{estimate.get('min_audited_per_stratum')} audited, {s['rows']} rows)"
-                         for name, s in unmeasured.items())
-        return (f"audit incomplete: {len(unmeasured)} LLM-label stratum/strata unmeasured, "
-                f"{estimate.get('unmeasured_share', 0.0):.0%} of the rows counted as wrong in the upper bound: {need}")
-    return ""
+        clauses.append(f"audit implausible: it agrees with every LLM label, although cleanlab flags at least "
+                       f"{estimate.get('audit_rubber_stamp_flag_share'):.0%} of the audited rows as label issues; "
+                       "label the audit blind (without the LLM label)")
+    return "; ".join(clauses)
 
 
 def _split_measured(suite_json: dict, frame: pd.DataFrame, optional: tuple[str, ...]) -> tuple[dict, list[Outcome]]:
