@@ -29,15 +29,16 @@ confidence interval:
   score.min_audited_per_stratum) is *unmeasured*: nothing is assumed about it. Its share u of the rows enters the
   bounds as if every row in it were wrong (upper) or right (lower): [ (1-u) L, (1-u) U + u ], where [L, U] is the
   interval of the measured strata; the point estimate is the measured strata's (as if the unmeasured ones erred at
-  their rate). An audit that labelled one LLM class only therefore cannot certify the others (issue 19: it used to
+  their rate). A stratum with fewer rows than the minimum is measured only when every row of it is audited. An audit that labelled one LLM class only therefore cannot certify the others (issue 19: it used to
   be pooled into an audited stratum and pass a 36%-wrong set at 0.00 [0.00, 0.03]), while an honest random audit
   that drew one row of a rare class loses only that class's small share of the bound. Two is the smallest number of
   rows with a spread, and `labelgate audit sample` draws at least audit.min_per_class = 2 rows per label; with the
   variance floor a two-row stratum is already wide, so a higher minimum would only block more honest audits.
 * **Duplicates.** Copies of one text (same normalised text, signals/text_model.duplicate_groups) are not
-  independent evidence: with `clusters`, the variance adds the within-cluster cross products of the cluster-robust
-  (sandwich) variance, and the variance floor and Kish size count clusters, not rows, so 2 or 100 copies of every
-  row do not shrink the interval (they used to: 0.176 [0.176, 0.176] for a true 0.31 with 100 copies).
+  independent evidence: with `clusters`, a stratum's variance is the cluster-robust (sandwich) one (or the rows'
+  one when larger), copies in different strata add their covariance, and the variance floor and Kish size count
+  clusters, not rows, so 2 or 100 copies of every row do not shrink the interval (they used to: 0.176
+  [0.176, 0.176] for a true 0.31 with 100 copies).
 
 `rows_needed` turns the interval into sample-size planning: how many more audited rows would bring the upper bound
 under a threshold if the point estimate stayed where it is. `representativeness` tests whether the audited rows
@@ -161,7 +162,7 @@ def _estimate(wrong, strata, audited, risk, weights, clusters, confidence, min_s
                   for key in keys if counts[key] < needed[key]}
     inside = np.isin(strata, measured)
     unmeasured_share = float(1.0 - inside.sum() / n_rows)
-    n_groups = kish_n(_cluster_sums(weights[audited], clusters[audited]))
+    n_groups = kish_n(_cluster_sums(weights[audited & inside], clusters[audited & inside]))
     common = {**base, "n_audited_groups": int(len(np.unique(clusters[audited]))), "n_kish": n_groups,
               "unmeasured_share": unmeasured_share, "unmeasured_strata": unmeasured}
     z = z_value(confidence)
@@ -174,7 +175,7 @@ def _estimate(wrong, strata, audited, risk, weights, clusters, confidence, min_s
     f = slope * risk if risk is not None else np.zeros(n_rows)
     n_inside = int(inside.sum())
     estimate, variance, per_stratum = 0.0, 0.0, {}
-    influence = np.zeros(n_rows)  # each audited row's term in the linearised estimate: summed per cluster below
+    influence = np.zeros(n_rows)  # each audited row's term in the linearised estimate (for clusters across strata)
     for key in measured:
         rows = strata == key
         sample = rows & audited
@@ -185,15 +186,17 @@ def _estimate(wrong, strata, audited, risk, weights, clusters, confidence, min_s
         value = float(np.clip(f[rows].mean() + mean_residual, 0.0, 1.0))
         n_h = int(sample.sum())
         fpc = max(0.0, 1.0 - n_h / rows.sum())
-        spread = float(np.sum(w * w * (residual - mean_residual) ** 2) / w.sum() ** 2) * n_h / max(n_h - 1, 1)
+        terms = w * (residual - mean_residual) / w.sum()
+        spread = max(_robust_spread(terms, np.arange(n_h)), _robust_spread(terms, clusters[sample]))
         floor = _variance_floor(wrong[sample], w, kish_n(_cluster_sums(w, clusters[sample])))
         var_h = max(spread, floor) * fpc
         estimate += share * value
         variance += share * share * var_h
-        influence[sample] = share * math.sqrt(fpc) * w * (residual - mean_residual) / w.sum()
+        influence[sample] = share * math.sqrt(fpc) * terms
         per_stratum[name(key)] = {"rows": int(rows.sum()), "audited": n_h,
                                   "audited_error": float(np.sum(w * wrong[sample]) / w.sum()), "estimate": value}
-    variance += _cluster_covariance(influence[audited & inside], clusters[audited & inside])
+    variance += _cross_stratum_covariance(influence[audited & inside], strata[audited & inside],
+                                          clusters[audited & inside])
     estimate = float(np.clip(estimate, 0.0, 1.0))
     n_eff = float(_effective_n(estimate, variance, n_groups))
     lower, upper = wilson(estimate, n_eff, z)
@@ -219,15 +222,28 @@ def _cluster_sums(values: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     return np.bincount(codes, weights=np.asarray(values, float))
 
 
-def _cluster_covariance(influence: np.ndarray, clusters: np.ndarray) -> float:
-    """What the rows-are-independent variance leaves out when audited rows share a cluster (copies of one text):
-    sum over clusters of (sum of the rows' influence)^2 - sum of the rows' influence^2, i.e. the within-cluster
-    cross products of the cluster-robust (sandwich) variance. 0 when every cluster is one row; never negative
-    (a cluster whose copies disagree does not earn a narrower interval)."""
-    if len(np.unique(clusters)) == len(clusters):
+def _robust_spread(terms: np.ndarray, clusters: np.ndarray) -> float:
+    """Variance of a stratum's weighted mean from its audited rows' terms w_i (r_i - m) / sum w: the cluster-robust
+    (sandwich) form sum over clusters of (sum of the cluster's terms)^2, times G / (G - 1) for G clusters. With one
+    row per cluster it is the usual sum w^2 (r - m)^2 / (sum w)^2 * n / (n - 1); with every row there k times it is
+    what the rows once gave, not k times less. The caller takes the larger of the row and the cluster form, so
+    copies whose labels disagree (terms that cancel inside a cluster) never narrow the interval."""
+    totals = _cluster_sums(terms, clusters)
+    g = len(totals)
+    return float(np.sum(totals ** 2)) * g / max(g - 1, 1)
+
+
+def _cross_stratum_covariance(influence: np.ndarray, strata: np.ndarray, clusters: np.ndarray) -> float:
+    """Covariance the per-stratum variances leave out when copies of one text fall in different strata (the LLM
+    labelled them differently): for each cluster, the cross products of its per-stratum sums of influence.
+    0 when no cluster spans two strata; never negative (such copies earn no narrower interval)."""
+    pairs = np.unique(np.column_stack([clusters, strata]), axis=0)
+    if len(np.unique(pairs[:, 0])) == len(pairs):
         return 0.0
-    totals = _cluster_sums(influence, clusters)
-    return max(0.0, float(np.sum(totals ** 2) - np.sum(influence ** 2)))
+    per_pair = _cluster_sums(influence, np.unique(np.column_stack([clusters, strata]), axis=0,
+                                                  return_inverse=True)[1].ravel())
+    per_cluster = _cluster_sums(per_pair, pairs[:, 0])
+    return max(0.0, float(np.sum(per_cluster ** 2) - np.sum(per_pair ** 2)))
 
 
 def _variance_floor(wrong: np.ndarray, weights: np.ndarray, n: float | None = None) -> float:
