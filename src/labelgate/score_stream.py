@@ -40,7 +40,7 @@ from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
 from labelgate.outputs import atomic_paths, write_json_to
 from labelgate.score import ScoreParams, run_signals
 from labelgate.signals.context import ScoringContext
-from labelgate.signals.text_model import SampledFoldModel, sample_plan
+from labelgate.signals.text_model import SampledFoldModel, sample_plan, text_folds
 from labelgate.validate import ValidateParams, validate_label_chunk
 
 Progress = Callable[[str], None]
@@ -153,6 +153,8 @@ def score_parquet_streaming(
                     probs = np.empty((n_rows, len(labels)), dtype=np.float32)
                 probs[offset:stop] = frame[prob_columns].to_numpy(np.float32)
             id_hashes[offset:stop] = pd.util.hash_pandas_object(frame[ID], index=False).to_numpy()
+            # every copy of a text (normalised) in one fold, whichever chunk it is in: no leak through duplicates
+            fold_of[offset:stop] = text_folds(frame[TEXT], params.text.cv_folds, params.seed)
             picked = sample[(sample >= offset) & (sample < stop)] - offset
             sample_texts.extend(frame[TEXT].iloc[picked].tolist())
             if spool is None:

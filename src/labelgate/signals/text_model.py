@@ -46,19 +46,42 @@ class TextModelParams:
         check_range("n_jobs", self.n_jobs, 1, 64)
 
 
-def duplicate_groups(texts) -> np.ndarray:
-    """Per row an integer group id; rows whose texts are equal after normalisation share one id.
+GROUP_CHUNK_ROWS = 200_000  # texts normalised and hashed at a time (bounds memory on streamed tables)
+
+
+def text_keys(texts) -> np.ndarray:
+    """Per row a 64-bit hash of the normalised text (uint64); equal for texts that are duplicates.
 
     Normalisation: Unicode NFKC, case folded, every run of characters that are not letters or digits (whitespace,
     punctuation, symbols, underscores) collapsed to one space, stripped. "Great flight!!" and "great  flight" are one
-    group; a text that normalises to nothing (only punctuation) keeps its raw text as its key. Ids number the groups
-    in order of first appearance."""
+    text; a text that normalises to nothing (only punctuation) keeps its raw text as its key. Computed
+    GROUP_CHUNK_ROWS rows at a time, so only the hashes of a large table are held."""
     import pandas as pd
 
-    raw = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts, dtype=object).astype(str)
-    key = raw.str.normalize("NFKC").str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
-    key = key.where(key != "", "\x00" + raw)
-    return pd.factorize(key.to_numpy(object))[0].astype(np.int64)
+    series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+    keys = np.empty(len(series), dtype=np.uint64)
+    for start in range(0, len(series), GROUP_CHUNK_ROWS):
+        raw = pd.Series(series.iloc[start:start + GROUP_CHUNK_ROWS].to_numpy(object), dtype=object).astype(str)
+        key = raw.str.normalize("NFKC").str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
+        key = key.where(key != "", "\x00" + raw)
+        keys[start:start + len(raw)] = pd.util.hash_array(key.to_numpy(object))
+    return keys
+
+
+def duplicate_groups(texts) -> np.ndarray:
+    """Per row an integer group id; rows whose texts are equal after normalisation (`text_keys`) share one id.
+    Ids number the groups in order of first appearance."""
+    import pandas as pd
+
+    return pd.factorize(text_keys(texts))[0].astype(np.int64)
+
+
+def text_folds(texts, folds: int, seed: int) -> np.ndarray:
+    """A fold per row (int8) from the normalised text's hash mixed with `seed`: every copy of a text in one fold, on
+    any chunk of a streamed table (the bounded-memory path's fold plan)."""
+    mixed = text_keys(texts) ^ np.uint64((seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+    mixed = mixed * np.uint64(0xBF58476D1CE4E5B9)  # wraps: a multiplicative mix, so folds look random
+    return ((mixed >> np.uint64(33)) % np.uint64(folds)).astype(np.int8)
 
 
 def duplicate_share(groups: np.ndarray) -> float:
@@ -181,15 +204,16 @@ def _cross_validated(
 
 
 # --------------------------------------------------------------------------------------- bounded-memory variant
-# For tables too large to hold (score_stream): the folds are a seeded random assignment per row instead of
-# stratified, the vocabulary and the `folds` classifiers are fitted on one random sample of the rows (each
-# classifier on the sample rows outside its fold, about `max_train_rows` of them, as the in-memory path does above
-# that size), and the held-out probabilities are predicted chunk by chunk. Memory: the sample, the vocabulary and
-# the classifiers, whatever the number of rows.
+# For tables too large to hold (score_stream): the folds are a seeded hash of each row's normalised text
+# (text_folds, chunk by chunk: copies of a text share a fold) instead of stratified, the vocabulary and the `folds`
+# classifiers are fitted on one random sample of the rows (each classifier on the sample rows outside its fold, about
+# `max_train_rows` of them, as the in-memory path does above that size), and the held-out probabilities are
+# predicted chunk by chunk. Memory: the sample, the vocabulary and the classifiers, whatever the number of rows.
 
 
 def sample_plan(n_rows: int, *, folds: int, max_train_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(fold of every row as int8, sorted row indices of the training sample)."""
+    """(fold of every row as int8, sorted row indices of the training sample). score_stream replaces the folds by
+    text_folds of each chunk's texts, so copies of a text share a fold."""
     rng = np.random.default_rng(seed)
     fold_of = rng.integers(0, folds, size=n_rows, dtype=np.int8)
     size = min(n_rows, int(np.ceil(max_train_rows * folds / (folds - 1))))
