@@ -29,9 +29,10 @@ confidence interval:
   score.min_audited_per_stratum) is *unmeasured*: nothing is assumed about it. Its share u of the rows enters the
   bounds as if every row in it were wrong (upper) or right (lower): [ (1-u) L, (1-u) U + u ], where [L, U] is the
   interval of the measured strata; the point estimate is the measured strata's (as if the unmeasured ones erred at
-  their rate). A stratum with fewer rows than the minimum is measured only when every row of it is audited. An audit that labelled one LLM class only therefore cannot certify the others (issue 19: it used to
-  be pooled into an audited stratum and pass a 36%-wrong set at 0.00 [0.00, 0.03]), while an honest random audit
-  that drew one row of a rare class loses only that class's small share of the bound. Two is the smallest number of
+  their rate). A stratum with fewer rows than the minimum is measured only when every row of it is audited. An
+  audit that labelled one LLM class only therefore cannot certify the others (issue 19: it used to be pooled into
+  an audited stratum and pass a 36%-wrong set at 0.00 [0.00, 0.03]), while an honest random audit that drew one
+  row of a rare class loses only that class's small share of the bound. Two is the smallest number of
   rows with a spread, and `labelgate audit sample` draws at least audit.min_per_class = 2 rows per label; with the
   variance floor a two-row stratum is already wide, so a higher minimum would only block more honest audits.
 * **Duplicates.** Copies of one text (same normalised text, signals/text_model.duplicate_groups) are not
