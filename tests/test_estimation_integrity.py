@@ -183,3 +183,30 @@ def test_agrees_with_ppi_py_on_one_stratum_with_equal_weights(seed):
     assert ours_half == pytest.approx((high - low) / 2, rel=0.06)
     assert ours["label_error_rate_lower"] == pytest.approx(low, abs=0.006)
     assert ours["label_error_rate_upper"] == pytest.approx(high, abs=0.006)
+
+
+def test_property_bounds_stay_ordered_with_clusters_and_unmeasured_strata():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    rows = st.lists(st.tuples(st.sampled_from([0.0, 1.0, NAN]), st.integers(0, 3), st.integers(0, 8),
+                              st.floats(0.1, 10.0, allow_subnormal=False)), min_size=1, max_size=60)
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(rows, st.integers(1, 6), st.booleans())
+    def check(data, minimum, use_weights):
+        wrong, strata, clusters, weights = (np.array(column) for column in zip(*data))
+        result = estimate_error_rate(wrong, strata.astype(int), clusters=clusters, min_stratum=minimum,
+                                     weights=weights if use_weights else None)
+        if np.isnan(wrong).all():
+            assert result["label_error_rate"] is None
+            return
+        low, rate, high = (result[k] for k in ("label_error_rate_lower", "label_error_rate",
+                                                "label_error_rate_upper"))
+        assert 0.0 <= low <= rate <= high <= 1.0
+        assert high >= result["unmeasured_share"] - 1e-12
+        assert low <= 1.0 - result["unmeasured_share"] + 1e-12
+        needed = rows_needed(result, 0.1)
+        assert needed is None or 0 <= needed <= len(wrong) - result["n_audited"]
+
+    check()
