@@ -317,6 +317,10 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
     if worst and (upper is not None and upper > threshold):
         steps.append("relabel or re-prompt the classes with the highest audited error: "
                      + ", ".join(f"{name} ({classes[name]['error']:.2f})" for name in worst[:3]))
+    stamp = estimate.get("audit_rubber_stamp_flag_share")
+    if stamp is not None and 0.1 < stamp <= params.max_audit_rubber_stamp_flag_share:
+        steps.append(f"the audit found no wrong label although cleanlab flags at least {stamp:.0%} of the audited "
+                     "rows: if the annotators saw the LLM label, audit again blind")
     share = estimate.get("systematic_error_share")
     if share is not None and share > params.max_systematic_error_share:
         steps.append(f"{share:.0%} of the audited errors are invisible to cleanlab (systematic): filtering will "
