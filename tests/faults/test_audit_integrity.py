@@ -111,3 +111,47 @@ def test_duplicated_rows_keep_an_interval_that_covers_the_truth(workdir, cli):
     assert estimate["duplicate_share"] == pytest.approx(0.5)
     assert estimate["label_error_rate_lower"] <= truth <= estimate["label_error_rate_upper"]
     assert verdict["figures"]["label_error_rate_upper"] == estimate["label_error_rate_upper"]
+
+
+def _label_risk(**figures) -> dict:
+    """label_risk.json as `score` writes it: flat metrics, and the label_error signal's summary."""
+    estimate = {"label_error_rate": 0.02, "label_error_rate_lower": 0.0, "label_error_rate_upper": 0.05,
+                "n_audited": 300, "n_rows": 3000, "confidence_level": 0.95, "standard_error": 0.01,
+                "method": "stratified", "unmeasured_share": 0.0, "unmeasured_strata": {},
+                "min_audited_per_stratum": 2, "audit_representativeness_p": 0.4,
+                "audit_imbalance": {"text_length": {"audited_mean": 4.0, "all_mean": 4.0}},
+                "audit_imbalance_worst": "text_length", "audit_rubber_stamp_flag_share": 0.0,
+                "duplicate_share": 0.0, **figures}
+    metrics = {name: estimate[name] for name in ("label_error_rate", "label_error_rate_lower",
+                                                 "label_error_rate_upper", "audit_representativeness_p",
+                                                 "audit_rubber_stamp_flag_share", "unmeasured_share")}
+    return {"metrics": {**metrics, "audit_accuracy_lower": 0.9}, "signals": {"label_error": estimate}}
+
+
+@pytest.mark.parametrize("figures, start", [
+    ({"audit_representativeness_p": 1e-5, "audit_imbalance_worst": "cleanlab_given_label_prob",
+      "audit_imbalance": {"cleanlab_given_label_prob": {"audited_mean": 0.81, "all_mean": 0.62}}},
+     "audit not representative: the audited rows differ from the whole set in cleanlab_given_label_prob "
+     "(audited mean 0.81 vs 0.62 over all rows), p = 1e-05 < 0.001"),
+    ({"audit_rubber_stamp_flag_share": 0.35},
+     "audit implausible: it agrees with every LLM label, although cleanlab flags at least 35% of the audited rows"),
+    ({"label_error_rate_upper": 0.4, "unmeasured_share": 0.3,
+      "unmeasured_strata": {"pos": {"rows": 900, "audited": 1, "label_more": 1}}},
+     "audit incomplete: 1 LLM-label stratum/strata unmeasured (fewer than 2 audited rows), 30% of the rows counted "
+     "as wrong in the upper bound: label 1 more rows in stratum 'pos' (1 of 900 rows audited)"),
+], ids=["not-representative", "rubber-stamp", "unmeasured"])
+def test_gate_names_what_is_wrong_with_the_audit(workdir, cli, figures, start):
+    (workdir / "label_risk.json").write_text(json.dumps(_label_risk(**figures)))
+    result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
+    assert result.exit_code == 1, result.output
+    verdict = json.loads((workdir / "gate.json").read_text())
+    assert verdict["blocked"] and verdict["reason"].startswith(start), verdict["reason"]
+    assert "\n" not in verdict["reason"]
+
+
+def test_a_no_error_audit_of_flagged_rows_gets_a_blind_audit_step(workdir, cli):
+    (workdir / "label_risk.json").write_text(json.dumps(_label_risk(audit_rubber_stamp_flag_share=0.22)))
+    result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
+    assert result.exit_code == 0, result.output
+    steps = json.loads((workdir / "gate.json").read_text())["label_error"]["next_steps"]
+    assert any("audit again blind" in step and "22%" in step for step in steps)
