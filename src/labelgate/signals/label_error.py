@@ -41,6 +41,7 @@ from labelgate.contract import GOLD, LLM_LABEL
 from labelgate.estimation import (
     auc_interval,
     estimate_error_rate,
+    representativeness,
     rubber_stamp_flag_share,
     systematic_share,
     weighted_share,
@@ -210,8 +211,8 @@ class AuditCovariates:
             columns.append(entropy(llm) / np.log(len(self.table.labels)))
         if self.several:
             columns += [(given == k).astype(float) for k in range(len(self.table.labels))]
-        lengths = self.table.frame["text"].iloc[rows].map(lambda t: len(t) if isinstance(t, str) else 0)
-        columns.append(np.log1p(lengths.to_numpy(float)))
+        lengths = self.table.frame["text"].iloc[rows].str.len()
+        columns.append(np.log1p(pd.to_numeric(lengths, errors="coerce").fillna(0).to_numpy(float)))
         return np.column_stack(columns)
 
 
@@ -219,8 +220,6 @@ def audit_representativeness(context: ScoringContext, audited: np.ndarray, weigh
                              groups: np.ndarray) -> dict[str, Any]:
     """estimation.representativeness of the audited rows on AuditCovariates: the whole set's means and variances
     are accumulated PREDICT_CHUNK_ROWS rows at a time (bounded memory), the audited rows' values read once."""
-    from labelgate.estimation import representativeness
-
     covariates = AuditCovariates(context)
     n_rows = len(audited)
     total = np.zeros(len(covariates.names))
