@@ -71,7 +71,7 @@ def features(corpora: list[str]) -> None:
                     gold[rows] = np.asarray(labels, dtype=object)[corpus.truth][rows]
                     frame["gold_label"] = gold
                     context = ScoringContext(LabelTable(frame=frame, labels=labels, path=t["set"]), text=params.text,
-                                             seed=params.seed, audit_confidence=params.audit_confidence)
+                                             seed=params.seed, **params.audit_settings())
                     summary = params.signal("accuracy_loss").score(context).summary
                     record = {"corpus": name, "set": t["set"], "kind": t["kind"], "rate": t["rate"],
                               "true_error": t["true_error"], "drop": t["drop"], "drop_std": t.get("drop_std"),

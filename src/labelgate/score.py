@@ -26,7 +26,7 @@ def score_labels(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run each enabled signal; return (per-row table, summary with per-signal results and flat metrics)."""
     context = ScoringContext(table, text=params.text, seed=params.seed, test_labels=test_labels,
-                             audit_confidence=params.audit_confidence)
+                             **params.audit_settings())
     rows, summary = run_signals(context, params, progress=progress)
     return pd.concat([table.frame.reset_index(drop=True), *rows], axis=1), summary
 
