@@ -39,7 +39,8 @@ def test_check_blocks_systematic_noise_and_passes_gold(gate_dir, cli, noisy, cod
     else:
         assert failed == set()
     skipped = {o["column"] for o in verdict["outcomes"] if o["status"] == "skipped"}
-    not_measured = {"agreement_all_agree", "annotator_alpha"}  # no annotator_* columns
+    # no annotator_* columns; no audit design recorded (audit_wave): the share of drawn rows left blank is unknown
+    not_measured = {"agreement_all_agree", "annotator_alpha", "audit_missing_share"}
     if not noisy:  # no audited errors: nothing to split into systematic or text-predictable ones
         not_measured |= {"systematic_error_share", "text_error_auc"}
     assert skipped == not_measured
@@ -179,7 +180,9 @@ def test_unmeasured_blocking_figure_blocks_unless_optional(workdir):
     row = next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")
     assert row["status"] == "error" and "not measured" in row["error"]
     assert next(o for o in verdict.outcomes if o["column"] == "label_error_rate_upper")["status"] == "error"
-    relaxed = GateParams(required=(), optional=("audit_accuracy_lower", "label_error_rate_upper", "accuracy_loss_upper"))
+    relaxed = GateParams(required=(), optional=("audit_accuracy_lower", "label_error_rate_upper", "accuracy_loss_upper",
+                                               "audit_missing_share", "audit_representativeness_p",
+                                               "audit_rubber_stamp_flag_share"))
     verdict = run_gate(scores=None, label_risk=figures, evaluation=None, params=relaxed)
     assert verdict.status == "pass"
     assert next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")["status"] == "skipped"

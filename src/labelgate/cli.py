@@ -689,19 +689,26 @@ def audit_sample(
     oversample: Annotated[float | None, typer.Option(
         help="Weight of the riskiest rows (1 = proportional); default params audit.oversample.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed; default params audit.seed.")] = None,
+    show_llm_label: Annotated[bool, typer.Option(
+        "--show-llm-label", help="Show the LLM's label (and the stratum and risk) in the sheet; default: a blind "
+                                 "audit (docs/audit.md says why).")] = False,
     labels: LabelsOption = None,
     params: ParamsOption = None,
 ) -> dict:
-    """Choose rows for a human gold audit: stratified by LLM label, optionally over-sampling risky rows; each row
-    carries audit_weight (1 / inclusion probability) so the estimates stay unbiased."""
+    """Choose the next wave of rows for a human gold audit: rows no earlier wave drew, stratified by LLM label,
+    optionally over-sampling risky rows; each row carries its wave and audit_weight (1 / inclusion probability)."""
     from labelgate.audit import sample_main
+    from labelgate.outputs import refuse_overwriting_inputs
 
+    refuse_overwriting_inputs({"TABLE": table, "--params": params}, {"--out": out})
     overrides = {k: v for k, v in (("size", size), ("oversample", oversample), ("seed", _seed("--seed", seed)))
                  if v is not None}
-    summary = sample_main(table, out, params=_params(params), labels=labels, overrides=overrides)
-    typer.echo(f"audit sample: {summary['chosen']} of {summary['candidates']} unaudited rows -> {out} "
-               f"(risk: {summary['risk'] or 'none'}, oversample {summary['oversample']:g}); per stratum "
-               f"{summary['per_stratum']}")
+    summary = sample_main(table, out, params=_params(params), labels=labels, overrides=overrides,
+                          show_llm_label=show_llm_label)
+    typer.echo(f"audit sample: wave {summary['wave']}, {summary['chosen']} of {summary['candidates']} rows not "
+               f"drawn yet -> {out} (risk: {summary['risk'] or 'none'}, oversample {summary['oversample']:g}); "
+               f"per stratum {summary['per_stratum']}; "
+               + ("blind: the LLM label is not shown" if summary["blind"] else "the LLM label is shown"))
     return summary
 
 
@@ -710,19 +717,35 @@ def audit_sample(
 def audit_merge(
     table: Annotated[Path, typer.Argument(help="The label table the audit was sampled from.")],
     annotations: Annotated[Path, typer.Argument(help="The labelled audit sheet (.csv, .jsonl, .json, Label "
-                                                     "Studio JSON export).")],
-    out: Annotated[Path, typer.Option("--out", help="Label table with gold_label (and audit_weight) filled.")],
+                                                     "Studio JSON export), every drawn row, blank if unlabelled.")],
+    out: Annotated[Path, typer.Option("--out", help="Label table with gold_label, the audit design (audit_wave, "
+                                                    "audit_inclusion) and audit_weight; may be TABLE itself.")],
     gold_column: Annotated[str, typer.Option(
         "--gold-column", help="Column of the human's label in the annotations.")] = GOLD,
     labels: LabelsOption = None,
     params: ParamsOption = None,
 ) -> dict:
-    """Bring the human's labels back into the label table as gold_label, with the audit weights."""
+    """Bring the human's labels back into the label table as gold_label, record the sample's design and derive
+    every audited row's weight (docs/audit.md)."""
     from labelgate.audit import merge_main
+    from labelgate.outputs import refuse_overwriting_inputs
 
+    refuse_overwriting_inputs({"ANNOTATIONS": annotations, "--params": params}, {"--out": out})
     summary = merge_main(table, annotations, out, params=_params(params), labels=labels, gold_column=gold_column)
-    typer.echo(f"audit merge: {summary['merged']} gold labels merged ({summary['unlabelled']} rows of the sheet "
-               f"unlabelled); {summary['audited_rows']} audited rows in {out}")
+    blanks = [f"{summary['unlabelled']} rows of the sheet unlabelled"]
+    blanks += [f"{summary[k]} {k}" for k in ("cancelled", "unresolved") if summary[k]]
+    typer.echo(f"audit merge: {summary['merged']} gold labels merged ({', '.join(blanks)}); "
+               f"{summary['audited_rows']} audited rows in {out}"
+               + ("" if summary["changed"] else " (unchanged: nothing rewritten)"))
+    if summary["legacy_rows"]:
+        typer.echo(f"audit merge: {summary['legacy_rows']} rows audited before any recorded design (wave 0) are "
+                   "treated as a simple random sample of the table")
+    if summary["missing_rows"]:
+        typer.echo(f"audit merge: {summary['missing_rows']} drawn rows have no gold label "
+                   f"(audit_missing_share {summary['audit_missing_share']:.3f}): label them; above "
+                   "gate.max_audit_missing_share the gate blocks")
+    if summary["unmeasured_labels"]:
+        typer.echo(f"audit merge: no audited row with LLM label {', '.join(summary['unmeasured_labels'])}")
     return summary
 
 

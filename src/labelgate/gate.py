@@ -83,7 +83,9 @@ DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
 #: Blocking expectations allowed to go unmeasured (params.yaml gate.optional): without gold audit rows, without
 #: llm_prob_* or annotator_* columns, or without a gold reference run these figures cannot exist; the required
 #: figures above still demand evidence.
-DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference")
+DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference",
+                                     "audit_missing_share",  # a table with no recorded audit design
+                                     "audit_rubber_stamp_flag_share")  # needs cleanlab: two LLM labels
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,9 @@ class GateParams:
     max_text_error_auc: float = 0.75  # cross-validated AUC of predicting the audited errors from the text
     max_estimated_noise_rate: float = 0.4  # cleanlab's estimated share of wrong labels (secondary, audit-free)
     min_audit_accuracy_lower: float = 0.8  # Wilson lower bound of LLM accuracy on gold-audited rows
+    max_audit_missing_share: float = 0.05  # share of the rows an audit drew that came back without a gold label
+    min_audit_representativeness_p: float = 0.001  # audited rows vs the whole set on audit-free figures (Bonferroni p)
+    max_audit_rubber_stamp_flag_share: float = 0.3  # no audited error: lower bound of the share cleanlab flags
     min_annotator_alpha: float = 0.6  # Krippendorff's alpha across annotations
     min_agreement_rate: float = 0.5  # share of rows where every annotation agrees
     max_class_balance_tvd: float = 0.1  # total variation distance of label shares vs the gold test set
@@ -509,6 +514,8 @@ def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluati
 def _lead_with_loss(verdict: Verdict) -> None:
     """Put the accuracy-loss part of the reason first: it is the primary rule."""
     lead = (verdict.accuracy_loss or {}).get("reason_lead")
+    if (verdict.label_error or {}).get("integrity"):  # an audit that cannot be trusted is said first
+        return
     if lead and lead in verdict.reason and not verdict.reason.startswith(lead):
         verdict.reason = lead + "; " + verdict.reason.replace(lead + "; ", "", 1)
 
@@ -556,6 +563,10 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
     if worst and (upper is not None and upper > threshold):
         steps.append("relabel or re-prompt the classes with the highest audited error: "
                      + ", ".join(f"{name} ({classes[name]['error']:.2f})" for name in worst[:3]))
+    stamp = estimate.get("audit_rubber_stamp_flag_share")
+    if stamp is not None and 0.1 < stamp <= params.max_audit_rubber_stamp_flag_share:
+        steps.append(f"the audit found no wrong label although cleanlab flags at least {stamp:.0%} of the audited "
+                     "rows: if the annotators saw the LLM label, audit again blind")
     share = estimate.get("systematic_error_share")
     if share is not None and share > params.max_systematic_error_share:
         steps.append(f"{share:.0%} of the audited errors are invisible to cleanlab (systematic): filtering will "
@@ -570,15 +581,54 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         "max_label_error": threshold,
         "rows_needed": more,
         "systematic_error_share": share,
+        "unmeasured_share": estimate.get("unmeasured_share"),
+        "unmeasured_strata": estimate.get("unmeasured_strata"),
+        "audit_representativeness_p": estimate.get("audit_representativeness_p"),
+        "audit_imbalance_worst": estimate.get("audit_imbalance_worst"),
+        "audit_rubber_stamp_flag_share": estimate.get("audit_rubber_stamp_flag_share"),
+        "duplicate_share": estimate.get("duplicate_share"),
         "next_steps": steps,
     }
-    failed = any(o["column"] == AUDIT_EVIDENCE and o["status"] == FAILED for o in verdict.outcomes)
+    failed = {o["column"] for o in verdict.outcomes if o["status"] == FAILED and o["severity"] == BLOCK}
+    integrity = _audit_integrity_reason(estimate, failed, params)
     loss = verdict.accuracy_loss or {}
     # more audit rows cannot unblock a loss above the limit, or an undecided one that no number of rows decides
     hopeless = loss.get("status") == "above" or (loss.get("status") == "undecided" and not loss.get("rows_needed"))
-    if failed and more is not None and more > 0 and not hopeless:
+    if integrity:
+        steps.insert(0, integrity)
+        verdict.reason = f"{integrity}; {verdict.reason}"
+        verdict.label_error["integrity"] = integrity
+    elif AUDIT_EVIDENCE in failed and more is not None and more > 0 and not hopeless:
         verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
                           f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
+
+
+def _audit_integrity_reason(estimate: dict[str, Any], failed: set[str], params: GateParams) -> str:
+    """Why the audit itself cannot be trusted, as one line of clauses naming the strata or the figure: strata left
+    unmeasured (when the upper bound failed), a non-representative audit, a rubber stamp; "" when none applies."""
+    clauses = []
+    unmeasured = estimate.get("unmeasured_strata") or {}
+    if AUDIT_EVIDENCE in failed and unmeasured:
+        need = ", ".join(f"label {s['label_more']} more rows in stratum '{name}' ({s['audited']} of {s['rows']} rows "
+                         "audited)" for name, s in unmeasured.items())
+        clauses.append(f"audit incomplete: {len(unmeasured)} LLM-label stratum/strata unmeasured (fewer than "
+                       f"{estimate.get('min_audited_per_stratum')} audited rows), "
+                       f"{estimate.get('unmeasured_share', 0.0):.0%} of the rows counted as wrong in the upper "
+                       f"bound: {need}")
+    if "audit_representativeness_p" in failed:
+        worst = estimate.get("audit_imbalance_worst")
+        figure = (estimate.get("audit_imbalance") or {}).get(worst) or {}
+        means = (f" (audited mean {figure['audited_mean']:.3g} vs {figure['all_mean']:.3g} over all rows)"
+                 if figure.get("audited_mean") is not None else "")
+        clauses.append(f"audit not representative: the audited rows differ from the whole set in {worst}{means}, "
+                       f"p = {estimate.get('audit_representativeness_p'):.2g} < "
+                       f"{params.min_audit_representativeness_p:g}; audit a random sample (labelgate audit sample) "
+                       "and label every drawn row")
+    if "audit_rubber_stamp_flag_share" in failed:
+        clauses.append(f"audit implausible: it agrees with every LLM label, although cleanlab flags at least "
+                       f"{estimate.get('audit_rubber_stamp_flag_share'):.0%} of the audited rows as label issues; "
+                       "label the audit blind (without the LLM label)")
+    return "; ".join(clauses)
 
 
 def _split_measured(suite_json: dict, frame: pd.DataFrame, optional: tuple[str, ...], *,

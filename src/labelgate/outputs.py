@@ -261,7 +261,7 @@ def write_table_to(tmp: Path, frame: pd.DataFrame, *, like: str | os.PathLike,
     elif suffix == PARQUET:
         frame.to_parquet(tmp, index=False)
     else:
-        frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        frame.to_json(tmp, orient="records", lines=True, force_ascii=False, double_precision=15)  # pandas: 10
 
 
 def read_table_metadata(path: str | os.PathLike, key: str) -> str | None:

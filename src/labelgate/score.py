@@ -32,7 +32,7 @@ def score_labels(
 
     table = dataclasses.replace(table, labels=canonical_labels(table.labels))
     context = ScoringContext(table, text=params.text, seed=params.seed, test_labels=test_labels,
-                             audit_confidence=params.audit_confidence)
+                             **params.audit_settings())
     rows, summary = run_signals(context, params, progress=progress)
     return pd.concat([table.frame.reset_index(drop=True), *rows], axis=1), summary
 

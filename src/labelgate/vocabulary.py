@@ -12,7 +12,9 @@ TEXT = "text"
 LLM_LABEL = "llm_label"
 ID = "id"
 GOLD = "gold_label"
-AUDIT_WEIGHT = "audit_weight"
+AUDIT_WEIGHT = "audit_weight"  # on audited rows: the row's weight in the audit estimate (audit.py derives it)
+AUDIT_WAVE = "audit_wave"  # on rows an audit drew: its wave (1, 2, ...; 0: audited before any recorded design)
+AUDIT_INCLUSION = "audit_inclusion"  # on rows an audit drew: inclusion probability in its wave (given earlier ones)
 LLM_PROB_PREFIX = "llm_prob_"  # llm_prob_<label>: the LLM's probability of each class
 ANNOTATOR_PREFIX = "annotator_"
 

@@ -229,7 +229,8 @@ def test_boolean_in_other_sections_is_refused(workdir, cli, good_csv):
 def test_figure_outside_its_range_blocks(workdir, cli, figure, value):
     metrics = {"label_error_rate_upper": 0.08, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
                "annotator_alpha": 0.8, "class_balance_tvd": 0.05, "expected_accuracy_loss": 0.005,
-               "expected_accuracy_loss_lower": -0.01, "expected_accuracy_loss_upper": 0.02, figure: value}
+               "expected_accuracy_loss_lower": -0.01, "expected_accuracy_loss_upper": 0.02,
+               "audit_representativeness_p": 0.5, figure: value}
     (workdir / "label_risk.json").write_text(json.dumps({"metrics": metrics}))
     result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
     assert result.exit_code == 1, result.output
@@ -483,8 +484,10 @@ def test_expectation_dropped_by_gx_is_caught(workdir, monkeypatch):
     monkeypatch.setattr(expectations, "_validate", dropping)
     frame = pd.DataFrame([{"accuracy_loss_upper": 0.02, "label_error_rate_upper": 0.05, "systematic_error_share": 0.2,
                            "text_error_auc": 0.5, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
-                           "annotator_alpha": 0.8, "class_balance_tvd": 0.1, "retained_fraction": 1.0}])
-    with pytest.raises(ConfigError, match=r"9 expectation\(s\) in, 8 result\(s\) out; not evaluated: "
+                           "annotator_alpha": 0.8, "class_balance_tvd": 0.1, "audit_missing_share": 0.0,
+                           "audit_representativeness_p": 0.5, "audit_rubber_stamp_flag_share": 0.0,
+                           "retained_fraction": 1.0}])
+    with pytest.raises(ConfigError, match=r"12 expectation\(s\) in, 11 result\(s\) out; not evaluated: "
                                           r"expect_column_max_to_be_between on 'accuracy_loss_upper'"):
         run_suite("label_summary", frame, GateParams().thresholds(), expectations_dir=workdir / "expectations")
 

@@ -19,7 +19,7 @@ def run(name: str, frame: pd.DataFrame, test_labels=None, *, labels=LABELS, **sc
     """Signal `name` over `frame`, its params built from `score_keys` as `labelgate score` builds them."""
     params = ScoreParams.from_section(score_keys)
     context = ScoringContext(table(frame, labels), text=params.text, seed=params.seed, test_labels=test_labels,
-                             audit_confidence=params.audit_confidence)
+                             **params.audit_settings())
     return params.signal(name).score(context)
 
 

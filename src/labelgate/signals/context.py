@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from labelgate.contract import GOLD, LabelTable
-from labelgate.estimation import DEFAULT_CONFIDENCE
+from labelgate.estimation import DEFAULT_CONFIDENCE, MIN_AUDITED_PER_STRATUM
 from labelgate.signals.text_model import TextModelParams
 
 
@@ -23,6 +23,7 @@ class ScoringContext:
     seed: int = field(default=0, kw_only=True)  # score.seed: every random choice a signal makes derives from it
     test_labels: pd.Series | None = field(default=None, kw_only=True)
     audit_confidence: float = field(default=DEFAULT_CONFIDENCE, kw_only=True)  # score.audit_confidence
+    min_audited_per_stratum: int = field(default=MIN_AUDITED_PER_STRATUM, kw_only=True)  # score.min_audited_per_stratum
     _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
@@ -30,12 +31,22 @@ class ScoringContext:
         return self.table.label_codes()
 
     @cached_property
+    def text_groups(self) -> np.ndarray:
+        """Per row the id of its group of duplicate texts (text_model.duplicate_groups: equal after normalisation);
+        cross-fitting keeps a group in one fold and the audit estimate treats a group as one cluster."""
+        from labelgate.signals.text_model import duplicate_groups
+
+        return duplicate_groups(self.table.frame["text"])
+
+    @cached_property
     def pred_probs(self) -> np.ndarray:
-        """Out-of-fold predicted probabilities of a cheap text model: what cleanlab needs, computed once."""
+        """Out-of-fold predicted probabilities of a cheap text model: what cleanlab needs, computed once. Every copy
+        of a text (text_groups) is held out in the same fold."""
         from labelgate.signals.text_model import out_of_fold_probabilities
 
         return out_of_fold_probabilities(
             self.table.frame["text"].tolist(), self.given_labels, n_classes=len(self.table.labels),
+            groups=self.text_groups,
             model=self.text.text_model, folds=self.text.cv_folds, seed=self.seed,
             max_features=self.text.max_features, regularisation=self.text.text_model_c,
             max_train_rows=self.text.max_train_rows, n_jobs=self.text.n_jobs,

@@ -69,6 +69,12 @@ class ScoreParams:
         """The confidence level of every interval estimated from the gold audit (score.audit_confidence)."""
         return self.signal_params["audit"].audit_confidence
 
+    def audit_settings(self) -> dict[str, Any]:
+        """The audit settings every signal reads from the ScoringContext (score.audit_confidence,
+        score.min_audited_per_stratum): ScoringContext(..., **params.audit_settings())."""
+        audit = self.signal_params["audit"]
+        return {"audit_confidence": audit.audit_confidence, "min_audited_per_stratum": audit.min_audited_per_stratum}
+
     def signal(self, name: str) -> RiskSignal:
         """The registered signal `name` with its params."""
         return SIGNALS[name](self.signal_params[name])
