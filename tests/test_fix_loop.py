@@ -66,8 +66,8 @@ def verdict_of(path: Path) -> dict:
 
 class TestAuditMore:
     """blocked "audit too small" -> audit sample -> a human labels -> audit merge -> a verdict that is not "too
-    small". The first wave is drawn by `audit sample` too (its weights recorded); tables whose earlier audit has no
-    weights get theirs from the multi-wave design (audit.py)."""
+    small": waves drawn by `audit sample`, and a table whose earlier audit has no weights (audit.py's multi-wave
+    design weights it)."""
 
     @pytest.fixture()
     def table(self, workdir):
@@ -114,9 +114,8 @@ class TestAuditMore:
         assert verdict["accuracy_loss"]["accuracy_loss_upper"] <= 0.03
         assert after.exit_code == 0, after.output
 
-    @pytest.mark.xfail(strict=False, reason="an earlier audit without audit_weight gets its weights from the "
-                                            "multi-wave design (audit-design branch, issue 18 route 1)")
     def test_a_second_wave_on_an_unweighted_audit(self, workdir, cli, table):
+        """The issue's case: an earlier audit without audit_weight; the multi-wave design (audit.py) weights it."""
         frame = pd.read_csv(workdir / "labels.csv")
         audited = np.random.default_rng(5).random(len(frame)) < 40 / 1500
         frame["gold_label"] = np.where(audited, frame["id"].map(table), None)
@@ -126,6 +125,7 @@ class TestAuditMore:
         self.wave(cli, workdir, "old_audit.csv", "wave2.csv", 500, table)
         after = cli("check", workdir / "wave2.csv", "--out", workdir / "v2.json")
         assert after.exit_code == 0, after.output
+        assert "too small" not in verdict_of(workdir / "v2.json")["reason"]
 
 
 # --- route 2: filter -----------------------------------------------------------------------------------------------
