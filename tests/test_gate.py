@@ -220,7 +220,7 @@ class TestGatedSubset:
     whole = {"metrics": {"label_error_rate": 0.3, "label_error_rate_lower": 0.27, "label_error_rate_upper": 0.33,
                          "n_audited": 300, "audit_accuracy_lower": 0.65, "estimated_noise_rate": 0.1,
                          "expected_accuracy_loss": 0.08, "expected_accuracy_loss_lower": 0.06,
-                         "expected_accuracy_loss_upper": 0.1},
+                         "expected_accuracy_loss_upper": 0.1, "audit_representativeness_p": 0.5},
              "signals": {"label_error": {"label_error_rate": 0.3, "label_error_rate_lower": 0.27,
                                          "label_error_rate_upper": 0.33, "n_audited": 300, "n_rows": 1000,
                                          "confidence_level": 0.95, "standard_error": 0.015, "method": "m"}}}
