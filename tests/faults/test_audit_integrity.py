@@ -125,7 +125,8 @@ def _label_risk(**figures) -> dict:
     metrics = {name: estimate[name] for name in ("label_error_rate", "label_error_rate_lower",
                                                  "label_error_rate_upper", "audit_representativeness_p",
                                                  "audit_rubber_stamp_flag_share", "unmeasured_share")}
-    return {"metrics": {**metrics, "audit_accuracy_lower": 0.9}, "signals": {"label_error": estimate}}
+    loss = {"expected_accuracy_loss": 0.004, "expected_accuracy_loss_lower": -0.01, "expected_accuracy_loss_upper": 0.02}
+    return {"metrics": {**metrics, **loss, "audit_accuracy_lower": 0.9}, "signals": {"label_error": estimate}}
 
 
 @pytest.mark.parametrize("figures, start", [

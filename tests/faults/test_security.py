@@ -151,7 +151,7 @@ def test_the_generated_workflow_fails_a_pr_that_loosens_its_gate(tmp_path, cli, 
 GOOD_METRICS = {"label_error_rate_upper": 0.08, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
                 "annotator_alpha": 0.8, "class_balance_tvd": 0.05, "systematic_error_share": 0.2,
                 "text_error_auc": 0.5, "expected_accuracy_loss": 0.005, "expected_accuracy_loss_lower": -0.01,
-                "expected_accuracy_loss_upper": 0.02}
+                "expected_accuracy_loss_upper": 0.02, "audit_representativeness_p": 0.5}
 
 
 @pytest.mark.parametrize("figures", [{"label_error_rate_upper": False, "audit_accuracy_lower": True},
@@ -189,7 +189,8 @@ def test_in_memory_booleans_block_and_a_flag_stays_a_flag():
     from labelgate.gate import GateParams, run_gate
     from test_gate import evaluation
 
-    params = GateParams(optional=("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference"))
+    params = GateParams(optional=("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference",
+                                  "audit_missing_share", "audit_rubber_stamp_flag_share"))
     verdict = run_gate(scores=None, label_risk={"metrics": {**GOOD_METRICS, "audit_accuracy_lower": True,
                                                             "label_error_rate_upper": False}},
                        evaluation=None, params=params)

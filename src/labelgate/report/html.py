@@ -131,7 +131,7 @@ def accuracy_loss_section(inputs: ReportInputs) -> dict[str, Any]:
          f"(chance {fmt(signal_summary.get('errors_learned_chance'))}; beyond chance "
          f"{fmt(signal_summary.get('errors_learned_excess'))})"],
         ["calibration (rate scale, learned scale, residual sd)",
-         ", ".join(fmt(calibration.get(k)) for k in ("rate_scale", "learned_scale", "calibration_sd"))],
+         ", ".join(fmt(calibration.get(k), 4) for k in ("rate_scale", "learned_scale", "calibration_sd"))],
         ["words most over-represented among the reproduced errors", ", ".join(signal_summary.get("loss_words") or [])
          or "—"],
     ]
