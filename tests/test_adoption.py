@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.adoption, pytest.mark.skipif(shutil.
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# This checkout is an editable install, which init refuses to put into the workflow: name what an adopter installs.
+INSTALL = f"labelgate[demo]=={__import__('labelgate').__version__}"
 TINY = {  # params.yaml edits that keep the pipeline small: one seed, short texts, a two-point learning curve
     "  seeds: [0, 1, 2]": "  seeds: [0]",
     "  max_length: 64": "  max_length: 32",
@@ -54,7 +56,7 @@ def adopted(tmp_path_factory) -> dict:
     assert run("git", "init", "-q", cwd=root).returncode == 0
     paths = write_data(root)
     init = run("labelgate", "init", ".", "--labels-table", paths["labels_table"], "--test", paths["test"],
-               "--audit", paths["audit"], "--labels", ",".join(LABELS), cwd=root)
+               "--gold-pool", paths["audit"], "--labels", ",".join(LABELS), "--install", INSTALL, cwd=root)
     assert init.returncode == 0, init.stdout + init.stderr
     params = (root / "params.yaml").read_text()
     for old, new in TINY.items():
@@ -139,7 +141,7 @@ def scaffolded(tmp_path) -> Path:
     root.mkdir()
     paths = write_data(root)
     init = run("labelgate", "init", ".", "--no-dvc", "--labels-table", paths["labels_table"], "--test",
-               paths["test"], cwd=root)
+               paths["test"], "--install", INSTALL, cwd=root)
     assert init.returncode == 0, init.stdout + init.stderr
     return root
 

@@ -50,4 +50,8 @@ def test_readme_policy_table_names_real_gate_keys(repo):
     readme = (repo / "README.md").read_text(encoding="utf-8")
     table = readme[readme.index("## The policy"):readme.index("## ", readme.index("## The policy") + 3)]
     named = set(re.findall(r"`gate\.([a-z_]+)`", table))
-    assert named and named <= set(GateParams.__dataclass_fields__) | {"max_accuracy_loss"}
+    assert named and named <= set(GateParams.__dataclass_fields__)
+    for keys, values in re.findall(r"^\| ((?:`gate\.\w+`(?:, )?)+) \| ([0-9., ]+) \|", table, flags=re.M):
+        names = re.findall(r"`gate\.(\w+)`", keys)
+        for name, value in zip(names, values.split(", ")):
+            assert float(value) == getattr(GateParams(), name), name  # the table shows the real defaults

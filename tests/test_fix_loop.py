@@ -66,8 +66,8 @@ def verdict_of(path: Path) -> dict:
 
 class TestAuditMore:
     """blocked "audit too small" -> audit sample -> a human labels -> audit merge -> a verdict that is not "too
-    small". The first wave is drawn by `audit sample` too (its weights recorded); tables whose earlier audit has no
-    weights get theirs from the multi-wave design (audit.py)."""
+    small": waves drawn by `audit sample`, and a table whose earlier audit has no weights (audit.py's multi-wave
+    design weights it)."""
 
     @pytest.fixture()
     def table(self, workdir):
@@ -90,23 +90,32 @@ class TestAuditMore:
         before = cli("check", workdir / "wave1.csv", "--out", workdir / "v1.json")
         first = verdict_of(workdir / "v1.json")
         assert before.exit_code == 1, before.output
-        assert first["reason"].startswith("audit too small: label about ")
-        assert any(line.startswith("audit too small: label about ") for line in first["blocking"])
+        assert first["reason"].startswith("audit too small: ")
+        assert any(line.startswith("audit too small: ") for line in first["blocking"])
         assert "blocked by: audit too small" in before.output
-        needed = first["label_error"]["rows_needed"]
-        assert 40 < needed < 1460
+        # the figures undecided for want of rows: the accuracy loss and/or the label error rate
+        needed = max(first["accuracy_loss"].get("rows_needed") or 0, first["label_error"].get("rows_needed") or 0)
+        assert 0 < needed < 1460
 
-        self.wave(cli, workdir, "wave1.csv", "wave2.csv", needed + 150, table)  # follow the advice, with margin
-        after = cli("check", workdir / "wave2.csv", "--out", workdir / "v2.json")
-        second = verdict_of(workdir / "v2.json")
-        assert second["label_error"]["n_audited"] == 40 + needed + 150
-        assert "too small" not in second["reason"] and not any("too small" in b for b in second["blocking"])
-        assert second["label_error"]["label_error_rate_upper"] <= 0.13
+        # follow the advice (with a margin) until the verdict no longer says "too small": at most three more waves
+        table_now, audited, verdict = "wave1.csv", 40, first
+        for wave in (2, 3, 4):
+            self.wave(cli, workdir, table_now, f"wave{wave}.csv", int(needed * 1.2) + 20, table)
+            audited += int(needed * 1.2) + 20
+            table_now = f"wave{wave}.csv"
+            after = cli("check", workdir / table_now, "--out", workdir / "v.json")
+            verdict = verdict_of(workdir / "v.json")
+            assert verdict["label_error"]["n_audited"] == audited
+            if "too small" not in verdict["reason"]:
+                break
+            needed = max(verdict["accuracy_loss"].get("rows_needed") or 0,
+                         verdict["label_error"].get("rows_needed") or 0)
+        assert "too small" not in verdict["reason"] and not any("too small" in b for b in verdict["blocking"])
+        assert verdict["accuracy_loss"]["accuracy_loss_upper"] <= 0.03
         assert after.exit_code == 0, after.output
 
-    @pytest.mark.xfail(strict=False, reason="an earlier audit without audit_weight gets its weights from the "
-                                            "multi-wave design (audit-design branch, issue 18 route 1)")
     def test_a_second_wave_on_an_unweighted_audit(self, workdir, cli, table):
+        """The issue's case: an earlier audit without audit_weight; the multi-wave design (audit.py) weights it."""
         frame = pd.read_csv(workdir / "labels.csv")
         audited = np.random.default_rng(5).random(len(frame)) < 40 / 1500
         frame["gold_label"] = np.where(audited, frame["id"].map(table), None)
@@ -116,6 +125,7 @@ class TestAuditMore:
         self.wave(cli, workdir, "old_audit.csv", "wave2.csv", 500, table)
         after = cli("check", workdir / "wave2.csv", "--out", workdir / "v2.json")
         assert after.exit_code == 0, after.output
+        assert "too small" not in verdict_of(workdir / "v2.json")["reason"]
 
 
 # --- route 2: filter -----------------------------------------------------------------------------------------------
@@ -141,7 +151,7 @@ class TestFilter:
 
     def errors_table(self, *, visible: bool) -> pd.DataFrame:
         texts, truth = make_texts(1200, 3, seed=31)
-        given = flip_uniform(truth, 0.2, 3, seed=32)
+        given = flip_uniform(truth, 0.28, 3, seed=32)
         wrong = given != truth
         probs = confident_probs(given, unsure=wrong if visible else None, seed=33)
         audited = np.random.default_rng(34).random(len(texts)) < 0.3
@@ -151,11 +161,13 @@ class TestFilter:
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=True), "raw")
         assert code == 1 and verdict["label_scope"]["rows"] == "table"
         assert any(b.startswith("label error too high") for b in verdict["blocking"])
+        assert any(b.startswith("accuracy loss ") and b.endswith(": above") for b in verdict["blocking"])
 
     def test_a_filter_that_removes_the_errors_passes(self, workdir, cli):
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=True), "entropy")
         summary = json.loads((workdir / "subsets" / "entropy.json").read_text())
         assert summary["metrics"]["label_error_rate_upper"] < 0.13 < summary.get("audit_error_rate_all")
+        assert summary["metrics"]["expected_accuracy_loss_upper"] < 0.03
         assert verdict["label_scope"] == {"rows": "subset", "subset": "entropy", "n_rows": summary["rows_kept"],
                                           "rows_in": 1200, "retained_fraction": summary["retained_fraction"]}
         assert verdict["figures"]["label_error_rate_upper"] == summary["metrics"]["label_error_rate_upper"]
@@ -165,7 +177,7 @@ class TestFilter:
     def test_a_filter_that_keeps_the_errors_stays_blocked(self, workdir, cli):
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=False), "entropy")
         summary = json.loads((workdir / "subsets" / "entropy.json").read_text())
-        assert summary["metrics"]["label_error_rate_lower"] > 0.13
+        assert summary["metrics"]["label_error_rate_lower"] > 0.2
         assert code == 1 and any(b.startswith("label error too high") for b in verdict["blocking"])
 
     def test_a_filter_that_keeps_too_little_blocks_on_its_size(self, workdir, cli):

@@ -35,12 +35,12 @@ class TestHeadline:
                                           "accuracy_gap_to_reference": 0.1, "audit_accuracy_gap": 0.04,
                                           "learning_curve_decline": -0.02, "seeds": {"0": {}}}}}
         assert evaluate_headline(evaluation) == {"raw": {"accuracy": 0.7, "macro_f1": 0.6}}
-        verdict = {"status": "block", "blocked": True, "counts": {"failed_block": 2, "passed": 3}, "outcomes": []}
+        verdict = {"status": "block", "blocked": True, "counts": {"failed_block": 2, "passed": 3}, "outcomes": [],
+                   "accuracy_loss": {"accuracy_loss": 0.1, "accuracy_loss_upper": 0.14}}
         assert gate_headline(verdict, evaluation, "raw") == {
-            "blocked": 1, "failed_block": 2,
-            "raw": {"accuracy": 0.7, "macro_f1": 0.6, "accuracy_std": 0.01, "seed_alpha": 0.8,
-                    "unchanged_rate": 0.9, "accuracy_gap": 0.1, "audit_accuracy_gap": 0.04,
-                    "learning_curve_decline": -0.02}}
+            "blocked": 1, "failed_block": 2, "accuracy_loss": 0.1, "accuracy_loss_upper": 0.14,
+            "raw": {"accuracy": 0.7, "accuracy_std": 0.01, "seed_alpha": 0.8, "accuracy_gap": 0.1,
+                    "audit_accuracy_gap": 0.04, "learning_curve_decline": -0.02}}
 
     def test_demo_metrics_files_are_headline_files(self, repo):
         """dvc.yaml declares only the headline files as metrics: a dozen or so figures each."""

@@ -32,10 +32,8 @@ GATE_COUNTS = (COUNT_FAILED_BLOCK, COUNT_FAILED_WARN, COUNT_ERRORS)
 #: Seed-stability figures of the gated subset, as named in evaluate.json, and their headline names.
 STABILITY = {
     "accuracy_mean": "accuracy",
-    "macro_f1_mean": "macro_f1",
     "accuracy_std": "accuracy_std",
     "krippendorff_alpha": "seed_alpha",
-    "unchanged_prediction_rate": "unchanged_rate",
     "accuracy_gap_to_reference": "accuracy_gap",
     "audit_accuracy_gap": "audit_accuracy_gap",
     "learning_curve_decline": "learning_curve_decline",
@@ -50,8 +48,9 @@ def headline_output(path: str | os.PathLike | None, figures: Mapping[str, Any]) 
 
 
 def _number(value: Any) -> float | int | None:
+    """A figure as a number; a boolean or anything else is not one (None), never 0/1."""
     if isinstance(value, bool):
-        return int(value)
+        return None
     if isinstance(value, (int, float)):
         return value
     return None
@@ -76,6 +75,8 @@ def gate_headline(verdict: Mapping[str, Any], evaluation: Mapping[str, Any] | No
                   subset: str | None = None) -> dict[str, Any]:
     """Blocked (1/0), the failed and errored expectation counts and the gated subset's seed-stability figures."""
     figures: dict[str, Any] = {"blocked": int(bool(verdict.get("blocked")) or verdict.get("status") == BLOCK)}
+    loss = verdict.get("accuracy_loss") or {}
+    figures.update({name: _number(loss.get(name)) for name in ("accuracy_loss", "accuracy_loss_upper")})
     counts = verdict.get("counts") or {}
     figures.update({name: _number(counts[name]) for name in GATE_COUNTS if name in counts})
     gated = ((evaluation or {}).get("subsets") or {}).get(subset or "")

@@ -31,11 +31,12 @@ BANNER = {PASS: "PASSED", WARN: "WARN", BLOCK: "BLOCKED", None: "NO VERDICT"}
 
 
 def verdict_status(verdict: Mapping[str, Any] | None) -> str | None:
-    """pass | warn | block, or None without a verdict. Anything unrecognised counts as blocked (fail closed)."""
+    """pass | warn | block, or None without a verdict. Anything unrecognised counts as blocked (fail closed): a
+    status other than pass/warn, or a `blocked` that is anything but false (absent counts as false)."""
     if verdict is None:
         return None
     status = verdict.get("status")
-    if verdict.get("blocked") or status not in (PASS, WARN):
+    if verdict.get("blocked", False) is not False or status not in (PASS, WARN):
         return BLOCK
     return status
 
@@ -111,6 +112,15 @@ def print_verdict(verdict) -> None:
         console.print(table)
     for note in notes:
         console.print(f"- {note}", overflow="fold")
+    if getattr(verdict, "accuracy_loss", None):
+        from rich.markup import escape
+
+        loss = verdict.accuracy_loss
+        console.print(f"[bold]accuracy loss: {escape(loss['text'])}[/] ({escape(str(loss['accuracy_loss_source']))}); "
+                      f"limit {100 * loss['max_accuracy_loss']:g} points on the upper bound: {loss['status']}",
+                      overflow="fold")
+        for step in loss["next_steps"]:
+            console.print(f"  next: {escape(step)}", overflow="fold")
     if getattr(verdict, "label_error", None):
         from labelgate.estimation import estimate_text
 

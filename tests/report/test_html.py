@@ -135,10 +135,11 @@ class TestGateReport:
         result = invoke("gate", "--evaluation", tmp_path / "evaluate.json", "--out", tmp_path / "gate.json",
                         "--params", run / "params.yaml", "--expectations", run / "expectations",
                         "--report-dir", tmp_path / "reports", "--subsets", run / "subsets", "--curves", run / "curves")
-        assert result.exit_code == 1
+        assert result.exit_code == 2  # bad input, one line naming the file and key (issue 19)
         page = (tmp_path / "reports" / "report.html").read_text(encoding="utf-8")
         banner = text(re.search(r'<header id="verdict-banner".*?</header>', page, flags=re.S).group(0))
-        assert 'data-status="block"' in page and "BLOCKED gate error: KeyError" in banner
+        assert 'data-status="block"' in page and "BLOCKED gate error: BadInputError" in banner
+        assert "has no evaluation of 'raw'" in banner
         assert "BLOCKED" in (tmp_path / "reports" / "summary.md").read_text(encoding="utf-8")
 
 
@@ -166,6 +167,7 @@ def _headless(browser: str, profile: Path, *args: str, url: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # starts a headless browser
 class TestBrowser:
     def test_rendered_dom_explains_the_verdict(self, browser, run, verdict, tmp_path):
         report = run / "reports" / "report.html"

@@ -21,10 +21,12 @@ import numpy as np
 import pandas as pd
 
 from labelgate.estimation import estimate_text
+from labelgate.harm import figures_text
 from labelgate.report import plots
 from labelgate.report.inputs import (
     METRIC_NAMES,
     ReportInputs,
+    accuracy_loss,
     all_curves,
     before_after,
     blocking,
@@ -35,6 +37,7 @@ from labelgate.report.inputs import (
     fmt,
     label_error,
     labels,
+    loss_verdict,
     mean_std,
     next_steps,
     observed_text,
@@ -47,7 +50,7 @@ from labelgate.report.inputs import (
     verdict_reason,
 )
 from labelgate.verdict import BANNER, verdict_status
-from labelgate.vocabulary import ERRORED, FAILED, WARN
+from labelgate.vocabulary import AUDIT_EVIDENCE, ERRORED, FAILED, WARN
 
 MAX_HISTOGRAM_CLASSES = 12  # the most frequent classes get a histogram; the rest are named
 MAX_WIDE_CLASSES = 8  # the subsets table has a column per class up to this many classes
@@ -104,6 +107,40 @@ def verdict_section(inputs: ReportInputs) -> dict[str, Any]:
         })
         classes.append(f"row-{status}" + (f" sev-{o.get('severity')}" if failed else ""))
     return {"outcomes": rows, "row_classes": classes}
+
+
+def accuracy_loss_section(inputs: ReportInputs) -> dict[str, Any]:
+    """The accuracy loss the gate decides on: measured or predicted, the predicted one beside it, what the model
+    learns of the LLM's errors (per LLM label, words), the calibration and the next steps."""
+    signal_summary = accuracy_loss(inputs)
+    loss = loss_verdict(inputs)
+    if not loss and signal_summary is None:
+        raise _input_note(inputs, "label_risk", "label-risk summary")
+    signal_summary = signal_summary or {}
+    if not loss and signal_summary.get("available") is False:
+        raise Missing(f"No accuracy loss: {signal_summary.get('reason', 'the signal did not run')}.")
+    predicted = loss.get("predicted") or {}
+    calibration = signal_summary.get("calibration") or {}
+    figures = [
+        ["deciding figure", f"{loss.get('text', 'not measured')} ({loss.get('accuracy_loss_source', '')})"],
+        ["predicted by check (audit, calibrated against fine-tuning)",
+         figures_text(predicted, "accuracy_loss") if predicted else figures_text(signal_summary)],
+        ["label error rate (gold audit)", fmt(signal_summary.get("label_error_rate"))],
+        ["audited wrong labels a model trained on these labels reproduces",
+         f"{fmt(signal_summary.get('errors_learned_share'))} of {fmt(signal_summary.get('audited_errors'))} "
+         f"(chance {fmt(signal_summary.get('errors_learned_chance'))}; beyond chance "
+         f"{fmt(signal_summary.get('errors_learned_excess'))})"],
+        ["calibration (rate scale, learned scale, residual sd)",
+         ", ".join(fmt(calibration.get(k), 4) for k in ("rate_scale", "learned_scale", "calibration_sd"))],
+        ["words most over-represented among the reproduced errors", ", ".join(signal_summary.get("loss_words") or [])
+         or "—"],
+    ]
+    per_class = [[label, fmt(c.get("audited")), fmt(c.get("audited_errors")), fmt(c.get("reproduced_errors"))]
+                 for label, c in (signal_summary.get("loss_by_llm_label") or {}).items()]
+    limit = loss.get("max_accuracy_loss")
+    return {"text": loss.get("text") or figures_text(signal_summary), "status": loss.get("status"),
+            "limit": None if limit is None else f"{100 * limit:g} points", "figures": figures,
+            "per_class": per_class, "next_steps": [str(s) for s in loss.get("next_steps") or []]}
 
 
 def label_error_section(inputs: ReportInputs) -> dict[str, Any]:
@@ -271,8 +308,6 @@ def blockers_section(inputs: ReportInputs) -> dict[str, Any]:
     """One entry per blocking figure with the numbers behind it: the audit estimate per class, the audit
     reference's gold- vs LLM-trained accuracy per seed and its curves, the gated subset's seeds and curve, the
     filter subset's size; any other blocker with its observed value and limit."""
-    from labelgate.gate import AUDIT_EVIDENCE
-
     verdict = inputs.verdict
     if verdict is None:
         raise _input_note(inputs, "verdict", "gate verdict")
@@ -378,6 +413,8 @@ SECTIONS: tuple[tuple[str, str, Callable[[ReportInputs], dict[str, Any]], str], 
     ("verdict", "Verdict", verdict_section, "verdict"),
     ("blockers", "What blocks, and the numbers behind it", blockers_section, "blockers"),
     ("before-after", "Before -> after (base commit)", before_after_section, "before_after"),
+    ("accuracy-loss", "Accuracy loss (what these labels cost the trained model)", accuracy_loss_section,
+     "accuracy_loss"),
     ("label-error", "Label error rate (gold audit)", label_error_section, "label_error"),
     ("label-set", "Label-set figures", label_set_section, "label_set"),
     ("entropy", "Entropy of the LLM labels per class", entropy_section, "entropy"),

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelgate.harm import LOSS, figures_text
 from labelgate.vocabulary import ERRORED, FAILED, LLM_LABEL, PASS, SKIPPED, STRATEGIES, VERDICT_STATUSES, WARN
 
 SCORE_COLUMNS = (LLM_LABEL, "entropy_normalised")
@@ -37,6 +38,10 @@ METRIC_NAMES = {
     "label_error_rate_lower": "label error rate, lower bound",
     "label_error_rate_upper": "label error rate, upper bound",
     "n_audited": "audited rows",
+    "unmeasured_share": "rows in unmeasured strata (bounded as all wrong)",
+    "audit_representativeness_p": "audit representativeness (p-value)",
+    "audit_rubber_stamp_flag_share": "flagged share of a no-error audit (rubber stamp)",
+    "duplicate_share": "duplicate rows (normalised text)",
     "systematic_error_share": "systematic share of audited errors (cleanlab misses them)",
     "text_error_auc": "audited errors predictable from the text (AUC)",
     "estimated_noise_rate": "estimated noise rate (cleanlab)",
@@ -268,6 +273,17 @@ def label_error(inputs: ReportInputs) -> dict[str, Any] | None:
     return signal(inputs, "label_error")
 
 
+def accuracy_loss(inputs: ReportInputs) -> dict[str, Any] | None:
+    """The expected accuracy loss (the `accuracy_loss` signal)."""
+    return signal(inputs, "accuracy_loss")
+
+
+def loss_verdict(inputs: ReportInputs) -> dict[str, Any]:
+    """The verdict's deciding accuracy loss: value, source, status against the limit, next steps."""
+    block = (inputs.verdict or {}).get("accuracy_loss")
+    return block if isinstance(block, dict) else {}
+
+
 def next_steps(inputs: ReportInputs) -> list[str]:
     """The verdict's suggested next steps for the label error rate."""
     block = (inputs.verdict or {}).get("label_error")
@@ -308,15 +324,8 @@ def curve_points(curve: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def all_curves(inputs: ReportInputs) -> dict[str, dict[str, Any]]:
-    """Curve files first; else a subset's `learning_curve` in evaluate.json when it holds points."""
-    curves = {name: curve for name, curve in inputs.curves.items() if curve_points(curve)}
-    for name, figures in eval_subsets(inputs).items():
-        embedded = figures.get("learning_curve")
-        if isinstance(embedded, list):
-            embedded = {"points": embedded}
-        if name not in curves and isinstance(embedded, dict) and curve_points(embedded):
-            curves[name] = embedded
-    return curves
+    """The learning-curve files that hold points (evaluate.json keeps no curve points of its own)."""
+    return {name: curve for name, curve in inputs.curves.items() if curve_points(curve)}
 
 
 def curve_series(curves: Mapping[str, Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -347,7 +356,7 @@ def headline_figures(label_risk: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 #: Headline figures compared before -> after, with their interval figures beside them.
-BEFORE_AFTER = ("label_error_rate", "expected_accuracy_loss", "n_audited")
+BEFORE_AFTER = ("label_error_rate", LOSS, "n_audited")
 
 
 def before_after(inputs: "ReportInputs") -> list[list[str]]:
@@ -367,6 +376,8 @@ def before_after(inputs: "ReportInputs") -> list[list[str]]:
 
 def _with_interval(label_risk: Mapping[str, Any], name: str, value: Any) -> str:
     metrics = label_risk.get("metrics") or {}
-    if name in ("label_error_rate", "expected_accuracy_loss") and isinstance(value, (int, float)):
+    if name == LOSS and isinstance(value, (int, float)):
+        return figures_text(metrics, LOSS)  # in accuracy points, as every output shows the loss
+    if name == "label_error_rate" and isinstance(value, (int, float)):
         return share_text(metrics, name)
     return fmt(value)

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from labelgate.estimation import estimate_text
+from labelgate.harm import figures_text
 from labelgate.report.inputs import (
     METRIC_NAMES,
     ReportInputs,
@@ -20,6 +21,7 @@ from labelgate.report.inputs import (
     failed_outcomes,
     fmt,
     label_error,
+    loss_verdict,
     mean_std,
     next_steps,
     observed_text,
@@ -76,6 +78,15 @@ def build_markdown(inputs: ReportInputs, *, html_name: str | None = None) -> str
         if len(failed) > MARKDOWN_MAX_CHECKS:
             lines.append(f"\n…and {len(failed) - MARKDOWN_MAX_CHECKS} more failed expectation(s) in the report.")
     metrics = (inputs.label_risk or {}).get("metrics") or {}
+    loss = loss_verdict(inputs)
+    if loss.get("text"):
+        lines += ["", f"**accuracy loss {md_escape(loss['text'])}** ({md_escape(str(loss.get('accuracy_loss_source')))})"
+                  f" · limit {100 * loss.get('max_accuracy_loss', 0):g} points on the upper bound: "
+                  f"{md_escape(str(loss.get('status')))}"]
+        predicted = loss.get("predicted") or {}
+        if loss.get("accuracy_loss_source") != predicted.get("accuracy_loss_source"):
+            lines.append(f"- predicted by check: {md_escape(figures_text(predicted, 'accuracy_loss'))}")
+        lines += [f"- next: {md_escape(str(step))}" for step in loss.get("next_steps") or []]
     estimate = label_error(inputs)
     scope = (verdict or {}).get("label_scope") or {}
     if isinstance(scope, dict) and scope.get("rows") == "subset":  # the gated subset's own estimate decides
