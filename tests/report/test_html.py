@@ -180,7 +180,7 @@ class TestBrowser:
         assert f'data-image-count="{images}"' in body and f'data-images-ok="{images}"' in body
         assert re.findall(r"<img\b[^>]*>", dom) and all(
             'src="data:image/png;base64,' in tag for tag in re.findall(r"<img\b[^>]*>", dom))
-        assert len(re.findall(r"<img\b", dom)) == N_PLOTS  # the label named <img ...> stayed text
+        assert len(re.findall(r"<img\b", dom)) == images  # the label named <img ...> stayed text
         banner = re.search(r'<header id="verdict-banner"[^>]*data-status="block"[^>]*>(.*?)</header>', dom, re.S)
         assert banner and text(banner.group(1)).startswith(f"labelgate verdict BLOCKED {verdict['reason']}")
         rows = [text(r) for r in re.findall(r'<tr class="row-(?:fail|error)[^"]*">(.*?)</tr>', dom, flags=re.S)]
