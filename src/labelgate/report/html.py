@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from labelgate.estimation import estimate_text
-from labelgate.harm import figures_text
+from labelgate.harm import DECIDING, SOURCE, figures_text
 from labelgate.report import plots
 from labelgate.report.inputs import (
     METRIC_NAMES,
@@ -335,8 +335,20 @@ def _blocker(inputs: ReportInputs, o: dict[str, Any]) -> dict[str, Any]:
              "tables": [], "plot": None}
     gated = str((inputs.verdict or {}).get("subset") or "")
     subset_figures = eval_subsets(inputs).get(gated, {})
-    if column.startswith("audit_accuracy_gap") or column.startswith("audit_macro_f1_gap") or column.startswith(
-            "audit_curve") or column.startswith("audit_gold"):
+    if column == f"{DECIDING}_upper":  # the lead rule: the deciding loss, where it came from, the prediction
+        loss = (inputs.verdict or {}).get(DECIDING) or {}
+        predicted = loss.get("predicted") or {}
+        entry["tables"].append({"caption": "The accuracy loss (what these labels cost the trained model)",
+                                "header": ["Figure", "Value"], "rows": [
+                                    ["deciding figure", str(loss.get("text") or "not measured")],
+                                    ["source", str(loss.get(SOURCE) or "—")],
+                                    ["limit (gate.max_accuracy_loss, on the upper bound)",
+                                     f"{100 * loss['max_accuracy_loss']:g} points"
+                                     if isinstance(loss.get("max_accuracy_loss"), (int, float)) else "—"],
+                                    ["predicted by check", figures_text(predicted, DECIDING)],
+                                    ["more audit rows that would decide it", fmt(loss.get("rows_needed"))]]})
+    if column.startswith(("audit_accuracy_gap", "audit_macro_f1_gap", "audit_curve", "audit_gold")) or (
+            column == f"{DECIDING}_upper" and inputs.audit_reference is not None):
         ref = inputs.audit_reference or {}
         rows = [[seed, fmt(s.get("gold_accuracy")), fmt(s.get("llm_accuracy")), fmt(s.get("accuracy_gap")),
                  fmt(s.get("gold_macro_f1")), fmt(s.get("llm_macro_f1"))]
