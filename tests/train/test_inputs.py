@@ -29,4 +29,3 @@ def test_training_inputs_label_set(tmp_path):
     (tmp_path / "test1.csv").write_text("text,label\nc,x\n")
     with pytest.raises(BadInputError, match="need at least two classes"):
         training_inputs("one", {}, subsets_dir=tmp_path, test=tmp_path / "test1.csv")
-

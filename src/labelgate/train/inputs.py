@@ -53,4 +53,3 @@ def training_inputs(subset: str, params: dict[str, Any], *, subsets_dir: str | o
     test_frame = read_test_table(test)[[TEXT, LABEL]]
     labels = resolve_labels(base_labels(params), frame, test_frame, columns=(LABEL,), required=True)
     return TrainingInputs(params=params, train_path=train_path, train=frame, test=test_frame, labels=labels)
-
