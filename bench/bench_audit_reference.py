@@ -73,7 +73,7 @@ def main() -> None:
     from labelgate.audit_reference import AuditReferenceParams, audit_reference, audit_tables
     from labelgate.config import load_params, section
     from labelgate.contract import read_table
-    from labelgate.learning_curve import CurveParams
+    from labelgate.curves import CurveParams
     from labelgate.contract import read_test_table
     from labelgate.train.device import prefer_passive_omp_wait
     from labelgate.train.run import TrainParams

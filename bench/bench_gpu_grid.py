@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from labelgate.config import section  # noqa: E402
-from labelgate.learning_curve import accuracy_and_macro_f1  # noqa: E402
+from labelgate.curves import accuracy_and_macro_f1  # noqa: E402
 from labelgate.contract import read_test_table  # noqa: E402
 from labelgate.train.data import read_training_table  # noqa: E402
 from labelgate.train.run import TrainParams, train_run  # noqa: E402

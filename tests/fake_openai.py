@@ -18,7 +18,6 @@ import json
 import math
 import re
 import threading
-import time
 from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -63,7 +62,8 @@ class FakeOpenAI:
         self.failures: deque[int] = deque()  # status codes to answer (one per request) before succeeding
         self.fail_prompts: dict[str, int] = {}  # prompt substring -> status answered every time
         self.retry_after: str | None = None
-        self.delays: deque[float] = deque()  # seconds to sleep, one per request, before answering
+        self.delays: deque[float] = deque()  # seconds to hold each request (one per request) before answering
+        self.released = threading.Event()  # set on exit: every request still held is answered then
         self.distribution = {k: {**TOP[k], **EXTRA[k]} for k in TOP}
         self.shape = "openai"  # openai | no_top | null_top | truncated | content
         self.max_logprobs = 100  # larger requests are refused with 400 (OpenAI completions: 5)
@@ -74,7 +74,8 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # a short poll interval: shutdown() on exit waits up to one interval (0.5 s by default, per test)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def base_url(self) -> str:
@@ -89,6 +90,7 @@ class FakeOpenAI:
         return self
 
     def __exit__(self, *exc):
+        self.released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -117,7 +119,7 @@ class FakeOpenAI:
                         except threading.BrokenBarrierError:
                             server.barrier_broken = True
                     if delay:
-                        time.sleep(delay)
+                        server.released.wait(delay)
                     reply = self._reply(body, status)
                 finally:
                     with server._lock:

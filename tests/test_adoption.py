@@ -27,6 +27,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.adoption, pytest.mark.skipif(shutil.
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# This checkout is an editable install, which init refuses to put into the workflow: name what an adopter installs.
+INSTALL = f"labelgate[demo]=={__import__('labelgate').__version__}"
 TINY = {  # params.yaml edits that keep the pipeline small: one seed, short texts, a two-point learning curve
     "  seeds: [0, 1, 2]": "  seeds: [0]",
     "  max_length: 64": "  max_length: 32",
@@ -54,7 +56,7 @@ def adopted(tmp_path_factory) -> dict:
     assert run("git", "init", "-q", cwd=root).returncode == 0
     paths = write_data(root)
     init = run("labelgate", "init", ".", "--labels-table", paths["labels_table"], "--test", paths["test"],
-               "--audit", paths["audit"], "--labels", ",".join(LABELS), cwd=root)
+               "--gold-pool", paths["audit"], "--labels", ",".join(LABELS), "--install", INSTALL, cwd=root)
     assert init.returncode == 0, init.stdout + init.stderr
     params = (root / "params.yaml").read_text()
     for old, new in TINY.items():
@@ -93,12 +95,37 @@ def test_dvc_repro_reaches_a_verdict(adopted):
     full = run("dvc", "repro", cwd=root)
     assert (full.returncode != 0) is verdict["blocked"], full.stdout[-2000:] + full.stderr[-2000:]
     assert "Running stage 'enforce'" in full.stdout
+    if verdict["blocked"]:  # the verdict, one line, before DVC's own error
+        assert "labelgate: BLOCKED - see reports/summary.md" in full.stdout + full.stderr
     again = run("dvc", "repro", "gate", cwd=root)
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout
 
     # After a blocked (failed) run, the outputs are still ignored by git: nothing big to commit by accident
     status = run("git", "status", "--porcelain", "--untracked-files=all", cwd=root).stdout.splitlines()
     assert not [line for line in status if line[3:].startswith(("models/", "data/subsets/", "data/scores"))], status
+
+
+def test_switching_the_gated_subset_gates_its_own_figures_and_leaves_nothing_stale(adopted):
+    """gate.subset: cleanlab re-runs what depends on it; the label-level checks read that subset's figures; the
+    gated curve is one file, so the raw curve does not linger into the evaluation or the report."""
+    root = adopted["root"]
+    params = (root / "params.yaml").read_text()
+    assert "  subset: raw" in params
+    (root / "params.yaml").write_text(params.replace("  subset: raw", "  subset: cleanlab", 1))
+    repro = run("dvc", "repro", "gate", cwd=root)
+    assert repro.returncode == 0, repro.stdout[-3000:] + repro.stderr[-3000:]
+    assert "Running stage 'train@" not in repro.stdout and "Running stage 'filter@" not in repro.stdout
+    verdict = json.loads((root / "metrics" / "gate.json").read_text())
+    summary = json.loads((root / "data" / "subsets" / "cleanlab.json").read_text())
+    assert verdict["subset"] == "cleanlab" and verdict["label_scope"]["rows"] == "subset"
+    assert verdict["figures"]["label_error_rate_upper"] == summary["metrics"]["label_error_rate_upper"]
+    curves = sorted(p.name for p in (root / "metrics" / "learning_curve").glob("*.json"))
+    assert curves == ["gated.json", "gold.json"]
+    assert json.loads((root / "metrics" / "learning_curve" / "gated.json").read_text())["subset"] == "cleanlab"
+    evaluation = json.loads((root / "metrics" / "evaluate.json").read_text())
+    assert evaluation["subsets"]["cleanlab"]["learning_curve_decline"] is not None
+    assert evaluation["subsets"]["raw"]["learning_curve_decline"] is None  # no stale raw curve read
+    (root / "params.yaml").write_text(params)  # back, for the tests below
 
 
 def test_scaffolded_workflow_passes_actionlint(adopted):
@@ -114,7 +141,7 @@ def scaffolded(tmp_path) -> Path:
     root.mkdir()
     paths = write_data(root)
     init = run("labelgate", "init", ".", "--no-dvc", "--labels-table", paths["labels_table"], "--test",
-               paths["test"], cwd=root)
+               paths["test"], "--install", INSTALL, cwd=root)
     assert init.returncode == 0, init.stdout + init.stderr
     return root
 

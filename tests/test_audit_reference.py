@@ -11,19 +11,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from labelgate.audit_reference import (
-    AuditReferenceParams,
-    attach_to_evaluation,
-    audit_gap,
-    audit_tables,
-    compare_at_equal_size,
-    not_measured_reason,
-)
+from labelgate.audit_reference import AuditReferenceParams, audit_gap, audit_tables, not_measured_reason
 from labelgate.config import section
+from labelgate.curves import CurveParams, compare_at_equal_size, curve_decline
 from labelgate.errors import BadInputError, ConfigError
-from labelgate.evaluate import evaluate_runs
+from labelgate.evaluate import attach_to_evaluation, evaluate_runs
 from labelgate.gate import GateParams, run_gate
-from labelgate.learning_curve import CurveParams, curve_decline, summarise_curve
+from labelgate.learning_curve import summarise_curve
 
 LABELS = ("a", "b")
 TRUTH = ["a", "a", "b", "b"]
@@ -40,7 +34,7 @@ def points(accuracies, sizes=(250, 500, 1000, 2000)):
 
 class TestDecliningCurve:
     def test_issue_example_declines_by_eight_points(self):
-        # the 15% text-following noise set of issue 11: 0.64 -> 0.79 -> 0.76 -> 0.71 as data grows
+        # the calibration benchmark's 15% text-following noise set: 0.64 -> 0.79 -> 0.76 -> 0.71 as data grows
         assert curve_decline(points((0.64, 0.79, 0.76, 0.71))) == pytest.approx(0.08)
 
     def test_rising_curve_has_a_negative_decline(self):
@@ -244,6 +238,7 @@ TINY = {"max_length": 32, "epochs": 1, "batch_size": 16, "eval_batch_size": 64, 
         "freeze_embeddings": True, "freeze_layers": 4, "num_threads": 2, "warmup_ratio": 0.0, "seeds": [0, 1]}
 
 
+@pytest.mark.slow  # trains 2 x 2 runs and a curve point
 def test_audit_reference_end_to_end(tmp_path, repo, cli, monkeypatch):
     """64 audited demo tweets (half their LLM labels flipped to the next class), 64 test tweets, 2 seeds, tiny
     params: the CLI trains 2 x 2 runs + the gold curve's 1/2 point, and evaluate carries the gap to the raw subset."""

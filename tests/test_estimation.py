@@ -62,12 +62,36 @@ def test_weights_are_respected():
     assert weighted["n_kish"] == pytest.approx(64 / 20)
 
 
-def test_small_strata_are_pooled():
+def test_a_stratum_under_the_minimum_is_unmeasured_and_bounded_as_all_wrong():
     wrong = np.array([1, 0, 0, 1, 0, NAN, 0, NAN], float)
-    strata = np.array([0, 0, 0, 0, 0, 0, 1, 1])  # stratum 1 has one audited row: pooled into stratum 0
+    strata = np.array([0, 0, 0, 0, 0, 0, 1, 1])  # stratum b: one audited row of two, under the minimum of 2
     result = estimate_error_rate(wrong, strata, stratum_names=["a", "b"])
     assert list(result["per_stratum"]) == ["a"]
-    assert result["label_error_rate"] == pytest.approx(2 / 6)
+    assert result["unmeasured_share"] == pytest.approx(0.25)
+    assert result["unmeasured_strata"] == {"b": {"rows": 2, "audited": 1, "label_more": 1}}
+    alone = estimate_error_rate(wrong[:6], strata[:6], stratum_names=["a"])  # stratum a by itself
+    assert result["label_error_rate"] == pytest.approx(alone["label_error_rate"]) == pytest.approx(2 / 5)
+    assert result["label_error_rate_upper"] == pytest.approx(0.75 * alone["label_error_rate_upper"] + 0.25)
+    assert result["label_error_rate_lower"] == pytest.approx(0.75 * alone["label_error_rate_lower"])
+    assert result["standard_error"] == pytest.approx(alone["standard_error"])
+
+
+def test_nothing_measured_gives_the_whole_unit_interval():
+    wrong = np.array([1, NAN, 0, NAN], float)
+    result = estimate_error_rate(wrong, np.array([0, 0, 1, 1]), stratum_names=["a", "b"])
+    assert (result["label_error_rate_lower"], result["label_error_rate_upper"]) == (0.0, 1.0)
+    assert result["unmeasured_share"] == 1.0
+    assert rows_needed(result, 0.6) == 2  # one more row in each stratum
+
+
+def test_min_stratum_is_a_real_minimum():
+    # 3 audited rows in stratum b: measured at the default 2, unmeasured at 5
+    wrong = np.array([0.0] * 40 + [NAN] * 60 + [0.0] * 3 + [NAN] * 17)
+    strata = np.array([0] * 100 + [1] * 20)
+    assert estimate_error_rate(wrong, strata)["unmeasured_share"] == 0.0
+    strict = estimate_error_rate(wrong, strata, min_stratum=5, stratum_names=["a", "b"])
+    assert strict["unmeasured_share"] == pytest.approx(20 / 120)
+    assert strict["unmeasured_strata"]["b"]["label_more"] == 2
 
 
 def test_bad_arguments_raise():

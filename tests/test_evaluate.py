@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from labelgate.audit_reference import AUDIT_FIGURES
 from labelgate.cli import app
+from labelgate.curves import CurveParams
 from labelgate.errors import BadInputError
 from labelgate.evaluate import evaluate_runs, load_runs, plot_tables, seed_alpha, unchanged_rate
-from labelgate.learning_curve import CurveParams
 from labelgate.train.data import texts_fingerprint
 from labelgate.train.run import PROBS_FILE, RUN_FILE, probs_frame
 
@@ -220,3 +220,37 @@ class TestRunFolders:
         result = CliRunner().invoke(app, ["evaluate", "--models", str(tmp_path / "models"), "--test",
                                           str(tmp_path / "test.csv"), "--params", str(tmp_path / "p.yaml")])
         assert result.exit_code == 2 and "models folder not found" in result.output
+
+
+def test_stale_outputs_are_those_of_subsets_and_seeds_no_longer_configured(tmp_path):
+    import json
+
+    from labelgate.evaluate import remove_stale, stale_outputs
+
+    for subset, seed in [("raw", 0), ("raw", 1), ("raw", 2), ("cleanlab", 0), ("gold", 0)]:
+        run = tmp_path / "models" / subset / f"seed_{seed}"
+        run.mkdir(parents=True)
+        (run / "run.json").write_text("{}")
+    (tmp_path / "models" / "mine").mkdir()  # not a labelgate run folder: left alone
+    curves = tmp_path / "curves"
+    curves.mkdir()
+    for name, subset in [("raw.json", "raw"), ("cleanlab.json", "cleanlab"), ("gated.json", "raw")]:
+        (curves / name).write_text(json.dumps({"subset": subset, "points": []}))
+    (curves / "notes.json").write_text("{}")  # no points: not a curve
+    subsets = tmp_path / "subsets"
+    subsets.mkdir()
+    for name in ("raw.parquet", "raw.json", "cleanlab.parquet", "cleanlab.json", "gold.parquet"):
+        (subsets / name).write_text("x")
+    params = {"filter": {"strategies": ["raw", "entropy"]}, "train": {"seeds": [0, 1]}}
+    found = stale_outputs(params, models=tmp_path / "models", curves=curves, subsets_dir=subsets)
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "models/cleanlab", "models/raw/seed_2", "curves/cleanlab.json", "subsets/cleanlab.json",
+        "subsets/cleanlab.parquet"]
+    assert remove_stale(found) == found and not any(p.exists() for p in found)
+    assert (tmp_path / "models" / "gold" / "seed_0").exists() and (tmp_path / "models" / "mine").exists()
+    # without filter.strategies in params nothing can be called stale
+    assert stale_outputs({}, models=tmp_path / "models", curves=curves, subsets_dir=subsets) == []
+    # no reference subset configured: gold's outputs are stale too
+    params["evaluate"] = {"reference": ""}
+    assert [p.name for p in stale_outputs(params, models=tmp_path / "models", curves=curves,
+                                          subsets_dir=subsets)] == ["gold", "gold.parquet"]

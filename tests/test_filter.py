@@ -140,3 +140,38 @@ def test_entropy_cut_keeps_the_boundary():
     """entropy_max is inclusive: a row exactly at the cut is kept."""
     mask = keep_mask(scores(), "entropy", FilterParams(entropy_max=0.3, entropy_quantile=None))
     assert mask.astype(int).tolist() == [1, 0, 1, 1, 0, 0]  # r4 sits at 0.3
+
+
+def test_no_strategy_reads_gold_labels():
+    """A filter that chose rows by the audit would make the subset's audited error optimistic: every strategy keeps
+    the same rows whatever the gold labels say (or whether there are any)."""
+    frame = scores()
+    flipped = frame.assign(gold_label=["b", "a", "a", "a", "b", "b"])
+    for strategy in ("raw", "entropy", "cleanlab", "consensus", "combined"):
+        expected = keep_mask(frame, strategy, FilterParams()).tolist()
+        assert keep_mask(flipped, strategy, FilterParams()).tolist() == expected
+        assert keep_mask(frame.drop(columns=["gold_label"]), strategy, FilterParams()).tolist() == expected
+
+
+def test_subset_figures_are_the_kept_rows_own():
+    """`metrics`: the figures the gate reads for a gated subset, from the audited rows it keeps."""
+    _, summary = filter_subset(scores(), "entropy", FilterParams(min_class_count=1, entropy_max=0.5,
+                                                                  entropy_quantile=None), LABELS)
+    figures = summary["metrics"]
+    assert figures["retained_fraction"] == pytest.approx(4 / 6)  # r2 and r5 (both wrong) dropped
+    assert figures["n_audited"] == 2 and figures["label_error_rate"] == 0.0  # r1, r4: audited and right
+    assert figures["audit_accuracy"] == 1.0
+    assert 0.0 < figures["audit_accuracy_lower"] < 1.0 and figures["label_error_rate_upper"] > 0.0
+    assert summary["label_error"]["per_class_error"] == {"a": {"audited": 1, "error": 0.0},
+                                                         "b": {"audited": 1, "error": 0.0}}
+    _, whole = filter_subset(scores(), "raw", FilterParams(min_class_count=1), LABELS)
+    assert whole["metrics"]["label_error_rate"] == pytest.approx(0.5) and whole["metrics"]["n_audited"] == 4
+    assert whole["metrics"]["retained_fraction"] == 1.0
+
+
+def test_a_subset_that_keeps_no_audited_row_is_not_measured():
+    frame = scores().assign(entropy_normalised=[0.9, 0.1, 0.1, 0.9, 0.1, 0.1])  # keeps r2, r3, r5, r6
+    frame.loc[[1, 4], "gold_label"] = None  # of those, r2 and r5 lose their audit
+    _, summary = filter_subset(frame, "entropy", FilterParams(min_class_count=1, entropy_max=0.5,
+                                                               entropy_quantile=None), LABELS)
+    assert summary["metrics"]["label_error_rate_upper"] is None and summary["metrics"]["audit_accuracy_lower"] is None

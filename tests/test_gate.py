@@ -39,7 +39,8 @@ def test_check_blocks_systematic_noise_and_passes_gold(gate_dir, cli, noisy, cod
     else:
         assert failed == set()
     skipped = {o["column"] for o in verdict["outcomes"] if o["status"] == "skipped"}
-    not_measured = {"agreement_all_agree", "annotator_alpha"}  # no annotator_* columns
+    # no annotator_* columns; no audit design recorded (audit_wave): the share of drawn rows left blank is unknown
+    not_measured = {"agreement_all_agree", "annotator_alpha", "audit_missing_share"}
     if not noisy:  # no audited errors: nothing to split into systematic or text-predictable ones
         not_measured |= {"systematic_error_share", "text_error_auc"}
     assert skipped == not_measured
@@ -86,7 +87,9 @@ def test_unknown_subset_fails_closed(workdir, cli):
     (workdir / "params.yaml").write_text("gate:\n  subset: combined\n")
     result = cli("gate", "--evaluation", workdir / "evaluate.json",
                  "--out", workdir / "gate.json")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, in one line naming the file and key (issue 19: was a KeyError)
+    assert result.stderr.strip().count("\n") == 0 and "key 'subsets' has no evaluation of 'combined'" in result.stderr
+    assert "KeyError" not in result.stderr and "evaluate.json" in result.stderr
     assert json.loads((workdir / "gate.json").read_text())["blocked"] is True
 
 
@@ -114,31 +117,29 @@ def test_nothing_to_check_blocks(workdir):
 def test_tiny_audit_blocks_with_audit_too_small(gate_dir, cli):
     frame = labelled(False)
     audited = np.flatnonzero(frame["gold_label"].notna().to_numpy())
-    frame.loc[audited[30:], "gold_label"] = None  # an audit of 30 rows ...
-    frame.loc[audited[0], "gold_label"] = "b" if frame.loc[audited[0], "llm_label"] != "b" else "c"  # ... 1 error
+    frame.loc[audited[30:], "gold_label"] = None  # an audit of 30 rows that saw no error
     frame.to_csv(gate_dir / "labels.csv", index=False)
     result = cli("check", gate_dir / "labels.csv", "--test", gate_dir / "test.csv", "--out", gate_dir / "v.json")
     assert result.exit_code == 1, result.output
     verdict = json.loads((gate_dir / "v.json").read_text())
-    estimate = verdict["label_error"]
-    assert estimate["n_audited"] == 30
-    limit = GateParams().max_label_error
-    assert estimate["label_error_rate"] < limit < estimate["label_error_rate_upper"]
-    more = estimate["rows_needed"]
-    assert 100 < more < 900 - 30
-    assert verdict["reason"].startswith(f"audit too small: label about {more} more rows to certify "
-                                        f"label_error_rate <= {limit:g}")
-    assert f"audit about {more} more rows" in estimate["next_steps"][0]
+    assert verdict["label_error"]["n_audited"] == 30
+    loss = verdict["accuracy_loss"]
+    limit = GateParams().max_accuracy_loss
+    assert loss["accuracy_loss"] < limit < loss["accuracy_loss_upper"] and loss["status"] == "undecided"
+    more = loss["rows_needed"]
+    assert 100 < more <= 900 - 30
+    assert verdict["reason"].startswith(f"audit too small: accuracy loss {loss['text']}")
+    assert f"label about {more} more rows" in verdict["reason"]
+    assert f"audit about {more} more rows" in loss["next_steps"][0]
     failed = [o["column"] for o in verdict["outcomes"] if o["status"] == "fail" and o["severity"] == "block"]
-    # a 30-row audit cannot certify either bound: the plain Wilson fail-safe (0.85) may fail alongside
-    assert "label_error_rate_upper" in failed and set(failed) <= {"label_error_rate_upper", "audit_accuracy_lower"}
+    assert "accuracy_loss_upper" in failed
     assert "audit too small" in result.output
 
 
 def test_label_error_threshold_comes_from_params(gate_dir, cli):
     labelled(True).to_csv(gate_dir / "labels.csv", index=False)
     (gate_dir / "params.yaml").write_text("base:\n  labels: [a, b, c]\ngate:\n  max_label_error: 0.9\n"
-                                          "  min_audit_accuracy_lower: 0.0\n")
+                                          "  min_audit_accuracy_lower: 0.0\n  max_accuracy_loss: 1.0\n")
     cli("check", gate_dir / "labels.csv", "--out", gate_dir / "v.json")
     verdict = json.loads((gate_dir / "v.json").read_text())
     row = next(o for o in verdict["outcomes"] if o["column"] == "label_error_rate_upper")
@@ -179,7 +180,9 @@ def test_unmeasured_blocking_figure_blocks_unless_optional(workdir):
     row = next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")
     assert row["status"] == "error" and "not measured" in row["error"]
     assert next(o for o in verdict.outcomes if o["column"] == "label_error_rate_upper")["status"] == "error"
-    relaxed = GateParams(required=(), optional=("audit_accuracy_lower", "label_error_rate_upper"))
+    relaxed = GateParams(required=(), optional=("audit_accuracy_lower", "label_error_rate_upper", "accuracy_loss_upper",
+                                               "audit_missing_share", "audit_representativeness_p",
+                                               "audit_rubber_stamp_flag_share"))
     verdict = run_gate(scores=None, label_risk=figures, evaluation=None, params=relaxed)
     assert verdict.status == "pass"
     assert next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")["status"] == "skipped"
@@ -209,3 +212,83 @@ def test_an_expectation_that_raised_never_passes():
                            exception_info={"raised_exception": True, "exception_message": "boom\ntrace"})
     outcome = _outcome(item, {})
     assert outcome.success is False and outcome.error == "boom"
+
+
+class TestGatedSubset:
+    """gate.subset a filter: its own figures decide the label-level checks (filter.py writes them)."""
+
+    whole = {"metrics": {"label_error_rate": 0.3, "label_error_rate_lower": 0.27, "label_error_rate_upper": 0.33,
+                         "n_audited": 300, "audit_accuracy_lower": 0.65, "estimated_noise_rate": 0.1,
+                         "expected_accuracy_loss": 0.08, "expected_accuracy_loss_lower": 0.06,
+                         "expected_accuracy_loss_upper": 0.1, "audit_representativeness_p": 0.5},
+             "signals": {"label_error": {"label_error_rate": 0.3, "label_error_rate_lower": 0.27,
+                                         "label_error_rate_upper": 0.33, "n_audited": 300, "n_rows": 1000,
+                                         "confidence_level": 0.95, "standard_error": 0.015, "method": "m"}}}
+
+    def subset(self, upper=0.08, retained=0.7, accuracy_lower=0.9, loss_upper=0.02):
+        return {"rows_in": 1000, "rows_kept": int(retained * 1000), "retained_fraction": retained,
+                "metrics": {"retained_fraction": retained, "label_error_rate": 0.05, "label_error_rate_lower": 0.03,
+                            "label_error_rate_upper": upper, "n_audited": 210, "audit_accuracy": 0.95,
+                            "audit_accuracy_lower": accuracy_lower, "expected_accuracy_loss": 0.01,
+                            "expected_accuracy_loss_lower": 0.0, "expected_accuracy_loss_upper": loss_upper},
+                "label_error": {"label_error_rate": 0.05, "label_error_rate_lower": 0.03,
+                                "label_error_rate_upper": upper, "n_audited": 210, "n_rows": 700,
+                                "confidence_level": 0.95, "standard_error": 0.07, "method": "m",
+                                "per_class_error": {"a": {"audited": 100, "error": 0.02},
+                                                    "b": {"audited": 110, "error": 0.08}}}}
+
+    def test_the_whole_table_blocks_and_its_clean_subset_passes(self, workdir):
+        whole = run_gate(scores=None, label_risk=self.whole, evaluation=None, params=GateParams())
+        assert whole.blocked and whole.label_scope == {"rows": "table", "subset": "raw", "n_rows": None}
+        assert whole.blocking == [
+            "accuracy loss 8.0 points [6.0, 10.0] (predicted by check (cheap models calibrated against fine-tuning)), "
+            "limit 3 points on the upper bound: above",
+            "label error too high: 0.30 [0.27, 0.33], audit of 300 rows, limit 0.2 on the upper bound",
+            "Wilson lower bound of LLM accuracy on gold-audited rows: 0.650 (limit >= 0.8)"]
+        assert "retained_fraction" not in {o["column"] for o in whole.outcomes}  # a subset's check only
+        gated = run_gate(scores=None, label_risk=self.whole, evaluation=None, params=GateParams(subset="entropy"),
+                         subset=self.subset())
+        assert not gated.blocked and gated.blocking == []
+        assert gated.figures["label_error_rate_upper"] == 0.08 and gated.figures["retained_fraction"] == 0.7
+        assert gated.figures["accuracy_loss_upper"] == 0.02  # the subset's predicted loss decides
+        assert gated.figures["estimated_noise_rate"] == 0.1  # not recomputed for the subset: the table's
+        assert gated.label_error["label_error_rate"] == 0.05 and gated.label_scope["subset"] == "entropy"
+
+    def test_a_subset_that_keeps_its_errors_or_too_few_rows_blocks(self, workdir):
+        kept = run_gate(scores=None, label_risk=self.whole, evaluation=None, params=GateParams(subset="entropy"),
+                        subset=self.subset(upper=0.3, loss_upper=0.08))
+        assert kept.blocked and kept.blocking[0].startswith("accuracy loss 1.0 points [0.0, 8.0]")
+        assert kept.blocking[1].startswith("audit too small: label about ")
+        small = run_gate(scores=None, label_risk=self.whole, evaluation=None, params=GateParams(subset="entropy"),
+                         subset=self.subset(retained=0.3))
+        assert small.blocking == ["share of the table's rows the gated subset keeps (1 for the whole table): 0.300 "
+                                  "(limit >= 0.5)"]
+
+    def test_a_subset_figure_the_filter_could_not_measure_blocks(self, workdir):
+        subset = self.subset()
+        subset["metrics"].update(label_error_rate_upper=None, audit_accuracy_lower=None, expected_accuracy_loss=None,
+                                 expected_accuracy_loss_lower=None, expected_accuracy_loss_upper=None)
+        verdict = run_gate(scores=None, label_risk=self.whole, evaluation=None, params=GateParams(subset="entropy"),
+                           subset=subset)
+        assert verdict.blocked  # the whole table's audit does not certify a subset with no audited rows kept
+        assert ("upper confidence bound of the LLM label error rate estimated from the gold audit: could not be "
+                "evaluated (blocking figure 'label_error_rate_upper' was not measured (list it in gate.optional to "
+                "allow that))") in verdict.blocking
+        no_size = self.subset()
+        del no_size["metrics"]["retained_fraction"]
+        assert run_gate(scores=None, label_risk=self.whole, evaluation=None, params=GateParams(subset="entropy"),
+                        subset=no_size).blocked
+
+    def test_the_gate_stage_reads_the_subset_from_its_folder(self, workdir, cli):
+        (workdir / "label_risk.json").write_text(json.dumps(self.whole))
+        (workdir / "params.yaml").write_text("gate:\n  subset: entropy\n")
+        (workdir / "subsets").mkdir()
+        (workdir / "subsets" / "entropy.json").write_text(json.dumps(self.subset()))
+        pd.DataFrame({"id": ["r1"], "text": ["t"], "label": ["a"]}).to_parquet(workdir / "subsets" / "entropy.parquet")
+        result = cli("gate", "--label-risk", workdir / "label_risk.json", "--subsets", workdir / "subsets",
+                     "--out", workdir / "gate.json")
+        assert result.exit_code == 0, result.output
+        assert json.loads((workdir / "gate.json").read_text())["label_scope"]["rows"] == "subset"
+        result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
+        assert result.exit_code == 2 and "has no filter summary" in result.output  # never the whole table silently
+        assert json.loads((workdir / "gate.json").read_text())["blocked"] is True

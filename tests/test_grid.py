@@ -92,11 +92,11 @@ def _grid_repo(root: Path) -> None:
     params["train"].update(TINY)
     params["evaluate"]["png"] = False
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for dep in [*train["deps"], *evaluate["deps"]]:  # the modules, packages and committed files they depend on
+    for dep in dict.fromkeys([*train["deps"], *evaluate["deps"]]):  # the modules, packages and files they read
         if "${" in dep or dep.startswith(("data/", "models")):
             continue
         if (REPO / dep).is_dir():
-            shutil.copytree(REPO / dep, root / dep, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(REPO / dep, root / dep, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
         elif (REPO / dep).is_file():
             (root / dep).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(REPO / dep, root / dep)

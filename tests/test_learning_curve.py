@@ -1,6 +1,6 @@
-"""labelgate.learning_curve: params, curve maths, the gap to the reference and the plateau flag (the one place both
-are computed), when a `train` run folder may stand in for the full-data point, and the `learning-curve` command on the
-tiny run (fixture `tiny`)."""
+"""labelgate.learning_curve and its maths (labelgate.curves): params, the gap to the reference and the plateau flag
+(the one place both are computed), when a `train` run folder may stand in for the full-data point, and the
+`learning-curve` command on the tiny run (fixture `tiny`)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,12 @@ from typer.testing import CliRunner
 
 from labelgate.cli import app
 from labelgate.config import section
+from labelgate.curves import CurveParams, gain_last_doubling, gap_to_reference, plateau_flag
 from labelgate.errors import ConfigError
-from labelgate.learning_curve import (
-    CurveParams,
-    full_run_probabilities,
-    gain_last_doubling,
-    gap_to_reference,
-    nested_fractions,
-    plateau_flag,
-    summarise_curve,
-)
+from labelgate.learning_curve import full_run_probabilities, nested_fractions, summarise_curve
 from labelgate.train.data import texts_fingerprint
-from labelgate.train.run import PROBS_FILE, RUN_FILE, TrainParams, save_run
+from labelgate.train.params import TrainParams
+from labelgate.train.run import PROBS_FILE, RUN_FILE, save_run
 
 
 def test_curve_params():
@@ -65,6 +59,7 @@ class TestCurveMaths:
         assert own["gap_to_reference"] == 0.0 and own["plateau"] is False
 
 
+@pytest.mark.slow  # trains (the `tiny` runs)
 def test_cli_curve_reuses_the_full_run(tiny, tmp_path):
     folder = tiny["folder"]
     full_run = tmp_path / "models" / "tiny" / "seed_0"

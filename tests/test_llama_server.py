@@ -28,7 +28,7 @@ from labelgate.config import section
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = server_python()
 BINARY = cpp_server_binary()
-pytestmark = pytest.mark.llama_server
+pytestmark = [pytest.mark.llama_server, pytest.mark.slow]  # starts a llama.cpp server
 SERVERS = [
     pytest.param("python", marks=pytest.mark.skipif(PYTHON is None, reason="llama-cpp-python server not built "
                                                                            "(make llama-server)")),

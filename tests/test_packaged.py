@@ -13,12 +13,11 @@ class TestPackagedDefaults:
     def test_defaults_build_every_params_section(self):
         from labelgate.annotate import AnnotateParams
         from labelgate.config import BaseParams, section
-        from labelgate.evaluate import EvaluateParams
+        from labelgate.curves import CurveParams, EvaluateParams
         from labelgate.filter import FilterParams
         from labelgate.gate import GateParams
-        from labelgate.learning_curve import CurveParams
-        from labelgate.score import ScoreParams
-        from labelgate.train.run import TrainParams
+        from labelgate.signals.runner import ScoreParams
+        from labelgate.train.params import TrainParams
         from labelgate.validate import ValidateParams
 
         values = default_params()

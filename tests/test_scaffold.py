@@ -23,9 +23,18 @@ from labelgate.scaffold import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-FLAGS = ("--texts", "data/texts.csv", "--test", "data/test.csv", "--audit", "data/pool.csv",
+FLAGS = ("--texts", "data/texts.csv", "--test", "data/test.csv", "--gold-pool", "data/pool.csv",
          "--labels", "bug,feature,question")
 SUITES = sorted(f"expectations/{p.name}" for p in (REPO / "expectations").glob("*.json"))
+
+
+@pytest.fixture(autouse=True)
+def index_install(monkeypatch):
+    """labelgate as if installed from a package index (this checkout is an editable install, which init refuses to
+    write into the workflow without --install)."""
+    import labelgate.scaffold as scaffold
+
+    monkeypatch.setattr(scaffold, "installed_direct_url", lambda: None)
 
 
 @pytest.fixture()
@@ -53,7 +62,7 @@ class TestStrategies:
 
 class TestPipeline:
     def test_wired_to_the_users_paths_only(self):
-        options = InitOptions(texts="in/texts.csv", test="in/test.csv", audit="in/pool.csv", labels=("a", "b"))
+        options = InitOptions(texts="in/texts.csv", test="in/test.csv", gold_pool="in/pool.csv", labels=("a", "b"))
         text = yaml.safe_dump(pipeline(options))
         assert "src/labelgate" not in text and "data/demo" not in text
         stages = pipeline(options)["stages"]
@@ -108,7 +117,7 @@ class TestParams:
         assert values["labelgate"]["version"] == __version__
 
     def test_label_table_has_no_annotate_section(self):
-        values = yaml.safe_load(render_params(InitOptions(labels_table="t.csv", audit="p.csv"), ("raw",)))
+        values = yaml.safe_load(render_params(InitOptions(labels_table="t.csv", gold_pool="p.csv"), ("raw",)))
         assert "annotate" not in values and values["evaluate"]["reference"] == "gold"
 
 
@@ -189,6 +198,7 @@ class TestInitCommand:
         result = cli("init", tmp_path / "absent")
         assert result.exit_code == 2 and "not a folder" in result.output
 
+    @pytest.mark.slow  # runs dvc repro
     @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
     def test_todo_markers_make_dvc_repro_fail_in_one_line(self, cli, target):
         subprocess.run(["git", "init", "-q", str(target)], check=True)
@@ -207,6 +217,7 @@ class TestInitCommand:
         assert "unchanged .dvcignore" in again.output
 
 
+@pytest.mark.slow  # builds a wheel
 def test_built_wheel_ships_the_defaults(tmp_path):
     """Build a wheel from the sources: the packaged params, suites (the link resolved) and workflow are inside."""
     pytest.importorskip("setuptools")

@@ -14,10 +14,11 @@ from labelgate.config import section
 from labelgate.contract import LabelTable
 from labelgate.errors import BadInputError, ConfigError, StageError
 from labelgate.packaged import default_params
-from labelgate.score import DEFAULT_SIGNALS, ScoreParams, main, score_labels, section_owners
+from labelgate.score import main, score_labels
 from labelgate.signals import SIGNALS
 from labelgate.signals.audit import AuditParams
 from labelgate.signals.entropy import EntropyParams
+from labelgate.signals.runner import DEFAULT_SIGNALS, ScoreParams, section_owners
 from labelgate.signals.text_model import TextModelParams
 from signals.support import LABELS, table, with_probs
 from synthetic import confident_table, label_table, make_texts

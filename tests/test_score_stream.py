@@ -49,6 +49,7 @@ def table_path(workdir):
 
 
 class TestStreamingScore:
+    @pytest.mark.slow  # scores a streaming-size table twice, every signal (about half a minute)
     def test_same_columns_and_figures_as_in_memory(self, workdir, table_path):
         assert should_stream(table_path, PARAMS)
         summary = score_parquet_streaming(table_path, workdir / "scores.parquet", workdir / "risk.json",

@@ -30,7 +30,13 @@ class TestEnforce:
         (tmp_path / "v.json").write_text(json.dumps(verdict))
         result = cli("enforce", tmp_path / "v.json")
         assert result.exit_code == code
-        assert result.output.strip() == f"{tmp_path / 'v.json'}: {shown}"
+        lines = result.output.strip().splitlines()
+        assert lines[0] == f"{tmp_path / 'v.json'}: {shown}"
+        if code:  # each blocker (here the reason: no `blocking` list), then the line DVC's error follows
+            assert lines[1:] == [f"  blocked by: {verdict.get('reason', 'no reason given')}",
+                                 "labelgate: BLOCKED - see reports/summary.md"]
+        else:
+            assert lines == [f"{tmp_path / 'v.json'}: {shown}"]
 
     def test_missing_verdict_is_not_a_pass(self, tmp_path, cli):
         result = cli("enforce", tmp_path / "absent.json")
@@ -82,7 +88,8 @@ def test_enforce_reads_every_verdict_and_blocks_on_any(tmp_path, cli):
     (tmp_path / "b.json").write_text(json.dumps({"status": "block", "blocked": True, "reason": "no"}))
     result = cli("enforce", tmp_path / "a.json", tmp_path / "b.json")
     assert result.exit_code == 1
-    assert result.output.splitlines() == [f"{tmp_path / 'a.json'}: PASSED (ok)", f"{tmp_path / 'b.json'}: BLOCKED (no)"]
+    assert result.output.splitlines() == [f"{tmp_path / 'a.json'}: PASSED (ok)", f"{tmp_path / 'b.json'}: BLOCKED (no)",
+                                          "  blocked by: no", "labelgate: BLOCKED - see reports/summary.md"]
 
 
 def test_enforce_refuses_a_file_that_is_not_json(tmp_path, cli):

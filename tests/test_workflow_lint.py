@@ -45,8 +45,11 @@ def test_workflow_passes_actionlint(actionlint, workflow):
 
 
 @pytest.mark.parametrize("install", ["", "labelgate[demo] @ git+https://github.com/example/labelgate@v0.1.0"])
-def test_init_workflow_passes_actionlint(actionlint, tmp_path, install):
+def test_init_workflow_passes_actionlint(actionlint, tmp_path, install, monkeypatch):
+    import labelgate.scaffold as scaffold
     from labelgate.scaffold import InitOptions, render_workflow
+
+    monkeypatch.setattr(scaffold, "installed_direct_url", lambda: None)  # as if installed from a package index
 
     workflow = tmp_path / ".github" / "workflows" / "labelgate.yml"
     workflow.parent.mkdir(parents=True)

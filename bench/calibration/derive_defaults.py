@@ -22,7 +22,7 @@ Rules (one per kind of check):
   set whose errors are random (uniform noise), so a warning means "more systematic than random errors ever looked
   here"; reported with the mean per noise kind.
 
-With --harm (default bench/calibration/results.json, the harm benchmark of issue 21, run_harm_benchmark.py), also
+With --harm (default bench/calibration/results.json, the harm benchmark of run_harm_benchmark.py), also
 the accuracy-loss policy:
 - gate.max_accuracy_loss (on expected_accuracy_loss_upper): the value (step 0.005) that gets the most non-grey
   verdicts right, the 5-15% band weighted like the rest, among those the one nearest the policy's 3-point limit;
@@ -217,7 +217,7 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
     rows = [r for c in harm["corpora"].values() for r in c["rows"]]
     table = [t for c in harm["corpora"].values() for t in c["table"]]
     limit = harm["limit_points"]
-    md = ["## gate.max_accuracy_loss (harm benchmark, issue 21)", "",
+    md = ["## gate.max_accuracy_loss (harm benchmark)", "",
           f"From `results.json` ({harm['date']}, code fingerprint {harm['fingerprint']}): {len(rows)} checks (set x "
           f"audit) with a fine-tuned loss; risky = loss >= {limit:g} points, grey within {harm['grey_points']:g}.", ""]
     key, pkey = "eal_upper", "eal"  # the bounds as the checks computed them (the params' calibration), and the point

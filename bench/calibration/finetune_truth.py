@@ -1,4 +1,4 @@
-"""Fine-tuned downstream truth of the harm benchmark (issue 21): what a label set costs the model that params.yaml
+"""Fine-tuned downstream truth of the harm benchmark: what a label set costs the model that params.yaml
 `train:` configures.
 
 Usage (from the repository root, PYTHONPATH=src, HF_HUB_OFFLINE=1):

@@ -1,4 +1,4 @@
-"""The corpora and label sets of the harm benchmark (issue 21): one definition shared by the fine-tuned truth
+"""The corpora and label sets of the harm benchmark: one definition shared by the fine-tuned truth
 (`finetune_truth.py`) and the gate benchmark (`run_harm_benchmark.py`), so both see byte-identical label sets.
 
 A label set is (corpus, kind, rate, draw): the corpus's training texts with exactly round(rate * n) gold labels

@@ -4,7 +4,7 @@ Labels are integer class codes (numpy arrays). Every generator returns a copy of
 round(rate * n) labels are wrong (a ValueError says why when the kind cannot reach the rate), and the same seed
 always gives the same labels.
 
-Kinds (the four of issue 11):
+Kinds (the four the calibration benchmark draws):
 - uniform            rows drawn at random, each relabelled as one of the other classes at random;
 - class_conditional  rows drawn with a per-class weight (some classes are confused far more than others), each
                      relabelled as its class's confusable partner (a fixed confusion map);

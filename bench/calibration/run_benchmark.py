@@ -14,7 +14,7 @@ verdict.json`, in-process through the CLI, with the repository's params.yaml and
 carries every figure it judged and the audit estimate. The downstream truth is `downstream.py`'s linear probe on frozen
 MiniLM embeddings, trained on each set and scored on the gold test set.
 
-Expected verdict (issue 11): block when the downstream drop is >= 3 accuracy points or the true error is >= 15%,
+Expected verdict: block when the downstream drop is >= 3 accuracy points or the true error is >= 15%,
 pass otherwise. Writes bench/calibration/results_label_error.json and .md after every set.
 """
 
@@ -41,7 +41,7 @@ from noise import (audit_sample, class_conditional_noise, llm_noise, text_follow
                    uniform_noise)
 
 LEVELS = (0.05, 0.15, 0.30)
-RISKY_DROP = 0.03        # issue 11: "risky" = the downstream model loses >= 3 points against gold-label training
+RISKY_DROP = 0.03        # "risky" = the downstream model loses >= 3 points against gold-label training
 RISKY_ERROR = 0.15       # ... or the label error is >= 15%
 WITHIN = 0.03            # target: point estimate within 3 points of the true error
 TARGETS = {"within_3_points": 0.90, "interval_covers": 0.90, "verdict_right": 0.95}
@@ -110,7 +110,8 @@ def _systematic(metrics: dict) -> tuple[str | None, float | None]:
 
 def estimates(verdict: dict | None) -> dict:
     """The error estimate the verdict reports, its interval and method: the audit-first `label_error_rate` when the
-    package has it, else 1 - audit accuracy with its Wilson bounds (what main had before issue 11)."""
+    package has it, else 1 - audit accuracy with its Wilson bounds (what the gate reported before the audit-first
+    estimator)."""
     verdict = verdict or {}
     figures = dict(verdict.get("figures") or {})
     for o in verdict.get("outcomes", []):  # older verdicts: the figures are the outcomes' observed values
@@ -187,7 +188,7 @@ def write_results(rows: list[dict], meta: dict, out_dir: Path) -> dict:
         f"Audit: {meta['audit_size']} random rows per set; seeds {meta['seeds']}; gold probe accuracy "
         f"{_f(meta.get('gold_accuracy'))}. Estimate method: {', '.join(sorted({r['method'] for r in rows}))}.",
         "",
-        "## Targets (issue 11)",
+        "## Targets",
         "",
         "| target | measured | goal | met |",
         "|---|--:|--:|---|",

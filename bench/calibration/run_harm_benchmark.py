@@ -1,4 +1,4 @@
-"""Harm benchmark (issue 21): does `labelgate check` predict the accuracy a label set costs the fine-tuned model, and
+"""Harm benchmark: does `labelgate check` predict the accuracy a label set costs the fine-tuned model, and
 does its verdict block exactly the sets that cost >= 3 points?
 
 Usage (from the repository root; PYTHONPATH=src HF_HUB_OFFLINE=1; every step resumes from its cache):
@@ -17,7 +17,7 @@ expectations/, keeping the verdict's figures, label-error block, status and bloc
 (harm/checks_<corpus>.jsonl) is keyed by a fingerprint of src/labelgate, params.yaml and expectations/: after the
 code or the params change, `check` re-runs every set (seconds each) and nothing is re-trained.
 
-Scoring (issue 21): the measured loss of a set is the fine-tuned, seed-paired accuracy drop (finetune_truth.py,
+Scoring: the measured loss of a set is the fine-tuned, seed-paired accuracy drop (finetune_truth.py,
 points); "risky" = loss >= 3 points (gate.max_accuracy_loss); sets within 0.75 points of it are grey (listed, not
 scored). A policy is right on a set when it blocks exactly the risky ones. Targets per corpus and noise kind: right
 on >= 95% of the non-grey sets and on >= 90% of the non-grey 5-15% sets; expected_accuracy_loss within 1.5 points
@@ -54,7 +54,7 @@ CORPORA = ("tweets", "fortunes", "wordnet")
 AUDITS = (150, 300)
 HARM_DIR = HERE / "harm"
 RUNS_DIR = HERE / "runs" / "harm"
-LIMIT_POINTS = 3.0      # issue 21: "risky" = fine-tuned accuracy loss >= 3 points
+LIMIT_POINTS = 3.0      # "risky" = fine-tuned accuracy loss >= 3 points
 GREY_POINTS = 0.75      # sets within this of the limit are listed, not scored
 WITHIN_POINTS = 1.5     # target: expected_accuracy_loss within 1.5 points of the measured loss
 BAND = (0.05, 0.15)     # the middle band of error rates
@@ -490,7 +490,7 @@ def _policy_line(label, s, policy):
 
 def render(res: dict) -> str:
     lines = [
-        "# Harm benchmark results (issue 21)", "",
+        "# Harm benchmark results", "",
         f"Command: `{res['command']}` (after `finetune_truth.py run`, `run_harm_benchmark.py proxies` and `check`)  ",
         f"Date: {res['date']}; machine: {res['machine']}; code fingerprint {res['fingerprint']}  ",
         f"Gate: {res['gate']}. Risky = fine-tuned loss >= {res['limit_points']:g} points; grey = within "

@@ -33,7 +33,7 @@ TESTS = {
     "signals": ["tests/signals", "tests/test_gate.py", "tests/faults/test_faults.py"],
     "filter": ["tests/test_filter.py"],
     "evaluate": ["tests/test_evaluate.py", "tests/test_gate.py"],
-    "learning_curve": ["tests/test_learning_curve.py", "tests/test_evaluate.py"],
+    "learning_curve": ["tests/test_learning_curve.py", "tests/test_evaluate.py"],  # learning_curve.py and curves.py
     "contract": ["tests/test_validate.py", "tests/test_contract.py", "tests/faults/test_faults.py"],
 }
 
@@ -115,14 +115,14 @@ MUTANTS = [
      "(codes == codes[0]).any(axis=0).mean()", "unchanged rate counts any seed"),
     ("evaluate_05", "evaluate", "evaluate.py", "np.std(values, ddof=1)", "np.std(values, ddof=0)",
      "population instead of sample std"),
-    ("learning_curve_01", "learning_curve", "learning_curve.py", "return bool(gain < min_gain and gap > min_gap)",
+    ("learning_curve_01", "learning_curve", "curves.py", "return bool(gain < min_gain and gap > min_gap)",
      "return bool(gain < min_gain or gap > min_gap)", "plateau without trailing the reference"),
-    ("learning_curve_02", "learning_curve", "learning_curve.py",
+    ("learning_curve_02", "learning_curve", "curves.py",
      'if abs(math.log2(best["fraction"]) - target) > 0.5:', 'if abs(math.log2(best["fraction"]) - target) > 1.5:',
      "gain over more than one doubling"),
     ("learning_curve_03", "learning_curve", "learning_curve.py", "order[:max(1, round(fraction * len(order)))]",
      "order[:max(0, round(fraction * len(order)))]", "a class may vanish from a small fraction"),
-    ("learning_curve_04", "learning_curve", "learning_curve.py", "    if gain is None or gap is None:\n        return None",
+    ("learning_curve_04", "learning_curve", "curves.py", "    if gain is None or gap is None:\n        return None",
      "    if gain is None or gap is None:\n        return False", "unknown plateau reported as 'no plateau'"),
     ("contract_01", "contract", "contract.py", 'out.append(np.nan if value.strip() == "" else value)',
      "out.append(value)", "empty strings are not missing (Parquet/JSONL)"),

@@ -39,11 +39,12 @@ import pandas as pd
 
 from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LABEL, TEXT
+from labelgate.curves import CurveParams, accuracy_and_macro_f1
 from labelgate.errors import BadInputError
+from labelgate.estimation import DEFAULT_CONFIDENCE
 
 GOLD_VERSION, LLM_VERSION = "gold", "llm"  # the two label versions of the audited rows
 DEFAULT_MIN_ROWS = 50  # fewer audited rows in the subset: the audit reference is not measured
-DEFAULT_CONFIDENCE = 0.95
 INTERVAL_METHOD = "normal: seed variance / k + paired test-item variance / n"
 # Figures of the audit JSON that `evaluate` copies into the audited subset's row of metrics/evaluate.json (the
 # training_stability suite's row); AUDIT_FIGURES adds the two curve comparisons evaluate computes. Every subset row
@@ -122,8 +123,6 @@ def audit_gap(
     """
     from scipy.stats import norm
 
-    from labelgate.learning_curve import accuracy_and_macro_f1
-
     if set(gold_probs) != set(llm_probs) or not gold_probs:
         raise ValueError(f"gold and llm runs need the same seeds, got {sorted(gold_probs)} and {sorted(llm_probs)}")
     labels = tuple(labels)
@@ -169,58 +168,6 @@ def audit_gap(
         "interval_method": INTERVAL_METHOD,
         "seeds": per_seed,
     }
-
-
-def compare_at_equal_size(llm_points: Sequence[Mapping[str, Any]],
-                          gold_points: Sequence[Mapping[str, Any]], key: str = "accuracy") -> list[dict[str, Any]]:
-    """Per gold (audit) curve point: the LLM curve's `key` at the same training size and the gap (gold minus LLM).
-
-    The LLM curve is interpolated linearly in log2(n) between its points; sizes outside its range are left out
-    (no extrapolation). Both lists hold dicts with `n` and `key`, sorted by n.
-    """
-    xs = np.log2([float(p["n"]) for p in llm_points])
-    ys = np.asarray([float(p[key]) for p in llm_points])
-    out = []
-    for point in gold_points:
-        x = math.log2(float(point["n"]))
-        if len(xs) == 0 or x < xs[0] - 1e-12 or x > xs[-1] + 1e-12:
-            continue
-        llm_value = float(np.interp(x, xs, ys))
-        out.append({"n": int(point["n"]), f"gold_{key}": float(point[key]), f"llm_{key}": llm_value,
-                    "gap": float(point[key]) - llm_value})
-    return out
-
-
-def attach_to_evaluation(metrics: dict[str, Any], audit: Mapping[str, Any] | None,
-                         curves: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
-    """Copy the audit figures into the audited subset's row of the evaluation metrics (in place; returned); the
-    other subsets get the same keys as null.
-
-    Adds `audit_curve_gap_at_equal_size` (audit gold curve minus the subset's own LLM-label curve at the largest
-    audit size both cover) and `audit_gold_minus_llm_full` (gold accuracy on the audited rows minus the subset's
-    full-data curve point) when the subset has a learning curve. Every figure is null when the audit was not
-    measured or is absent, so the gate says "not measured" instead of passing.
-    """
-    subset = (audit or {}).get("subset")
-    for row in metrics.get("subsets", {}).values():
-        row.update(dict.fromkeys(AUDIT_FIGURES))
-    figures = dict.fromkeys(AUDIT_FIGURES)
-    if audit and audit.get("measured"):
-        figures.update({name: audit.get(name) for name in GATED_FIGURES})
-        gold_curve = (audit.get("curves") or {}).get(GOLD_VERSION)
-        own = (curves or {}).get(subset)
-        if gold_curve and own and own.get("points"):
-            compared = compare_at_equal_size(own["points"], gold_curve["points"])
-            if compared:
-                figures["audit_curve_gap_at_equal_size"] = compared[-1]["gap"]
-            figures["audit_gold_minus_llm_full"] = (float(gold_curve["points"][-1]["accuracy"])
-                                                    - float(own["points"][-1]["accuracy"]))
-    if subset in metrics.get("subsets", {}):
-        metrics["subsets"][subset].update(figures)
-    metrics["audit_reference"] = {"subset": subset, "measured": bool(audit and audit.get("measured")),
-                                  "reason": (audit or {}).get("reason", "no audit reference given")}
-    return metrics
-
 
 
 def audit_reference(
@@ -285,10 +232,9 @@ def main(labels_path: str | os.PathLike, out: str | os.PathLike, *, params: dict
     trained on, trained with gold and with LLM labels; the audit JSON to `out`."""
     from labelgate.config import section
     from labelgate.contract import read_table
-    from labelgate.learning_curve import CurveParams
     from labelgate.outputs import write_json
-    from labelgate.subsets import DEFAULT_SUBSETS_DIR, training_inputs
-    from labelgate.train.run import TrainParams
+    from labelgate.train.inputs import DEFAULT_SUBSETS_DIR, training_inputs
+    from labelgate.train.params import TrainParams
 
     inputs = training_inputs(subset, params, subsets_dir=subsets_dir or DEFAULT_SUBSETS_DIR, table=table, test=test)
     gold, llm = audit_tables(read_table(labels_path), inputs.train, labels=inputs.labels, path=str(labels_path))

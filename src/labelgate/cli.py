@@ -16,10 +16,40 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from labelgate.errors import EXIT_BAD_INPUT, EXIT_BLOCKED, LabelgateError
 from labelgate.progress import progress_mode
 from labelgate.vocabulary import GOLD
+
+class _OneLineUsageErrors(typer.core.TyperGroup):
+    """The command group with usage errors in one line on stderr ("labelgate check: error: Missing argument
+    'LABELS'. (see labelgate check --help)", exit 2) instead of a multi-line box, as every other labelgate error."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        click = typer.core._click  # the click typer runs on (typer >= 0.2x vendors its own copy)
+
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # `labelgate` alone: the help, as before
+                exc.show()
+                sys.exit(exc.exit_code)
+            where = exc.ctx.command_path if exc.ctx is not None else "labelgate"
+            message = " ".join(exc.format_message().split())
+            typer.echo(f"{where}: error: {message} (see {where} --help)", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.ClickException as exc:
+            typer.echo(f"labelgate: error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            typer.echo("labelgate: aborted", err=True)
+            sys.exit(1)
+        # not standalone, click returns typer.Exit's code, or the command's own return value (exit 0)
+        sys.exit(result if isinstance(result, int) and not isinstance(result, bool) else 0)
+
 
 app = typer.Typer(
     name="labelgate",
@@ -27,6 +57,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_OneLineUsageErrors,
 )
 
 ParamsOption = Annotated[Path | None, typer.Option(
@@ -47,6 +78,43 @@ def _one_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
+def _stdout_closed() -> None:
+    """After a broken pipe (`labelgate check | head`): the rest of stdout goes to /dev/null, so neither later
+    writes nor the interpreter's last flush fail; the command still ends with its own exit code."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (a test runner's buffer)
+        pass
+
+
+def _echo(line: str = "") -> None:
+    """typer.echo on stdout that survives a reader who stopped reading (a broken pipe)."""
+    try:
+        typer.echo(line)
+    except BrokenPipeError:
+        _stdout_closed()
+
+
+def _show(show, *args) -> None:
+    """Run a printing function (the verdict table); a broken pipe silences stdout instead of failing."""
+    try:
+        show(*args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed()
+
+
+def _seed(option: str, value: int | None) -> int | None:
+    """A seed option: NumPy's range [0, 2**32 - 1], else a one-line error (exit 2)."""
+    from labelgate.errors import ConfigError
+
+    if value is not None and not 0 <= value <= 2**32 - 1:
+        raise ConfigError(f"{option} {value}: a seed must lie in [0, {2**32 - 1}]")
+    return value
+
+
 def run_command(*, fail_closed: bool = False, name: str | None = None):
     """Map labelgate errors to exit codes with a one-line message; unexpected errors exit 2 (1 when fail_closed).
     `name` is the command as typed (default: the function name with dashes)."""
@@ -60,6 +128,11 @@ def run_command(*, fail_closed: bool = False, name: str | None = None):
                 return func(*args, **kwargs)
             except typer.Exit:
                 raise
+            except BrokenPipeError:  # stdout's reader went away before the command finished printing
+                _stdout_closed()
+                typer.echo(f"labelgate {command}: error: stdout closed (broken pipe) before the output was printed",
+                           err=True)
+                raise typer.Exit(EXIT_BLOCKED if fail_closed else EXIT_BAD_INPUT) from None
             except LabelgateError as exc:
                 if _debug():
                     traceback.print_exc()
@@ -164,7 +237,7 @@ def score(
     from labelgate.outputs import refuse_overwriting_inputs
 
     refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params},
-                              {"--out": out, "--summary": summary})
+                              {"--out": out, "--summary": summary, "--headline": headline})
     say = (lambda message: typer.echo(f"score: {message}", err=True)) if sys.stderr.isatty() else None
     result = stage.main(labels_path, out, summary, params=_params(params), labels=labels, test=test,
                         expectations_dir=expectations, headline=headline, say=say)
@@ -204,8 +277,8 @@ def check(
 
     refuse_overwriting_inputs({"LABELS": labels_path, "--test": test, "--params": params}, {"--out": out})
     verdict, _ = stage.main(labels_path, params=params, expectations=expectations, labels=labels, test=test,
-                            label_column=label_column, out=out, say=typer.echo)
-    print_verdict(verdict)
+                            label_column=label_column, out=out, say=_echo)
+    _show(print_verdict, verdict)  # `check | head`: the exit code is still the verdict's
     raise typer.Exit(EXIT_BLOCKED if verdict.blocked and enforce else 0)
 
 
@@ -287,12 +360,13 @@ def gate(
 
     inputs = {"--scores": scores, "--label-risk": label_risk, "--evaluation": evaluation, "--params": params}
     reports = {"report.html": report_dir / "report.html", "summary.md": report_dir / "summary.md"} if report_dir else {}
-    refuse_overwriting_inputs(inputs, {"--out": out, **reports})
+    folders = {"--subsets": subsets, "--curves": curves} if report_dir else {}
+    refuse_overwriting_inputs({**inputs, **folders}, {"--out": out, "--headline": headline, **reports})
     verdict = stage.main(scores=scores, label_risk=label_risk, evaluation=evaluation, out=out,
                          params=section(_params(params), "gate", stage.GateParams), expectations_dir=expectations,
                          headline=headline, report_dir=report_dir, subsets=subsets, curves=curves,
                          warn=lambda line: typer.echo(line, err=True))
-    print_verdict(verdict)
+    _show(print_verdict, verdict)
     raise typer.Exit(EXIT_BLOCKED if verdict.blocked and enforce else 0)
 
 
@@ -301,11 +375,54 @@ def gate(
 def enforce(
     verdicts: Annotated[list[Path], typer.Argument(metavar="VERDICT...", help="Verdict JSONs of `labelgate gate` "
                                                                               "or `labelgate check --out`.")],
+    report: Annotated[str, typer.Option("--report", help="Where the reviewer reads why (named in the last line "
+                                                         "when blocked).")] = "reports/summary.md",
 ) -> None:
-    """Exit 1 when a verdict says blocked (or cannot be read: fail closed), 0 when every one passed or warned."""
+    """Exit 1 when a verdict says blocked (or cannot be read: fail closed), 0 when every one passed or warned.
+
+    Blocked, it prints each blocker and then one line, `labelgate: BLOCKED - see reports/summary.md`, so the
+    `dvc repro` error that follows (failed to reproduce 'enforce') reads as the verdict, not a crash."""
+    from labelgate.verdict import ENFORCE_BLOCKED
     from labelgate.verdict import enforce as enforce_verdicts
 
-    raise typer.Exit(EXIT_BLOCKED if enforce_verdicts(verdicts, say=typer.echo) else 0)
+    if enforce_verdicts(verdicts, say=_echo):
+        typer.echo(ENFORCE_BLOCKED.format(report=report), err=True)
+        raise typer.Exit(EXIT_BLOCKED)
+    raise typer.Exit(0)
+
+
+@app.command("policy-diff")
+@run_command(fail_closed=True)
+def policy_diff(
+    base_params: Annotated[Path, typer.Option(
+        "--base-params", help="params.yaml of the base branch (e.g. from `git show origin/main:params.yaml`).")],
+    base_expectations: Annotated[Path | None, typer.Option(
+        "--base-expectations", help="expectations/ folder of the base branch (e.g. from `git archive`); without "
+                                    "it only the gate: sections are compared.")] = None,
+    params: Annotated[Path | None, typer.Option(
+        "--params", help="This branch's params.yaml [default: params.yaml; absent: every gate default].")] = None,
+    expectations: Annotated[Path, typer.Option(
+        "--expectations", help="This branch's folder of GX suites.")] = Path("expectations"),
+    allow_change: Annotated[bool, typer.Option(
+        "--allow-change", help="Print the changes but exit 0 (the PR workflow passes it when the pull request "
+                               "carries the label gate-policy-change).")] = False,
+) -> list[str]:
+    """Compare the gate policy (params gate: and expectations/) with the base branch's: one line per change, exit 1
+    when anything changed (a PR must not loosen the gate that checks it), 0 when unchanged or --allow-change."""
+    from labelgate import policy as stage
+
+    lines = stage.main(base_params=base_params, base_expectations=base_expectations, params=params,
+                       expectations=expectations)
+    for line in lines:
+        typer.echo(line)
+    if not lines:
+        typer.echo(f"gate policy unchanged against the base branch ({base_params}"
+                   f"{', ' + str(base_expectations) if base_expectations else ''})")
+        return lines
+    if allow_change:
+        typer.echo(f"policy-diff: {len(lines)} change(s) allowed (--allow-change: label {stage.ALLOW_LABEL})")
+        return lines
+    raise typer.Exit(EXIT_BLOCKED)
 
 
 @app.command()
@@ -349,6 +466,7 @@ def train(
     from labelgate.train.device import prefer_passive_omp_wait
     from labelgate.train.run import main as train_subset
 
+    _seed("--seed", seed)
     out = out or Path("models") / subset / f"seed_{seed}"
     refuse_overwriting_inputs({"--table": table, "--test": test, "--params": params}, {"--out": out})
     prefer_passive_omp_wait()  # before torch loads
@@ -451,7 +569,7 @@ def evaluate(
     from labelgate.outputs import refuse_overwriting_inputs
 
     refuse_overwriting_inputs({"--test": test, "--params": params, "--models": models, "--curves": curves,
-                               "--audit": audit}, {"--out": out, "--plots": plots})
+                               "--audit": audit}, {"--out": out, "--plots": plots, "--headline": headline})
     metrics = stage.main(params=_params(params), models=models, test=test, curves=curves, audit=audit, out=out,
                          plots=plots, headline=headline)
     for line in stage.describe(metrics):
@@ -477,6 +595,12 @@ def report(
         "reports/report.html"),
     markdown: Annotated[Path, typer.Option("--markdown", help="Markdown summary for a PR comment.")] = Path(
         "reports/summary.md"),
+    audit_reference: Annotated[Path, typer.Option(
+        "--audit-reference", help="audit_reference.json from `labelgate audit-reference`.")] = Path(
+        "metrics/audit_reference.json"),
+    before: Annotated[Path | None, typer.Option(
+        "--before", help="The base commit's label_risk.json (e.g. `git show main:metrics/label_risk.json > "
+                         "before.json`): the summary shows before -> after for the headline figures.")] = None,
 ):
     """Write the HTML report and the Markdown PR summary from whatever inputs exist (missing ones are noted)."""
     from labelgate.errors import BadInputError
@@ -484,10 +608,17 @@ def report(
     from labelgate.report import BANNER, load_inputs, verdict_status, write_report
 
     refuse_overwriting_inputs({"--verdict": verdict, "--label-risk": label_risk, "--scores": scores,
-                               "--evaluation": evaluation}, {"--html": html, "--markdown": markdown})
+                               "--evaluation": evaluation, "--subsets": subsets, "--curves": curves,
+                               "--audit-reference": audit_reference,
+                               **({"--before": before} if before is not None else {})},
+                              {"--html": html, "--markdown": markdown})
+    if before is not None and not before.exists():
+        raise BadInputError(before, "file not found (the base commit's label_risk.json)")
     inputs = load_inputs(verdict=verdict, label_risk=label_risk, scores=scores, evaluation=evaluation,
-                         subsets=subsets, curves=curves)
-    if not inputs.found():
+                         subsets=subsets, curves=curves, audit_reference=audit_reference, before=before)
+    if before is not None and "before" in inputs.missing:
+        raise BadInputError(before, inputs.missing["before"])
+    if not set(inputs.found()) - {"audit_reference", "before"}:  # those two alone make no report
         raise BadInputError(verdict.parent, "none of the report inputs exist; run `labelgate check` or `dvc repro`")
     write_report(inputs, html_path=html, markdown_path=markdown)
     for name, why in inputs.missing.items():
@@ -506,13 +637,17 @@ def init(
     labels_table: Annotated[str | None, typer.Option(
         "--labels-table", help="An existing LLM label table instead (no annotate stage), relative to DIR.")] = None,
     test: Annotated[str | None, typer.Option("--test", help="Gold test set (text, label), relative to DIR.")] = None,
-    audit: Annotated[str | None, typer.Option(
-        "--audit", help="Gold pool (text, label) for the gold-label reference run, relative to DIR.")] = None,
+    gold_pool: Annotated[str | None, typer.Option(
+        "--gold-pool", help="Gold pool: texts with gold labels (text, label), at least as many rows as the label "
+                            "table, for the gold-label reference run; relative to DIR. Not the audited rows.")] = None,
+    audit: Annotated[str | None, typer.Option("--audit", hidden=True, help="Renamed --gold-pool.")] = None,
     labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated label set, e.g. a,b,c.")] = None,
     annotator: Annotated[str, typer.Option("--annotator", help="local | openai")] = "local",
     install: Annotated[str | None, typer.Option(
-        "--install", help="pip requirement the PR workflow installs; default labelgate[demo]==<this version>, "
-                          "or e.g. 'labelgate[demo] @ git+https://github.com/OWNER/labelgate@TAG'.")] = None,
+        "--install", help="pip requirement the PR workflow installs; default: how this labelgate was installed "
+                          "(labelgate[demo]==<version> from a package index, or its git URL and commit); needed "
+                          "for a local or editable install, e.g. 'labelgate[demo] @ "
+                          "git+https://github.com/OWNER/labelgate@TAG'.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace files that differ instead of refusing.")] = False,
     dvc: Annotated[bool, typer.Option(
         "--dvc/--no-dvc", help="Run `dvc init` when DIR is a git repository without .dvc/.")] = True,
@@ -523,9 +658,14 @@ def init(
     from labelgate.scaffold import InitOptions
     from labelgate.scaffold import main as scaffold
 
+    from labelgate.errors import ConfigError
+
+    if audit is not None:
+        raise ConfigError("--audit was renamed --gold-pool (a separate gold-labelled training set; the audited rows "
+                          "stay in the table's gold_label column)")
     if _interactive() and not (texts or labels_table or test):
-        texts, labels_table, test, audit, labels = _ask_init(texts, labels_table, test, audit, labels)
-    options = InitOptions(texts=texts, labels_table=labels_table, test=test, audit=audit,
+        texts, labels_table, test, gold_pool, labels = _ask_init(texts, labels_table, test, gold_pool, labels)
+    options = InitOptions(texts=texts, labels_table=labels_table, test=test, gold_pool=gold_pool,
                           labels=tuple(x.strip() for x in (labels or "").split(",") if x.strip()),
                           annotator=annotator, install=install or "")
     return scaffold(directory, options, force=force, dvc=dvc, say=typer.echo,
@@ -549,18 +689,26 @@ def audit_sample(
     oversample: Annotated[float | None, typer.Option(
         help="Weight of the riskiest rows (1 = proportional); default params audit.oversample.")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed; default params audit.seed.")] = None,
+    show_llm_label: Annotated[bool, typer.Option(
+        "--show-llm-label", help="Show the LLM's label (and the stratum and risk) in the sheet; default: a blind "
+                                 "audit (docs/audit.md says why).")] = False,
     labels: LabelsOption = None,
     params: ParamsOption = None,
 ) -> dict:
-    """Choose rows for a human gold audit: stratified by LLM label, optionally over-sampling risky rows; each row
-    carries audit_weight (1 / inclusion probability) so the estimates stay unbiased."""
+    """Choose the next wave of rows for a human gold audit: rows no earlier wave drew, stratified by LLM label,
+    optionally over-sampling risky rows; each row carries its wave and audit_weight (1 / inclusion probability)."""
     from labelgate.audit import sample_main
+    from labelgate.outputs import refuse_overwriting_inputs
 
-    overrides = {k: v for k, v in (("size", size), ("oversample", oversample), ("seed", seed)) if v is not None}
-    summary = sample_main(table, out, params=_params(params), labels=labels, overrides=overrides)
-    typer.echo(f"audit sample: {summary['chosen']} of {summary['candidates']} unaudited rows -> {out} "
-               f"(risk: {summary['risk'] or 'none'}, oversample {summary['oversample']:g}); per stratum "
-               f"{summary['per_stratum']}")
+    refuse_overwriting_inputs({"TABLE": table, "--params": params}, {"--out": out})
+    overrides = {k: v for k, v in (("size", size), ("oversample", oversample), ("seed", _seed("--seed", seed)))
+                 if v is not None}
+    summary = sample_main(table, out, params=_params(params), labels=labels, overrides=overrides,
+                          show_llm_label=show_llm_label)
+    typer.echo(f"audit sample: wave {summary['wave']}, {summary['chosen']} of {summary['candidates']} rows not "
+               f"drawn yet -> {out} (risk: {summary['risk'] or 'none'}, oversample {summary['oversample']:g}); "
+               f"per stratum {summary['per_stratum']}; "
+               + ("blind: the LLM label is not shown" if summary["blind"] else "the LLM label is shown"))
     return summary
 
 
@@ -569,19 +717,35 @@ def audit_sample(
 def audit_merge(
     table: Annotated[Path, typer.Argument(help="The label table the audit was sampled from.")],
     annotations: Annotated[Path, typer.Argument(help="The labelled audit sheet (.csv, .jsonl, .json, Label "
-                                                     "Studio JSON export).")],
-    out: Annotated[Path, typer.Option("--out", help="Label table with gold_label (and audit_weight) filled.")],
+                                                     "Studio JSON export), every drawn row, blank if unlabelled.")],
+    out: Annotated[Path, typer.Option("--out", help="Label table with gold_label, the audit design (audit_wave, "
+                                                    "audit_inclusion) and audit_weight; may be TABLE itself.")],
     gold_column: Annotated[str, typer.Option(
         "--gold-column", help="Column of the human's label in the annotations.")] = GOLD,
     labels: LabelsOption = None,
     params: ParamsOption = None,
 ) -> dict:
-    """Bring the human's labels back into the label table as gold_label, with the audit weights."""
+    """Bring the human's labels back into the label table as gold_label, record the sample's design and derive
+    every audited row's weight (docs/audit.md)."""
     from labelgate.audit import merge_main
+    from labelgate.outputs import refuse_overwriting_inputs
 
+    refuse_overwriting_inputs({"ANNOTATIONS": annotations, "--params": params}, {"--out": out})
     summary = merge_main(table, annotations, out, params=_params(params), labels=labels, gold_column=gold_column)
-    typer.echo(f"audit merge: {summary['merged']} gold labels merged ({summary['unlabelled']} rows of the sheet "
-               f"unlabelled); {summary['audited_rows']} audited rows in {out}")
+    blanks = [f"{summary['unlabelled']} rows of the sheet unlabelled"]
+    blanks += [f"{summary[k]} {k}" for k in ("cancelled", "unresolved") if summary[k]]
+    typer.echo(f"audit merge: {summary['merged']} gold labels merged ({', '.join(blanks)}); "
+               f"{summary['audited_rows']} audited rows in {out}"
+               + ("" if summary["changed"] else " (unchanged: nothing rewritten)"))
+    if summary["legacy_rows"]:
+        typer.echo(f"audit merge: {summary['legacy_rows']} rows audited before any recorded design (wave 0) are "
+                   "treated as a simple random sample of the table")
+    if summary["missing_rows"]:
+        typer.echo(f"audit merge: {summary['missing_rows']} drawn rows have no gold label "
+                   f"(audit_missing_share {summary['audit_missing_share']:.3f}): label them; above "
+                   "gate.max_audit_missing_share the gate blocks")
+    if summary["unmeasured_labels"]:
+        typer.echo(f"audit merge: no audited row with LLM label {', '.join(summary['unmeasured_labels'])}")
     return summary
 
 
@@ -589,7 +753,7 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def _ask_init(texts, labels_table, test, audit, labels):
+def _ask_init(texts, labels_table, test, gold_pool, labels):
     """Prompt for what init needs (a terminal only); an empty answer leaves a TODO marker."""
     table = typer.prompt("Existing LLM label table (empty: annotate texts with an LLM)", default="",
                          show_default=False)
@@ -599,10 +763,10 @@ def _ask_init(texts, labels_table, test, audit, labels):
         texts = typer.prompt("Texts to annotate (CSV/Parquet/JSONL with a 'text' column)", default="",
                              show_default=False) or None
     test = typer.prompt("Gold test set (text, label)", default="", show_default=False) or None
-    audit = typer.prompt("Gold pool for a reference run (text, label; empty: none)", default="",
-                         show_default=False) or audit
+    gold_pool = typer.prompt("Gold pool for a reference run (text, label; empty: none)", default="",
+                             show_default=False) or gold_pool
     labels = typer.prompt("Label set, comma-separated (empty: inferred)", default="", show_default=False) or labels
-    return texts, labels_table or None, test, audit, labels
+    return texts, labels_table or None, test, gold_pool, labels
 
 
 @app.command("queue-grid")

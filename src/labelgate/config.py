@@ -25,18 +25,35 @@ DEFAULT_PARAMS_PATH = Path("params.yaml")
 T = TypeVar("T")
 
 
+class Params(dict):
+    """params as read from a file: a plain mapping of sections that remembers which file (`source`), so an error
+    in one of its sections names that file (e.g. the one given with --params), not params.yaml."""
+
+    def __init__(self, data: dict[str, Any], *, source: str):
+        super().__init__(data)
+        self.source = source
+
+
+yaml.SafeDumper.add_representer(Params, yaml.SafeDumper.represent_dict)
+
+
+def params_source(params: Any) -> str:
+    """The file `params` came from (`Params.source`), else params.yaml."""
+    return getattr(params, "source", None) or str(DEFAULT_PARAMS_PATH)
+
+
 def load_params(path: str | os.PathLike = DEFAULT_PARAMS_PATH) -> dict[str, Any]:
     """Read params.yaml; a missing file means every section takes its defaults."""
     path = Path(path)
     if not path.exists():
-        return {}
+        return Params({}, source=str(path))
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of sections")
-    return data
+    return Params(data, source=str(path))
 
 
 def read_params(path: str | os.PathLike | None) -> dict[str, Any]:
@@ -132,11 +149,19 @@ def is_number(value: Any) -> bool:
 
 
 def section(params: dict[str, Any], name: str, cls: type[T]) -> T:
-    """The dataclass for one section of params (e.g. section(params, 'score', ScoreParams))."""
+    """The dataclass for one section of params (e.g. section(params, 'score', ScoreParams)); an error names the
+    file the params came from."""
+    source = params_source(params)
     value = params.get(name, {})
     if value is not None and not isinstance(value, dict):
-        raise ConfigError(f"params.yaml: section '{name}' must be a mapping")
-    return build(cls, value, section=name)
+        raise ConfigError(f"{source}: section '{name}' must be a mapping")
+    try:
+        return build(cls, value, section=name)
+    except ConfigError as exc:
+        text = str(exc)
+        if source != str(DEFAULT_PARAMS_PATH) and text.startswith(f"{DEFAULT_PARAMS_PATH}: "):
+            raise ConfigError(f"{source}: {text.removeprefix(f'{DEFAULT_PARAMS_PATH}: ')}") from None
+        raise
 
 
 def check_range(name: str, value: float, low: float | None = None, high: float | None = None) -> None:
@@ -151,10 +176,9 @@ def check_range(name: str, value: float, low: float | None = None, high: float |
 
 @dataclasses.dataclass(frozen=True)
 class BaseParams:
-    """Shared settings: the label set and the seed every stage derives its randomness from."""
+    """Shared settings: the label set. (Each stage that draws random numbers has its own `seed` key.)"""
 
     labels: tuple[str, ...] = ()  # empty: inferred from the data
-    seed: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "labels", tuple(str(label) for label in (self.labels or ())))

@@ -7,8 +7,13 @@ Label table (CSV, Parquet or JSONL):
   llm_prob_<label>  optional, one per class, each in [0, 1], summing to 1 per row
   annotator_<name>  optional extra annotations (other prompts, models or samples), labels of the label set
   gold_label        optional audit labels, empty where not audited
-  audit_weight      optional, on audited rows: 1 / the row's inclusion probability in the audit sample (written by
-                    `labelgate audit sample`); every audited row needs one when the column has any value
+  audit_weight      optional, on audited rows: the row's weight in the audit estimate, about 1 / its inclusion
+                    probability (written by `labelgate audit merge`); every audited row needs one when the column
+                    has any value
+  audit_wave        optional, on every row an audit drew (labelled or not): its wave, 1, 2, ...; 0 for rows
+                    audited before any recorded design (treated as a simple random sample of the table)
+  audit_inclusion   optional, on every row an audit drew: its inclusion probability in its wave, given the earlier
+                    waves (audit.py explains how the weights follow from waves and inclusion probabilities)
 Gold test set (and gold pool): `text`, `label` (`id` optional).
 
 Rows are numbered from 1 in error messages, counting data rows (the CSV header is not a row).
@@ -270,6 +275,13 @@ class LabelTable:
 
     def probabilities(self) -> np.ndarray:
         return self.frame[[llm_prob_column(label) for label in self.labels]].to_numpy(float)
+
+
+def canonical_labels(labels: Sequence[str]) -> tuple[str, ...]:
+    """The label set in the one order every figure is computed in (sorted), so figures and advice do not depend
+    on the order labels were given (--labels, base.labels, probability columns). Only the annotation prompt keeps
+    the configured order (it is what the LLM reads)."""
+    return tuple(sorted(labels))
 
 
 def resolve_labels(configured: Sequence[str] = (), *frames: pd.DataFrame, option: str | None = None,

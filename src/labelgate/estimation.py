@@ -25,9 +25,26 @@ confidence interval:
   score interval at the effective sample size p(1-p)/variance, so it stays inside [0, 1] and is not zero-width when
   the audit saw no errors.
 
-Strata with fewer than `min_stratum` audited rows are pooled into one stratum (a variance needs two rows).
+* **Unmeasured strata.** A stratum with fewer than `min_stratum` audited rows (MIN_AUDITED_PER_STRATUM, params.yaml
+  score.min_audited_per_stratum) is *unmeasured*: nothing is assumed about it. Its share u of the rows enters the
+  bounds as if every row in it were wrong (upper) or right (lower): [ (1-u) L, (1-u) U + u ], where [L, U] is the
+  interval of the measured strata; the point estimate is the measured strata's (as if the unmeasured ones erred at
+  their rate). A stratum with fewer rows than the minimum is measured only when every row of it is audited. An
+  audit that labelled one LLM class only therefore cannot certify the others (issue 19: it used to be pooled into
+  an audited stratum and pass a 36%-wrong set at 0.00 [0.00, 0.03]), while an honest random audit that drew one
+  row of a rare class loses only that class's small share of the bound. Two is the smallest number of
+  rows with a spread, and `labelgate audit sample` draws at least audit.min_per_class = 2 rows per label; with the
+  variance floor a two-row stratum is already wide, so a higher minimum would only block more honest audits.
+* **Duplicates.** Copies of one text (same normalised text, signals/text_model.duplicate_groups) are not
+  independent evidence: with `clusters`, a stratum's variance is the cluster-robust (sandwich) one (or the rows'
+  one when larger), copies in different strata add their covariance, and the variance floor and Kish size count
+  clusters, not rows, so 2 or 100 copies of every row do not shrink the interval (they used to: 0.176
+  [0.176, 0.176] for a true 0.31 with 100 copies).
+
 `rows_needed` turns the interval into sample-size planning: how many more audited rows would bring the upper bound
-under a threshold if the point estimate stayed where it is.
+under a threshold if the point estimate stayed where it is. `representativeness` tests whether the audited rows
+look like the whole set on audit-free figures (a cherry-picked audit does not); `ppi_py` (the PPI authors' package)
+is the outside oracle of the tests for the one-stratum, equal-weight case (see `estimate_error_rate`).
 """
 
 from __future__ import annotations
@@ -37,11 +54,14 @@ from typing import Any
 
 import numpy as np
 
+#: The confidence level of every interval labelgate reports where params set no other (the one place it is written).
+DEFAULT_CONFIDENCE = 0.95
 METHOD_STRATIFIED = "stratified audit proportion (strata: LLM label)"
 METHOD_MODEL_ASSISTED = ("stratified difference estimator (prediction-powered, PPI++ power-tuned; strata: LLM label; "
                          "cross-fitted risk model on audit-free features and the words of the text)")
 INTERVAL = "Wilson score interval at the effective sample size, finite-population corrected"
-POOLED = -1
+#: Audited rows a stratum needs to be measured (params.yaml score.min_audited_per_stratum); see the module docstring.
+MIN_AUDITED_PER_STRATUM = 2
 
 
 def estimate_text(figures: dict[str, Any] | None) -> str:
@@ -84,18 +104,32 @@ def estimate_error_rate(
     *,
     risk: np.ndarray | None = None,
     weights: np.ndarray | None = None,
-    confidence: float = 0.95,
-    min_stratum: int = 2,
+    clusters: np.ndarray | None = None,
+    confidence: float = DEFAULT_CONFIDENCE,
+    min_stratum: int = MIN_AUDITED_PER_STRATUM,
     stratum_names: list[str] | None = None,
 ) -> dict[str, Any]:
     """Estimate the share of wrong labels among all rows.
 
-    wrong:   per row 1.0 (LLM label differs from gold), 0.0 (agrees) or NaN (not audited)
-    strata:  per row integer stratum (the LLM label's code)
-    risk:    optional per-row prediction of `wrong` in [0, 1] from audit-free features, cross-fitted on the audit
-    weights: optional per-row audit weight (1 / inclusion probability); read on audited rows only
-    Returns a JSON-able dict: label_error_rate, _lower, _upper, standard_error, n_audited, n_effective, lambda,
-    method, per_stratum (rows, audited rows, audited error, estimate). label_error_rate is None without audit rows.
+    wrong:    per row 1.0 (LLM label differs from gold), 0.0 (agrees) or NaN (not audited)
+    strata:   per row integer stratum (the LLM label's code)
+    risk:     optional per-row prediction of `wrong` in [0, 1] from audit-free features, cross-fitted on the audit
+    weights:  optional per-row audit weight (1 / inclusion probability); read on audited rows only
+    clusters: optional per-row group id (copies of one text share one); audited rows of a group are one cluster
+    min_stratum: audited rows a stratum needs to be measured; one with fewer is unmeasured (bounded as all wrong)
+    Returns a JSON-able dict: label_error_rate, _lower, _upper, standard_error, n_audited, n_audited_groups,
+    n_effective, lambda, method, per_stratum (rows, audited rows, audited error, estimate), unmeasured_share and
+    unmeasured_strata (rows, audited, label_more). label_error_rate is None without audit rows.
+
+    Against ppi_py (the PPI authors' reference; tests/test_estimation_integrity.py), on the case it covers (one
+    stratum, equal weights): given labelgate's lambda and every row's risk as its unlabelled predictions,
+    ppi_mean_pointestimate returns the same point estimate; its own power tuning divides the slope by 1 + n/N, so
+    with an interior lambda the point estimates differ slightly (within 0.003 in the test). The intervals differ by
+    design: labelgate estimates this set's error rate, a finite population whose mean risk is known exactly, so its
+    variance is (1 - n/N) S^2 / n and has no term for the imputed mean, where ppi_mean_ci adds lambda^2 Var(f) / N
+    for a superpopulation mean; and labelgate's interval is Wilson's at the effective size (inside [0, 1], not
+    zero-width at 0), ppi_py's the normal one. The half-widths agree within 6% at N = 20,000, n = 500, p = 0.2
+    (measured ratio 0.979-0.986).
     """
     wrong = np.asarray(wrong, float)
     strata = np.asarray(strata)
@@ -103,6 +137,8 @@ def estimate_error_rate(
         raise ValueError("wrong and strata must be 1-D arrays of the same length")
     if not np.all(np.isnan(wrong) | (wrong == 0.0) | (wrong == 1.0)):
         raise ValueError("wrong must hold 0, 1 or NaN")
+    if int(min_stratum) < 1:
+        raise ValueError("min_stratum must be at least 1")
     audited = ~np.isnan(wrong)
     weights = np.ones(len(wrong)) if weights is None else np.asarray(weights, float)
     if np.any(~np.isfinite(weights[audited])) or np.any(weights[audited] <= 0):
@@ -111,85 +147,132 @@ def estimate_error_rate(
         risk = np.clip(np.asarray(risk, float), 0.0, 1.0)
         if risk.shape != wrong.shape or np.any(np.isnan(risk)):
             raise ValueError("risk must be a finite per-row array")
-    return _estimate(wrong, strata, audited, risk, weights, confidence, min_stratum, stratum_names)
+    clusters = np.arange(len(wrong)) if clusters is None else np.asarray(clusters)
+    if clusters.shape != wrong.shape:
+        raise ValueError("clusters must be a per-row array")
+    return _estimate(wrong, strata, audited, risk, weights, clusters, confidence, int(min_stratum), stratum_names)
 
 
-def _estimate(wrong, strata, audited, risk, weights, confidence, min_stratum, stratum_names) -> dict[str, Any]:
+def _estimate(wrong, strata, audited, risk, weights, clusters, confidence, min_stratum, stratum_names
+              ) -> dict[str, Any]:
     n_rows, n_audited = len(wrong), int(audited.sum())
-    base = {"n_rows": n_rows, "n_audited": n_audited, "confidence_level": confidence, "interval": INTERVAL}
+    base = {"n_rows": n_rows, "n_audited": n_audited, "confidence_level": confidence, "interval": INTERVAL,
+            "min_audited_per_stratum": min_stratum}
     if n_audited == 0:
         return {**base, "label_error_rate": None, "label_error_rate_lower": None, "label_error_rate_upper": None,
                 "method": "not measured: no audited rows", "reason": "no audited rows"}
-    groups = _collapse(strata, audited, min_stratum)
-    keys = sorted(set(groups.tolist()), key=lambda g: (g == POOLED, g))
-    slope = _power_tuning(wrong, groups, keys, audited, risk, weights) if risk is not None else 0.0
+
+    def name(key) -> str:
+        return stratum_names[key] if stratum_names is not None and 0 <= key < len(stratum_names) else str(key)
+
+    strata = strata.astype(int)
+    keys = sorted(set(strata.tolist()))
+    counts = {key: int((audited & (strata == key)).sum()) for key in keys}
+    sizes = {key: int((strata == key).sum()) for key in keys}
+    needed = {key: min(min_stratum, sizes[key]) for key in keys}  # a stratum smaller than the minimum: all of it
+    measured = [key for key in keys if counts[key] >= needed[key]]
+    unmeasured = {name(key): {"rows": sizes[key], "audited": counts[key], "label_more": needed[key] - counts[key]}
+                  for key in keys if counts[key] < needed[key]}
+    inside = np.isin(strata, measured)
+    unmeasured_share = float(1.0 - inside.sum() / n_rows)
+    n_groups = kish_n(_cluster_sums(weights[audited & inside], clusters[audited & inside]))
+    common = {**base, "n_audited_groups": int(len(np.unique(clusters[audited]))), "n_kish": n_groups,
+              "unmeasured_share": unmeasured_share, "unmeasured_strata": unmeasured}
+    z = z_value(confidence)
+    if not measured:  # nothing measured: the interval is [0, 1]; the point estimate is the plain audit share
+        rate = float(np.sum(weights[audited] * wrong[audited]) / weights[audited].sum())
+        return {**common, "label_error_rate": rate, "label_error_rate_lower": 0.0, "label_error_rate_upper": 1.0,
+                "standard_error": None, "n_effective": 0.0, "lambda": 0.0, "per_stratum": {},
+                "method": f"not measured: no stratum has {min_stratum} audited rows (bounded as all wrong)"}
+    slope = _power_tuning(wrong, strata, measured, audited, risk, weights) if risk is not None else 0.0
     f = slope * risk if risk is not None else np.zeros(n_rows)
+    n_inside = int(inside.sum())
     estimate, variance, per_stratum = 0.0, 0.0, {}
-    for key in keys:
-        rows = groups == key
+    influence = np.zeros(n_rows)  # each audited row's term in the linearised estimate (for clusters across strata)
+    for key in measured:
+        rows = strata == key
         sample = rows & audited
-        share = rows.sum() / n_rows
+        share = rows.sum() / n_inside
         w = weights[sample]
         residual = wrong[sample] - f[sample]
         mean_residual = float(np.sum(w * residual) / w.sum())
         value = float(np.clip(f[rows].mean() + mean_residual, 0.0, 1.0))
         n_h = int(sample.sum())
         fpc = max(0.0, 1.0 - n_h / rows.sum())
-        spread = float(np.sum(w * w * (residual - mean_residual) ** 2) / w.sum() ** 2) * n_h / max(n_h - 1, 1)
-        var_h = max(spread, _variance_floor(wrong[sample], w)) * fpc
+        terms = w * (residual - mean_residual) / w.sum()
+        spread = max(_robust_spread(terms, np.arange(n_h)), _robust_spread(terms, clusters[sample]))
+        floor = _variance_floor(wrong[sample], w, kish_n(_cluster_sums(w, clusters[sample])))
+        var_h = max(spread, floor) * fpc
         estimate += share * value
         variance += share * share * var_h
-        name = "pooled small strata" if key == POOLED else (
-            stratum_names[key] if stratum_names is not None else str(key))
-        per_stratum[name] = {"rows": int(rows.sum()), "audited": n_h,
-                             "audited_error": float(np.sum(w * wrong[sample]) / w.sum()), "estimate": value}
+        influence[sample] = share * math.sqrt(fpc) * terms
+        per_stratum[name(key)] = {"rows": int(rows.sum()), "audited": n_h,
+                                  "audited_error": float(np.sum(w * wrong[sample]) / w.sum()), "estimate": value}
+    variance += _cross_stratum_covariance(influence[audited & inside], strata[audited & inside],
+                                          clusters[audited & inside])
     estimate = float(np.clip(estimate, 0.0, 1.0))
-    z = z_value(confidence)
-    n_kish = kish_n(weights[audited])
-    n_eff = float(_effective_n(estimate, variance, n_kish))
+    n_eff = float(_effective_n(estimate, variance, n_groups))
     lower, upper = wilson(estimate, n_eff, z)
+    kept = 1.0 - unmeasured_share  # an unmeasured stratum is bounded by 0 and 1: every row of it right or wrong
+    method = METHOD_MODEL_ASSISTED if risk is not None and slope > 0 else METHOD_STRATIFIED
     return {
-        **base,
+        **common,
         "label_error_rate": estimate,
-        "label_error_rate_lower": lower,
-        "label_error_rate_upper": upper,
+        "label_error_rate_lower": float(kept * lower),
+        "label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),
         "standard_error": math.sqrt(variance),
         "n_effective": n_eff,
-        "n_kish": n_kish,
         "lambda": slope,
-        "method": METHOD_MODEL_ASSISTED if risk is not None and slope > 0 else METHOD_STRATIFIED,
+        "method": method + (f"; {len(unmeasured)} unmeasured stratum/strata (fewer than {min_stratum} audited "
+                            "rows) bounded as all wrong" if unmeasured else ""),
         "per_stratum": per_stratum,
     }
 
 
-def _variance_floor(wrong: np.ndarray, weights: np.ndarray) -> float:
+def _cluster_sums(values: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """Sum of `values` per cluster (one entry per distinct cluster id)."""
+    codes = np.unique(clusters, return_inverse=True)[1].ravel()
+    return np.bincount(codes, weights=np.asarray(values, float))
+
+
+def _robust_spread(terms: np.ndarray, clusters: np.ndarray) -> float:
+    """Variance of a stratum's weighted mean from its audited rows' terms w_i (r_i - m) / sum w: the cluster-robust
+    (sandwich) form sum over clusters of (sum of the cluster's terms)^2, times G / (G - 1) for G clusters. With one
+    row per cluster it is the usual sum w^2 (r - m)^2 / (sum w)^2 * n / (n - 1); with every row there k times it is
+    what the rows once gave, not k times less. The caller takes the larger of the row and the cluster form, so
+    copies whose labels disagree (terms that cancel inside a cluster) never narrow the interval."""
+    totals = _cluster_sums(terms, clusters)
+    g = len(totals)
+    return float(np.sum(totals ** 2)) * g / max(g - 1, 1)
+
+
+def _cross_stratum_covariance(influence: np.ndarray, strata: np.ndarray, clusters: np.ndarray) -> float:
+    """Covariance the per-stratum variances leave out when copies of one text fall in different strata (the LLM
+    labelled them differently): for each cluster, the cross products of its per-stratum sums of influence.
+    0 when no cluster spans two strata; never negative (such copies earn no narrower interval)."""
+    pairs = np.unique(np.column_stack([clusters, strata]), axis=0)
+    if len(np.unique(pairs[:, 0])) == len(pairs):
+        return 0.0
+    per_pair = _cluster_sums(influence, np.unique(np.column_stack([clusters, strata]), axis=0,
+                                                  return_inverse=True)[1].ravel())
+    per_cluster = _cluster_sums(per_pair, pairs[:, 0])
+    return max(0.0, float(np.sum(per_cluster ** 2) - np.sum(per_pair ** 2)))
+
+
+def _variance_floor(wrong: np.ndarray, weights: np.ndarray, n: float | None = None) -> float:
     """Smallest credible variance of a stratum's mean residual. A near-perfect risk model leaves residuals that are
     almost all zero; an audit that happened to see none of its rare misses would report a variance of ~0. Such an
     audit cannot rule out misses at a rate of about 1/n, so the per-row residual variance is floored at 1/n, but
-    never above the plain audit proportion's own variance (with one pseudo-error and one pseudo-hit)."""
-    n = kish_n(weights)
+    never above the plain audit proportion's own variance (with one pseudo-error and one pseudo-hit). n: the Kish
+    size of the stratum's audited clusters (copies of one text count once); default the rows' Kish size."""
+    n = kish_n(weights) if n is None else n
     p = (float(np.sum(weights * wrong) / weights.sum()) * n + 1.0) / (n + 2.0)
     return min(1.0 / n, p * (1.0 - p)) / n
 
 
-def _collapse(strata: np.ndarray, audited: np.ndarray, min_stratum: int) -> np.ndarray:
-    """Strata with fewer than min_stratum audited rows join one pooled stratum (which joins the largest stratum
-    when it is itself too small)."""
-    groups = np.asarray(strata).astype(int).copy()
-    counts = {int(s): int((audited & (groups == s)).sum()) for s in np.unique(groups)}
-    small = [s for s, c in counts.items() if c < min_stratum]
-    if not small:
-        return groups
-    groups[np.isin(groups, small)] = POOLED
-    pooled = int((audited & (groups == POOLED)).sum())
-    large = {s: c for s, c in counts.items() if s not in small}
-    if pooled < min_stratum and large:
-        groups[groups == POOLED] = max(large, key=large.get)
-    return groups
-
-
 def _power_tuning(wrong, groups, keys, audited, risk, weights) -> float:
-    """Pooled within-stratum slope of `wrong` on `risk` over the audited rows, weighted like the variance."""
+    """Pooled within-stratum slope of `wrong` on `risk` over the audited rows of the strata `keys`, weighted like
+    the variance."""
     n_rows = len(wrong)
     cov = var = 0.0
     for key in keys:
@@ -219,13 +302,22 @@ def rows_needed(estimate: dict[str, Any], threshold: float) -> int | None:
     """About how many more audited rows would bring the upper bound to `threshold`, the point estimate unchanged.
 
     None when no number of rows can (the point estimate is at or above the threshold) or nothing was measured;
-    0 when the upper bound already certifies it. Never more than the rows not yet audited.
+    0 when the upper bound already certifies it. Never more than the rows not yet audited. Unmeasured strata add
+    the rows each still needs (`label_more`, in that stratum: see `unmeasured_strata`) to the plan.
     """
     rate, upper = estimate.get("label_error_rate"), estimate.get("label_error_rate_upper")
     if rate is None or upper is None or rate >= threshold:
         return None
     if upper <= threshold:
         return 0
+    shortfall = sum(int(s["label_more"]) for s in (estimate.get("unmeasured_strata") or {}).values())
+    if estimate.get("standard_error") is None:
+        return shortfall or None
+    return min(estimate["n_rows"] - estimate["n_audited"], shortfall + _planned_rows(estimate, rate, threshold))
+
+
+def _planned_rows(estimate: dict[str, Any], rate: float, threshold: float) -> int:
+    """More audited rows (spread like the audit so far) that bring Wilson's upper bound for `rate` to `threshold`."""
     n, n_rows = estimate["n_audited"], estimate["n_rows"]
     target_n_eff = _wilson_rows(rate, threshold, z_value(estimate["confidence_level"]))
     if rate <= 0.0:  # no spread to plan with: scale the Kish size
@@ -264,7 +356,7 @@ def weighted_share(hit: np.ndarray, weights: np.ndarray, confidence: float) -> d
 
 
 def systematic_share(wrong: np.ndarray, flagged: np.ndarray, *, weights: np.ndarray | None = None,
-                     confidence: float = 0.95) -> dict[str, Any]:
+                     confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
     """Of the audited rows whose LLM label is wrong, the share cleanlab does NOT flag (systematic errors that
     confident learning cannot see, because the text model learnt them), with its interval; plus the flags'
     recall and precision on the audit."""
@@ -284,6 +376,99 @@ def systematic_share(wrong: np.ndarray, flagged: np.ndarray, *, weights: np.ndar
         "cleanlab_precision_on_audit": precision["value"],
         "audited_flagged": precision["n"],
     }
+
+
+def representativeness(audited_values: np.ndarray, names: list[str], *, population_mean: np.ndarray,
+                       population_var: np.ndarray, n_rows: int, weights: np.ndarray | None = None,
+                       clusters: np.ndarray | None = None) -> dict[str, Any]:
+    """Does the audit look like a random sample of the whole set on audit-free figures?
+
+    audited_values: audited rows x figures (cleanlab's given-label probability, the text model's margin, the LLM's
+    entropy, label indicators, text length: nothing that reads a gold label); population_mean/_var: each figure's
+    mean and variance over all n_rows rows; weights: the audited rows' audit weights; clusters: their duplicate
+    groups (the copies of one text are one cluster: the cluster's weighted mean, weighted by its summed weight).
+
+    Test: for each figure, z = (weighted audited mean - whole-set mean) / SE, where SE is the design standard error
+    of the Hajek mean (the linearised variance sum_c W_c^2 (x_c - xbar)^2 / (sum W)^2 over audited clusters),
+    or, when larger, the whole set's variance over the audit's Kish size (known under the null, and not fooled by
+    an audit whose rows all look alike), times the finite-population correction 1 - n/N. Under a random (or
+    weighted random, weights = 1 / inclusion probability) audit z is about standard normal; a cherry-picked audit
+    (e.g. only rows the LLM got right) differs in cleanlab's given-label probability by a fixed amount, so |z| grows
+    with the square root of the audit size. The figures are tested together by Bonferroni's bound: the reported
+    `audit_representativeness_p` = min(1, k * smallest two-sided p), safe under any dependence between the k
+    figures (label indicators are collinear). A z-test was chosen over a standardised mean difference because
+    its false-block rate does not grow as audits shrink (an SMD bound that blocks a 300-row cherry-pick would block
+    many honest 50-row audits); the gate blocks under gate.min_audit_representativeness_p (0.001), and the seeded
+    simulation in tests/test_representativeness.py measures the false-block rate of honest audits.
+    None when no figure varies."""
+    values = np.asarray(audited_values, float)
+    n = values.shape[0]
+    weights = np.ones(n) if weights is None else np.asarray(weights, float)
+    clusters = np.arange(n) if clusters is None else np.asarray(clusters)
+    codes = np.unique(clusters, return_inverse=True)[1].ravel()
+    cluster_weight = np.bincount(codes, weights=weights)
+    n_clusters = len(cluster_weight)
+    kish = kish_n(cluster_weight)
+    fpc = max(0.0, 1.0 - n / max(n_rows, 1))
+    figures: dict[str, Any] = {}
+    p_values = []
+    for j, name in enumerate(names):
+        mean_all, var_all = float(population_mean[j]), float(population_var[j])
+        if not (np.isfinite(mean_all) and np.isfinite(var_all)) or var_all <= 1e-12 or n == 0:
+            continue
+        x = np.bincount(codes, weights=weights * values[:, j]) / cluster_weight  # cluster means
+        mean_audit = float(np.sum(cluster_weight * x) / cluster_weight.sum())
+        design = float(np.sum(cluster_weight ** 2 * (x - mean_audit) ** 2) / cluster_weight.sum() ** 2)
+        design *= n_clusters / max(n_clusters - 1, 1)
+        se = math.sqrt(max(design, var_all / kish) * fpc)
+        difference = mean_audit - mean_all
+        if se <= 1e-12:
+            z = 0.0 if abs(difference) <= 1e-9 else math.copysign(math.inf, difference)
+        else:
+            z = difference / se
+        p = float(2.0 * _normal_sf(abs(z)))
+        p_values.append(p)
+        figures[name] = {"audited_mean": mean_audit, "all_mean": mean_all,
+                         "smd": difference / math.sqrt(var_all), "z": z if math.isfinite(z) else None, "p": p}
+    if not figures:
+        return {"audit_representativeness_p": None, "audit_imbalance": {}, "audit_imbalance_worst": None}
+    worst = min(figures, key=lambda k: figures[k]["p"])
+    return {"audit_representativeness_p": float(min(1.0, len(p_values) * min(p_values))),
+            "audit_imbalance": figures, "audit_imbalance_worst": worst}
+
+
+def _normal_sf(z: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.sf(z))
+
+
+def rubber_stamp_flag_share(wrong: np.ndarray, flagged: np.ndarray, *, weights: np.ndarray | None = None,
+                            confidence: float = DEFAULT_CONFIDENCE) -> float | None:
+    """A rubber-stamp audit (gold label copied from llm_label) finds no wrong label, whatever the set is like. When
+    the audit found none, this is the lower confidence bound (Wilson, Kish size) of the weighted share of audited
+    rows that cleanlab flags as label issues: audited rows on which the audit-free evidence says "wrong" and the
+    audit, every time, says "right". 0.0 when the audit found at least one wrong label; None without flags.
+
+    Why a lower bound of the flagged share and not a plain test: an honest audit of a clean set also finds no error,
+    and cleanlab also flags rows of clean sets (its text model errs: gold labels of the demo data read as 0.28
+    noise, and the calibration sets the policy passes are flagged at up to 0.27). The gate blocks only when even
+    the lower bound exceeds gate.max_audit_rubber_stamp_flag_share (0.3, above every clean set measured), so
+    sampling noise of a small honest audit does not block, while a rubber stamp of a set cleanlab flags heavily
+    does. A rubber stamp of a set cleanlab cannot see into is not detectable from the audit itself: the defence
+    there is a blind audit (the LLM label hidden from the annotator)."""
+    wrong = np.asarray(wrong, float)
+    flagged = np.asarray(flagged)
+    if flagged.shape != wrong.shape:
+        return None
+    audited = ~np.isnan(wrong)
+    if not audited.any():
+        return None
+    if np.any(wrong[audited] == 1.0):
+        return 0.0
+    weights = np.ones(len(wrong)) if weights is None else np.asarray(weights, float)
+    share = weighted_share(flagged[audited].astype(float), weights[audited], confidence)
+    return share["lower"]
 
 
 def auc_interval(auc: float, n_pos: int, n_neg: int, confidence: float) -> tuple[float, float]:

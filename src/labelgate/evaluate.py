@@ -28,13 +28,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from labelgate.audit_reference import AUDIT_FIGURES
+from labelgate.audit_reference import AUDIT_FIGURES, GATED_FIGURES, GOLD_VERSION
 from labelgate.contract import TEXT
+from labelgate.curves import (
+    CurveParams,
+    EvaluateParams,
+    compare_at_equal_size,
+    curve_decline,
+    gap_to_reference,
+    plateau_flag,
+)
 from labelgate.errors import BadInputError
-from labelgate.learning_curve import CurveParams, curve_decline, gap_to_reference, plateau_flag
+from labelgate.train.inputs import DEFAULT_SUBSETS_DIR
 from labelgate.train.data import texts_fingerprint
 from labelgate.train.run import PROBS_FILE, RUN_FILE
-from labelgate.vocabulary import LABEL, model_prob_column
+from labelgate.vocabulary import LABEL, TABLE_SUFFIXES, model_prob_column
 
 SEED_DIR = re.compile(r"^seed_(-?\d+)$")
 
@@ -45,19 +53,6 @@ STABILITY_FIGURES = (
     "macro_f1_gap_to_reference", "plateau", "learning_curve_gain_last_doubling", "learning_curve_decline",
     *AUDIT_FIGURES,
 )
-
-
-@dataclass(frozen=True)
-class EvaluateParams:
-    """Evaluation settings (params.yaml section `evaluate`)."""
-
-    reference: str = "gold"  # the subset trained on gold labels; "" when there is none
-    png: bool = True  # also draw matplotlib PNGs next to the DVC plot tables
-
-    def __post_init__(self):
-        if not isinstance(self.reference, str):
-            raise ValueError("reference must be a subset name (a string), or empty for none")
-
 
 
 @dataclass
@@ -185,8 +180,6 @@ def evaluate_runs(
 ) -> dict[str, Any]:
     """The metrics JSON (see the module docstring) from test probabilities per subset and seed; `audit`: the
     audit reference JSON (labelgate.audit_reference), whose figures go to the subset it audited."""
-    from labelgate.audit_reference import attach_to_evaluation
-
     labels = tuple(labels)
     y_true = np.asarray([str(v) for v in y_true], dtype=object)
     outside = sorted(set(y_true.tolist()) - set(labels))
@@ -202,6 +195,38 @@ def evaluate_runs(
     metrics = _evaluate(probabilities, y_true, labels, reference or None, dict(curves or {}),
                         curve_params or CurveParams())
     return attach_to_evaluation(metrics, audit, curves)
+
+
+def attach_to_evaluation(metrics: dict[str, Any], audit: Mapping[str, Any] | None,
+                         curves: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Copy the audit figures into the audited subset's row of the evaluation metrics (in place; returned); the
+    other subsets get the same keys as null.
+
+    Adds `audit_curve_gap_at_equal_size` (audit gold curve minus the subset's own LLM-label curve at the largest
+    audit size both cover) and `audit_gold_minus_llm_full` (gold accuracy on the audited rows minus the subset's
+    full-data curve point) when the subset has a learning curve. Every figure is null when the audit was not
+    measured or is absent, so the gate says "not measured" instead of passing.
+    """
+    subset = (audit or {}).get("subset")
+    for row in metrics.get("subsets", {}).values():
+        row.update(dict.fromkeys(AUDIT_FIGURES))
+    figures = dict.fromkeys(AUDIT_FIGURES)
+    if audit and audit.get("measured"):
+        figures.update({name: audit.get(name) for name in GATED_FIGURES})
+        gold_curve = (audit.get("curves") or {}).get(GOLD_VERSION)
+        own = (curves or {}).get(subset)
+        if gold_curve and own and own.get("points"):
+            compared = compare_at_equal_size(own["points"], gold_curve["points"])
+            if compared:
+                figures["audit_curve_gap_at_equal_size"] = compared[-1]["gap"]
+            figures["audit_gold_minus_llm_full"] = (float(gold_curve["points"][-1]["accuracy"])
+                                                    - float(own["points"][-1]["accuracy"]))
+    if subset in metrics.get("subsets", {}):
+        metrics["subsets"][subset].update(figures)
+    metrics["audit_reference"] = {"subset": subset, "measured": bool(audit and audit.get("measured")),
+                                  "reason": (audit or {}).get("reason", "no audit reference given")}
+    return metrics
+
 
 
 def _evaluate(probabilities, y_true, labels, reference, curves, curve_params) -> dict[str, Any]:
@@ -329,11 +354,79 @@ def _draw_pngs(folder: Path, tables: Mapping[str, pd.DataFrame], labels: Sequenc
     return written
 
 
+def configured_subsets(params: dict[str, Any]) -> set[str] | None:
+    """The subsets the pipeline produces now: params filter.strategies plus the gold reference (evaluate.reference,
+    default gold). None when params.yaml does not list filter.strategies (nothing can be called stale then)."""
+    strategies = (params.get("filter") or {}).get("strategies") if isinstance(params, dict) else None
+    if not isinstance(strategies, (list, tuple)):
+        return None
+    reference = (params.get("evaluate") or {}).get("reference", "gold")
+    return {str(s) for s in strategies} | ({str(reference)} if reference else set())
+
+
+def stale_outputs(params: dict[str, Any], *, models: str | os.PathLike | None = None,
+                  curves: str | os.PathLike | None = None,
+                  subsets_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Outputs of subsets (or seeds) no longer configured, which DVC leaves behind when filter.strategies or
+    train.seeds shrink: run folders models/<subset>/seed_<k>/ (and the emptied subset folder), learning curves
+    <curves>/*.json of another subset, subset tables and summaries <subsets_dir>/<subset>.{parquet,json}. Only files
+    labelgate writes are named (a run folder holds run.json; a curve names its subset)."""
+    subsets = configured_subsets(params)
+    if subsets is None:
+        return []
+    seeds = (params.get("train") or {}).get("seeds")
+    seeds = {str(s) for s in seeds} if isinstance(seeds, (list, tuple)) else None
+    stale: list[Path] = []
+    if models is not None and Path(models).is_dir():
+        for folder in sorted(p for p in Path(models).iterdir() if p.is_dir() and not p.name.startswith(".")):
+            runs = [r for r in folder.iterdir() if r.is_dir() and r.name.startswith("seed_") and (r / RUN_FILE).exists()]
+            if not runs:
+                continue
+            if folder.name not in subsets:
+                stale.append(folder)
+            elif seeds is not None:
+                stale.extend(sorted(r for r in runs if r.name.removeprefix("seed_") not in seeds))
+    if curves is not None and Path(curves).is_dir():
+        for path in sorted(Path(curves).glob("*.json")):
+            try:
+                curve = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(curve, dict) and isinstance(curve.get("points"), list) and str(
+                    curve.get("subset") or path.stem) not in subsets:
+                stale.append(path)
+    if subsets_dir is not None and Path(subsets_dir).is_dir():
+        for path in sorted(Path(subsets_dir).iterdir()):
+            if path.is_file() and path.suffix in (*TABLE_SUFFIXES, ".json") and path.stem not in subsets:
+                stale.append(path)
+    return stale
+
+
+def remove_stale(paths: list[Path]) -> list[Path]:
+    """Delete what stale_outputs found (folders with their contents); return what was removed."""
+    import shutil
+
+    removed = []
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        else:
+            continue
+        removed.append(path)
+    return removed
+
+
 def main(*, params: dict[str, Any], models: str | os.PathLike, test: str | os.PathLike,
          curves: str | os.PathLike | None, audit: str | os.PathLike | None, out: str | os.PathLike,
          plots: str | os.PathLike, headline: str | os.PathLike | None = None) -> dict[str, Any]:
     """The evaluate stage on files: every run folder under `models` scored on the gold test set, with the curves
-    and the audit reference when present; the metrics JSON, its headline and the plot folder, all or nothing."""
+    and the audit reference when present; the metrics JSON, its headline and the plot folder, all or nothing.
+
+    First, the outputs of subsets and seeds no longer configured (params filter.strategies, evaluate.reference,
+    train.seeds; subsets.stale_outputs) are removed, so they never reach the evaluation, the gate or the report;
+    the returned metrics name them under `removed_stale` (not written to the file)."""
     from labelgate.config import section
     from labelgate.contract import read_test_table
     from labelgate.headline import evaluate_headline, headline_output
@@ -341,6 +434,7 @@ def main(*, params: dict[str, Any], models: str | os.PathLike, test: str | os.Pa
 
     evaluate_params = section(params, "evaluate", EvaluateParams)
     test_frame = read_test_table(test)
+    removed = remove_stale(stale_outputs(params, models=models, curves=curves, subsets_dir=DEFAULT_SUBSETS_DIR))
     runs = load_runs(models, test_frame)
     curve_data = load_curves(curves)
     truth = test_frame[LABEL].astype(str).tolist()
@@ -357,12 +451,15 @@ def main(*, params: dict[str, Any], models: str | os.PathLike, test: str | os.Pa
         write_plots(tmp, tables, labels=runs.labels, png=evaluate_params.png)
         for tmp_path, (_, data) in zip(tmps, outputs):
             write_json_to(tmp_path, data)
+    if removed:
+        metrics = {**metrics, "removed_stale": [str(p) for p in removed]}
     return metrics
 
 
 def describe(metrics: Mapping[str, Any]) -> list[str]:
     """One line per subset: accuracy, macro-F1, seed stability, gap to the reference and the plateau flag."""
-    lines = []
+    lines = [f"removed stale output (subset or seed no longer configured): {path}"
+             for path in metrics.get("removed_stale") or []]
     for name, m in metrics["subsets"].items():
         gap = m["accuracy_gap_to_reference"]
         alpha = m["krippendorff_alpha"]

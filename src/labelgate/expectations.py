@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cache
@@ -198,11 +199,13 @@ def run_suite_json(
         raise
     except Exception as exc:  # noqa: BLE001 - the stage boundary: GX's own failure becomes one named line
         raise StageError(f"{source}: Great Expectations failed ({_first_line(exc)})") from exc
-    # GX drops an expectation it cannot build without saying so: every expectation must come back with a result.
+    # GX drops an expectation it cannot build without saying so: every expectation must come back with a result,
+    # counted as a multiset (two expectations of one type on one column, e.g. a warning and a critical threshold,
+    # both run; one of them missing is caught).
     expected = [(e["type"], (e.get("kwargs") or {}).get("column")) for e in suite_json["expectations"]]
     returned = [(r.expectation_config.type, dict(r.expectation_config.kwargs).get("column")) for r in results]
-    if sorted(expected, key=str) != sorted(returned, key=str):
-        dropped = [e for e in expected if e not in returned] or expected
+    if Counter(expected) != Counter(returned):
+        dropped = list((Counter(expected) - Counter(returned)).elements()) or expected
         raise ConfigError(f"{source}: {len(expected)} expectation(s) in, {len(returned)} result(s) out; "
                           f"not evaluated: {dropped[0][0]} on '{dropped[0][1]}'")
     return [_outcome(item, parameters) for item in results]

@@ -1,4 +1,4 @@
-"""Stage 3, filter: mitigations as training subsets, the paper's entropy filter and consistency ensemble plus
+"""Stage `filter`: mitigations as training subsets, the paper's entropy filter and consistency ensemble plus
 cleanlab pruning.
 
 Strategies (each reads the per-example table written by `labelgate score`):
@@ -24,7 +24,8 @@ import pandas as pd
 from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT
 from labelgate.errors import EXIT_BLOCKED, BadInputError, LabelgateError
-from labelgate.vocabulary import STRATEGIES
+from labelgate.estimation import DEFAULT_CONFIDENCE
+from labelgate.vocabulary import STRATEGIES, SUBSET_FIGURES
 
 
 class FilterRefused(LabelgateError):
@@ -113,7 +114,7 @@ def _column(scores: pd.DataFrame, column: str, strategy: str, source: str) -> pd
 
 def filter_subset(
     scores: pd.DataFrame, strategy: str, params: FilterParams, labels: list[str], *, source: str = "scores",
-    noise_rate: float | None = None, confidence: float = 0.95,
+    noise_rate: float | None = None, confidence: float = DEFAULT_CONFIDENCE, loss_signal: dict | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return (training subset with id, text, label; its summary). Raises FilterRefused when a class starves.
 
@@ -122,7 +123,8 @@ def filter_subset(
     """
     mask = keep_mask(scores, strategy, params, source=source)
     kept = scores[mask]
-    summary = subset_summary(scores, mask, labels, strategy, noise_rate=noise_rate, confidence=confidence)
+    summary = subset_summary(scores, mask, labels, strategy, noise_rate=noise_rate, confidence=confidence,
+                             loss_signal=loss_signal)
     starved = {k: v for k, v in summary["kept_per_class"].items() if v < params.min_class_count}
     if starved:
         detail = ", ".join(f"{k}: {v}" for k, v in starved.items())
@@ -136,7 +138,7 @@ def filter_subset(
 
 def subset_summary(
     scores: pd.DataFrame, mask: np.ndarray, labels: list[str], strategy: str, *, noise_rate: float | None = None,
-    confidence: float = 0.95,
+    confidence: float = DEFAULT_CONFIDENCE, loss_signal: dict | None = None,
 ) -> dict[str, Any]:
     given = scores[LLM_LABEL]
     kept_counts = given[mask].value_counts().reindex(labels, fill_value=0)
@@ -157,20 +159,73 @@ def subset_summary(
         flagged = scores["cleanlab_is_label_issue"].to_numpy(bool)
         ratio = flagged[mask].mean() / flagged.mean() if flagged.any() else 0.0
         summary["estimated_remaining_noise_rate"] = float(min(1.0, noise_rate * ratio))
+    figures: dict[str, Any] = {"retained_fraction": summary["retained_fraction"]}
     if GOLD in scores.columns and scores[GOLD].notna().any():
         audited = scores[GOLD].notna().to_numpy()
         wrong = (scores[GOLD] != given).to_numpy()
         summary["audit_rows_kept"] = int((audited & mask).sum())
         summary["audit_error_rate_kept"] = float(wrong[audited & mask].mean()) if (audited & mask).any() else None
         summary["audit_error_rate_all"] = float(wrong[audited].mean())
-        summary.update(subset_error_estimate(scores, mask, labels, confidence=confidence))
+        estimate = subset_error_estimate(scores, mask, labels, confidence=confidence)
+        summary.update({key: estimate[key] for key in SUBSET_ESTIMATE_KEYS})
+        summary["label_error"] = estimate
+        figures.update({key: estimate[key] for key in SUBSET_ESTIMATE_KEYS if key != "method"})
+        figures.update(subset_audit_accuracy(~wrong[audited & mask], confidence))
+        figures.update(subset_accuracy_loss(scores, mask, estimate, loss_signal, confidence))
+    summary[SUBSET_FIGURES] = figures
     return summary
 
 
-def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], *, confidence: float = 0.95
-                          ) -> dict[str, Any]:
+SUBSET_ESTIMATE_KEYS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited", "method")
+
+
+def subset_accuracy_loss(scores: pd.DataFrame, mask: np.ndarray, estimate: dict[str, Any], loss_signal: dict | None,
+                         confidence: float) -> dict[str, Any]:
+    """The subset's expected accuracy loss (signals/accuracy_loss.py) from its own rows: its audited error rate and
+    the share of its audited errors the out-of-fold model reproduces (the score stage's per-row
+    accuracy_loss_learned_error), with the table's chance level and calibration (label_risk.json). None when the
+    table's accuracy_loss signal did not run."""
+    from labelgate.contract import AUDIT_WEIGHT
+    from labelgate.harm import LOSS
+    from labelgate.signals.accuracy_loss import LEARNED_ERROR, AccuracyLossParams, combine, learned_share
+
+    names = (LOSS, f"{LOSS}_lower", f"{LOSS}_upper")
+    calibration = (loss_signal or {}).get("calibration") if isinstance(loss_signal, dict) else None
+    if not isinstance(calibration, dict) or LEARNED_ERROR not in scores.columns:
+        return dict.fromkeys(names)
+    kept = scores[mask]
+    wrong = (kept[GOLD].notna() & (kept[GOLD] != kept[LLM_LABEL])).to_numpy()
+    weights = (kept[AUDIT_WEIGHT].to_numpy(float) if AUDIT_WEIGHT in kept.columns and kept[AUDIT_WEIGHT].notna().any()
+               else np.ones(len(kept)))
+    learned = learned_share(kept[LEARNED_ERROR].to_numpy(bool)[wrong], weights[wrong],
+                            loss_signal.get("errors_learned_chance"), confidence=confidence)
+    params = AccuracyLossParams(loss_rate_scale=calibration["rate_scale"],
+                                loss_learned_scale=calibration["learned_scale"],
+                                loss_calibration_sd=calibration["calibration_sd"])
+    result = combine(estimate, learned, params, confidence=confidence)
+    return {name: result.get(name) for name in names}
+
+
+def subset_audit_accuracy(correct: np.ndarray, confidence: float) -> dict[str, Any]:
+    """audit_accuracy and its Wilson lower bound on the subset's audited rows, as the audit signal computes them for
+    the whole table (None without audited rows in the subset)."""
+    if not len(correct):
+        return {"audit_accuracy": None, "audit_accuracy_lower": None}
+    from scipy.stats import binomtest
+
+    hits = int(np.sum(correct))
+    interval = binomtest(hits, len(correct)).proportion_ci(confidence_level=confidence, method="wilson")
+    return {"audit_accuracy": hits / len(correct), "audit_accuracy_lower": float(interval.low)}
+
+
+def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], *,
+                          confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
     """The kept rows' label_error_rate with its interval, from their audited rows: the same audit-first estimator
-    as the score stage (strata: LLM label; audit weights; the score stage's cross-fitted label_error_risk)."""
+    as the score stage (strata: LLM label; audit weights; the score stage's cross-fitted label_error_risk), with the
+    subset's rows as the population.
+
+    Unbiased for the subset because no filter rule reads gold_label (keep_mask uses audit-free scores only): the
+    audited rows a filter keeps are still a random sample of the rows it keeps, within each LLM-label stratum."""
     from labelgate.contract import AUDIT_WEIGHT
     from labelgate.estimation import estimate_error_rate
     from labelgate.signals.label_error import RISK_COLUMN
@@ -187,9 +242,17 @@ def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[s
     if AUDIT_WEIGHT in kept.columns and kept[AUDIT_WEIGHT].notna().any():
         weights = np.where(audited, kept[AUDIT_WEIGHT].to_numpy(float), 1.0)
     estimate = estimate_error_rate(wrong, strata, risk=risk, weights=weights, confidence=confidence,
-                                   stratum_names=None)
-    keys = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited", "method")
-    return {key: estimate.get(key) for key in keys}
+                                   stratum_names=list(labels))
+    # per LLM label: the subset's audited error (weighted), for the gate's advice (which classes to fix)
+    w = weights if weights is not None else np.ones(len(kept))
+    per_class = {}
+    for label in labels:
+        rows = audited & (kept[LLM_LABEL] == label).to_numpy()
+        if rows.any():
+            per_class[label] = {"audited": int(rows.sum()), "error": float(np.sum(w[rows] * wrong[rows]) /
+                                                                           np.sum(w[rows]))}
+    estimate["per_class_error"] = per_class
+    return estimate
 
 
 def main(scores: str | os.PathLike, strategy: str, out: str | os.PathLike, summary: str | os.PathLike, *,
@@ -199,15 +262,16 @@ def main(scores: str | os.PathLike, strategy: str, out: str | os.PathLike, summa
     `summary` (both or neither). label_risk.json's noise estimate is scaled per subset; its audit confidence
     level sets the subset's label_error_rate interval. Returns the summary."""
     from labelgate.config import base_labels, section
-    from labelgate.contract import read_table, resolve_labels
+    from labelgate.contract import canonical_labels, read_table, resolve_labels
     from labelgate.outputs import read_json, write_outputs
 
     frame = read_table(scores)
-    label_set = list(resolve_labels(base_labels(params), frame, option=labels))
+    label_set = list(canonical_labels(resolve_labels(base_labels(params), frame, option=labels)))
     risk = read_json(label_risk) if label_risk else {}
     noise_rate = risk.get("metrics", {}).get("estimated_noise_rate")
-    confidence = (risk.get("signals", {}).get("label_error") or {}).get("confidence_level") or 0.95
+    confidence = (risk.get("signals", {}).get("label_error") or {}).get("confidence_level") or DEFAULT_CONFIDENCE
     subset, result = filter_subset(frame, strategy, section(params, "filter", FilterParams), label_set,
-                                   source=str(scores), noise_rate=noise_rate, confidence=confidence)
+                                   source=str(scores), noise_rate=noise_rate, confidence=confidence,
+                                   loss_signal=(risk.get("signals") or {}).get("accuracy_loss"))
     write_outputs((out, subset), (summary, result))
     return result

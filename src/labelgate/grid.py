@@ -100,8 +100,6 @@ def gpu_count() -> int:
         return 0
 
 
-Runner = Callable[[list[str]], subprocess.CompletedProcess]
-
 
 def run_dvc(args: list[str], *, cwd: str | os.PathLike = ".") -> subprocess.CompletedProcess:
     done = subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)

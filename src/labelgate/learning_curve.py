@@ -23,55 +23,35 @@ number of steps instead, at about one full run's cost per fraction.
 Cost: the full-data point equals the `train` run with the same seed and settings, so it can be read from that run
 folder instead of retrained (`--full-run`).
 
-The gap to the reference and the plateau flag are computed here, for the curve JSON and for evaluate.json.
+The curve maths (gain, decline, gap to the reference, plateau flag) is in labelgate.curves, which `evaluate`
+shares.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from labelgate.config import check_range
-from labelgate.subsets import DEFAULT_SUBSETS_DIR
+from labelgate.curves import (
+    CurveParams,
+    EvaluateParams,
+    accuracy_and_macro_f1,
+    curve_decline,
+    gain_last_doubling,
+    gap_to_reference,
+    plateau_flag,
+)
 from labelgate.train.data import check_training_frame, encode_labels
+from labelgate.train.inputs import DEFAULT_SUBSETS_DIR
 from labelgate.train.loop import fine_tune, predict_proba
-from labelgate.train.run import TrainParams
+from labelgate.train.params import TrainParams
 from labelgate.vocabulary import LABEL, TEXT, model_prob_column
-
-DEFAULT_FRACTIONS = (0.125, 0.25, 0.5, 1.0)
-DEFAULT_PLATEAU_MIN_GAIN = 0.01  # accuracy gained over the last doubling below this: the curve is flat
-DEFAULT_PLATEAU_MIN_GAP = 0.03  # ... and it trails the reference by more than this: a premature plateau
-
-
-@dataclass(frozen=True)
-class CurveParams:
-    """Learning-curve settings (params.yaml section `learning_curve`)."""
-
-    fractions: tuple[float, ...] = DEFAULT_FRACTIONS  # growing shares of the subset, nested; the last should be 1
-    seed: int = 0  # one seed per curve; the seed of a `train` run so its full-data point can be reused
-    plateau_min_gain: float = DEFAULT_PLATEAU_MIN_GAIN
-    plateau_min_gap: float = DEFAULT_PLATEAU_MIN_GAP
-    equal_steps: bool = False  # train each fraction for as many steps as the full data (costs ~1 full run each)
-
-    def __post_init__(self):
-        fractions = tuple(float(f) for f in (self.fractions or ()))
-        object.__setattr__(self, "fractions", fractions)
-        if len(fractions) < 2:
-            raise ValueError("fractions needs at least two points (a doubling)")
-        for f in fractions:
-            check_range("fractions", f, 1e-6, 1.0)
-        if list(fractions) != sorted(set(fractions)):
-            raise ValueError(f"fractions must be strictly increasing, got {list(fractions)}")
-        check_range("plateau_min_gain", self.plateau_min_gain, -1.0, 1.0)
-        check_range("plateau_min_gap", self.plateau_min_gap, 0.0, 1.0)
-
 
 def nested_fractions(labels: Sequence[str], fractions: Sequence[float], *, seed: int) -> dict[float, np.ndarray]:
     """Row indices per fraction: class-stratified, nested (each set holds the smaller ones), in table order.
@@ -90,54 +70,6 @@ def nested_fractions(labels: Sequence[str], fractions: Sequence[float], *, seed:
         picked = [order[:max(1, round(fraction * len(order)))] for order in orders.values()]
         out[fraction] = np.sort(np.concatenate(picked))
     return out
-
-
-def accuracy_and_macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> tuple[float, float]:
-    from sklearn.metrics import f1_score
-
-    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
-    accuracy = float((y_true == y_pred).mean()) if len(y_true) else float("nan")
-    macro = float(f1_score(y_true, y_pred, labels=list(labels), average="macro", zero_division=0))
-    return accuracy, macro
-
-
-def gain_last_doubling(points: Sequence[Mapping[str, Any]], key: str = "accuracy") -> float | None:
-    """`key` at the last point minus at the point nearest half its fraction (within half a doubling), else None."""
-    if len(points) < 2:
-        return None
-    last = points[-1]
-    target = math.log2(last["fraction"] / 2)
-    earlier = points[:-1]
-    best = min(earlier, key=lambda p: abs(math.log2(p["fraction"]) - target))
-    if abs(math.log2(best["fraction"]) - target) > 0.5:
-        return None
-    return float(last[key] - best[key])
-
-
-def curve_decline(points: Sequence[Mapping[str, Any]], key: str = "accuracy") -> float | None:
-    """Best `key` at a smaller size minus `key` at the full size (the last point): > 0 when the curve falls as
-    data grows; None with fewer than two points."""
-    if len(points) < 2:
-        return None
-    return float(max(float(p[key]) for p in points[:-1]) - float(points[-1][key]))
-
-
-def gap_to_reference(final: float | None, *, subset: str, reference: str | None,
-                     reference_accuracy: float | None) -> float | None:
-    """The reference's accuracy minus this subset's final accuracy (positive: worse than gold); 0 for the reference
-    itself; None without a reference accuracy."""
-    if reference and subset == reference:
-        return 0.0
-    if reference_accuracy is not None and final is not None:
-        return float(reference_accuracy - final)
-    return None
-
-
-def plateau_flag(gain: float | None, gap: float | None, *, min_gain: float, min_gap: float) -> bool | None:
-    """True: flat over the last doubling while trailing the reference; None when either figure is unknown."""
-    if gain is None or gap is None:
-        return None
-    return bool(gain < min_gain and gap > min_gap)
 
 
 def learning_curve(
@@ -268,9 +200,8 @@ def main(subset: str, out: str | os.PathLike, *, params: dict[str, Any], test: s
     """The learning-curve stage on files: reuse the matching `full_run` for the full-data point (else retrain, with
     a line to `warn`), take the gap from the reference's curve JSON when it exists, write the curve JSON to `out`."""
     from labelgate.config import section
-    from labelgate.evaluate import EvaluateParams
     from labelgate.outputs import read_json, write_json
-    from labelgate.subsets import training_inputs
+    from labelgate.train.inputs import training_inputs
 
     inputs = training_inputs(subset, params, subsets_dir=subsets_dir, table=table, test=test)
     train_params = section(params, "train", TrainParams)

@@ -2,15 +2,24 @@
 
 Every output goes to a temporary file in the destination folder and is renamed into place, so a crash or a bad
 input never leaves a partial or corrupted file behind (rename is atomic on POSIX within one filesystem).
+
+Temporary files are named recognisably, `.<name>.labelgate-tmp-<pid>-<random>.tmp` beside the output `<name>`. A
+run killed outright (SIGKILL, out of memory) cannot remove its own; the next run writing the same output removes
+those older than its own start whose process is gone (`clean_stale_temporaries`). A full disk while writing is a
+one-line error naming the output (exit 2), and nothing lands.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import glob
 import json
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +27,58 @@ import pandas as pd
 
 from labelgate.errors import BadInputError
 from labelgate.vocabulary import CSV, PARQUET, TABLE_SUFFIXES
+
+TEMP_TAG = "labelgate-tmp"
+_STARTED = time.time()  # this process's start, near enough: the CLI imports this module before writing anything
+_TEMP_PID = re.compile(rf"\.{TEMP_TAG}-(\d+)-")
+#: Write errors that mean the destination cannot take the output (a full disk, a quota, a read-only filesystem).
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def temp_prefix(path: str | os.PathLike) -> str:
+    """The name prefix of this process's temporary files for output `path` (in its folder)."""
+    return f".{Path(path).name}.{TEMP_TAG}-{os.getpid()}-"
+
+
+def clean_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Remove temporary files and folders left beside output `path` by an earlier run that was killed: older than
+    this process and made by a process that no longer runs. Returns what was removed."""
+    path = Path(path)
+    removed = []
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.{TEMP_TAG}-*"))
+    except OSError:
+        return removed
+    for candidate in candidates:
+        match = _TEMP_PID.search(candidate.name[len(path.name) + 1:])
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        try:
+            if pid == os.getpid() or _alive(pid) or candidate.lstat().st_mtime >= _STARTED:
+                continue
+            if candidate.is_dir() and not candidate.is_symlink():
+                shutil.rmtree(candidate)
+            else:
+                candidate.unlink()
+        except OSError:
+            continue
+        removed.append(candidate)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _full_disk(exc: OSError) -> bool:
+    return exc.errno in _FULL or "No space left on device" in str(exc)
 
 
 
@@ -39,16 +100,24 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[tuple[Path, ...]]:
         for path in paths:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                clean_stale_temporaries(path)
+                fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
             except OSError as exc:
                 raise BadInputError(path, f"cannot write here ({exc.strerror or exc})") from None
             os.close(fd)
             tmp_paths.append(Path(tmp))
-        yield tuple(tmp_paths)
-        for tmp_path in tmp_paths:
-            os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual mode
-        for tmp_path, path in zip(tmp_paths, paths):
-            os.replace(tmp_path, path)
+        try:
+            yield tuple(tmp_paths)
+            for tmp_path in tmp_paths:
+                os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual mode
+            for tmp_path, path in zip(tmp_paths, paths):
+                os.replace(tmp_path, path)
+        except OSError as exc:
+            if not _full_disk(exc):
+                raise
+            where = next((path for tmp, path in zip(tmp_paths, paths) if exc.filename and Path(exc.filename) == tmp),
+                         paths[0] if paths else Path("."))
+            raise BadInputError(where, f"cannot write here ({exc.strerror or exc}); nothing was written") from None
     finally:
         for tmp_path in tmp_paths:
             if tmp_path.exists():
@@ -57,19 +126,47 @@ def atomic_paths(*paths: str | os.PathLike) -> Iterator[tuple[Path, ...]]:
 
 def refuse_overwriting_inputs(inputs: dict[str, str | os.PathLike | None],
                               outputs: dict[str, str | os.PathLike | None]) -> None:
-    """Refuse (exit 2) an output path that is also an input, or two outputs on one path: nothing is read or
-    written afterwards, so no input is ever overwritten by its own command."""
+    """Refuse (exit 2) an output path that is also an input, two outputs on one path, or an output inside an input
+    folder (a report written among the subset summaries it reads) or over one (a folder output around an input):
+    nothing is read or written afterwards, so no input is ever overwritten by its own command."""
     seen: dict[Path, str] = {}
+    folders: dict[Path, str] = {}
     for name, path in inputs.items():
         if path is not None:
             seen.setdefault(_identity(path), name)
+            if Path(path).is_dir():
+                folders.setdefault(_identity(path), name)
+    given = dict(seen)
     for name, path in outputs.items():
         if path is None:
             continue
-        other = seen.get(_identity(path))
+        here = _identity(path)
+        other = seen.get(here)
         if other is not None:
             raise BadInputError(path, f"{name} is the same file as {other}; write to another path")
-        seen[_identity(path)] = name
+        inside = next((folder_name for folder, folder_name in folders.items() if here.is_relative_to(folder)), None)
+        if inside is not None:
+            raise BadInputError(path, f"{name} lies inside {inside}, a folder this command reads; write elsewhere")
+        around = next((input_name for known, input_name in given.items() if known.is_relative_to(here)), None)
+        if around is not None:
+            raise BadInputError(path, f"{name} is a folder holding {around}; write elsewhere")
+        seen[here] = name
+    for path in outputs.values():  # every destination writable before any output is written
+        if path is not None and (problem := _unwritable(path)) is not None:
+            raise BadInputError(path, f"cannot write here ({problem})")
+
+
+def _unwritable(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be written (its nearest existing folder is a file or not writable), else None. Creates
+    nothing; a full disk shows only when writing."""
+    folder = Path(path).absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return os.strerror(errno.ENOTDIR)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return os.strerror(errno.EACCES)
+    return None
 
 
 def _identity(path: str | os.PathLike) -> Path:
@@ -81,7 +178,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary folder next to `path`; it replaces `path` as a whole only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    clean_stale_temporaries(path)
+    tmp_path = Path(tempfile.mkdtemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
         yield tmp_path
         os.chmod(tmp_path, 0o777 & ~_umask())  # mkdtemp creates 0700; outputs get the usual mode
@@ -163,7 +261,7 @@ def write_table_to(tmp: Path, frame: pd.DataFrame, *, like: str | os.PathLike,
     elif suffix == PARQUET:
         frame.to_parquet(tmp, index=False)
     else:
-        frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        frame.to_json(tmp, orient="records", lines=True, force_ascii=False, double_precision=15)  # pandas: 10
 
 
 def read_table_metadata(path: str | os.PathLike, key: str) -> str | None:

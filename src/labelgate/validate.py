@@ -1,4 +1,4 @@
-"""Stage 1, validate: check a label table against the data contract with the `label_contract` GX suite.
+"""Stage `validate`: check a label table against the data contract with the `label_contract` GX suite.
 
 The header-level checks (required columns, probability columns matching the label set, numeric probabilities)
 run in Python because the suite's columns must exist before GX can look at them. Row-level checks run in GX on
@@ -24,6 +24,7 @@ from labelgate import contract
 from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LLM_LABEL, LLM_PROB_PREFIX, TEXT, LabelTable
 from labelgate.errors import BadInputError
+from labelgate.vocabulary import AUDIT_INCLUSION, AUDIT_WAVE
 from labelgate.expectations import (
     DEFAULT_EXPECTATIONS_DIR,
     ROW_COLUMN,
@@ -171,6 +172,9 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
         frame[column] = numeric.astype(float)
     if contract.AUDIT_WEIGHT in frame.columns:
         frame[contract.AUDIT_WEIGHT] = _audit_weights(path, frame)
+    for column, valid, rule in _AUDIT_DESIGN_COLUMNS:
+        if column in frame.columns:
+            frame[column] = _audit_design(path, frame, column, valid, rule)
     for column in [LLM_LABEL, GOLD, *contract.annotator_columns(frame)]:
         if column in frame.columns:
             frame[column] = frame[column].map(lambda v: v.strip() if isinstance(v, str) else v)
@@ -180,6 +184,26 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
         frame[ID] = frame[ID].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     frame.insert(0, ROW_COLUMN, np.arange(row_offset + 1, row_offset + len(frame) + 1))
     return frame
+
+
+#: The audit design `labelgate audit merge` records (audit.py): column, valid values, and the rule in words.
+_AUDIT_DESIGN_COLUMNS = (
+    (AUDIT_WAVE, lambda v: (v >= 0) & (v == np.round(v)), "an audit wave: 0, 1, 2, ..."),
+    (AUDIT_INCLUSION, lambda v: (v > 0) & (v <= 1), "an inclusion probability in (0, 1]"),
+)
+
+
+def _audit_design(path, frame: pd.DataFrame, column: str, valid, rule: str) -> pd.Series:
+    """audit_wave / audit_inclusion as floats (NaN off the audit); anything else is a bad input."""
+    raw = frame[column]
+    numeric = pd.to_numeric(raw.map(lambda v: None if isinstance(v, (bool, np.bool_)) and v is not None else v),
+                            errors="coerce").astype(float)
+    values = numeric.to_numpy()
+    bad = raw.notna().to_numpy() & ~(np.isfinite(values) & valid(np.nan_to_num(values, nan=-1.0)))
+    if bad.any():
+        raise BadInputError(path, f"expected {rule}, found {raw[bad].iloc[0]!r}",
+                            rows=(np.flatnonzero(bad) + 1).tolist(), column=column)
+    return numeric
 
 
 def _audit_weights(path, frame: pd.DataFrame) -> pd.Series:

@@ -31,11 +31,12 @@ BANNER = {PASS: "PASSED", WARN: "WARN", BLOCK: "BLOCKED", None: "NO VERDICT"}
 
 
 def verdict_status(verdict: Mapping[str, Any] | None) -> str | None:
-    """pass | warn | block, or None without a verdict. Anything unrecognised counts as blocked (fail closed)."""
+    """pass | warn | block, or None without a verdict. Anything unrecognised counts as blocked (fail closed): a
+    status other than pass/warn, or a `blocked` that is anything but false (absent counts as false)."""
     if verdict is None:
         return None
     status = verdict.get("status")
-    if verdict.get("blocked") or status not in (PASS, WARN):
+    if verdict.get("blocked", False) is not False or status not in (PASS, WARN):
         return BLOCK
     return status
 
@@ -103,13 +104,24 @@ def print_verdict(verdict) -> None:
     for row in rows:
         table.add_row(*row[:-1], f"[{_STYLE.get(row[-1], '')}]{row[-1]}[/]")
     console.print(f"[bold]labelgate verdict: {verdict.status.upper()}[/] ({verdict.reason})")
+    from rich.markup import escape
+
+    for line in blocking_list(verdict):
+        console.print(f"[bold red]blocked by[/]: {escape(line)}", overflow="fold")
     if rows:
         console.print(table)
     for note in notes:
         console.print(f"- {note}", overflow="fold")
-    if getattr(verdict, "label_error", None):
+    if getattr(verdict, "accuracy_loss", None):
         from rich.markup import escape
 
+        loss = verdict.accuracy_loss
+        console.print(f"[bold]accuracy loss: {escape(loss['text'])}[/] ({escape(str(loss['accuracy_loss_source']))}); "
+                      f"limit {100 * loss['max_accuracy_loss']:g} points on the upper bound: {loss['status']}",
+                      overflow="fold")
+        for step in loss["next_steps"]:
+            console.print(f"  next: {escape(step)}", overflow="fold")
+    if getattr(verdict, "label_error", None):
         from labelgate.estimation import estimate_text
 
         estimate = verdict.label_error
@@ -120,9 +132,26 @@ def print_verdict(verdict) -> None:
     console.print(f"[bold]{BANNER[BLOCK] if verdict.blocked else BANNER[PASS]}[/]: {verdict.reason}")
 
 
+def blocking_list(verdict) -> list[str]:
+    """The verdict's blockers, one line each (`blocking` in the verdict JSON; a Verdict object or its dict). An
+    older verdict without the list, blocked, gives its reason as the one line."""
+    get = verdict.get if isinstance(verdict, Mapping) else (lambda key, default=None: getattr(verdict, key, default))
+    lines = get("blocking") or []
+    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        lines = []
+    if not lines and verdict_status(verdict if isinstance(verdict, Mapping) else
+                                     {"status": get("status"), "blocked": get("blocked")}) == BLOCK:
+        lines = [str(get("reason") or "no reason given")]
+    return lines
+
+
+#: What `labelgate enforce` prints last when it blocks (DVC's "failed to reproduce 'enforce'" error follows it).
+ENFORCE_BLOCKED = "labelgate: BLOCKED - see {report}"
+
+
 def enforce(paths: Iterable[str | os.PathLike], say: Callable[[str], None] = print) -> bool:
-    """Read verdict files, `say` one line per file; True when any is blocked. An unreadable file is bad input
-    (exit 2); a file that is not a recognised verdict counts as blocked (fail closed)."""
+    """Read verdict files, `say` one line per file and one per blocker; True when any is blocked. An unreadable
+    file is bad input (exit 2); a file that is not a recognised verdict counts as blocked (fail closed)."""
     import json
     from pathlib import Path
 
@@ -140,4 +169,7 @@ def enforce(paths: Iterable[str | os.PathLike], say: Callable[[str], None] = pri
         blocked = blocked or status == BLOCK
         reason = verdict.get("reason", "") if isinstance(verdict, dict) else "not a verdict"
         say(f"{path}: {BANNER[status]} ({reason or 'no reason given'})")
+        if status == BLOCK and isinstance(verdict, dict):
+            for line in blocking_list(verdict):
+                say(f"  blocked by: {line}")
     return blocked

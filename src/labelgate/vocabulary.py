@@ -12,7 +12,9 @@ TEXT = "text"
 LLM_LABEL = "llm_label"
 ID = "id"
 GOLD = "gold_label"
-AUDIT_WEIGHT = "audit_weight"
+AUDIT_WEIGHT = "audit_weight"  # on audited rows: the row's weight in the audit estimate (audit.py derives it)
+AUDIT_WAVE = "audit_wave"  # on rows an audit drew: its wave (1, 2, ...; 0: audited before any recorded design)
+AUDIT_INCLUSION = "audit_inclusion"  # on rows an audit drew: inclusion probability in its wave (given earlier ones)
 LLM_PROB_PREFIX = "llm_prob_"  # llm_prob_<label>: the LLM's probability of each class
 ANNOTATOR_PREFIX = "annotator_"
 
@@ -39,9 +41,8 @@ CSV, PARQUET, JSONL = ".csv", ".parquet", ".jsonl"
 TABLE_SUFFIXES = (CSV, PARQUET, JSONL)
 JSONL_SUFFIXES = (JSONL, ".ndjson")
 
-# Filter strategies (filter.py), in the order the report lists them; the gold reference subset is `gold`.
+# Filter strategies (filter.py), in the order the report lists them.
 STRATEGIES = ("raw", "entropy", "cleanlab", "consensus", "combined")
-REFERENCE_SUBSET = "gold"
 
 # Severity of an expectation (from its GX severity) and status of a verdict: a verdict is as bad as its worst
 # failed expectation, so the two share their names.
@@ -54,7 +55,6 @@ VERDICT_STATUSES = (PASS, WARN, BLOCK)
 FAILED = "fail"
 SKIPPED = "skipped"  # its figure was not measured and the gate may go on without it
 ERRORED = "error"  # it could not be evaluated: blocks
-OUTCOME_STATUSES = (PASS, FAILED, SKIPPED, ERRORED)
 
 # The verdict's counts, keyed as in metrics/gate.json `counts`.
 COUNT_FAILED_BLOCK = "failed_block"
@@ -62,3 +62,10 @@ COUNT_FAILED_WARN = "failed_warn"
 COUNT_PASSED = "passed"
 COUNT_SKIPPED = "skipped"
 COUNT_ERRORS = "errors"
+
+# The gold audit's label-error figure the gate checks (signals/label_error.py's upper bound): the gate's evidence
+# rule, its "audit too small" advice and the report's blocker sections key on it.
+AUDIT_EVIDENCE = "label_error_rate_upper"
+# The key of a filter subset's summary (data/subsets/<strategy>.json) that holds its label-level figures, named as
+# in label_risk.json `metrics`: the gate reads them in place of the whole table's when gate.subset is that subset.
+SUBSET_FIGURES = "metrics"

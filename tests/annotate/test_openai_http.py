@@ -21,6 +21,7 @@ from annotate_helpers import KEY
 from fake_openai import TOP, FakeOpenAI, softmax3
 
 from labelgate.annotate import AnnotateParams, AnnotationCache, AnnotationError, annotate_texts
+from labelgate.annotate import openai_http
 from labelgate.annotate.openai_http import OpenAIBackend, _retry_after, label_logprobs
 
 LABELS = ("negative", "neutral", "positive")
@@ -140,12 +141,13 @@ class TestReplyShapes:
 
 
 class TestTransientFailures:
-    def test_429_retry_after_seconds_is_honoured(self, server, tmp_path):
+    def test_429_retry_after_seconds_is_honoured(self, server, tmp_path, monkeypatch):
+        waits = []  # the backend's waits, read instead of timed (backoff_s is 0: without Retry-After it waits 0 s)
+        monkeypatch.setattr(openai_http, "_pause", lambda seconds, stop: waits.append(seconds))
         server.failures.append(429)
-        server.retry_after = "1"
-        start = time.perf_counter()
+        server.retry_after = "7"
         out, _ = annotate_texts([POSITIVE], LABELS, params(server, tmp_path))
-        assert time.perf_counter() - start >= 0.95 and server.count() == 2
+        assert waits == [7.0] and server.count() == 2
         assert out["llm_label"].tolist() == ["positive"]
 
     def test_retry_after_http_date_and_bounds(self):
@@ -159,14 +161,13 @@ class TestTransientFailures:
         assert server.count() == 4 and out["llm_label"].tolist() == ["positive"]
 
     def test_timeout_is_retried(self, server, tmp_path):
-        server.delays.append(2.0)
-        start = time.perf_counter()
-        out, _ = annotate_texts([POSITIVE], LABELS, params(server, tmp_path, timeout_s=0.3))
+        server.delays.append(60.0)  # the first request is held until the server exits (or 60 s)
+        out, _ = annotate_texts([POSITIVE], LABELS, params(server, tmp_path, timeout_s=1.0))
         assert server.count() == 2 and out["llm_label"].tolist() == ["positive"]
-        assert time.perf_counter() - start < 1.9  # the timed-out request was not waited for
+        assert server.in_flight == 1  # the first request is still held: the client gave up on it, not waited
 
     def test_timeouts_exhaust_the_retries(self, server, tmp_path):
-        server.delays.extend([1.0, 1.0])
+        server.delays.extend([60.0, 60.0])  # both held until the server exits: each attempt times out
         with pytest.raises(AnnotationError, match=r"after 2 attempts \(.*timed out"):
             annotate_texts([POSITIVE], LABELS, params(server, tmp_path, timeout_s=0.2, max_retries=1))
 
@@ -181,6 +182,7 @@ annotate_texts(texts, ("negative", "neutral", "positive"), params)
 """
 
 
+@pytest.mark.slow  # starts a Python process and kills it mid-run
 def test_killed_mid_run_resumes_from_the_cache(tmp_path):
     texts = [f"text {i} about nothing" if i % 3 else f"I love text {i}" for i in range(40)]
     with FakeOpenAI(delay_s=0.05) as server:
@@ -286,15 +288,22 @@ class TestOpenAIBackend:
             assert all(r["headers"].get("Authorization") == f"Bearer {KEY}" for r in followed)
 
     def test_credentials_in_base_url_stay_out_of_the_cache(self, tmp_path):
-        params = AnnotateParams(backend="openai", model="m", base_url="https://user:s3cret@example.org/v1?key=abc",
+        params = AnnotateParams(backend="openai", model="m", base_url="https://example.org/v1?key=s3cret",
                                 api_key_env="LABELGATE_TEST_KEY", cache_dir=str(tmp_path / "cache"))
         backend = OpenAIBackend(params)
-        assert "s3cret" not in backend.identity and "user" not in backend.identity and "abc" not in backend.identity
-        assert "example.org/v1" in backend.identity
+        assert "s3cret" not in backend.identity and "key" not in backend.identity
+        assert "example.org/v1" in backend.identity and "s3cret" not in repr(backend)
         cache = AnnotationCache(tmp_path / "cache", backend.identity)
         cache.put_many([(cache.key(["a"], "p"), {"logprobs": {"a": -0.1}, "floor": None})])
         names = " ".join(p.name for p in (tmp_path / "cache").rglob("*"))
-        assert "s3cret" not in names and "user" not in names
+        assert "s3cret" not in names
+
+    def test_user_and_password_in_base_url_are_refused_unprinted(self):
+        """urllib cannot send them (it reads 'user:pass@host' as a host with a port) and its error would print the
+        password: refused before anything runs, the URL shown with *** in their place."""
+        with pytest.raises(ValueError, match=r"https://\*\*\*@example.org/v1.*must not hold a user name") as err:
+            AnnotateParams(backend="openai", model="m", base_url="https://user:s3cret@example.org/v1")
+        assert "s3cret" not in str(err.value) and "user" not in str(err.value).split("must")[0]
 
     def test_retries_500_and_429_then_succeeds(self, server, tmp_path):
         server.failures.extend([500, 429])

@@ -170,6 +170,7 @@ def folder(repo):
         shutil.rmtree(path, ignore_errors=True)
 
 
+@pytest.mark.slow  # a dozen whole `check` runs (about half a minute); make test runs it
 @FUZZ
 @given(table=label_tables())
 def test_check_never_crashes_and_never_passes_what_it_could_not_measure(cli, folder, table):

@@ -21,7 +21,7 @@ from labelgate.report.html import build_html, content_security_policy
 from labelgate.report.inputs import observed_text
 from report_case import EVIL, N_PLOTS, evaluation, failed, invoke, tags, text, worst
 
-SECTION_IDS = ("verdict", "label-error", "label-set", "entropy", "noise-matrix", "seeds", "learning-curves", "subsets")
+SECTION_IDS = ("verdict", "blockers", "label-error", "label-set", "entropy", "noise-matrix", "seeds", "learning-curves", "subsets")
 
 
 class TestGateReport:
@@ -35,7 +35,16 @@ class TestGateReport:
         for anchor in SECTION_IDS:
             assert f'<section id="{anchor}">' in page
         assert 'class="missing"' not in page
-        assert page.count("<img ") == N_PLOTS
+        blockers = page[page.index('<section id="blockers">'):page.index('<section id="label-error">')]
+        assert page.count("<img ") - blockers.count("<img ") == N_PLOTS
+        assert blockers.count("<img ") >= 1  # the audit gap's learning curves
+
+    def test_blockers_section_has_the_numbers_behind_each(self, page, verdict):
+        blockers = text(page[page.index('<section id="blockers">'):page.index('<section id="label-error">')])
+        for line in verdict["blocking"]:
+            assert line in blockers
+        assert "Subset raw: test scores per seed" in blockers and "0.660" in blockers  # accuracy_std's seeds
+        assert "Audited error per LLM label" in blockers
 
     def test_verdict_table_explains_each_failure(self, page, verdict):
         table = page[page.index('<section id="verdict">'):page.index('<section id="label-error">')]
@@ -126,10 +135,11 @@ class TestGateReport:
         result = invoke("gate", "--evaluation", tmp_path / "evaluate.json", "--out", tmp_path / "gate.json",
                         "--params", run / "params.yaml", "--expectations", run / "expectations",
                         "--report-dir", tmp_path / "reports", "--subsets", run / "subsets", "--curves", run / "curves")
-        assert result.exit_code == 1
+        assert result.exit_code == 2  # bad input, one line naming the file and key (issue 19)
         page = (tmp_path / "reports" / "report.html").read_text(encoding="utf-8")
         banner = text(re.search(r'<header id="verdict-banner".*?</header>', page, flags=re.S).group(0))
-        assert 'data-status="block"' in page and "BLOCKED gate error: KeyError" in banner
+        assert 'data-status="block"' in page and "BLOCKED gate error: BadInputError" in banner
+        assert "has no evaluation of 'raw'" in banner
         assert "BLOCKED" in (tmp_path / "reports" / "summary.md").read_text(encoding="utf-8")
 
 
@@ -157,16 +167,20 @@ def _headless(browser: str, profile: Path, *args: str, url: str) -> str:
     return result.stdout
 
 
+@pytest.mark.slow  # starts a headless browser
 class TestBrowser:
     def test_rendered_dom_explains_the_verdict(self, browser, run, verdict, tmp_path):
         report = run / "reports" / "report.html"
         dom = _headless(browser, tmp_path / "profile", "--dump-dom", url=report.as_uri())
         body = re.search(r"<body([^>]*)>", dom).group(1)
         assert 'data-images-decoded="true"' in body, body  # every <img> has naturalWidth > 0
-        assert f'data-image-count="{N_PLOTS}"' in body and f'data-images-ok="{N_PLOTS}"' in body
+        page = report.read_text(encoding="utf-8")
+        images = page.count("<img ")  # the sections' plots and the blockers section's curves
+        assert images > N_PLOTS
+        assert f'data-image-count="{images}"' in body and f'data-images-ok="{images}"' in body
         assert re.findall(r"<img\b[^>]*>", dom) and all(
             'src="data:image/png;base64,' in tag for tag in re.findall(r"<img\b[^>]*>", dom))
-        assert len(re.findall(r"<img\b", dom)) == N_PLOTS  # the label named <img ...> stayed text
+        assert len(re.findall(r"<img\b", dom)) == images  # the label named <img ...> stayed text
         banner = re.search(r'<header id="verdict-banner"[^>]*data-status="block"[^>]*>(.*?)</header>', dom, re.S)
         assert banner and text(banner.group(1)).startswith(f"labelgate verdict BLOCKED {verdict['reason']}")
         rows = [text(r) for r in re.findall(r'<tr class="row-(?:fail|error)[^"]*">(.*?)</tr>', dom, flags=re.S)]

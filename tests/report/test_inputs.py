@@ -43,7 +43,7 @@ class TestMissingInputs:
         inputs = load_inputs(verdict=tmp_path / "gate.json")
         page = build_html(inputs)
         assert 'data-status="none"' in page and "NO VERDICT" in page
-        assert page.count('class="missing"') == 8  # every section
+        assert page.count('class="missing"') == 10  # every section (the blockers section included)
         assert build_markdown(inputs).startswith("## ❔ labelgate: NO VERDICT")
         result = invoke("report", "--verdict", tmp_path / "gate.json", "--label-risk", tmp_path / "x.json",
                         "--scores", tmp_path / "x.parquet", "--evaluation", tmp_path / "e.json",
@@ -88,14 +88,11 @@ class TestReading:
         assert [p["n"] for p in series["gold"]] == [60.0, 120.0, 240.0, 480.0]
         assert [p["accuracy"] for p in series["gold"]] == CURVES["gold"]
 
-    def test_embedded_curves_used_only_without_a_file(self):
-        figures = evaluation()
-        figures["subsets"]["cleanlab"]["learning_curve"] = [{"fraction": 0.5, "accuracy": 0.7}, "junk"]
-        figures["subsets"]["raw"]["learning_curve"] = [{"fraction": 1.0, "accuracy": 0.1}]
-        inputs = ReportInputs(evaluation=figures, curves={"raw": {"points": [{"n": 8, "accuracy": 0.6}]}})
-        curves = all_curves(inputs)
-        assert curves == {"raw": {"points": [{"n": 8, "accuracy": 0.6}]},
-                          "cleanlab": {"points": [{"fraction": 0.5, "accuracy": 0.7}, "junk"]}}
+    def test_curves_come_from_the_curve_files_with_points(self):
+        files = {"raw": {"points": [{"n": 8, "accuracy": 0.6}]}, "gold": {"points": []},
+                 "cleanlab": {"points": [{"fraction": 0.5, "accuracy": 0.7}, "junk"]}}
+        curves = all_curves(ReportInputs(evaluation=evaluation(), curves=files))
+        assert curves == {"raw": files["raw"], "cleanlab": files["cleanlab"]}  # gold: no points, left out
         assert curve_series(curves)["cleanlab"] == [{"fraction": 0.5, "accuracy": 0.7, "n": 0.5}]
 
     def test_outcomes_worst_first_and_counted(self):

@@ -14,7 +14,7 @@ class TestMarkdown:
     def test_summary_for_a_pr_comment(self, verdict, summary):
         lines = summary.splitlines()
         assert len(lines) < 60
-        assert lines[2].startswith(f"**{verdict['reason']}**")
+        assert lines[2].startswith(f"**{md_escape(verdict['reason'])}**")
         for outcome in failed(verdict):
             column = outcome["column"].replace("_", "\\_")
             row = next(line for line in lines if line.startswith("| ") and f"({column})" in line)

@@ -18,7 +18,8 @@ def table(frame: pd.DataFrame, labels=LABELS) -> LabelTable:
 def run(name: str, frame: pd.DataFrame, test_labels=None, *, labels=LABELS, **score_keys) -> SignalResult:
     """Signal `name` over `frame`, its params built from `score_keys` as `labelgate score` builds them."""
     params = ScoreParams.from_section(score_keys)
-    context = ScoringContext(table(frame, labels), text=params.text, seed=params.seed, test_labels=test_labels)
+    context = ScoringContext(table(frame, labels), text=params.text, seed=params.seed, test_labels=test_labels,
+                             **params.audit_settings())
     return params.signal(name).score(context)
 
 

@@ -18,7 +18,8 @@ from synthetic import label_table, make_texts
 
 class TestRegistry:
     def test_file_key_and_class_name_agree(self):
-        assert set(SIGNALS) == {"agreement", "audit", "class_balance", "cleanlab", "entropy", "label_error"}
+        assert set(SIGNALS) == {"accuracy_loss", "agreement", "audit", "class_balance", "cleanlab", "entropy",
+                                "label_error"}
         for key, cls in SIGNALS.items():
             assert cls.__module__ == f"labelgate.signals.{key}", key
             assert cls.__name__ == signal_class_name(key), key

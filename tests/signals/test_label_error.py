@@ -1,5 +1,5 @@
 """The label_error signal: audit-first error rate, systematic share and text-predictable errors on a clean and a
-dirty fixture, and the failure case of issue 11 (errors that follow a word in the text)."""
+dirty fixture, and the calibration benchmark's failure case (errors that follow a word in the text)."""
 
 from __future__ import annotations
 
@@ -190,3 +190,12 @@ class TestBoundedMemory:
         # the chunked prediction is the same as one pass over every unaudited row
         monkeypatch.setattr(label_error, "PREDICT_CHUNK_ROWS", 10_000)
         np.testing.assert_array_equal(label_error.cross_fitted_risk(features, wrong, seed=0), risk)
+
+
+def test_audit_missing_share_counts_drawn_rows_without_a_gold_label():
+    from labelgate.signals.label_error import audit_missing_share
+
+    frame = pd.DataFrame({"gold_label": ["a", None, "b", None, None, "a"],
+                          "audit_wave": [0, 1, 1, 2, None, None]})  # row 6: gold without a wave (still drawn)
+    assert audit_missing_share(frame) == pytest.approx(2 / 5)
+    assert audit_missing_share(frame.drop(columns=["audit_wave"])) is None  # no design recorded: not measured

@@ -10,6 +10,8 @@ import pytest
 from labelgate.errors import ConfigError
 from labelgate.train.run import train_run
 
+pytestmark = pytest.mark.slow  # every test here trains (the `tiny` runs)
+
 
 def test_same_seed_same_probabilities(tiny):
     a, b = tiny["runs"]["a"], tiny["runs"]["b"]

@@ -37,6 +37,7 @@ class TestTrainParams:
             section({"train": bad}, "train", TrainParams)
 
 
+@pytest.mark.slow  # trains (the `tiny` runs)
 class TestRun:
     def test_probabilities_and_record(self, tiny):
         run = tiny["runs"]["a"]
@@ -66,6 +67,7 @@ class TestRun:
         assert saved.equals(probs_frame(run.probabilities, tiny["labels"]))
 
 
+@pytest.mark.slow  # trains (the `tiny` runs)
 class TestTrainCommand:
     def test_cli_train_matches_the_in_process_run(self, tiny, tmp_path):
         folder = tiny["folder"]

@@ -115,6 +115,7 @@ class OpenAIBackend:
         self._api_key = environ.get(params.api_key_env) or None
         path = "/chat/completions" if params.endpoint == "chat" else "/completions"
         self.url = params.base_url + path
+        self.shown = public_url(self.url)  # what errors and logs print: never a user name or password
         # never a credential in the cache identity (it names a committed file): no userinfo, query or fragment
         self.identity = (f"openai:{params.endpoint}:{public_url(params.base_url)}:{params.model}"
                          f":top{params.top_logprobs}")
@@ -132,7 +133,7 @@ class OpenAIBackend:
             log.info("no API key in $%s: sending requests without an Authorization header", params.api_key_env)
 
     def __repr__(self) -> str:  # never shows the key
-        return f"OpenAIBackend(url={self.url!r}, model={self.params.model!r})"
+        return f"OpenAIBackend(url={self.shown!r}, model={self.params.model!r})"
 
     def score(self, prompts: Sequence[str], words: Mapping[str, str], *, tail: str = "", on_batch: OnBatch) -> None:
         """Score every prompt; on_batch(indices, records) runs in the calling thread every `batch_size` replies."""
@@ -176,7 +177,7 @@ class OpenAIBackend:
         flush()
         if self.floored:
             log.warning("%s: %d label value(s) had no candidate in the top %d%s and got the conservative floor",
-                        self.url, self.floored, self.params.top_logprobs,
+                        self.shown, self.floored, self.params.top_logprobs,
                         f" (nor {self.params.more_top_logprobs})" if self.params.missing_labels == "more" else "")
 
     def _score_prompt(self, prompt: str, words: Sequence[str], stop: threading.Event | None = None) -> dict:
@@ -192,7 +193,7 @@ class OpenAIBackend:
             except _Refused as exc:
                 self._more_refused = True
                 log.warning("%s refuses %d log-probabilities (%s); labels outside the top %d get the floor",
-                            self.url, p.more_top_logprobs, exc, p.top_logprobs)
+                            self.shown, p.more_top_logprobs, exc, p.top_logprobs)
         elif missing and p.missing_labels == "echo":
             for word in missing:
                 logprobs[word] = self._continuation_logprob(prompt, word, stop)
@@ -215,7 +216,7 @@ class OpenAIBackend:
             if not (len(tokens) == len(values) == len(offsets)):
                 raise ValueError("tokens, token_logprobs and text_offset differ in length")
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-            raise AnnotationError(f"{self.url}: echo reply without usable token log-probabilities "
+            raise AnnotationError(f"{self.shown}: echo reply without usable token log-probabilities "
                                   f"({type(exc).__name__}: {exc}); set annotate.missing_labels to 'more' or "
                                   "'floor' for this server") from None
         total = None
@@ -227,7 +228,7 @@ class OpenAIBackend:
             total = (total or 0.0) + float(value)
             if token.strip().strip(_SPACE_MARKERS):
                 return total
-        raise AnnotationError(f"{self.url}: the server's tokens do not start at the end of the prompt for label "
+        raise AnnotationError(f"{self.shown}: the server's tokens do not start at the end of the prompt for label "
                               f"word {word!r} (a token spans the prompt and the word); set annotate.missing_labels "
                               "to 'more' or 'floor'")
 
@@ -247,7 +248,7 @@ class OpenAIBackend:
         attempts = self.params.max_retries + 1
         for attempt in range(attempts):
             if stop is not None and stop.is_set():
-                raise AnnotationError(f"{self.url}: cancelled after another request failed")
+                raise AnnotationError(f"{self.shown}: cancelled after another request failed")
             request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
             with self._lock:
                 self.requests_sent += 1
@@ -258,7 +259,7 @@ class OpenAIBackend:
                 try:
                     return json.loads(raw)
                 except ValueError as exc:
-                    raise AnnotationError(f"{self.url}: reply is not JSON ({exc})") from None
+                    raise AnnotationError(f"{self.shown}: reply is not JSON ({exc})") from None
             except urllib.error.HTTPError as exc:
                 detail = self._redact(_snippet(exc))
                 if quiet and exc.code in CLIENT_REFUSALS:
@@ -266,7 +267,7 @@ class OpenAIBackend:
                 if exc.code not in RETRY_STATUS or attempt == attempts - 1:
                     hint = f" (is ${self.params.api_key_env} set?)" if exc.code in (401, 403) else ""
                     raise AnnotationError(
-                        f"{self.url}: HTTP {exc.code} {exc.reason}{hint}"
+                        f"{self.shown}: HTTP {exc.code} {exc.reason}{hint}"
                         f"{' after ' + str(attempt + 1) + ' attempts' if attempt else ''}: {detail}"
                     ) from None
                 delay = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
@@ -274,14 +275,11 @@ class OpenAIBackend:
             except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:  # timeouts, resets, cut replies
                 reason = self._redact(f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}")
                 if attempt == attempts - 1:
-                    raise AnnotationError(f"{self.url}: request failed after {attempts} attempts ({reason})") from None
+                    raise AnnotationError(f"{self.shown}: request failed after {attempts} attempts ({reason})") from None
             if delay is None:
                 delay = self.params.backoff_s * (2 ** attempt) * random.uniform(0.5, 1.5)
-            log.info("%s: %s, retry %d/%d in %.2fs", self.url, reason, attempt + 1, self.params.max_retries, delay)
-            if stop is not None:
-                stop.wait(delay)
-            else:
-                time.sleep(delay)
+            log.info("%s: %s, retry %d/%d in %.2fs", self.shown, reason, attempt + 1, self.params.max_retries, delay)
+            _pause(delay, stop)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _parse(self, reply: dict) -> dict[str, float]:
@@ -305,11 +303,11 @@ class OpenAIBackend:
                     top.setdefault(tokens[0], float(values[0]))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise AnnotationError(
-                f"{self.url}: reply without usable logprobs ({type(exc).__name__}: {exc}); the endpoint must return "
+                f"{self.shown}: reply without usable logprobs ({type(exc).__name__}: {exc}); the endpoint must return "
                 f"{'logprobs.content[0].top_logprobs' if self.params.endpoint == 'chat' else 'logprobs.top_logprobs'}"
             ) from None
         if not top:
-            raise AnnotationError(f"{self.url}: reply has no log-probability for its first token")
+            raise AnnotationError(f"{self.shown}: reply has no log-probability for its first token")
         return top
 
     def _redact(self, text: str) -> str:
@@ -342,6 +340,15 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _pause(seconds: float, stop: threading.Event | None) -> None:
+    """Wait `seconds` before a retry, cut short when another request of the batch failed (`stop` set). The one
+    place the backend waits, so tests read the delays it chose instead of timing them."""
+    if stop is not None:
+        stop.wait(seconds)
+    else:
+        time.sleep(seconds)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -20,6 +20,11 @@ from typing import Any
 
 from labelgate.config import check_range
 
+
+def redact_url(url: str) -> str:
+    """`url` with any user name and password before the host replaced by ***: safe to print."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", r"\1***@", url, flags=re.I)
+
 BACKENDS = ("local", "openai")
 ENDPOINTS = ("completions", "chat")
 DTYPES = ("float32", "bfloat16", "float16")
@@ -148,7 +153,11 @@ class AnnotateParams:
         if self.missing_labels == "echo" and self.endpoint != "completions":
             raise ValueError("missing_labels='echo' needs endpoint 'completions' (chat cannot score a given answer)")
         if not re.match(r"^https?://", str(self.base_url)):
-            raise ValueError(f"base_url={self.base_url!r} must start with http:// or https://")
+            raise ValueError(f"base_url={redact_url(str(self.base_url))!r} must start with http:// or https://")
+        if re.match(r"^[a-z]+://[^/?#]*@", str(self.base_url), flags=re.I):
+            raise ValueError(f"base_url={redact_url(str(self.base_url))!r} must not hold a user name or password "
+                             "(it would be printed in errors and cache names); give the key in the environment "
+                             "variable named by api_key_env")
         object.__setattr__(self, "base_url", str(self.base_url).rstrip("/"))
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(self.api_key_env)):
             raise ValueError("api_key_env must be the NAME of an environment variable (letters, digits, _)")

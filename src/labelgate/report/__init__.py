@@ -1,4 +1,4 @@
-"""Stage 7, report: one self-contained HTML page and a Markdown PR summary of a labelgate run.
+"""Stage `report`: one self-contained HTML page and a Markdown PR summary of a labelgate run.
 
 inputs (reading the run's files), plots (every plot, Figure API; `evaluate` draws its PNGs with it too), html (the
 page, from Jinja2 templates) and markdown (the PR comment). `write_report` writes both files atomically.

@@ -21,11 +21,15 @@ import numpy as np
 import pandas as pd
 
 from labelgate.estimation import estimate_text
+from labelgate.harm import DECIDING, SOURCE, figures_text
 from labelgate.report import plots
 from labelgate.report.inputs import (
     METRIC_NAMES,
     ReportInputs,
+    accuracy_loss,
     all_curves,
+    before_after,
+    blocking,
     counts_text,
     curve_points,
     curve_series,
@@ -33,6 +37,7 @@ from labelgate.report.inputs import (
     fmt,
     label_error,
     labels,
+    loss_verdict,
     mean_std,
     next_steps,
     observed_text,
@@ -45,7 +50,7 @@ from labelgate.report.inputs import (
     verdict_reason,
 )
 from labelgate.verdict import BANNER, verdict_status
-from labelgate.vocabulary import ERRORED, FAILED
+from labelgate.vocabulary import AUDIT_EVIDENCE, ERRORED, FAILED, WARN
 
 MAX_HISTOGRAM_CLASSES = 12  # the most frequent classes get a histogram; the rest are named
 MAX_WIDE_CLASSES = 8  # the subsets table has a column per class up to this many classes
@@ -102,6 +107,40 @@ def verdict_section(inputs: ReportInputs) -> dict[str, Any]:
         })
         classes.append(f"row-{status}" + (f" sev-{o.get('severity')}" if failed else ""))
     return {"outcomes": rows, "row_classes": classes}
+
+
+def accuracy_loss_section(inputs: ReportInputs) -> dict[str, Any]:
+    """The accuracy loss the gate decides on: measured or predicted, the predicted one beside it, what the model
+    learns of the LLM's errors (per LLM label, words), the calibration and the next steps."""
+    signal_summary = accuracy_loss(inputs)
+    loss = loss_verdict(inputs)
+    if not loss and signal_summary is None:
+        raise _input_note(inputs, "label_risk", "label-risk summary")
+    signal_summary = signal_summary or {}
+    if not loss and signal_summary.get("available") is False:
+        raise Missing(f"No accuracy loss: {signal_summary.get('reason', 'the signal did not run')}.")
+    predicted = loss.get("predicted") or {}
+    calibration = signal_summary.get("calibration") or {}
+    figures = [
+        ["deciding figure", f"{loss.get('text', 'not measured')} ({loss.get('accuracy_loss_source', '')})"],
+        ["predicted by check (audit, calibrated against fine-tuning)",
+         figures_text(predicted, "accuracy_loss") if predicted else figures_text(signal_summary)],
+        ["label error rate (gold audit)", fmt(signal_summary.get("label_error_rate"))],
+        ["audited wrong labels a model trained on these labels reproduces",
+         f"{fmt(signal_summary.get('errors_learned_share'))} of {fmt(signal_summary.get('audited_errors'))} "
+         f"(chance {fmt(signal_summary.get('errors_learned_chance'))}; beyond chance "
+         f"{fmt(signal_summary.get('errors_learned_excess'))})"],
+        ["calibration (rate scale, learned scale, residual sd)",
+         ", ".join(fmt(calibration.get(k), 4) for k in ("rate_scale", "learned_scale", "calibration_sd"))],
+        ["words most over-represented among the reproduced errors", ", ".join(signal_summary.get("loss_words") or [])
+         or "—"],
+    ]
+    per_class = [[label, fmt(c.get("audited")), fmt(c.get("audited_errors")), fmt(c.get("reproduced_errors"))]
+                 for label, c in (signal_summary.get("loss_by_llm_label") or {}).items()]
+    limit = loss.get("max_accuracy_loss")
+    return {"text": loss.get("text") or figures_text(signal_summary), "status": loss.get("status"),
+            "limit": None if limit is None else f"{100 * limit:g} points", "figures": figures,
+            "per_class": per_class, "next_steps": [str(s) for s in loss.get("next_steps") or []]}
 
 
 def label_error_section(inputs: ReportInputs) -> dict[str, Any]:
@@ -265,9 +304,129 @@ def subsets_section(inputs: ReportInputs) -> dict[str, Any]:
     return {"header": header, "rows": rows}
 
 
+def blockers_section(inputs: ReportInputs) -> dict[str, Any]:
+    """One entry per blocking figure with the numbers behind it: the audit estimate per class, the audit
+    reference's gold- vs LLM-trained accuracy per seed and its curves, the gated subset's seeds and curve, the
+    filter subset's size; any other blocker with its observed value and limit."""
+    verdict = inputs.verdict
+    if verdict is None:
+        raise _input_note(inputs, "verdict", "gate verdict")
+    lines = blocking(verdict)
+    if not lines:
+        raise Missing("Nothing blocks this label set.")
+    failed = [o for o in ordered_outcomes(verdict)
+              if o.get("status") == ERRORED or (o.get("status") == FAILED and o.get("severity") != WARN)]
+    entries = []
+    for o in failed:
+        entry = _blocker(inputs, o)
+        if o.get("column") == "audit_accuracy_lower" and any(e["column"] == AUDIT_EVIDENCE for e in entries):
+            entry["tables"] = []  # the audit estimate is shown once, under the label error rate
+        entries.append(entry)
+    # blockers that are no expectation outcome (a required figure not measured, nothing measured, a gate error)
+    entries += [{"title": line, "column": None, "line": line, "tables": [], "plot": None} for line in lines
+                if not failed or line.startswith(("required figure", "nothing measured", "gate error"))]
+    return {"lines": lines, "entries": entries}
+
+
+def _blocker(inputs: ReportInputs, o: dict[str, Any]) -> dict[str, Any]:
+    column = str(o.get("column") or "")
+    title = str(o.get("description") or column)
+    entry = {"title": title, "column": column, "line": f"{column}: {observed_text(o)} (limit {o.get('threshold')})",
+             "tables": [], "plot": None}
+    gated = str((inputs.verdict or {}).get("subset") or "")
+    subset_figures = eval_subsets(inputs).get(gated, {})
+    if column == f"{DECIDING}_upper":  # the lead rule: the deciding loss, where it came from, the prediction
+        loss = (inputs.verdict or {}).get(DECIDING) or {}
+        predicted = loss.get("predicted") or {}
+        entry["tables"].append({"caption": "The accuracy loss (what these labels cost the trained model)",
+                                "header": ["Figure", "Value"], "rows": [
+                                    ["deciding figure", str(loss.get("text") or "not measured")],
+                                    ["source", str(loss.get(SOURCE) or "—")],
+                                    ["limit (gate.max_accuracy_loss, on the upper bound)",
+                                     f"{100 * loss['max_accuracy_loss']:g} points"
+                                     if isinstance(loss.get("max_accuracy_loss"), (int, float)) else "—"],
+                                    ["predicted by check", figures_text(predicted, DECIDING)],
+                                    ["more audit rows that would decide it", fmt(loss.get("rows_needed"))]]})
+    if column.startswith(("audit_accuracy_gap", "audit_macro_f1_gap", "audit_curve", "audit_gold")) or (
+            column == f"{DECIDING}_upper" and inputs.audit_reference is not None):
+        ref = inputs.audit_reference or {}
+        rows = [[seed, fmt(s.get("gold_accuracy")), fmt(s.get("llm_accuracy")), fmt(s.get("accuracy_gap")),
+                 fmt(s.get("gold_macro_f1")), fmt(s.get("llm_macro_f1"))]
+                for seed, s in seeds(ref).items()]
+        if rows:
+            rows.append(["mean", fmt(ref.get("gold_accuracy_mean")), fmt(ref.get("llm_accuracy_mean")),
+                         share_text(ref, "audit_accuracy_gap"), "", ""])
+            entry["tables"].append({
+                "caption": f"Audit reference: the {fmt(ref.get('audit_rows'))} audited rows of subset "
+                           f"{ref.get('subset', gated)} trained with their gold and with their LLM labels, scored on "
+                           "the gold test set",
+                "header": ["seed", "gold-trained accuracy", "LLM-trained accuracy", "gap", "gold macro-F1",
+                           "LLM macro-F1"], "rows": rows})
+        else:
+            entry["tables"].append({"caption": "No audit reference file: "
+                                    + inputs.missing.get("audit_reference", "not given"), "header": [], "rows": []})
+        curves = {f"audit rows, {name} labels": curve_points(c) for name, c in (ref.get("curves") or {}).items()
+                  if isinstance(c, dict)}
+        own = all_curves(inputs).get(gated)
+        if own is not None:
+            curves[f"{gated} (LLM labels)"] = curve_points(own)
+        if any(curves.values()):
+            entry["plot"] = plots.png_base64(plots.learning_curves(curve_series(
+                {name: {"points": points} for name, points in curves.items() if points})))
+    elif column in ("label_error_rate_upper", "audit_accuracy_lower"):
+        advice = (inputs.verdict or {}).get("label_error") or {}
+        estimate = label_error(inputs) or {}
+        scope = (inputs.verdict or {}).get("label_scope") or {}
+        rows = [["label_error_rate", estimate_text(advice) if advice.get("label_error_rate") is not None
+                 else "not measured"],
+                ["limit (gate.max_label_error, on the upper bound)", fmt(advice.get("max_label_error"))],
+                ["more audit rows that would settle it", fmt(advice.get("rows_needed"))
+                 if advice.get("rows_needed") is not None else "none: the point estimate is over the limit"],
+                ["rows checked", f"{scope.get('subset', 'raw')}: {fmt(scope.get('n_rows'))} rows"]]
+        entry["tables"].append({"caption": "The audit estimate", "header": ["Figure", "Value"], "rows": rows})
+        classes = estimate.get("per_class_error") or {}
+        if classes and scope.get("rows") != "subset":
+            entry["tables"].append({"caption": "Audited error per LLM label", "header": [
+                "LLM label", "audited rows", "audited error [interval]"], "rows": [
+                [label, fmt(c.get("audited")), share_text({"e": c.get("error"), "e_lower": c.get("lower"),
+                                                          "e_upper": c.get("upper")}, "e")]
+                for label, c in sorted(classes.items())]})
+    elif column in ("accuracy_std", "krippendorff_alpha", "macro_f1_std", "unchanged_prediction_rate",
+                    "accuracy_gap_to_reference", "learning_curve_decline"):
+        rows = [[seed, fmt(s.get("accuracy")), fmt(s.get("macro_f1"))] for seed, s in seeds(subset_figures).items()]
+        entry["tables"].append({"caption": f"Subset {gated}: test scores per seed", "header": [
+            "seed", "accuracy", "macro-F1"], "rows": rows})
+        own = all_curves(inputs).get(gated)
+        if own is not None and column == "learning_curve_decline":
+            entry["tables"].append({"caption": f"Subset {gated}: learning curve", "header": ["n", "accuracy"],
+                                    "rows": [[fmt(p.get("n", p.get("fraction"))), fmt(p.get("accuracy"))]
+                                             for p in curve_points(own)]})
+    elif column == "retained_fraction":
+        s = inputs.subsets.get(gated) or {}
+        entry["tables"].append({"caption": f"Filter subset {gated}", "header": ["LLM label", "rows kept",
+                                                                                  "retained"],
+                                "rows": [[label, fmt(n), fmt((s.get("retained_fraction_per_class") or {}).get(label))]
+                                         for label, n in sorted((s.get("kept_per_class") or {}).items())]})
+    return entry
+
+
+def before_after_section(inputs: ReportInputs) -> dict[str, Any]:
+    """The headline figures of the base commit next to this run's (`labelgate report --before`)."""
+    if inputs.before is None:
+        raise Missing("No base figures: pass the base commit's label_risk.json with `labelgate report --before`.")
+    rows = before_after(inputs)
+    if not rows:
+        raise Missing("No headline figure to compare.")
+    return {"rows": rows}
+
+
 # (anchor, heading, data, template): the page's sections in order.
 SECTIONS: tuple[tuple[str, str, Callable[[ReportInputs], dict[str, Any]], str], ...] = (
     ("verdict", "Verdict", verdict_section, "verdict"),
+    ("blockers", "What blocks, and the numbers behind it", blockers_section, "blockers"),
+    ("before-after", "Before -> after (base commit)", before_after_section, "before_after"),
+    ("accuracy-loss", "Accuracy loss (what these labels cost the trained model)", accuracy_loss_section,
+     "accuracy_loss"),
     ("label-error", "Label error rate (gold audit)", label_error_section, "label_error"),
     ("label-set", "Label-set figures", label_set_section, "label_set"),
     ("entropy", "Entropy of the LLM labels per class", entropy_section, "entropy"),
@@ -307,7 +466,8 @@ def build_html(inputs: ReportInputs) -> str:
     """The whole report page as one self-contained HTML string."""
     from markupsafe import Markup
 
-    sections = [Markup(_section(inputs, *section)) for section in SECTIONS]
+    sections = [Markup(_section(inputs, *section)) for section in SECTIONS
+                if section[0] != "before-after" or "before" in inputs.sources]  # only when asked for
     sources = ", ".join(f"{name}: {path}" for name, path in inputs.sources.items() if name not in inputs.missing)
     return _environment().get_template("page.html.j2").render(
         csp=content_security_policy(), css=Markup(_static("report.css")), script=Markup(_static("report.js")),

@@ -8,6 +8,8 @@ Inputs (each optional; a section whose input is missing or unreadable says so in
   curves       metrics/learning_curve/    learning-curve points per subset (else evaluate.json
                                           subsets.*.learning_curve when it holds points)
   subsets      data/subsets/*.json        the filter subsets' summaries
+  audit_reference metrics/audit_reference.json  gold- vs LLM-trained accuracy per seed on the audited rows, curves
+  before       the base commit's label_risk.json (`labelgate report --before`): before -> after of the headline
 
 `load_inputs` reads files and never raises for a missing or malformed one; everything else here is pure.
 """
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelgate.harm import LOSS, figures_text
 from labelgate.vocabulary import ERRORED, FAILED, LLM_LABEL, PASS, SKIPPED, STRATEGIES, VERDICT_STATUSES, WARN
 
 SCORE_COLUMNS = (LLM_LABEL, "entropy_normalised")
@@ -35,6 +38,10 @@ METRIC_NAMES = {
     "label_error_rate_lower": "label error rate, lower bound",
     "label_error_rate_upper": "label error rate, upper bound",
     "n_audited": "audited rows",
+    "unmeasured_share": "rows in unmeasured strata (bounded as all wrong)",
+    "audit_representativeness_p": "audit representativeness (p-value)",
+    "audit_rubber_stamp_flag_share": "flagged share of a no-error audit (rubber stamp)",
+    "duplicate_share": "duplicate rows (normalised text)",
     "systematic_error_share": "systematic share of audited errors (cleanlab misses them)",
     "text_error_auc": "audited errors predictable from the text (AUC)",
     "estimated_noise_rate": "estimated noise rate (cleanlab)",
@@ -61,6 +68,8 @@ class ReportInputs:
     evaluation: dict[str, Any] | None = None
     curves: dict[str, dict[str, Any]] = field(default_factory=dict)  # subset -> curve JSON
     subsets: dict[str, dict[str, Any]] = field(default_factory=dict)  # strategy -> subset summary
+    audit_reference: dict[str, Any] | None = None
+    before: dict[str, Any] | None = None  # label_risk.json of the base commit
     missing: dict[str, str] = field(default_factory=dict)  # input name -> why it is absent
     sources: dict[str, str] = field(default_factory=dict)  # input name -> path it came from
 
@@ -77,11 +86,16 @@ def load_inputs(
     evaluation: PathLike | None = None,
     subsets: PathLike | None = None,
     curves: PathLike | None = None,
+    audit_reference: PathLike | None = None,
+    before: PathLike | None = None,
 ) -> ReportInputs:
     """Read whichever inputs exist. A missing or malformed file is noted in `missing`, never raised."""
     inputs = ReportInputs()
     for name, path in (("verdict", verdict), ("label_risk", label_risk), ("evaluation", evaluation)):
         setattr(inputs, name, _read(inputs, name, path, _json_object))
+    for name, path in (("audit_reference", audit_reference), ("before", before)):  # optional: only when given
+        if path is not None:
+            setattr(inputs, name, _read(inputs, name, path, _json_object))
     inputs.scores = _read(inputs, "scores", scores, _score_table)
     inputs.subsets = _read(inputs, "subsets", subsets, _subset_summaries) or {}
     inputs.curves = _read(inputs, "curves", curves, _curve_files) or {}
@@ -259,6 +273,17 @@ def label_error(inputs: ReportInputs) -> dict[str, Any] | None:
     return signal(inputs, "label_error")
 
 
+def accuracy_loss(inputs: ReportInputs) -> dict[str, Any] | None:
+    """The expected accuracy loss (the `accuracy_loss` signal)."""
+    return signal(inputs, "accuracy_loss")
+
+
+def loss_verdict(inputs: ReportInputs) -> dict[str, Any]:
+    """The verdict's deciding accuracy loss: value, source, status against the limit, next steps."""
+    block = (inputs.verdict or {}).get("accuracy_loss")
+    return block if isinstance(block, dict) else {}
+
+
 def next_steps(inputs: ReportInputs) -> list[str]:
     """The verdict's suggested next steps for the label error rate."""
     block = (inputs.verdict or {}).get("label_error")
@@ -299,18 +324,60 @@ def curve_points(curve: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def all_curves(inputs: ReportInputs) -> dict[str, dict[str, Any]]:
-    """Curve files first; else a subset's `learning_curve` in evaluate.json when it holds points."""
-    curves = {name: curve for name, curve in inputs.curves.items() if curve_points(curve)}
-    for name, figures in eval_subsets(inputs).items():
-        embedded = figures.get("learning_curve")
-        if isinstance(embedded, list):
-            embedded = {"points": embedded}
-        if name not in curves and isinstance(embedded, dict) and curve_points(embedded):
-            curves[name] = embedded
-    return curves
+    """The learning-curve files that hold points (evaluate.json keeps no curve points of its own)."""
+    return {name: curve for name, curve in inputs.curves.items() if curve_points(curve)}
 
 
 def curve_series(curves: Mapping[str, Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """The learning-curve plot's data: subset -> points with `n` (training examples, else the fraction)."""
     return {name: [{**p, "n": float(p.get("n", p.get("fraction", 0)) or 0)} for p in curve_points(curve)]
             for name, curve in curves.items()}
+
+
+def blocking(verdict: Mapping[str, Any] | None) -> list[str]:
+    """The verdict's blockers, one line each (verdict.blocking_list)."""
+    from labelgate.verdict import blocking_list
+
+    return blocking_list(verdict) if verdict is not None else []
+
+
+def headline_figures(label_risk: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The figures a before -> after comparison shows: the label error rate with its interval, the expected
+    accuracy loss with its interval (when the scorer reports it) and the audited error per LLM label."""
+    risk = label_risk if isinstance(label_risk, Mapping) else {}
+    metrics = risk.get("metrics") if isinstance(risk.get("metrics"), Mapping) else {}
+    figures = {name: metrics.get(name) for name in BEFORE_AFTER if name in metrics}
+    estimate = (risk.get("signals") or {}).get("label_error") if isinstance(risk.get("signals"), Mapping) else None
+    classes = (estimate or {}).get("per_class_error") if isinstance(estimate, Mapping) else None
+    for label, c in sorted((classes or {}).items()):
+        if isinstance(c, Mapping) and isinstance(c.get("error"), (int, float)):
+            figures[f"error of {label}"] = c["error"]
+    return figures
+
+
+#: Headline figures compared before -> after, with their interval figures beside them.
+BEFORE_AFTER = ("label_error_rate", LOSS, "n_audited")
+
+
+def before_after(inputs: "ReportInputs") -> list[list[str]]:
+    """[figure, before, after] for each headline figure; per-class errors only for the classes whose error moved
+    (the classes a re-prompt touched). Empty without a `before` file."""
+    if inputs.before is None or inputs.label_risk is None:
+        return []
+    old, new = headline_figures(inputs.before), headline_figures(inputs.label_risk)
+    rows = []
+    for name in dict.fromkeys([*old, *new]):
+        a, b = old.get(name), new.get(name)
+        if name.startswith("error of ") and a is not None and b is not None and abs(a - b) < 5e-4:
+            continue
+        rows.append([name, _with_interval(inputs.before, name, a), _with_interval(inputs.label_risk, name, b)])
+    return rows
+
+
+def _with_interval(label_risk: Mapping[str, Any], name: str, value: Any) -> str:
+    metrics = label_risk.get("metrics") or {}
+    if name == LOSS and isinstance(value, (int, float)):
+        return figures_text(metrics, LOSS)  # in accuracy points, as every output shows the loss
+    if name == "label_error_rate" and isinstance(value, (int, float)):
+        return share_text(metrics, name)
+    return fmt(value)

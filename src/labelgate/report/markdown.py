@@ -10,14 +10,18 @@ import re
 from typing import Any
 
 from labelgate.estimation import estimate_text
+from labelgate.harm import figures_text
 from labelgate.report.inputs import (
     METRIC_NAMES,
     ReportInputs,
+    before_after,
+    blocking,
     counts_text,
     eval_subsets,
     failed_outcomes,
     fmt,
     label_error,
+    loss_verdict,
     mean_std,
     next_steps,
     observed_text,
@@ -50,6 +54,16 @@ def build_markdown(inputs: ReportInputs, *, html_name: str | None = None) -> str
     if verdict is not None:
         subset = f" · gated subset: {md_escape(verdict['subset'])}" if verdict.get("subset") else ""
         lines[-1] += f" — {md_escape(counts_text(verdict))}{subset}"
+    if status == BLOCK:  # every blocker, one line each, before any table
+        lines += ["", "Blocked by:"] + [f"- {md_escape(line)}" for line in blocking(verdict)]
+    scope = (verdict or {}).get("label_scope")
+    if isinstance(scope, dict) and scope.get("rows") == "subset":
+        lines += ["", f"Label-level figures of the gated subset {md_escape(scope.get('subset'))}: "
+                      f"{md_escape(fmt(scope.get('n_rows')))} of {md_escape(fmt(scope.get('rows_in')))} rows"]
+    changes = before_after(inputs)
+    if changes:
+        lines += ["", "| Figure | Before (base) | After (this change) |", "|---|--:|--:|"]
+        lines += [f"| {md_escape(name)} | {md_escape(a)} | {md_escape(b)} |" for name, a, b in changes]
     failed = failed_outcomes(verdict)
     if failed:
         lines += ["", "| | Expectation | Observed | Threshold | Mitigation |", "|---|---|---|---|---|"]
@@ -64,7 +78,19 @@ def build_markdown(inputs: ReportInputs, *, html_name: str | None = None) -> str
         if len(failed) > MARKDOWN_MAX_CHECKS:
             lines.append(f"\n…and {len(failed) - MARKDOWN_MAX_CHECKS} more failed expectation(s) in the report.")
     metrics = (inputs.label_risk or {}).get("metrics") or {}
+    loss = loss_verdict(inputs)
+    if loss.get("text"):
+        lines += ["", f"**accuracy loss {md_escape(loss['text'])}** ({md_escape(str(loss.get('accuracy_loss_source')))})"
+                  f" · limit {100 * loss.get('max_accuracy_loss', 0):g} points on the upper bound: "
+                  f"{md_escape(str(loss.get('status')))}"]
+        predicted = loss.get("predicted") or {}
+        if loss.get("accuracy_loss_source") != predicted.get("accuracy_loss_source"):
+            lines.append(f"- predicted by check: {md_escape(figures_text(predicted, 'accuracy_loss'))}")
+        lines += [f"- next: {md_escape(str(step))}" for step in loss.get("next_steps") or []]
     estimate = label_error(inputs)
+    scope = (verdict or {}).get("label_scope") or {}
+    if isinstance(scope, dict) and scope.get("rows") == "subset":  # the gated subset's own estimate decides
+        estimate = (verdict or {}).get("label_error") or {"available": False}
     if estimate is not None and estimate.get("available") is not False:
         lines += ["", f"**label_error_rate {md_escape(estimate_text(estimate))}** "
                   f"({md_escape(estimate.get('method', ''))}) · systematic share of audited errors "

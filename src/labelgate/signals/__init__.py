@@ -1,7 +1,15 @@
 """Risk signals of an LLM label set: one module per signal, named as its registry key. Importing this package
 registers every built-in signal in SIGNALS."""
 
-from labelgate.signals import agreement, audit, class_balance, cleanlab, entropy, label_error  # noqa: F401
+from labelgate.signals import (  # noqa: F401
+    accuracy_loss,
+    agreement,
+    audit,
+    class_balance,
+    cleanlab,
+    entropy,
+    label_error,
+)
 from labelgate.signals.base import (
     SIGNALS,
     RiskSignal,

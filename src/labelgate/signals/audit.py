@@ -12,11 +12,10 @@ import pandas as pd
 
 from labelgate.config import check_range
 from labelgate.contract import GOLD
+from labelgate.estimation import DEFAULT_CONFIDENCE, MIN_AUDITED_PER_STRATUM
 from labelgate.signals.base import RiskSignal, SignalParams, SignalResult, register
 from labelgate.signals.context import ScoringContext
 
-#: Confidence level of the intervals estimated from the gold audit; params.yaml `score.audit_confidence` overrides it.
-DEFAULT_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -24,9 +23,13 @@ class AuditParams(SignalParams):
     """Settings of the signals estimated from the gold audit (audit, label_error)."""
 
     audit_confidence: float = DEFAULT_CONFIDENCE  # score.audit_confidence
+    # audited rows an LLM label needs to be measured; one with fewer is unmeasured and its share of the rows is
+    # bounded as all wrong (estimation.MIN_AUDITED_PER_STRATUM says why 2; `audit sample` draws audit.min_per_class)
+    min_audited_per_stratum: int = MIN_AUDITED_PER_STRATUM  # score.min_audited_per_stratum
 
     def __post_init__(self):
         check_range("audit_confidence", self.audit_confidence, 0.5, 0.999)
+        check_range("min_audited_per_stratum", self.min_audited_per_stratum, 2, 1000)
 
 
 @register

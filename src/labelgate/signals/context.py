@@ -3,13 +3,16 @@ inputs several signals share (label codes, out-of-fold text-model probabilities,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from labelgate.contract import LabelTable
+from labelgate.contract import GOLD, LabelTable
+from labelgate.estimation import DEFAULT_CONFIDENCE, MIN_AUDITED_PER_STRATUM
 from labelgate.signals.text_model import TextModelParams
 
 
@@ -19,18 +22,31 @@ class ScoringContext:
     text: TextModelParams = field(default_factory=TextModelParams, kw_only=True)  # the out-of-fold text model
     seed: int = field(default=0, kw_only=True)  # score.seed: every random choice a signal makes derives from it
     test_labels: pd.Series | None = field(default=None, kw_only=True)
+    audit_confidence: float = field(default=DEFAULT_CONFIDENCE, kw_only=True)  # score.audit_confidence
+    min_audited_per_stratum: int = field(default=MIN_AUDITED_PER_STRATUM, kw_only=True)  # score.min_audited_per_stratum
+    _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def given_labels(self) -> np.ndarray:
         return self.table.label_codes()
 
     @cached_property
+    def text_groups(self) -> np.ndarray:
+        """Per row the id of its group of duplicate texts (text_model.duplicate_groups: equal after normalisation);
+        cross-fitting keeps a group in one fold and the audit estimate treats a group as one cluster."""
+        from labelgate.signals.text_model import duplicate_groups
+
+        return duplicate_groups(self.table.frame["text"])
+
+    @cached_property
     def pred_probs(self) -> np.ndarray:
-        """Out-of-fold predicted probabilities of a cheap text model: what cleanlab needs, computed once."""
+        """Out-of-fold predicted probabilities of a cheap text model: what cleanlab needs, computed once. Every copy
+        of a text (text_groups) is held out in the same fold."""
         from labelgate.signals.text_model import out_of_fold_probabilities
 
         return out_of_fold_probabilities(
             self.table.frame["text"].tolist(), self.given_labels, n_classes=len(self.table.labels),
+            groups=self.text_groups,
             model=self.text.text_model, folds=self.text.cv_folds, seed=self.seed,
             max_features=self.text.max_features, regularisation=self.text.text_model_c,
             max_train_rows=self.text.max_train_rows, n_jobs=self.text.n_jobs,
@@ -42,3 +58,23 @@ class ScoringContext:
         from cleanlab.filter import find_label_issues
 
         return find_label_issues(self.given_labels, self.pred_probs, filter_by="prune_by_noise_rate", n_jobs=1)
+
+    @cached_property
+    def audit_wrong(self) -> np.ndarray:
+        """Per row 1.0 where the gold audit says the LLM label is wrong, 0.0 where right, NaN off the audit."""
+        gold = self.table.label_codes(GOLD) if self.table.has_gold else np.full(len(self.given_labels), -1)
+        return np.where(gold >= 0, (gold != self.given_labels).astype(float), np.nan)
+
+    @cached_property
+    def audit_weights(self) -> np.ndarray:
+        """Audit weight of every audited row (1 where the table has none); 1 off the audit."""
+        weights = self.table.audit_weights()
+        audited = ~np.isnan(self.audit_wrong)
+        return np.where(audited, weights, 1.0) if weights is not None else np.ones(len(audited))
+
+    def memo(self, key: str, compute: Callable[[ScoringContext], Any]) -> Any:
+        """`compute(self)`, computed once per context and key: what one signal computes and another reads (the
+        label_error risk model and estimate, read by accuracy_loss) without the context importing either."""
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        return self._memo[key]

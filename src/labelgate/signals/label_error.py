@@ -15,6 +15,17 @@ Confident learning sees an error only where the text model disagrees with the la
 check: whether the audited errors are predictable from the text (`text_error_auc`, cross-validated ROC AUC of a
 TF-IDF model of the text and the LLM label, trained on the audited rows only); random noise gives ~0.5.
 
+Audit integrity, before the estimate is believed (issue 19):
+- an LLM label with fewer than score.min_audited_per_stratum audited rows is unmeasured: its share of the rows is
+  bounded as all wrong (`unmeasured_share`, `unmeasured_strata` with the rows to label in each);
+- `audit_representativeness_p`: whether the audited rows look like the whole set on audit-free figures (cleanlab's
+  given-label probability and margin, the LLM's entropy, the label shares, the text length), after the audit
+  weights (estimation.representativeness); a cherry-picked audit blocks;
+- `audit_rubber_stamp_flag_share`: an audit that finds no wrong label at all among rows cleanlab flags heavily
+  (estimation.rubber_stamp_flag_share) blocks as implausible;
+- duplicates: copies of one normalised text (text_model.duplicate_groups) stay in one fold of every cross-fit and
+  are one cluster of the estimate; `duplicate_share` reports how many rows repeat an earlier text.
+
 Per-row output: `label_error_risk`, the cross-fitted predicted probability that the row's LLM label is wrong (the
 filter stage re-uses it to estimate each subset's error rate from its audited rows).
 """
@@ -27,13 +38,21 @@ import numpy as np
 import pandas as pd
 
 from labelgate.contract import GOLD, LLM_LABEL
-from labelgate.estimation import auc_interval, estimate_error_rate, systematic_share, weighted_share
+from labelgate.estimation import (
+    DEFAULT_CONFIDENCE,
+    auc_interval,
+    estimate_error_rate,
+    representativeness,
+    rubber_stamp_flag_share,
+    systematic_share,
+    weighted_share,
+)
 from labelgate.signals.audit import AuditParams
 from labelgate.signals.base import RiskSignal, SignalResult, register
 from labelgate.signals.context import ScoringContext
 from labelgate.signals.distributions import entropy, vote_distribution
-from labelgate.signals.text_model import word_vectoriser
-from labelgate.vocabulary import llm_prob_column
+from labelgate.signals.text_model import duplicate_share, fold_splits, word_vectoriser
+from labelgate.vocabulary import AUDIT_WAVE, llm_prob_column
 
 RISK_COLUMN = "label_error_risk"
 PREDICT_CHUNK_ROWS = 200_000  # unaudited rows predicted per chunk by the risk model (bounds memory)
@@ -42,7 +61,8 @@ FOLDS = 5
 REGULARISATION = (0.3, 3.0, 30.0)  # inverse L2 strengths the risk model picks from by inner 3-fold log-loss
 METRICS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited",
            "systematic_error_share", "systematic_error_share_lower", "systematic_error_share_upper",
-           "text_error_auc", "text_error_auc_lower")
+           "text_error_auc", "text_error_auc_lower", "audit_missing_share", "unmeasured_share",
+           "audit_representativeness_p", "audit_rubber_stamp_flag_share", "duplicate_share")
 
 
 @register
@@ -56,9 +76,12 @@ class LabelErrorSignal(RiskSignal):
 
     def score(self, context: ScoringContext) -> SignalResult:
         table = context.table
+        missing = audit_missing_share(table.frame)
         if not table.has_gold:
-            return self.unavailable("no gold_label values: audit rows with `labelgate audit sample` / `merge`",
-                                    METRICS)
+            result = self.unavailable("no gold_label values: audit rows with `labelgate audit sample` / `merge`",
+                                      METRICS)
+            result.metrics["audit_missing_share"] = result.summary["audit_missing_share"] = missing
+            return result
         confidence = self.params.audit_confidence
         given = context.given_labels
         gold = table.label_codes(GOLD)
@@ -67,38 +90,80 @@ class LabelErrorSignal(RiskSignal):
         weights = table.audit_weights()
         weights = np.where(audited, weights, 1.0) if weights is not None else np.ones(len(given))
         seed = context.seed
+        groups = context.text_groups  # copies of one normalised text: one fold, one cluster
         several = len(np.unique(given)) >= 2  # one LLM label throughout: no text model, no cleanlab flags
-        risk, used = None, []
-        if several:
-            features, feature_names = risk_features(context)
-            words = text_features(table.frame["text"], max_rows=context.text.max_train_rows,
-                                  max_features=context.text.max_features, seed=seed)
-            risk = cross_fitted_risk(features, wrong, words=words, seed=seed)
-            used = [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
-                                      if words is not None else [])] if risk is not None else []
+        risk, used = context.memo("audit_risk", audit_risk)
         labels = list(table.labels)
-        estimate = estimate_error_rate(wrong, given, risk=risk, weights=weights, confidence=confidence,
+        estimate = estimate_error_rate(wrong, given, risk=risk, weights=weights, clusters=groups,
+                                       confidence=confidence, min_stratum=self.params.min_audited_per_stratum,
                                        stratum_names=labels)
         estimate["features"] = used
         if several:
             systematic = systematic_share(wrong, context.label_issues, weights=weights, confidence=confidence)
+            stamp = rubber_stamp_flag_share(wrong, context.label_issues, weights=weights, confidence=confidence)
         else:
             systematic = {name: None for name in METRICS if name.startswith("systematic")}
             systematic["systematic_error_reason"] = "one LLM label throughout: cleanlab cannot run"
+            stamp = None
+        integrity = audit_representativeness(context, audited, weights, groups)
         audited_rows = np.flatnonzero(audited)  # the text-error model reads the audited rows' texts only
         text = text_error_auc(table.frame["text"].iloc[audited_rows].tolist(), given[audited_rows],
-                              wrong[audited_rows], n_classes=len(labels), confidence=confidence, seed=seed)
+                              wrong[audited_rows], n_classes=len(labels), confidence=confidence, seed=seed,
+                              groups=groups[audited_rows])
         classes = per_class(gold, given, weights, labels, confidence)
         summary = {
             "available": True,
             **estimate,
             **systematic,
+            "audit_rubber_stamp_flag_share": stamp,
+            **integrity,
+            "duplicate_share": duplicate_share(groups),
             **text,
             **classes,
+            "audit_missing_share": missing,
         }
         metrics = {name: summary.get(name) for name in METRICS}
         rows = pd.DataFrame({RISK_COLUMN: risk if risk is not None else np.full(len(given), np.nan)})
         return SignalResult(self.name, rows, summary, metrics)
+
+
+def audit_missing_share(frame: pd.DataFrame) -> float | None:
+    """Share of the rows an audit drew (audit_wave set, or a gold label) that have no gold label: left blank,
+    skipped or unresolved. Missing labels are not missing at random (the hard rows get skipped), so the gate blocks
+    above gate.max_audit_missing_share. None when the table records no design (no audit_wave values)."""
+    if AUDIT_WAVE not in frame.columns or frame[AUDIT_WAVE].isna().all():
+        return None
+    gold = frame[GOLD].notna() if GOLD in frame.columns else pd.Series(False, index=frame.index)
+    drawn = frame[AUDIT_WAVE].notna() | gold
+    return float((drawn & ~gold).sum() / drawn.sum())
+
+
+def shared_estimate(context: ScoringContext) -> dict[str, Any]:
+    """The audit-first label error estimate with the risk model, computed once per context (what the
+    accuracy_loss signal reads; label_error reports the same figures)."""
+    def compute(ctx: ScoringContext) -> dict[str, Any]:
+        return estimate_error_rate(ctx.audit_wrong, ctx.given_labels, risk=ctx.memo("audit_risk", audit_risk)[0],
+                                   weights=ctx.audit_weights, clusters=ctx.text_groups,
+                                   confidence=ctx.audit_confidence, min_stratum=ctx.min_audited_per_stratum,
+                                   stratum_names=list(ctx.table.labels))
+
+    return context.memo("error_estimate", compute)
+
+
+def audit_risk(context: ScoringContext) -> tuple[np.ndarray | None, list[str]]:
+    """The cross-fitted risk model's P(LLM label wrong) per row and its feature names (None, [] when one LLM label
+    throughout or the audit is too small); read through context.memo("audit_risk", audit_risk), computed once."""
+    if len(np.unique(context.given_labels)) < 2:
+        return None, []
+    table, seed = context.table, context.seed
+    features, feature_names = risk_features(context)
+    words = text_features(table.frame["text"], max_rows=context.text.max_train_rows,
+                          max_features=context.text.max_features, seed=seed)
+    risk = cross_fitted_risk(features, context.audit_wrong, words=words, seed=seed, groups=context.text_groups)
+    if risk is None:
+        return None, []
+    return risk, [*feature_names, *([f"text: TF-IDF over {words.shape[1]} words and bigrams"]
+                                    if words is not None else [])]
 
 
 def risk_features(context: ScoringContext) -> tuple[RiskFeatures, list[str]]:
@@ -153,6 +218,62 @@ class RiskFeatures:
         return np.column_stack(columns)
 
 
+class AuditCovariates:
+    """Audit-free figures the audited rows are compared with the whole set on (`covariates[rows]` -> float64 array
+    of len(rows) x len(names), computed for the rows asked for): cleanlab's given-label probability and the text
+    model's margin (out-of-fold, from LLM labels only), the LLM's normalised entropy (llm_prob_* columns), one
+    indicator per LLM label (the label shares), and log(1 + characters of the text). Nothing reads a gold label."""
+
+    def __init__(self, context: ScoringContext):
+        table = self.table = context.table
+        self.context = context
+        self.given = context.given_labels
+        self.several = len(np.unique(self.given)) >= 2  # else no text model, and the label shares are fixed
+        self.prob_columns = [llm_prob_column(label) for label in table.labels] if table.has_probs else []
+        self.names = [*(["cleanlab_given_label_prob", "text_model_margin"] if self.several else []),
+                      *(["llm_normalised_entropy"] if self.prob_columns else []),
+                      *([f"llm_label={label}" for label in table.labels] if self.several else []),
+                      "text_length"]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        rows = np.asarray(rows)
+        given = self.given[rows]
+        columns = []
+        if self.several:
+            probs = self.context.pred_probs[rows]
+            given_prob = probs[np.arange(len(rows)), given]
+            columns += [given_prob, probs.max(axis=1) - given_prob]
+        if self.prob_columns:
+            llm = np.clip(self.table.frame.iloc[rows][self.prob_columns].to_numpy(float), 1e-12, 1.0)
+            columns.append(entropy(llm) / np.log(len(self.table.labels)))
+        if self.several:
+            columns += [(given == k).astype(float) for k in range(len(self.table.labels))]
+        lengths = self.table.frame["text"].iloc[rows].str.len()
+        columns.append(np.log1p(pd.to_numeric(lengths, errors="coerce").fillna(0).to_numpy(float)))
+        return np.column_stack(columns)
+
+
+def audit_representativeness(context: ScoringContext, audited: np.ndarray, weights: np.ndarray,
+                             groups: np.ndarray) -> dict[str, Any]:
+    """estimation.representativeness of the audited rows on AuditCovariates: the whole set's means and variances
+    are accumulated PREDICT_CHUNK_ROWS rows at a time (bounded memory), the audited rows' values read once."""
+    covariates = AuditCovariates(context)
+    n_rows = len(audited)
+    total = np.zeros(len(covariates.names))
+    squares = np.zeros(len(covariates.names))
+    for start in range(0, n_rows, PREDICT_CHUNK_ROWS):
+        chunk = covariates[np.arange(start, min(n_rows, start + PREDICT_CHUNK_ROWS))]
+        total += chunk.sum(axis=0)
+        squares += np.square(chunk).sum(axis=0)
+    mean = total / n_rows
+    variance = np.maximum(squares / n_rows - mean ** 2, 0.0)
+    rows = np.flatnonzero(audited)
+    result = representativeness(covariates[rows], covariates.names, population_mean=mean,
+                                population_var=variance, n_rows=n_rows, weights=weights[rows],
+                                clusters=groups[rows])
+    return {**result, "audit_representativeness_figures": covariates.names}
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
@@ -188,16 +309,17 @@ def text_features(texts, *, max_rows: int, max_features: int, seed: int = 0) -> 
 
 
 def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *, words=None, seed: int = 0,
-                      folds: int = FOLDS) -> np.ndarray | None:
+                      folds: int = FOLDS, groups: np.ndarray | None = None) -> np.ndarray | None:
     """P(LLM label wrong) per row from a logistic model fitted on the audited rows, K-fold cross-fitted: an audited
     row's prediction comes from the model that did not see it; other rows get the mean of the K models.
     Inputs: the audit-free `features` (standardised here; an array or anything that gives rows as `features[rows]`,
     read for the audited rows and then PREDICT_CHUNK_ROWS unaudited rows at a time), plus the optional sparse `words`
-    (TF-IDF), which let the model learn errors that follow the text. None when the audit holds fewer than MIN_CLASS_ROWS wrong or right rows (no
-    model: the plain stratified estimate)."""
+    (TF-IDF), which let the model learn errors that follow the text. None when the audit holds fewer than
+    MIN_CLASS_ROWS wrong or right rows (no model: the plain stratified estimate). `groups` (per row, duplicate
+    texts share one): audited copies of one text are held out together (StratifiedGroupKFold), or the model would
+    predict a held-out row from its copy's gold label and the estimate would lean on a leaked, too-good risk."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold
     from sklearn.preprocessing import StandardScaler
 
     audited = np.flatnonzero(~np.isnan(wrong))
@@ -206,16 +328,17 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
         return None
     risk = np.zeros(len(wrong))
     unaudited = np.flatnonzero(np.isnan(wrong))
-    splitter = StratifiedKFold(n_splits=min(folds, int(y.sum()), int(len(y) - y.sum())), shuffle=True,
-                               random_state=seed)
+    audited_groups = None if groups is None else np.asarray(groups)[audited]
 
     def design(scaler, row_features, row_words):
         dense = csr_matrix(scaler.transform(row_features))
         return dense if row_words is None else hstack([dense, row_words]).tocsr()
 
     fitted = []
-    for train, held_out in splitter.split(np.zeros(len(y)), y):
+    for train, held_out in fold_splits(y, audited_groups, folds, seed):
         fit_rows, held_rows = audited[train], audited[held_out]
+        if len(np.unique(y[train])) < 2:  # grouped folds can leave a fold's training rows one-sided
+            return None
         fit_features = features[fit_rows]
         scaler = StandardScaler().fit(fit_features)
         model = LogisticRegressionCV(Cs=REGULARISATION, l1_ratios=(0.0,), cv=3, scoring="neg_log_loss",
@@ -235,14 +358,14 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
 
 
 def text_error_auc(texts: list[str], given: np.ndarray, wrong: np.ndarray, *, n_classes: int,
-                   confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+                   confidence: float = DEFAULT_CONFIDENCE, seed: int = 0, groups: np.ndarray | None = None) -> dict[str, Any]:
     """Cross-validated ROC AUC of predicting the audited wrong labels from the text (TF-IDF words and bigrams)
-    and the LLM label. ~0.5: errors look random to a text model; well above: they follow the text."""
+    and the LLM label. ~0.5: errors look random to a text model; well above: they follow the text. Copies of one
+    text (`groups`, per audited row) are held out together."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedKFold
 
     audited = np.flatnonzero(~np.isnan(wrong))
     y = wrong[audited].astype(int)
@@ -258,8 +381,11 @@ def text_error_auc(texts: list[str], given: np.ndarray, wrong: np.ndarray, *, n_
     one_hot = csr_matrix(np.eye(n_classes)[given[audited]])
     features = hstack([words, one_hot]).tocsr()
     scores = np.zeros(len(y))
-    splitter = StratifiedKFold(n_splits=min(FOLDS, n_pos, n_neg), shuffle=True, random_state=seed)
-    for train, held_out in splitter.split(np.zeros(len(y)), y):
+    groups = None if groups is None else np.asarray(groups)[audited]
+    for train, held_out in fold_splits(y, groups, FOLDS, seed):
+        if len(np.unique(y[train])) < 2:
+            return {"text_error_auc": None, "text_error_auc_lower": None, "text_error_auc_upper": None,
+                    "text_error_auc_reason": "a cross-validation fold had only wrong or only right labels"}
         model = LogisticRegression(C=4.0, max_iter=1000, class_weight="balanced")
         model.fit(features[train], y[train])
         scores[held_out] = model.decision_function(features[held_out])

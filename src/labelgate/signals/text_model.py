@@ -1,7 +1,9 @@
 """Out-of-fold predicted probabilities from a cheap text model, the input cleanlab's confident learning needs.
 
 `tfidf_logreg` (default): word 1-2-gram TF-IDF and multinomial logistic regression, K-fold cross-validated, so
-every row's probabilities come from a model that never saw its label. The vectoriser is fitted once (it is
+every row's probabilities come from a model that never saw its label, nor a copy of its text: rows whose texts are
+duplicates (`duplicate_groups`) stay in one fold (StratifiedGroupKFold), or a copy's label would leak its twin's
+prediction and make confident learning overconfident on duplicated rows. The vectoriser is fitted once (it is
 unsupervised, so this leaks no labels). On large tables both the vocabulary and each fold's classifier are fitted on
 a random sample of at most `max_train_rows` rows: a linear bag-of-words model stops improving long before a
 million rows, and the cap keeps scoring time linear in rows with a small slope (bench/score_throughput.md). Every
@@ -44,11 +46,80 @@ class TextModelParams:
         check_range("n_jobs", self.n_jobs, 1, 64)
 
 
+GROUP_CHUNK_ROWS = 200_000  # texts normalised and hashed at a time (bounds memory on streamed tables)
+
+
+def text_keys(texts) -> np.ndarray:
+    """Per row a 64-bit hash of the normalised text (uint64); equal for texts that are duplicates.
+
+    Normalisation: Unicode NFKC, case folded, every run of characters that are not letters or digits (whitespace,
+    punctuation, symbols, underscores) collapsed to one space, stripped. "Great flight!!" and "great  flight" are one
+    text; a text that normalises to nothing (only punctuation) keeps its raw text as its key. Computed
+    GROUP_CHUNK_ROWS rows at a time, so only the hashes of a large table are held."""
+    import pandas as pd
+
+    series = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+    keys = np.empty(len(series), dtype=np.uint64)
+    for start in range(0, len(series), GROUP_CHUNK_ROWS):
+        raw = pd.Series(series.iloc[start:start + GROUP_CHUNK_ROWS].to_numpy(object), dtype=object).astype(str)
+        key = raw.str.normalize("NFKC").str.casefold().str.replace(r"[\W_]+", " ", regex=True).str.strip()
+        key = key.where(key != "", "\x00" + raw)
+        keys[start:start + len(raw)] = pd.util.hash_array(key.to_numpy(object))
+    return keys
+
+
+def duplicate_groups(texts) -> np.ndarray:
+    """Per row an integer group id; rows whose texts are equal after normalisation (`text_keys`) share one id.
+    Ids number the groups in order of first appearance."""
+    import pandas as pd
+
+    return pd.factorize(text_keys(texts))[0].astype(np.int64)
+
+
+def text_folds(texts, folds: int, seed: int) -> np.ndarray:
+    """A fold per row (int8) from the normalised text's hash mixed with `seed`: every copy of a text in one fold, on
+    any chunk of a streamed table (the bounded-memory path's fold plan)."""
+    mixed = text_keys(texts) ^ np.uint64((seed * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF)
+    mixed = mixed * np.uint64(0xBF58476D1CE4E5B9)  # wraps: a multiplicative mix, so folds look random
+    return ((mixed >> np.uint64(33)) % np.uint64(folds)).astype(np.int8)
+
+
+def duplicate_share(groups: np.ndarray) -> float:
+    """Share of rows that repeat an earlier row's normalised text: 1 - groups / rows (0.5 when every row is there
+    twice, 0.99 with 100 copies)."""
+    groups = np.asarray(groups)
+    return float(1.0 - len(np.unique(groups)) / len(groups)) if len(groups) else 0.0
+
+
+def has_duplicates(groups: np.ndarray | None) -> bool:
+    return groups is not None and len(np.unique(groups)) < len(groups)
+
+
+def fold_splits(labels: np.ndarray, groups: np.ndarray | None, folds: int, seed: int) -> list:
+    """K-fold (train, held-out) index pairs stratified by `labels`: StratifiedKFold, or StratifiedGroupKFold when
+    `groups` holds duplicates (every copy of a text in one fold). K is cut to what the rarest label (counted in
+    groups) allows, at least 2."""
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    labels = np.asarray(labels)
+    if has_duplicates(groups):
+        groups = np.asarray(groups)
+        first = np.unique(groups, return_index=True)[1]
+        counts = np.unique(labels[first], return_counts=True)[1]
+        n = int(max(2, min(folds, counts.min(), len(first))))
+        splitter = StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(labels)), labels, groups))
+    counts = np.unique(labels, return_counts=True)[1]
+    n = int(max(2, min(folds, counts.min()))) if counts.size else 2
+    return list(StratifiedKFold(n_splits=n, shuffle=True, random_state=seed).split(np.zeros(len(labels)), labels))
+
+
 def out_of_fold_probabilities(
     texts: list[str],
     labels: np.ndarray,
     *,
     n_classes: int,
+    groups: np.ndarray | None = None,
     model: str = "tfidf_logreg",
     folds: int = 5,
     seed: int = 0,
@@ -65,7 +136,7 @@ def out_of_fold_probabilities(
     else:
         features = _embeddings(texts)
     return _cross_validated(features, np.asarray(labels), n_classes=n_classes, folds=folds, seed=seed,
-                            regularisation=regularisation, max_train_rows=max_train_rows, rng=rng)
+                            regularisation=regularisation, max_train_rows=max_train_rows, rng=rng, groups=groups)
 
 
 def word_vectoriser(max_features: int):
@@ -116,17 +187,12 @@ def _embeddings(texts: list[str], batch_size: int = 64) -> np.ndarray:
 
 def _cross_validated(
     features, labels: np.ndarray, *, n_classes: int, folds: int, seed: int, regularisation: float,
-    max_train_rows: int, rng: np.random.Generator,
+    max_train_rows: int, rng: np.random.Generator, groups: np.ndarray | None = None,
 ) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
 
-    counts = np.bincount(labels, minlength=n_classes)
-    present = counts[counts > 0]
-    folds = int(max(2, min(folds, present.min()))) if present.size else 2
     probabilities = np.zeros((len(labels), n_classes))
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    for train_index, held_out in splitter.split(np.zeros(len(labels)), labels):
+    for train_index, held_out in fold_splits(labels, groups, folds, seed):
         if len(train_index) > max_train_rows:
             train_index = np.sort(rng.choice(train_index, size=max_train_rows, replace=False))
         classifier = LogisticRegression(C=regularisation, max_iter=300, tol=1e-3)
@@ -138,15 +204,16 @@ def _cross_validated(
 
 
 # --------------------------------------------------------------------------------------- bounded-memory variant
-# For tables too large to hold (score_stream): the folds are a seeded random assignment per row instead of
-# stratified, the vocabulary and the `folds` classifiers are fitted on one random sample of the rows (each
-# classifier on the sample rows outside its fold, about `max_train_rows` of them, as the in-memory path does above
-# that size), and the held-out probabilities are predicted chunk by chunk. Memory: the sample, the vocabulary and
-# the classifiers, whatever the number of rows.
+# For tables too large to hold (score_stream): the folds are a seeded hash of each row's normalised text
+# (text_folds, chunk by chunk: copies of a text share a fold) instead of stratified, the vocabulary and the `folds`
+# classifiers are fitted on one random sample of the rows (each classifier on the sample rows outside its fold, about
+# `max_train_rows` of them, as the in-memory path does above that size), and the held-out probabilities are
+# predicted chunk by chunk. Memory: the sample, the vocabulary and the classifiers, whatever the number of rows.
 
 
 def sample_plan(n_rows: int, *, folds: int, max_train_rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(fold of every row as int8, sorted row indices of the training sample)."""
+    """(fold of every row as int8, sorted row indices of the training sample). score_stream replaces the folds by
+    text_folds of each chunk's texts, so copies of a text share a fold."""
     rng = np.random.default_rng(seed)
     fold_of = rng.integers(0, folds, size=n_rows, dtype=np.int8)
     size = min(n_rows, int(np.ceil(max_train_rows * folds / (folds - 1))))

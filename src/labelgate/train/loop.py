@@ -20,7 +20,7 @@ from labelgate.train.data import collate, length_buckets, padder, tokenize
 from labelgate.train.device import autocast, resolve_precision, select_device, set_seed, set_threads
 
 if TYPE_CHECKING:
-    from labelgate.train.run import TrainParams
+    from labelgate.train.params import TrainParams
 
 
 @contextlib.contextmanager

@@ -1,11 +1,11 @@
-"""subsets.py: which table a training stage reads, and its label set."""
+"""train/inputs.py: which table a training stage reads, and its label set."""
 
 from __future__ import annotations
 
 import pytest
 
 from labelgate.errors import BadInputError
-from labelgate.subsets import subset_table, training_inputs
+from labelgate.train.inputs import subset_table, training_inputs
 
 
 def test_subset_table_prefers_the_given_table_then_parquet(tmp_path):

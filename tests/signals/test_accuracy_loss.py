@@ -1,0 +1,137 @@
+"""The expected accuracy loss: exact values of each piece on hand-made tables, and the two behaviours the estimate
+exists for: errors a model cannot learn cost little, errors that follow a word cost a lot."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from signals.support import run
+from synthetic import flip_uniform, label_table, make_texts
+
+from labelgate.estimation import kish_n, wilson, z_value
+from labelgate.signals.accuracy_loss import (
+    AccuracyLossParams,
+    chance_of_reproducing,
+    combine,
+    learned_errors,
+    loss_words,
+)
+
+# Eight audited rows over three classes (gold -1 = not audited). Wrong LLM labels at rows 0, 1, 2 (gold 0 -> LLM 1,
+# gold 0 -> LLM 2, gold 1 -> LLM 0); the model reproduces the first two. Correct rows: gold 0 (rows 3, 4: model
+# right, wrong), gold 1 (rows 5, 6: right, right), gold 2 (row 7: right).
+GOLD = np.array([0, 0, 1, 0, 0, 1, 1, 2, -1, -1])
+GIVEN = np.array([1, 2, 0, 0, 0, 1, 1, 2, 0, 1])
+PRED = np.array([1, 2, 1, 0, 1, 1, 1, 2, 0, 1])
+
+
+def test_chance_is_the_gold_class_error_rate_spread_over_the_other_classes():
+    # gold 0 correct rows miss 1 of 2 -> 0.5 / 2 = 0.25 for rows 0 and 1; gold 1 misses 0 -> 0 for row 2
+    assert chance_of_reproducing(PRED, GOLD, GIVEN, np.ones(10), 3) == pytest.approx((0.25 + 0.25 + 0.0) / 3)
+    weights = np.array([1.0, 1.0, 4.0, 1, 1, 1, 1, 1, 1, 1])  # row 2 weighs four times: chance moves towards 0
+    assert chance_of_reproducing(PRED, GOLD, GIVEN, weights, 3) == pytest.approx((0.25 + 0.25) / 6)
+
+
+def test_learned_share_excess_and_bounds():
+    out = learned_errors(PRED, GOLD, GIVEN, np.ones(10), n_classes=3, confidence=0.95)
+    chance = 0.5 / 3
+    assert out["errors_learned_share"] == pytest.approx(2 / 3)
+    assert out["errors_learned_excess"] == pytest.approx((2 / 3 - chance) / (1 - chance))
+    low, high = wilson(2 / 3, 3.0, z_value(0.95))
+    assert out["excess_lower"] == pytest.approx(max(0.0, (low - chance) / (1 - chance)))
+    assert out["excess_upper"] == pytest.approx(min(1.0, (high - chance) / (1 - chance)))
+    assert out["audited_errors"] == 3
+
+
+def test_weights_move_the_learned_share():
+    weights = np.array([1.0, 1.0, 4.0, 1, 1, 1, 1, 1, 1, 1])  # the unreproduced error weighs four times
+    out = learned_errors(PRED, GOLD, GIVEN, weights, n_classes=3, confidence=0.95)
+    assert out["errors_learned_share"] == pytest.approx(2 / 6)
+    assert kish_n(weights[:3]) == pytest.approx(36 / 18)
+
+
+def test_no_audited_error_leaves_the_learned_share_open():
+    out = learned_errors(PRED, np.where(GOLD >= 0, GIVEN, -1), GIVEN, np.ones(10), n_classes=3, confidence=0.95)
+    assert out["errors_learned_share"] is None and (out["excess_lower"], out["excess_upper"]) == (0.0, 1.0)
+
+
+class TestCombine:
+    PARAMS = AccuracyLossParams(loss_rate_scale=0.2, loss_learned_scale=0.5, loss_calibration_sd=0.01)
+    ERROR = {"label_error_rate": 0.1, "label_error_rate_lower": 0.06, "label_error_rate_upper": 0.15,
+             "n_audited": 300, "n_rows": 2000}
+    LEARNED = {"errors_learned_share": 0.8, "errors_learned_excess": 0.6, "excess_lower": 0.3, "excess_upper": 0.9}
+
+    def test_value_and_interval(self):
+        out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95)
+        value = 0.1 * (0.2 + 0.5 * 0.6)
+        spread = z_value(0.95) * 0.01
+        assert out["expected_accuracy_loss"] == pytest.approx(value)
+        assert out["expected_accuracy_loss_lower"] == pytest.approx(value - math.hypot(value - 0.06 * 0.35, spread))
+        assert out["expected_accuracy_loss_upper"] == pytest.approx(value + math.hypot(0.15 * 0.65 - value, spread))
+
+    def test_same_rate_different_harm(self):
+        random = {**self.LEARNED, "errors_learned_excess": 0.0, "excess_lower": 0.0, "excess_upper": 0.1}
+        learnt = {**self.LEARNED, "errors_learned_excess": 1.0, "excess_lower": 0.8, "excess_upper": 1.0}
+        low = combine(self.ERROR, random, self.PARAMS, confidence=0.95)["expected_accuracy_loss"]
+        high = combine(self.ERROR, learnt, self.PARAMS, confidence=0.95)["expected_accuracy_loss"]
+        assert low == pytest.approx(0.02) and high == pytest.approx(0.07)
+
+    def test_nothing_measured_is_none(self):
+        out = combine({"label_error_rate": None, "reason": "no audited rows"}, self.LEARNED, self.PARAMS,
+                      confidence=0.95)
+        assert out["expected_accuracy_loss_upper"] is None and out["reason"] == "no audited rows"
+
+
+def test_loss_words_name_the_word_the_loss_falls_on():
+    texts = pd.Series(["red apple", "red car", "red hat", "blue sky", "blue sea", "green tree", "green leaf",
+                       "blue sky", "green tree"])
+    hurt = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0], bool)
+    assert loss_words(texts, hurt, np.ones(9, bool))[0] == "red"
+
+
+def following(texts, truth, word, target, rate, seed=1):
+    """Relabel as `target` round(rate * n) random rows that contain `word` and are of another class."""
+    rng = np.random.default_rng(seed)
+    noisy = truth.copy()
+    rows = np.array([i for i, t in enumerate(texts) if truth[i] != target and word in t.split()])
+    noisy[rng.choice(rows, size=int(round(rate * len(truth))), replace=False)] = target
+    return noisy
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    # two class words and six shared fillers per text: a filler that always comes with one label is learnable
+    return make_texts(1500, 3, seed=0, class_words=30, filler_words=40, length=8, signal_words=2)
+
+
+def _loss(texts, truth, noisy):
+    frame = label_table(texts, noisy, ["a", "b", "c"], truth=truth, audit_share=0.2)
+    return run("accuracy_loss", frame).summary
+
+
+def test_errors_a_model_cannot_learn_cost_little(corpus):
+    texts, truth = corpus
+    out = _loss(texts, truth, flip_uniform(truth, 0.12, 3))
+    assert out["errors_learned_excess"] < 0.15
+    assert out["expected_accuracy_loss"] < 0.12 * (0.23 + 0.28 * 0.15)
+
+
+def test_errors_that_follow_one_word_cost_a_lot(corpus):
+    texts, truth = corpus
+    out = _loss(texts, truth, following(texts, truth, "f7", 0, 0.08))
+    assert out["errors_learned_excess"] > 0.6
+    assert "f7" in out["loss_words"][:3]
+    uniform = _loss(texts, truth, flip_uniform(truth, 0.12, 3))
+    assert out["expected_accuracy_loss"] > uniform["expected_accuracy_loss"]  # fewer wrong labels, more harm
+
+
+def test_no_audit_and_one_label_are_not_measured():
+    texts, truth = make_texts(200, 3, seed=1)
+    frame = label_table(texts, truth, ["a", "b", "c"])
+    assert run("accuracy_loss", frame).metrics["expected_accuracy_loss_upper"] is None
+    frame = label_table(texts, np.zeros(200, int), ["a", "b", "c"], truth=truth, audit_share=0.3)
+    result = run("accuracy_loss", frame)
+    assert result.metrics["expected_accuracy_loss_upper"] is None and "one LLM label" in result.summary["reason"]

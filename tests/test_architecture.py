@@ -1,0 +1,74 @@
+"""The package's layers (pyproject.toml [tool.importlinter], explained in docs/architecture.md): import-linter checks
+them on this checkout's src/, so a back-arrow (a lower layer importing a higher one), an import between two stages
+declared independent, a module left out of the layers, or an import cycle fails the suite."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def lint_imports(root: Path) -> subprocess.CompletedProcess:
+    """`lint-imports` on `root`'s pyproject.toml, with `root`/src first on the path (not the installed package)."""
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    command = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command; "
+               "sys.exit(lint_imports_command())", "--config", str(root / "pyproject.toml"), "--no-cache"]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_import_contracts_are_kept():
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
+
+
+@pytest.fixture
+def copy(tmp_path) -> Path:
+    """A copy of src/ and pyproject.toml to break on purpose."""
+    shutil.copytree(ROOT / "src" / "labelgate", tmp_path / "src" / "labelgate",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def add_lazy_import(copy: Path, module: str, imported: str) -> None:
+    """Append a function to `module` (a path under src/labelgate) that imports `imported` when called."""
+    path = copy / "src" / "labelgate" / module
+    path.write_text(path.read_text() + f"\n\ndef _late():\n    import {imported}  # noqa: F401\n")
+
+
+def test_a_lazy_back_arrow_and_the_cycle_it_closes_are_refused(copy):
+    add_lazy_import(copy, "learning_curve.py", "labelgate.evaluate")  # evaluate already reaches learning_curve
+    result = lint_imports(copy)
+    assert result.returncode == 1
+    assert "labelgate.learning_curve is not allowed to import labelgate.evaluate" in result.stdout
+    assert "No cycles are allowed in labelgate" in result.stdout
+
+
+def test_a_core_module_importing_a_stage_is_refused(copy):
+    add_lazy_import(copy, "vocabulary.py", "labelgate.score")
+    result = lint_imports(copy)
+    assert result.returncode == 1
+    assert "labelgate.vocabulary is not allowed to import labelgate.score" in result.stdout
+
+
+def test_independent_stages_may_not_import_each_other(copy):
+    add_lazy_import(copy, "filter.py", "labelgate.audit")  # both in one `|` layer and in the independence list
+    result = lint_imports(copy)
+    assert result.returncode == 1
+    assert "labelgate.filter is not allowed to import labelgate.audit" in result.stdout
+    assert "stages that share no code" in result.stdout.split("Broken contracts")[1]
+
+
+def test_a_module_outside_every_layer_is_refused(copy):
+    (copy / "src" / "labelgate" / "newcomer.py").write_text('"""A module nobody placed in a layer."""\n')
+    result = lint_imports(copy)
+    assert result.returncode == 1
+    assert "labelgate.newcomer" in result.stdout

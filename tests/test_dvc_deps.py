@@ -1,0 +1,193 @@
+"""The demo dvc.yaml's code dependencies are true: every stage lists (as a file or a folder above it) each module of
+src/labelgate that its command can import, so editing any of them re-runs the stage instead of DVC serving a result
+the current code would not produce.
+
+What a command imports is read statically (ast, nothing is imported): in cli.py, the module's own top-level
+imports, the command function's body and decorators, and the cli.py functions it calls; from there every labelgate
+module reached, transitively, with all its imports (top level and lazy ones inside functions), plus the packages
+above each module (importing labelgate.signals.runner runs labelgate/signals/__init__.py). cli.py itself is a
+dependency of every stage: the command runs through it.
+"""
+
+from __future__ import annotations
+
+import ast
+import shlex
+from functools import cache
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+PACKAGE = "labelgate"
+
+
+@cache
+def module_files() -> dict[str, Path]:
+    """Dotted module name -> its file, for every module of src/labelgate (a package by its __init__.py)."""
+    files = {}
+    for path in (SRC / PACKAGE).rglob("*.py"):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        files[".".join(parts)] = path
+    return files
+
+
+def imported_modules(node: ast.AST, module: str) -> set[str]:
+    """The labelgate modules imported anywhere under `node` (in `module`), relative imports resolved."""
+    files = module_files()
+    is_package = files[module].name == "__init__.py"
+    found: set[str] = set()
+    for item in ast.walk(node):
+        if isinstance(item, ast.Import):
+            names = [alias.name for alias in item.names]
+        elif isinstance(item, ast.ImportFrom):
+            base = item.module or ""
+            if item.level:
+                parts = module.split(".")[: len(module.split(".")) - item.level + is_package]
+                base = ".".join(parts + ([item.module] if item.module else []))
+            # `from labelgate import validate` imports the module labelgate.validate; `from x import name` only x
+            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base for alias in item.names]
+        else:
+            continue
+        for name in names:
+            while name and name not in files:  # `import labelgate.a.b` of a name inside a module: its module
+                name = name.rpartition(".")[0]
+            if name.split(".")[0] == PACKAGE:
+                found.add(name)
+    return found
+
+
+def with_parents(modules: set[str]) -> set[str]:
+    """Each module and the packages above it (their __init__.py runs on import)."""
+    out = set()
+    for name in modules:
+        parts = name.split(".")
+        out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return out
+
+
+@cache
+def module_imports(module: str) -> frozenset[str]:
+    tree = ast.parse(module_files()[module].read_text())
+    return frozenset(with_parents(imported_modules(tree, module)) - {module})
+
+
+def closure(start: set[str], *, seen: set[str] | None = None) -> set[str]:
+    """`start`, the packages above, and every module they import, transitively (modules in `seen`: not opened)."""
+    seen = set(seen or ())
+    todo = list(with_parents(start) - seen)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(module_imports(name))
+    return seen
+
+
+@cache
+def cli_commands() -> dict[str, tuple[ast.FunctionDef, ...]]:
+    """Command name -> (the command function, the cli.py functions it reaches by name)."""
+    tree = ast.parse(module_files()[f"{PACKAGE}.cli"].read_text())
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+    def command_name(function: ast.FunctionDef) -> str | None:
+        for decorator in function.decorator_list:
+            call = decorator if isinstance(decorator, ast.Call) else None
+            if call and isinstance(call.func, ast.Attribute) and call.func.attr == "command" \
+                    and isinstance(call.func.value, ast.Name) and call.func.value.id == "app":
+                if call.args and isinstance(call.args[0], ast.Constant):
+                    return call.args[0].value
+                return function.name.replace("_", "-")
+        return None
+
+    commands = {function.name: name for function in functions.values() if (name := command_name(function))}
+
+    def reached(function: ast.FunctionDef) -> tuple[ast.FunctionDef, ...]:
+        """The function and the cli.py helpers it calls (decorators included), transitively; a call to another
+        command's function is not followed (a local variable may share a command's name: `report`)."""
+        out, todo = {}, [function]
+        while todo:
+            current = todo.pop()
+            if current.name in out:
+                continue
+            out[current.name] = current
+            todo.extend(functions[n.func.id] for n in ast.walk(current)
+                        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions
+                        and n.func.id not in commands and n.func.id not in out)
+        return tuple(out.values())
+
+    return {name: reached(functions[function]) for function, name in commands.items()}
+
+
+def command_modules(command: str) -> set[str]:
+    """Every labelgate module `labelgate <command>` can import, cli included."""
+    cli = f"{PACKAGE}.cli"
+    tree = ast.parse(module_files()[cli].read_text())
+    top_level = ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
+                           type_ignores=[])
+    start = imported_modules(top_level, cli)
+    for function in cli_commands()[command]:
+        start |= imported_modules(function, cli)
+    return closure(start, seen={cli})  # cli.py: only what this command's path imports, not its other commands
+
+
+def stage_command(cmd: str) -> str:
+    words = shlex.split(cmd)
+    assert words[0] == "labelgate", f"a demo stage runs the package CLI, not {cmd!r}"
+    assert words[1] in cli_commands(), f"{cmd!r}: no command {words[1]!r} in cli.py"
+    return words[1]
+
+
+def stages() -> dict[str, dict]:
+    """Each stage of the demo dvc.yaml with `cmd` and `deps` (foreach/matrix stages: their `do` body or the stage)."""
+    document = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    return {name: stage.get("do", stage) for name, stage in document["stages"].items()}
+
+
+def covered(path: Path, deps: list[str]) -> bool:
+    relative = path.relative_to(ROOT)
+    return any(relative == Path(dep) or Path(dep) in relative.parents for dep in deps)
+
+
+@pytest.mark.parametrize("name", sorted(stages()))
+def test_each_stage_depends_on_every_module_its_command_imports(name):
+    stage = stages()[name]
+    deps = [str(d) for d in stage.get("deps", [])]
+    files = module_files()
+    missing = sorted(str(files[m].relative_to(ROOT)) for m in command_modules(stage_command(stage["cmd"]))
+                     if not covered(files[m], deps))
+    assert not missing, f"dvc.yaml stage {name!r} runs code it does not depend on: add {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(stages()))
+def test_each_source_dependency_exists(name):
+    gone = [d for d in stages()[name].get("deps", []) if str(d).startswith("src/") and not (ROOT / d).exists()]
+    assert not gone, f"dvc.yaml stage {name!r} depends on source that is not there: {gone}"
+
+
+class TestTheWalk:
+    """The walk itself, on modules whose imports are known, so a walk that finds nothing cannot pass."""
+
+    def test_lazy_imports_inside_functions_count(self):
+        # learning_curve imports labelgate.outputs only inside functions
+        assert "labelgate.outputs" in module_imports("labelgate.learning_curve")
+
+    def test_a_submodule_brings_its_packages(self):
+        assert {"labelgate", "labelgate.signals", "labelgate.signals.entropy"} <= command_modules("score")
+
+    def test_a_command_reaches_its_stage_and_not_the_others(self):
+        validate = command_modules("validate")
+        assert {"labelgate.cli", "labelgate.validate", "labelgate.expectations", "labelgate.contract"} <= validate
+        assert not validate & {"labelgate.score", "labelgate.train.run", "labelgate.gate"}
+        assert "labelgate.train.loop" in command_modules("learning-curve")
+
+    def test_an_omitted_module_is_named(self):
+        files = module_files()
+        deps = ["src/labelgate/validate.py", "src/labelgate/cli.py"]
+        missing = {m for m in command_modules("validate") if not covered(files[m], deps)}
+        assert "labelgate.expectations" in missing and "labelgate.validate" not in missing
+        assert not {m for m in command_modules("validate") if not covered(files[m], ["src/labelgate"])}
