@@ -10,7 +10,8 @@ the accuracy_loss signal's two inputs as `labelgate score` computes them, on sim
 rows, two audit draws each: the audit estimate of the label error rate and the share of audited errors the
 out-of-fold text model reproduces beyond chance (harm/loss_features_<corpus>.jsonl, one line per set and audit).
 
-fit: the model of signals/accuracy_loss.py, loss = error_rate * (rate_scale + learned_scale * learned_excess), with
+fit: on the sets with at most MAX_FIT_ERROR wrong labels (more are blocked by the second guard
+gate.max_label_error whatever the loss), the model of signals/accuracy_loss.py (K: the corpus's classes), loss = error_rate * (rate_scale + learned_scale * learned_excess) / (K - 1), with
 the set's true error rate and its learned excess averaged over the audits (so the audit's own sampling noise, which the
 estimate's interval carries already, does not inflate the calibration). rate_scale and learned_scale are
 non-negative least squares. loss_calibration_sd is the residual spread that the fine-tuned truth's own seed noise does
@@ -36,6 +37,7 @@ from finetune_truth import read_records, summarise  # noqa: E402
 from labelsets import load_corpus, make_labels, set_frame  # noqa: E402
 
 AUDITS = (150, 300)
+MAX_FIT_ERROR = 0.2  # sets with more wrong labels than gate.max_label_error are blocked by it; the fit serves the rest
 AUDIT_DRAWS = (0, 1)
 MIN_SEEDS = 4
 FEATURES = HERE / "harm"
@@ -97,15 +99,20 @@ def fit(corpora: list[str]) -> dict:
         for r in _read(FEATURES / f"loss_features_{name}.jsonl"):
             by[(name, r["set"])].append(r)
     sets = []
+    classes = {name: len(load_corpus(name).labels) for name in corpora}
     for (name, label_set), records in sorted(by.items()):
+        if records[0]["true_error"] > MAX_FIT_ERROR + 1e-9:
+            continue
         excess = [r["errors_learned_excess"] for r in records if r["errors_learned_excess"] is not None]
         first = records[0]
         sets.append({"corpus": name, "set": label_set, "kind": first["kind"], "true_error": first["true_error"],
+                     "spread": max(1, classes[name] - 1),
                      "excess": float(np.mean(excess)) if excess else 0.5, "drop": first["drop"] / 100,
                      "truth_var": ((first["drop_std"] or 0.0) / 100) ** 2 / first["seeds"]})
     if len(sets) < 3:
         raise SystemExit(f"{len(sets)} label sets with features and a {MIN_SEEDS}-seed truth: too few to fit")
-    design = np.array([[s["true_error"], s["true_error"] * s["excess"]] for s in sets])
+    design = np.array([[s["true_error"], s["true_error"] * s["excess"]] for s in sets]) / np.array(
+        [[s["spread"]] for s in sets])
     target = np.array([s["drop"] for s in sets])
     coef = _nnls(design, target)
     residual = target - design @ coef
@@ -135,7 +142,8 @@ def write(result: dict, path: Path) -> None:
         f"Command: `python bench/calibration/derive_loss_calibration.py fit --corpora {' '.join(result['corpora'])}`  ",
         f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
         "the 2-core dev box  ",
-        f"Label sets: {len(result['sets'])} with a fine-tuned truth of >= {MIN_SEEDS} seeds; features on random "
+        f"Label sets: {len(result['sets'])} with a fine-tuned truth of >= {MIN_SEEDS} seeds and at most "
+        f"{MAX_FIT_ERROR:.0%} wrong labels; features on random "
         f"audits of {' and '.join(map(str, AUDITS))} rows, {len(AUDIT_DRAWS)} draws each.", "",
         "| params.yaml `score:` key | fitted |", "|---|--:|",
         f"| loss_rate_scale | {result['rate_scale']} |", f"| loss_learned_scale | {result['learned_scale']} |",

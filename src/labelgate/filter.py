@@ -191,7 +191,8 @@ def subset_accuracy_loss(scores: pd.DataFrame, mask: np.ndarray, estimate: dict[
 
     names = (LOSS, f"{LOSS}_lower", f"{LOSS}_upper")
     calibration = (loss_signal or {}).get("calibration") if isinstance(loss_signal, dict) else None
-    if not isinstance(calibration, dict) or LEARNED_ERROR not in scores.columns:
+    n_classes = loss_signal.get("n_classes") if isinstance(loss_signal, dict) else None
+    if not isinstance(calibration, dict) or not isinstance(n_classes, int) or LEARNED_ERROR not in scores.columns:
         return dict.fromkeys(names)
     kept = scores[mask]
     wrong = (kept[GOLD].notna() & (kept[GOLD] != kept[LLM_LABEL])).to_numpy()
@@ -202,7 +203,7 @@ def subset_accuracy_loss(scores: pd.DataFrame, mask: np.ndarray, estimate: dict[
     params = AccuracyLossParams(loss_rate_scale=calibration["rate_scale"],
                                 loss_learned_scale=calibration["learned_scale"],
                                 loss_calibration_sd=calibration["calibration_sd"])
-    result = combine(estimate, learned, params, confidence=confidence)
+    result = combine(estimate, learned, params, confidence=confidence, n_classes=n_classes)
     return {name: result.get(name) for name in names}
 
 

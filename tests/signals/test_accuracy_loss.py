@@ -65,23 +65,29 @@ class TestCombine:
     LEARNED = {"errors_learned_share": 0.8, "errors_learned_excess": 0.6, "excess_lower": 0.3, "excess_upper": 0.9}
 
     def test_value_and_interval(self):
-        out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95)
-        value = 0.1 * (0.2 + 0.5 * 0.6)
+        out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
+        value = 0.1 * (0.2 + 0.5 * 0.6) / 2
         spread = z_value(0.95) * 0.01
         assert out["expected_accuracy_loss"] == pytest.approx(value)
-        assert out["expected_accuracy_loss_lower"] == pytest.approx(value - math.hypot(value - 0.06 * 0.35, spread))
-        assert out["expected_accuracy_loss_upper"] == pytest.approx(value + math.hypot(0.15 * 0.65 - value, spread))
+        assert out["expected_accuracy_loss_lower"] == pytest.approx(value - math.hypot(value - 0.06 * 0.35 / 2, spread))
+        assert out["expected_accuracy_loss_upper"] == pytest.approx(value + math.hypot(0.15 * 0.65 / 2 - value,
+                                                                                         spread))
 
     def test_same_rate_different_harm(self):
         random = {**self.LEARNED, "errors_learned_excess": 0.0, "excess_lower": 0.0, "excess_upper": 0.1}
         learnt = {**self.LEARNED, "errors_learned_excess": 1.0, "excess_lower": 0.8, "excess_upper": 1.0}
-        low = combine(self.ERROR, random, self.PARAMS, confidence=0.95)["expected_accuracy_loss"]
-        high = combine(self.ERROR, learnt, self.PARAMS, confidence=0.95)["expected_accuracy_loss"]
-        assert low == pytest.approx(0.02) and high == pytest.approx(0.07)
+        low = combine(self.ERROR, random, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
+        high = combine(self.ERROR, learnt, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
+        assert low == pytest.approx(0.01) and high == pytest.approx(0.035)  # / (3 - 1) classes
+
+    def test_more_classes_spread_the_same_errors_thinner(self):
+        three = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
+        eight = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=8)
+        assert eight["expected_accuracy_loss"] == pytest.approx(three["expected_accuracy_loss"] * 2 / 7)
 
     def test_nothing_measured_is_none(self):
         out = combine({"label_error_rate": None, "reason": "no audited rows"}, self.LEARNED, self.PARAMS,
-                      confidence=0.95)
+                      confidence=0.95, n_classes=3)
         assert out["expected_accuracy_loss_upper"] is None and out["reason"] == "no audited rows"
 
 
@@ -116,7 +122,7 @@ def test_errors_a_model_cannot_learn_cost_little(corpus):
     texts, truth = corpus
     out = _loss(texts, truth, flip_uniform(truth, 0.12, 3))
     assert out["errors_learned_excess"] < 0.15
-    assert out["expected_accuracy_loss"] < 0.12 * (0.23 + 0.28 * 0.15)
+    assert out["expected_accuracy_loss"] < 0.12 * (0.473 + 0.756 * 0.15) / 2
 
 
 def test_errors_that_follow_one_word_cost_a_lot(corpus):

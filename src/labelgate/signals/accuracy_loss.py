@@ -6,7 +6,7 @@ labels that look random and learns wrong labels that follow the text. So the est
 how many of the LLM's errors a model trained on these labels *reproduces*, and reads the two figures in fine-tuned
 accuracy points through a calibration fitted on data where rate and harm disagree (bench/calibration):
 
-    expected_accuracy_loss = label_error_rate * (rate_scale + learned_scale * learned_excess)
+    expected_accuracy_loss = label_error_rate * (rate_scale + learned_scale * learned_excess) / (K - 1)
 
 * `label_error_rate`: the audit-first estimate with its interval (estimation.py, the label_error signal's figure,
   shared through label_error.shared_estimate: strata, audit weights, the risk model, unmeasured strata).
@@ -21,6 +21,10 @@ accuracy points through a calibration fitted on data where rate and harm disagre
   rows); `learned_scale`: what it costs more when it is. Both are fitted by least squares on fine-tuned runs of
   `labelgate train` (seed-paired against the gold labels) by bench/calibration/derive_loss_calibration.py; the
   residual spread of that fit is `loss_calibration_sd`.
+* `K - 1`: a wrong label moves a row towards one of the K - 1 other classes, so with more classes the same share of
+  wrong labels pushes each class boundary less. Measured: the per-wrong-label cost on the 3-class tweets is 3-4 times
+  the 8-class fortunes' (the two corpora's own fits: 0.237 / 0.07 unlearned, 0.363 / 0.17 learned), and dividing by
+  K - 1 cut the joint fit's error from 2.0 to 1.5 points (bench/calibration/loss_calibration.md).
 
 Interval: the statistical bounds come from the bounds of the two factors (the error rate's interval, and Wilson's
 interval of the reproduced share at the Kish size of the audited errors, carried through the chance correction); the
@@ -55,9 +59,9 @@ class AccuracyLossParams(SignalParams):
     """Calibration of the expected accuracy loss (params.yaml `score:` keys), fitted on fine-tuned runs by
     bench/calibration/derive_loss_calibration.py (see the module docstring)."""
 
-    loss_rate_scale: float = 0.22  # accuracy lost per wrong label the model does not learn
-    loss_learned_scale: float = 0.3  # accuracy lost in addition per wrong label the model learns
-    loss_calibration_sd: float = 0.0075  # residual sd of the fine-tuned loss around the calibration (accuracy units)
+    loss_rate_scale: float = 0.473  # accuracy lost per wrong label the model does not learn (x 1/(K-1))
+    loss_learned_scale: float = 0.756  # accuracy lost in addition per wrong label the model learns (x 1/(K-1))
+    loss_calibration_sd: float = 0.013  # residual sd of the fine-tuned loss around the calibration (accuracy units)
 
     def __post_init__(self):
         check_range("loss_rate_scale", self.loss_rate_scale, 0.0, 5.0)
@@ -86,7 +90,8 @@ class AccuracyLossSignal(RiskSignal):
         weights = context.audit_weights
         learned = learned_errors(predicted, gold, given, weights, n_classes=len(table.labels),
                                  confidence=context.audit_confidence)
-        summary = combine(shared_estimate(context), learned, self.params, confidence=context.audit_confidence)
+        summary = combine(shared_estimate(context), learned, self.params, confidence=context.audit_confidence,
+                          n_classes=len(table.labels))
         summary.update(explain(predicted, gold, given, table.frame["text"], list(table.labels)))
         summary["available"] = True
         metrics = {name: summary.get(name) for name in METRICS}
@@ -146,27 +151,28 @@ def chance_of_reproducing(predicted: np.ndarray, gold: np.ndarray, given: np.nda
 
 
 def combine(error: dict[str, Any], learned: dict[str, Any], params: AccuracyLossParams, *,
-            confidence: float) -> dict[str, Any]:
+            confidence: float, n_classes: int) -> dict[str, Any]:
     """The calibrated expected loss with its interval (module docstring)."""
     rate, low, high = (error.get(k) for k in ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper"))
     base = {**learned, "label_error_rate": rate, "confidence_level": confidence, "n_audited": error.get("n_audited"),
-            "n_rows": error.get("n_rows"),
+            "n_rows": error.get("n_rows"), "n_classes": n_classes,
             "calibration": {"rate_scale": params.loss_rate_scale, "learned_scale": params.loss_learned_scale,
                             "calibration_sd": params.loss_calibration_sd}}
     if rate is None or low is None or high is None:
         return {**base, LOSS: None, f"{LOSS}_lower": None, f"{LOSS}_upper": None,
                 "reason": error.get("reason") or "no audited rows"}
-    a, b = params.loss_learned_scale, params.loss_rate_scale
+    spread = max(1, n_classes - 1)  # the wrong labels spread over the other classes
+    a, b = params.loss_learned_scale / spread, params.loss_rate_scale / spread
     excess = learned["errors_learned_excess"]
     # no audited error: nothing says what is learned; the point estimate takes the midpoint of [0, 1]
     point_excess = 0.5 if excess is None else excess
     value = rate * (b + a * point_excess)
     stat_low = low * (b + a * learned["excess_lower"])
     stat_high = high * (b + a * learned["excess_upper"])
-    spread = z_value(confidence) * params.loss_calibration_sd
+    calibration = z_value(confidence) * params.loss_calibration_sd
     return {**base, LOSS: float(value),
-            f"{LOSS}_lower": float(value - math.hypot(value - stat_low, spread)),
-            f"{LOSS}_upper": float(min(1.0, value + math.hypot(stat_high - value, spread)))}
+            f"{LOSS}_lower": float(value - math.hypot(value - stat_low, calibration)),
+            f"{LOSS}_upper": float(min(1.0, value + math.hypot(stat_high - value, calibration)))}
 
 
 def explain(predicted: np.ndarray, gold: np.ndarray, given: np.ndarray, texts: pd.Series,
