@@ -444,7 +444,8 @@ def _figures(suite_json: dict, frame: pd.DataFrame) -> dict[str, Any]:
         return {}
     columns = [c for e in suite_json["expectations"] for c in expectation_columns(e)]
     row = frame.iloc[0]
-    names = list(dict.fromkeys(columns + [c for c in frame.columns if c.startswith("label_error")]))
+    names = list(dict.fromkeys(columns + [c for c in frame.columns
+                                          if c.startswith(("label_error", "accuracy_loss", "expected_accuracy_loss"))]))
     return {name: _plain_figure(row.get(name)) for name in names}
 
 
