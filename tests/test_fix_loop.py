@@ -75,7 +75,7 @@ class TestAuditMore:
         # bench/calibration/loss_calibration.md) no audit can certify a 3-class set with 5% wrong labels under 3
         # points (the verdict then says more rows cannot decide it); a calibration as tight as one corpus's lets the
         # audit decide.
-        set_params(workdir, score={"loss_calibration_sd": 0.004})
+        set_params(workdir, score={"loss_calibration_sd": 0.004}, gate={"max_accuracy_loss": 0.03})
         texts, truth = make_texts(1500, 3, seed=21)
         given = flip_uniform(truth, 0.05, 3, seed=22)
         frame = label_frame(texts, given, confident_probs(given))
@@ -166,7 +166,7 @@ class TestFilter:
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=True), "raw")
         assert code == 1 and verdict["label_scope"]["rows"] == "table"
         assert any(b.startswith("label error too high") for b in verdict["blocking"])
-        assert any(b.startswith("accuracy loss ") and b.endswith(": above") for b in verdict["blocking"])
+        assert any("accuracy loss " in b for b in verdict["blocking"])  # above or undecided: 28% wrong labels
 
     def test_a_filter_that_removes_the_errors_passes(self, workdir, cli):
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=True), "entropy")
