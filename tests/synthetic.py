@@ -47,6 +47,16 @@ def flip_systematic(truth: np.ndarray, flips: dict[tuple[int, int], float], *, s
     return noisy
 
 
+def flip_following(texts, truth: np.ndarray, word: str, target: int, rate: float, *, seed: int = 1) -> np.ndarray:
+    """Text-following noise: round(rate * n) random rows that contain `word` and are of another class become
+    `target` (errors a model learns from the word)."""
+    rng = np.random.default_rng(seed)
+    noisy = truth.copy()
+    rows = np.array([i for i, t in enumerate(texts) if truth[i] != target and word in t.split()])
+    noisy[rng.choice(rows, size=int(round(rate * len(truth))), replace=False)] = target
+    return noisy
+
+
 def label_table(texts, given: np.ndarray, labels: list[str], *, truth=None, audit_share: float = 0.0,
                 seed: int = 2) -> pd.DataFrame:
     """A label table in the data contract, optionally with gold_label on an audit subset."""

@@ -108,21 +108,12 @@ class TestVerdictTable:
         assert all(o["mitigation"][:30] not in result.output for o in passed if o["mitigation"])
 
 
-def _following(texts, truth, word, target, rate, seed=1):
-    """Relabel as `target` round(rate * n) random rows that contain `word` and are of another class."""
-    rng = np.random.default_rng(seed)
-    noisy = truth.copy()
-    rows = np.array([i for i, t in enumerate(texts) if truth[i] != target and word in t.split()])
-    noisy[rng.choice(rows, size=int(round(rate * len(truth))), replace=False)] = target
-    return noisy
-
-
 def test_the_accuracy_loss_decides_where_the_error_rate_would_decide_the_opposite(tmp_path, monkeypatch, cli):
     """8% wrong labels that follow one word vs 12% random ones: the error-rate rule alone would pass the first and
     block the second; the accuracy-loss rule blocks the first (the model learns its errors) and passes the second.
     The calibration constants here are a corpus's whose model shrugs off random noise (the fine-tuned fortunes sets:
     0.3-0.8 points at 8-12% uniform); the decision logic is what is tested, not the repository's constants."""
-    from synthetic import flip_uniform, label_table
+    from synthetic import flip_following, flip_uniform, label_table
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(
@@ -130,7 +121,7 @@ def test_the_accuracy_loss_decides_where_the_error_rate_would_decide_the_opposit
         "  loss_calibration_sd: 0.004\ngate:\n  max_accuracy_loss: 0.03\n")
     texts, truth = make_texts(1500, 3, seed=0, class_words=30, filler_words=40, length=8, signal_words=2)
     verdicts = {}
-    for name, noisy in (("follow8", _following(texts, truth, "f7", 0, 0.08)),
+    for name, noisy in (("follow8", flip_following(texts, truth, "f7", 0, 0.08)),
                         ("uniform12", flip_uniform(truth, 0.12, 3, seed=5))):
         label_table(texts, noisy, ["a", "b", "c"], truth=truth, audit_share=0.2).to_csv(tmp_path / f"{name}.csv",
                                                                                          index=False)

@@ -10,19 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assertions import one_error_line
 from synthetic import label_table, make_texts
 
 LABELS = ["negative", "neutral", "positive"]
-
-
-def one_error_line(result, *, code: int, contains: tuple[str, ...] = ()) -> str:
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert "Traceback" not in result.output and "internal error" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    for text in contains:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture()

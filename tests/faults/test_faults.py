@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from labelgate.gate import GateParams
+from assertions import one_error_line
 from synthetic import label_table, make_texts
 
 LABELS = ["negative", "neutral", "positive"]
@@ -29,17 +30,6 @@ def good_table(n: int = 240, *, seed: int = 7) -> pd.DataFrame:
         frame[f"llm_prob_{label}"] = probs[:, k]
     frame["annotator_variant"] = frame["llm_label"]
     return frame
-
-
-def one_error_line(result, *, code: int, contains: str | tuple[str, ...] = ()) -> str:
-    """Assert exit `code`, exactly one line on stderr, no traceback; return the line."""
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    for text in (contains,) if isinstance(contains, str) else contains:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 def gate_verdict(path) -> dict:

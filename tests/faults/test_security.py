@@ -15,19 +15,10 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from assertions import one_error_line as one_line
 
 HOSTILE = "my labels it's \"q\" $(touch PWNED1) `touch PWNED2`; touch PWNED3 ${x} {seed} \u00e9\u2713.csv"
 MARKERS = ("PWNED1", "PWNED2", "PWNED3")
-
-
-def one_line(result, *, code: int, contains: str | tuple[str, ...] = ()) -> str:
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert "Traceback" not in result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    for text in (contains,) if isinstance(contains, str) else contains:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from signals.support import run
-from synthetic import flip_uniform, label_table, make_texts
+from synthetic import flip_following, flip_uniform, label_table, make_texts
 
 from labelgate.estimation import kish_n, wilson, z_value
 from labelgate.signals.accuracy_loss import (
@@ -98,15 +98,6 @@ def test_loss_words_name_the_word_the_loss_falls_on():
     assert loss_words(texts, hurt, np.ones(9, bool))[0] == "red"
 
 
-def following(texts, truth, word, target, rate, seed=1):
-    """Relabel as `target` round(rate * n) random rows that contain `word` and are of another class."""
-    rng = np.random.default_rng(seed)
-    noisy = truth.copy()
-    rows = np.array([i for i, t in enumerate(texts) if truth[i] != target and word in t.split()])
-    noisy[rng.choice(rows, size=int(round(rate * len(truth))), replace=False)] = target
-    return noisy
-
-
 @pytest.fixture(scope="module")
 def corpus():
     # two class words and six shared fillers per text: a filler that always comes with one label is learnable
@@ -127,7 +118,7 @@ def test_errors_a_model_cannot_learn_cost_little(corpus):
 
 def test_errors_that_follow_one_word_cost_a_lot(corpus):
     texts, truth = corpus
-    out = _loss(texts, truth, following(texts, truth, "f7", 0, 0.08))
+    out = _loss(texts, truth, flip_following(texts, truth, "f7", 0, 0.08))
     assert out["errors_learned_excess"] > 0.6
     assert "f7" in out["loss_words"][:3]
     uniform = _loss(texts, truth, flip_uniform(truth, 0.12, 3))
