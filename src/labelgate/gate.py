@@ -369,10 +369,10 @@ def run_gate(
         if o.get("column"):
             figures.setdefault(o["column"], None if o["status"] == SKIPPED else o["observed"])
     verdict.figures = figures
-    if label_risk is not None:  # the loss advice runs last, so its line leads the reason
-        _accuracy_loss_advice(verdict, risk, evaluation, params)
-        _label_error_advice(verdict, risk, params)
-        _lead_with_loss(verdict)
+    if label_risk is not None:  # reason: an untrustworthy audit first, then the accuracy loss, then the error rate
+        loss = _accuracy_loss_advice(verdict, risk, evaluation, params)
+        integrity, too_small = _label_error_advice(verdict, risk, params)
+        verdict.reason = "; ".join(part for part in (integrity, loss, too_small, verdict.reason) if part)
     if label_risk is not None or scores is not None:
         verdict.label_scope = _label_scope(label_risk, subset, params, scores)
     verdict.blocking = blocking_lines(verdict)
@@ -456,10 +456,11 @@ def _plain_figure(value: Any) -> Any:
 
 
 def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluation: dict[str, Any] | None,
-                          params: GateParams) -> None:
+                          params: GateParams) -> str:
     """Attach the deciding accuracy loss, whether it is within, above or undecided against gate.max_accuracy_loss,
     and what to do: an undecided predicted loss says how many more audited rows would decide it (only when more rows
-    can), a loss above the limit names the classes and words whose errors the model learns."""
+    can), a loss above the limit names the classes and words whose errors the model learns. Returns the reason's
+    part for the loss ("" when it is within the limit)."""
     loss = loss_figures(label_risk, evaluation, subset=params.subset)
     value, low, high = loss.get(DECIDING), loss.get(f"{DECIDING}_lower"), loss.get(f"{DECIDING}_upper")
     limit = params.max_accuracy_loss
@@ -500,25 +501,12 @@ def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluati
     }
     lead = f"accuracy loss {text} ({loss.get(SOURCE)}), limit {100 * limit:g} points"
     if status == "above":
-        lead = f"{lead}: above the limit"
-    elif status == "undecided" and more:
-        lead = f"audit too small: {lead} is undecided, label about {more} more rows"
-    elif status == "undecided":
-        lead = f"{lead} is undecided and more audit rows cannot decide it"
-    else:
-        lead = ""
-    if lead:
-        verdict.reason = f"{lead}; {verdict.reason}"
-        verdict.accuracy_loss["reason_lead"] = lead
-
-
-def _lead_with_loss(verdict: Verdict) -> None:
-    """Put the accuracy-loss part of the reason first: it is the primary rule."""
-    lead = (verdict.accuracy_loss or {}).get("reason_lead")
-    if (verdict.label_error or {}).get("integrity"):  # an audit that cannot be trusted is said first
-        return
-    if lead and lead in verdict.reason and not verdict.reason.startswith(lead):
-        verdict.reason = lead + "; " + verdict.reason.replace(lead + "; ", "", 1)
+        return f"{lead}: above the limit"
+    if status == "undecided" and more:
+        return f"audit too small: {lead} is undecided, label about {more} more rows"
+    if status == "undecided":
+        return f"{lead} is undecided and more audit rows cannot decide it"
+    return ""
 
 
 def loss_rows_needed(signal: dict[str, Any], value: float, upper: float, limit: float) -> int | None:
@@ -541,14 +529,15 @@ def loss_rows_needed(signal: dict[str, Any], value: float, upper: float, limit: 
     return int(min(n_rows - n, max(0, total - n))) or None
 
 
-def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: GateParams) -> None:
-    """Attach the audit estimate and next steps; when the upper bound fails only for want of audited rows (the
-    point estimate is under gate.max_label_error), the reason says how many more rows to label."""
+def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: GateParams) -> tuple[str, str]:
+    """Attach the audit estimate and next steps. Returns the reason's parts: why the audit cannot be trusted, and,
+    when the upper bound fails only for want of audited rows (the point estimate is under gate.max_label_error) and
+    more rows can unblock the verdict, how many more rows to label ("" where none applies)."""
     from labelgate.estimation import estimate_text, rows_needed
 
     estimate = (label_risk.get("signals") or {}).get("label_error")
     if not isinstance(estimate, dict) or estimate.get("label_error_rate") is None:
-        return
+        return "", ""
     threshold = params.max_label_error
     more = rows_needed(estimate, threshold)
     classes = estimate.get("per_class_error") or {}
@@ -597,11 +586,11 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
     hopeless = loss.get("status") == "above" or (loss.get("status") == "undecided" and not loss.get("rows_needed"))
     if integrity:
         steps.insert(0, integrity)
-        verdict.reason = f"{integrity}; {verdict.reason}"
-        verdict.label_error["integrity"] = integrity
-    elif AUDIT_EVIDENCE in failed and more is not None and more > 0 and not hopeless:
-        verdict.reason = (f"audit too small: label about {more} more rows to certify label_error_rate <= "
-                          f"{threshold:g} (now {estimate_text(estimate)}); {verdict.reason}")
+        return integrity, ""
+    if AUDIT_EVIDENCE in failed and more is not None and more > 0 and not hopeless:
+        return "", (f"audit too small: label about {more} more rows to certify label_error_rate <= {threshold:g} "
+                    f"(now {estimate_text(estimate)})")
+    return "", ""
 
 
 def _audit_integrity_reason(estimate: dict[str, Any], failed: set[str], params: GateParams) -> str:
