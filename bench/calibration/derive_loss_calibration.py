@@ -51,7 +51,6 @@ def truth_sets(corpus: str) -> list[dict]:
 def features(corpora: list[str]) -> None:
     from labelgate.contract import LabelTable
     from labelgate.signals.context import ScoringContext
-    from labelgate.signals.label_error import shared_estimate
     from labelgate.signals.runner import ScoreParams
 
     params = ScoreParams.from_section({})
@@ -78,7 +77,7 @@ def features(corpora: list[str]) -> None:
                     record = {"corpus": name, "set": t["set"], "kind": t["kind"], "rate": t["rate"],
                               "true_error": t["true_error"], "drop": t["drop"], "drop_std": t.get("drop_std"),
                               "seeds": len(t["paired_seeds"]), "audit": audit, "audit_draw": draw,
-                              "label_error_rate": shared_estimate(context).get("label_error_rate"),
+                              "label_error_rate": summary.get("label_error_rate"),
                               **{k: summary.get(k) for k in (
                                   "errors_learned_share", "errors_learned_chance", "errors_learned_excess",
                                   "audited_errors", "expected_accuracy_loss", "expected_accuracy_loss_lower",

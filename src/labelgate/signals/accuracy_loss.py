@@ -90,7 +90,9 @@ class AccuracyLossSignal(RiskSignal):
         weights = context.audit_weights
         learned = learned_errors(predicted, gold, given, weights, n_classes=len(table.labels),
                                  confidence=context.audit_confidence)
-        summary = combine(shared_estimate(context), learned, self.params, confidence=context.audit_confidence,
+        estimate = shared_estimate(context, confidence=context.audit_confidence,
+                                   min_stratum=context.min_audited_per_stratum)
+        summary = combine(estimate, learned, self.params, confidence=context.audit_confidence,
                           n_classes=len(table.labels))
         summary.update(explain(predicted, gold, given, table.frame["text"], list(table.labels)))
         summary["available"] = True

@@ -3,7 +3,7 @@ inputs several signals share (label codes, out-of-fold text-model probabilities,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -72,7 +72,7 @@ class ScoringContext:
         audited = ~np.isnan(self.audit_wrong)
         return np.where(audited, weights, 1.0) if weights is not None else np.ones(len(audited))
 
-    def memo(self, key: str, compute: Callable[[ScoringContext], Any]) -> Any:
+    def memo(self, key: Hashable, compute: Callable[[ScoringContext], Any]) -> Any:
         """`compute(self)`, computed once per context and key: what one signal computes and another reads (the
         label_error risk model and estimate, read by accuracy_loss) without the context importing either."""
         if key not in self._memo:

@@ -86,18 +86,14 @@ class LabelErrorSignal(RiskSignal):
         given = context.given_labels
         gold = table.label_codes(GOLD)
         audited = gold >= 0
-        wrong = np.where(audited, (gold != given).astype(float), np.nan)
-        weights = table.audit_weights()
-        weights = np.where(audited, weights, 1.0) if weights is not None else np.ones(len(given))
+        wrong, weights = context.audit_wrong, context.audit_weights
         seed = context.seed
         groups = context.text_groups  # copies of one normalised text: one fold, one cluster
         several = len(np.unique(given)) >= 2  # one LLM label throughout: no text model, no cleanlab flags
         risk, used = context.memo("audit_risk", audit_risk)
         labels = list(table.labels)
-        estimate = estimate_error_rate(wrong, given, risk=risk, weights=weights, clusters=groups,
-                                       confidence=confidence, min_stratum=self.params.min_audited_per_stratum,
-                                       stratum_names=labels)
-        estimate["features"] = used
+        estimate = {**shared_estimate(context, confidence=confidence,
+                                      min_stratum=self.params.min_audited_per_stratum), "features": used}
         if several:
             systematic = systematic_share(wrong, context.label_issues, weights=weights, confidence=confidence)
             stamp = rubber_stamp_flag_share(wrong, context.label_issues, weights=weights, confidence=confidence)
@@ -138,16 +134,15 @@ def audit_missing_share(frame: pd.DataFrame) -> float | None:
     return float((drawn & ~gold).sum() / drawn.sum())
 
 
-def shared_estimate(context: ScoringContext) -> dict[str, Any]:
-    """The audit-first label error estimate with the risk model, computed once per context (what the
-    accuracy_loss signal reads; label_error reports the same figures)."""
+def shared_estimate(context: ScoringContext, *, confidence: float, min_stratum: int) -> dict[str, Any]:
+    """The audit-first label error estimate with the risk model, computed once per context and settings: the
+    figures label_error reports and accuracy_loss reads (do not modify the returned dict)."""
     def compute(ctx: ScoringContext) -> dict[str, Any]:
         return estimate_error_rate(ctx.audit_wrong, ctx.given_labels, risk=ctx.memo("audit_risk", audit_risk)[0],
-                                   weights=ctx.audit_weights, clusters=ctx.text_groups,
-                                   confidence=ctx.audit_confidence, min_stratum=ctx.min_audited_per_stratum,
-                                   stratum_names=list(ctx.table.labels))
+                                   weights=ctx.audit_weights, clusters=ctx.text_groups, confidence=confidence,
+                                   min_stratum=min_stratum, stratum_names=list(ctx.table.labels))
 
-    return context.memo("error_estimate", compute)
+    return context.memo(("error_estimate", confidence, min_stratum), compute)
 
 
 def audit_risk(context: ScoringContext) -> tuple[np.ndarray | None, list[str]]:
