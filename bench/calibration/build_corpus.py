@@ -60,9 +60,15 @@ def build(source: Path, *, classes=CLASSES, seed: int = SEED) -> tuple[pd.DataFr
         n_test = int(round(TEST_SHARE * len(texts)))
         test += [(texts[i], c) for i in order[:n_test]]
         train += [(texts[i], c) for i in order[n_test:][:TRAIN_CAP]]
+    return shuffled_frames(train, test, rng, id_prefix="f")
+
+
+def shuffled_frames(train: list, test: list, rng: np.random.Generator, *,
+                    id_prefix: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(text, label) pairs as the training frame (shuffled, ids `<prefix>0000`...) and the test frame (shuffled)."""
     train_frame = pd.DataFrame(train, columns=["text", "label"])
     train_frame = train_frame.iloc[rng.permutation(len(train_frame))].reset_index(drop=True)
-    train_frame.insert(0, "id", [f"f{i:04d}" for i in range(len(train_frame))])
+    train_frame.insert(0, "id", [f"{id_prefix}{i:04d}" for i in range(len(train_frame))])
     test_frame = pd.DataFrame(test, columns=["text", "label"])
     test_frame = test_frame.iloc[rng.permutation(len(test_frame))].reset_index(drop=True)
     return train_frame, test_frame

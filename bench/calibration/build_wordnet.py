@@ -22,11 +22,11 @@ import argparse
 import hashlib
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from build_corpus import package_version, shuffled_frames
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_SOURCE = Path("/usr/share/wordnet")
@@ -67,20 +67,7 @@ def build(source: Path, *, seed: int = SEED) -> tuple[pd.DataFrame, pd.DataFrame
         n_test = int(round(cap / 3))
         test += [(texts[i], name) for i in order[:n_test]]
         train += [(texts[i], name) for i in order[n_test:n_test + cap]]
-    train_frame = pd.DataFrame(train, columns=["text", "label"])
-    train_frame = train_frame.iloc[rng.permutation(len(train_frame))].reset_index(drop=True)
-    train_frame.insert(0, "id", [f"w{i:04d}" for i in range(len(train_frame))])
-    test_frame = pd.DataFrame(test, columns=["text", "label"])
-    test_frame = test_frame.iloc[rng.permutation(len(test_frame))].reset_index(drop=True)
-    return train_frame, test_frame
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return subprocess.run(["dpkg-query", "-W", "-f", "${Version}", name], capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+    return shuffled_frames(train, test, rng, id_prefix="w")
 
 
 def main() -> None:

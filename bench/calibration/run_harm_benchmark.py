@@ -73,6 +73,17 @@ def audit_mask(n: int, kind: str, rate: float, draw: int, size: int) -> np.ndarr
     return audit_sample(n, size, seed=10_000_000 + noise_seed(kind, rate, draw) + size)
 
 
+def _corpora(names):
+    """(name, corpus) for each corpus whose data is built; the others are skipped with one line each."""
+    for name in names:
+        try:
+            corpus = load_corpus(name)
+        except (FileNotFoundError, OSError) as exc:
+            print(f"skip corpus {name}: {exc}", flush=True)
+            continue
+        yield name, corpus
+
+
 def _jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
@@ -133,12 +144,7 @@ def cmd_proxies(args) -> None:
 
     from downstream import PROBE_C, embed
 
-    for cname in args.corpora:
-        try:
-            corpus = load_corpus(cname)
-        except (FileNotFoundError, OSError) as exc:
-            print(f"skip corpus {cname}: {exc}", flush=True)
-            continue
+    for cname, corpus in _corpora(args.corpora):
         path = HARM_DIR / f"proxies_{cname}.jsonl"
         done = {r["set"] for r in _jsonl(path) if "set" in r}
         texts = corpus.train["text"].tolist()
@@ -232,12 +238,7 @@ def cmd_check(args) -> None:
     fingerprint = code_fingerprint(args.params, args.expectations)
     print(f"code fingerprint {fingerprint}", flush=True)
     n_done, t_start = 0, time.time()
-    for cname in args.corpora:
-        try:
-            corpus = load_corpus(cname)
-        except (FileNotFoundError, OSError) as exc:
-            print(f"skip corpus {cname}: {exc}", flush=True)
-            continue
+    for cname, corpus in _corpora(args.corpora):
         path = HARM_DIR / f"checks_{cname}.jsonl"
         done = {(r["set"], r["audit"]) for r in _jsonl(path) if r.get("fingerprint") == fingerprint}
         names = np.asarray(corpus.labels, dtype=object)
