@@ -12,3 +12,16 @@ def one_error_line(result, *, code: int, contains: str | tuple[str, ...] = ()) -
     for text in (contains,) if isinstance(contains, str) else contains:
         assert text in lines[0], lines[0]
     return lines[0]
+
+
+def ordered_interval(result: dict, wrong) -> tuple[float, float, float] | None:
+    """An error-rate estimate's (lower, rate, upper), asserted ordered inside [0, 1]; None (asserted not measured)
+    when no row of `wrong` was audited."""
+    import numpy as np
+
+    if np.isnan(wrong).all():
+        assert result["label_error_rate"] is None
+        return None
+    low, rate, high = (result[k] for k in ("label_error_rate_lower", "label_error_rate", "label_error_rate_upper"))
+    assert 0.0 <= low <= rate <= high <= 1.0
+    return low, rate, high
