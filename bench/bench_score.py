@@ -175,7 +175,7 @@ def run_stream(path: Path, n_classes: int, folder: Path) -> dict:
     marks: list[tuple[str, float, float]] = []
     probe = RssProbe()
     probe.wrap(cleanlab.filter, "find_label_issues", "cleanlab: find_label_issues")
-    for step in ("risk_features", "text_features", "cross_fitted_risk", "estimate_error_rate", "systematic_share",
+    for step in ("risk_features", "cross_fitted_risk", "estimate_error_rate", "systematic_share",
                  "text_error_auc", "per_class"):
         probe.wrap(label_error, step, f"label_error: {step}")
 

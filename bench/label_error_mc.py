@@ -24,7 +24,7 @@ import pandas as pd
 from labelgate.contract import LabelTable
 from labelgate.estimation import estimate_error_rate
 from labelgate.signals import ScoringContext
-from labelgate.signals.label_error import cross_fitted_risk, risk_features, text_features
+from labelgate.signals.label_error import cross_fitted_risk, risk_features
 
 CALIBRATION = Path(__file__).resolve().parent / "calibration"
 CONFUSION = {0: 2, 2: 0, 1: 4, 4: 1, 3: 2, 5: 7, 7: 5, 6: 1}  # class_conditional: class -> confused with
@@ -71,7 +71,7 @@ def main() -> None:
                 frame[f"llm_prob_{c}"] = llm[f"llm_prob_{c}"]
         context = ScoringContext(LabelTable(frame=frame, labels=tuple(classes), path="mc"))
         features, _ = risk_features(context)
-        words = text_features(texts, max_rows=200_000, max_features=200_000)
+        words = context.text_words
         results = {v: [] for v in args.variants.split(",")}
         start = time.time()
         for a in range(args.audits):

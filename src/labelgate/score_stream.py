@@ -86,6 +86,14 @@ class StreamingContext(ScoringContext):
     def pred_probs(self) -> np.ndarray:
         return self._predict()
 
+    @cached_property
+    def text_words(self):
+        """The TF-IDF words, transformed when a signal asks for rows (the whole matrix is never held)."""
+        from labelgate.signals.text_model import tfidf_words
+
+        return tfidf_words(self.table.frame["text"], max_features=self.text.max_features,
+                           sample_rows=self.text.max_train_rows, seed=self.seed, keep=False)
+
 
 def score_parquet_streaming(
     path: str | os.PathLike,

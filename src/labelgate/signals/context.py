@@ -44,13 +44,25 @@ class ScoringContext:
         of a text (text_groups) is held out in the same fold."""
         from labelgate.signals.text_model import out_of_fold_probabilities
 
+        tfidf = self.text.text_model == "tfidf_logreg"
         return out_of_fold_probabilities(
-            self.table.frame["text"].tolist(), self.given_labels, n_classes=len(self.table.labels),
-            groups=self.text_groups,
+            [] if tfidf else self.table.frame["text"].tolist(), self.given_labels,
+            n_classes=len(self.table.labels), groups=self.text_groups,
             model=self.text.text_model, folds=self.text.cv_folds, seed=self.seed,
             max_features=self.text.max_features, regularisation=self.text.text_model_c,
             max_train_rows=self.text.max_train_rows, n_jobs=self.text.n_jobs,
+            words=self.text_words if tfidf else None,
         )
+
+    @cached_property
+    def text_words(self):
+        """The TF-IDF words and bigrams of every row (text_model.tfidf_words), vectorised once: the tfidf_logreg
+        text model, label_error's risk model and its text-error model all read it. None when no word occurs in two
+        texts."""
+        from labelgate.signals.text_model import tfidf_words
+
+        return tfidf_words(self.table.frame["text"], max_features=self.text.max_features,
+                           sample_rows=self.text.max_train_rows, seed=self.seed, n_jobs=self.text.n_jobs)
 
     @cached_property
     def label_issues(self) -> np.ndarray:

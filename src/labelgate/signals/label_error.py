@@ -51,7 +51,7 @@ from labelgate.signals.audit import AuditParams
 from labelgate.signals.base import RiskSignal, SignalResult, register
 from labelgate.signals.context import ScoringContext
 from labelgate.signals.distributions import entropy, vote_distribution
-from labelgate.signals.text_model import duplicate_share, fold_splits, word_vectoriser
+from labelgate.signals.text_model import duplicate_share, fold_splits
 from labelgate.vocabulary import AUDIT_WAVE, llm_prob_column
 
 RISK_COLUMN = "label_error_risk"
@@ -103,7 +103,8 @@ class LabelErrorSignal(RiskSignal):
             stamp = None
         integrity = audit_representativeness(context, audited, weights, groups)
         audited_rows = np.flatnonzero(audited)  # the text-error model reads the audited rows' texts only
-        text = text_error_auc(table.frame["text"].iloc[audited_rows].tolist(), given[audited_rows],
+        words = context.text_words
+        text = text_error_auc(None if words is None else words[audited_rows], given[audited_rows],
                               wrong[audited_rows], n_classes=len(labels), confidence=confidence, seed=seed,
                               groups=groups[audited_rows])
         classes = per_class(gold, given, weights, labels, confidence)
@@ -150,10 +151,9 @@ def audit_risk(context: ScoringContext) -> tuple[np.ndarray | None, list[str]]:
     throughout or the audit is too small); read through context.memo("audit_risk", audit_risk), computed once."""
     if len(np.unique(context.given_labels)) < 2:
         return None, []
-    table, seed = context.table, context.seed
+    seed = context.seed
     features, feature_names = risk_features(context)
-    words = text_features(table.frame["text"], max_rows=context.text.max_train_rows,
-                          max_features=context.text.max_features, seed=seed)
+    words = context.text_words
     risk = cross_fitted_risk(features, context.audit_wrong, words=words, seed=seed, groups=context.text_groups)
     if risk is None:
         return None, []
@@ -273,36 +273,6 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-class TextWords:
-    """TF-IDF words and bigrams of a text column, computed for the rows asked for (`words[rows]`), so a large table
-    never holds the whole matrix: rows are transformed independently, so a chunk's rows equal the full matrix's."""
-
-    def __init__(self, vectoriser, texts: pd.Series):
-        self.vectoriser, self.texts = vectoriser, texts
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return len(self.texts), len(self.vectoriser.vocabulary_)
-
-    def __getitem__(self, rows):
-        return self.vectoriser.transform(self.texts.iloc[rows].tolist())
-
-
-def text_features(texts, *, max_rows: int, max_features: int, seed: int = 0) -> TextWords | None:
-    """TF-IDF words and bigrams of every row, the vocabulary fitted on a random sample of at most `max_rows` rows
-    drawn without regard to the audit: audited and unaudited rows must get identically distributed features, or the
-    risk model's predictions would differ between them and bias the estimate. None when no word occurs twice."""
-    texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
-    rng = np.random.default_rng(seed)
-    sample = rng.choice(len(texts), size=min(len(texts), max_rows), replace=False)
-    vectoriser = word_vectoriser(max_features)
-    try:
-        vectoriser.fit(texts.iloc[sample].tolist())
-    except ValueError:  # no word in two texts
-        return None
-    return TextWords(vectoriser, texts)
-
-
 def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *, words=None, seed: int = 0,
                       folds: int = FOLDS, groups: np.ndarray | None = None) -> np.ndarray | None:
     """P(LLM label wrong) per row from a logistic model fitted on the audited rows, K-fold cross-fitted: an audited
@@ -325,9 +295,9 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
     unaudited = np.flatnonzero(np.isnan(wrong))
     audited_groups = None if groups is None else np.asarray(groups)[audited]
 
-    def design(scaler, row_features, row_words):
+    def design(scaler, row_features, row_words, columns):
         dense = csr_matrix(scaler.transform(row_features))
-        return dense if row_words is None else hstack([dense, row_words]).tocsr()
+        return dense if row_words is None else hstack([dense, row_words[:, columns]]).tocsr()
 
     fitted = []
     for train, held_out in fold_splits(y, audited_groups, folds, seed):
@@ -335,30 +305,37 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
         if len(np.unique(y[train])) < 2:  # grouped folds can leave a fold's training rows one-sided
             return None
         fit_features = features[fit_rows]
+        fit_words = None if words is None else words[fit_rows]
+        # Only the words that occur in the fitted rows: a word absent from them gets weight 0 under the L2 penalty
+        # (its gradient is the penalty's alone), so leaving it out gives the same model, and the optimiser's cost
+        # follows the audit's vocabulary instead of the whole table's.
+        columns = None if fit_words is None else np.unique(fit_words.indices)
         scaler = StandardScaler().fit(fit_features)
         model = LogisticRegressionCV(Cs=REGULARISATION, l1_ratios=(0.0,), cv=3, scoring="neg_log_loss",
                                      max_iter=2000, use_legacy_attributes=False)
-        model.fit(design(scaler, fit_features, None if words is None else words[fit_rows]), y[train])
+        model.fit(design(scaler, fit_features, fit_words, columns), y[train])
         risk[held_rows] = model.predict_proba(
-            design(scaler, features[held_rows], None if words is None else words[held_rows]))[:, 1]
-        fitted.append((scaler, model))
+            design(scaler, features[held_rows], None if words is None else words[held_rows], columns))[:, 1]
+        fitted.append((scaler, model, columns))
     # The other rows get the mean of the K models, a chunk at a time: each chunk's features and words are computed
     # once and memory stays bounded on large tables.
     for start in range(0, len(unaudited), PREDICT_CHUNK_ROWS):
         rows = unaudited[start:start + PREDICT_CHUNK_ROWS]
         row_features, row_words = features[rows], None if words is None else words[rows]
-        for scaler, model in fitted:
-            risk[rows] += model.predict_proba(design(scaler, row_features, row_words))[:, 1] / len(fitted)
+        for scaler, model, columns in fitted:
+            risk[rows] += model.predict_proba(design(scaler, row_features, row_words, columns))[:, 1] / len(fitted)
     return risk
 
 
-def text_error_auc(texts: list[str], given: np.ndarray, wrong: np.ndarray, *, n_classes: int,
+def text_error_auc(words, given: np.ndarray, wrong: np.ndarray, *, n_classes: int,
                    confidence: float = DEFAULT_CONFIDENCE, seed: int = 0, groups: np.ndarray | None = None) -> dict[str, Any]:
-    """Cross-validated ROC AUC of predicting the audited wrong labels from the text (TF-IDF words and bigrams)
-    and the LLM label. ~0.5: errors look random to a text model; well above: they follow the text. Copies of one
-    text (`groups`, per audited row) are held out together."""
+    """Cross-validated ROC AUC of predicting the audited wrong labels from the text (the table's TF-IDF words and
+    bigrams, `words`: one row per audited row, or None when no word occurs twice) and the LLM label. ~0.5: errors
+    look random to a text model; well above: they follow the text. Copies of one text (`groups`, per audited row)
+    are held out together. Each fold's model reads only the words its training rows contain (a word absent from
+    them gets weight 0 under the L2 penalty, so the model is the same and the cost follows the audit's
+    vocabulary)."""
     from scipy.sparse import csr_matrix, hstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
@@ -368,22 +345,18 @@ def text_error_auc(texts: list[str], given: np.ndarray, wrong: np.ndarray, *, n_
     if min(n_pos, n_neg) < MIN_CLASS_ROWS:
         return {"text_error_auc": None, "text_error_auc_lower": None, "text_error_auc_upper": None,
                 "text_error_auc_reason": f"needs at least {MIN_CLASS_ROWS} audited wrong and right labels"}
-    vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, strip_accents="unicode")
-    try:
-        words = vectoriser.fit_transform([texts[i] for i in audited])
-    except ValueError:  # no term in two audited texts: nothing to learn from the words
-        words = csr_matrix((len(audited), 0))
+    words = csr_matrix((len(audited), 0)) if words is None else csr_matrix(words[audited])
     one_hot = csr_matrix(np.eye(n_classes)[given[audited]])
-    features = hstack([words, one_hot]).tocsr()
     scores = np.zeros(len(y))
     groups = None if groups is None else np.asarray(groups)[audited]
     for train, held_out in fold_splits(y, groups, FOLDS, seed):
         if len(np.unique(y[train])) < 2:
             return {"text_error_auc": None, "text_error_auc_lower": None, "text_error_auc_upper": None,
                     "text_error_auc_reason": "a cross-validation fold had only wrong or only right labels"}
+        columns = np.unique(words[train].indices)
         model = LogisticRegression(C=4.0, max_iter=1000, class_weight="balanced")
-        model.fit(features[train], y[train])
-        scores[held_out] = model.decision_function(features[held_out])
+        model.fit(hstack([words[train][:, columns], one_hot[train]]).tocsr(), y[train])
+        scores[held_out] = model.decision_function(hstack([words[held_out][:, columns], one_hot[held_out]]).tocsr())
     auc = float(roc_auc_score(y, scores))
     lower, upper = auc_interval(auc, n_pos, n_neg, confidence)
     return {"text_error_auc": auc, "text_error_auc_lower": lower, "text_error_auc_upper": upper}

@@ -127,16 +127,24 @@ def out_of_fold_probabilities(
     regularisation: float = 0.25,
     max_train_rows: int = 200_000,
     n_jobs: int = 2,
+    words: TextWords | None = None,
 ) -> np.ndarray:
+    """Out-of-fold probabilities [rows, n_classes]. `words`: the table's TF-IDF (tfidf_words with the same
+    settings), when the caller already holds it: the tfidf_logreg model reads it instead of vectorising again."""
     if model not in TEXT_MODELS:
         raise ValueError(f"unknown text model {model!r}; choose one of {TEXT_MODELS}")
-    rng = np.random.default_rng(seed)
     if model == "tfidf_logreg":
-        features = _tfidf(texts, max_features, sample_rows=max_train_rows, rng=rng, n_jobs=n_jobs)
+        if words is None:
+            words = tfidf_words(texts, max_features=max_features, sample_rows=max_train_rows, seed=seed,
+                                n_jobs=n_jobs)
+        if words is None:
+            raise ValueError("no word occurs in two texts: the TF-IDF text model has nothing to learn from")
+        features = words.matrix
     else:
         features = _embeddings(texts)
     return _cross_validated(features, np.asarray(labels), n_classes=n_classes, folds=folds, seed=seed,
-                            regularisation=regularisation, max_train_rows=max_train_rows, rng=rng, groups=groups)
+                            regularisation=regularisation, max_train_rows=max_train_rows,
+                            rng=np.random.default_rng(seed), groups=groups)
 
 
 def word_vectoriser(max_features: int):
@@ -147,20 +155,76 @@ def word_vectoriser(max_features: int):
                            dtype=np.float32, strip_accents="unicode")
 
 
-def _tfidf(texts: list[str], max_features: int, *, sample_rows: int, rng: np.random.Generator, n_jobs: int):
+class TextWords:
+    """TF-IDF words and bigrams of a text column by row (`words[rows]` -> CSR matrix), from one vectoriser (the
+    vocabulary fitted once). Held as one matrix (`matrix`) when computed for a table in memory; a streamed table's
+    rows are transformed when asked for, so it never holds the whole matrix (rows are transformed independently, so
+    a chunk's rows equal the full matrix's)."""
+
+    def __init__(self, vectoriser, texts=None, matrix=None):
+        self.vectoriser, self.texts, self._matrix = vectoriser, texts, matrix
+
+    @property
+    def matrix(self):
+        if self._matrix is None:
+            self._matrix = self.vectoriser.transform(list(self.texts))
+        return self._matrix
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        n = self._matrix.shape[0] if self._matrix is not None else len(self.texts)
+        return n, len(self.vectoriser.vocabulary_)
+
+    def __getitem__(self, rows):
+        if self._matrix is not None:
+            return self._matrix[rows]
+        return self.vectoriser.transform(self.texts.iloc[rows].tolist())
+
+
+def tfidf_words(texts, *, max_features: int, sample_rows: int, seed: int = 0, n_jobs: int = 1,
+                keep: bool = True) -> TextWords | None:
+    """The table's TF-IDF words and bigrams (word_vectoriser), vectorised once for every model that reads the text
+    (the out-of-fold text model, label_error's risk and text-error models). The vocabulary is fitted on a random
+    sample of at most `sample_rows` rows drawn without regard to the audit (audited and unaudited rows get
+    identically distributed features, or a model fitted on the audit would predict the other rows differently);
+    with `keep`, the sample's matrix comes from that fit and the other rows are transformed in `n_jobs`
+    processes, and the whole matrix is held; without, rows are transformed when asked for (bounded memory).
+    None when no word occurs in two texts."""
+    import pandas as pd
+
+    texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
+    rng = np.random.default_rng(seed)
+    n = len(texts)
+    sample = rng.choice(n, size=min(n, sample_rows), replace=False)
+    vectoriser = word_vectoriser(max_features)
+    try:
+        if not keep:
+            vectoriser.fit(texts.iloc[sample].tolist())
+            return TextWords(vectoriser, texts)
+        if n <= sample_rows:
+            return TextWords(vectoriser, matrix=vectoriser.fit_transform(texts.tolist()))
+        fitted = vectoriser.fit_transform(texts.iloc[sample].tolist())
+    except ValueError:  # no word in two texts
+        return None
+    return TextWords(vectoriser, matrix=_stitch(vectoriser, texts, sample, fitted, n_jobs))
+
+
+def _stitch(vectoriser, texts, sample: np.ndarray, fitted, n_jobs: int):
+    """The whole table's matrix in row order: the sample's rows from the fit, the others transformed in chunks over
+    `n_jobs` processes."""
     from joblib import Parallel, delayed
     from scipy.sparse import vstack
 
-    vectoriser = word_vectoriser(max_features)
-    if len(texts) <= sample_rows:
-        return vectoriser.fit_transform(texts)
-    sample = rng.choice(len(texts), size=sample_rows, replace=False)
-    vectoriser.fit([texts[i] for i in sample])
-    chunk = -(-len(texts) // (4 * n_jobs))
+    rest = np.setdiff1d(np.arange(len(texts)), sample)
+    rest_texts = texts.iloc[rest].tolist()
+    chunk = -(-len(rest_texts) // (4 * n_jobs))
     parts = Parallel(n_jobs=n_jobs)(
-        delayed(vectoriser.transform)(texts[start:start + chunk]) for start in range(0, len(texts), chunk)
+        delayed(vectoriser.transform)(rest_texts[start:start + chunk]) for start in range(0, len(rest_texts), chunk)
     )
-    return vstack(parts).tocsr()
+    stacked = vstack([fitted, *parts]).tocsr()
+    position = np.empty(len(texts), dtype=np.int64)  # row i of the table is row position[i] of `stacked`
+    position[np.concatenate([sample, rest])] = np.arange(len(texts))
+    return stacked[position]
 
 
 def _embeddings(texts: list[str], batch_size: int = 64) -> np.ndarray:
