@@ -1,15 +1,18 @@
-"""Scoring throughput: `validate` + `score` (all five signals, cleanlab included) on synthetic label tables.
+"""Scoring throughput: `validate` + `score` (every signal, cleanlab included) on synthetic label tables.
 
 Usage: python bench/bench_score.py [--rows 100000 1000000] [--classes 8] [--out bench/score_throughput.json]
        python bench/bench_score.py --stream --rows 1000000 10000000 [--out bench/score_stream.json]
 
 Each table has text (14 words), llm_label with 15% systematic noise, llm_prob_* for every class, two annotator
-columns and a 5% gold audit subset: everything the signals read. Peak memory is the process's max RSS.
+columns and a 5% gold audit subset: everything the signals read. Each size is generated into a Parquet file by one
+child process and scored by a second, fresh one, so the peak RSS (the process's max RSS) is the scoring's alone.
 
---stream: the chunked path (`score_stream`, what `labelgate score` uses on Parquet tables above score.stream_rows).
-The table is generated chunk by chunk into a Parquet file by one child process; a second, fresh child process runs
-`score_parquet_streaming` (validate + score + writing the scores Parquet, all timed), so its peak RSS is the
-scoring's alone.
+In memory (default): the timed child reads and validates the table (`validate_label_table`) and runs `score_labels`,
+with wall and CPU seconds per phase (PhaseClock: each signal, and the costly steps inside them), the peak RSS, and
+the estimates next to the table's true share of wrong labels, so a speed change that costs accuracy shows.
+
+--stream: the chunked path (`score_stream`, what `labelgate score` uses on Parquet tables above score.stream_rows):
+`score_parquet_streaming` (validate + score + writing the scores Parquet, all timed).
 """
 
 from __future__ import annotations
@@ -51,49 +54,130 @@ def build(n: int, n_classes: int, seed: int = 0) -> pd.DataFrame:
         other = np.where(rng.random(n) < 0.2, rng.integers(0, n_classes, n), given)
         frame[f"annotator_{name}"] = labels[other]
     frame["gold_label"] = np.where(rng.random(n) < 0.05, labels[truth], None)
+    frame["true_wrong"] = given != truth  # generate() moves it out of the table
     return frame
 
 
-def run(n: int, n_classes: int, folder: Path) -> dict:
-    frame = build(n, n_classes)
-    path = folder / f"labels_{n}.parquet"
-    frame.to_parquet(path)
+class PhaseClock:
+    """Exclusive wall and CPU seconds per phase. The base phase is set by the stage's progress callback (validate,
+    each signal); wrapped functions (the shared TF-IDF, the text model's folds, cleanlab, the risk model ...) push a
+    sub-phase while they run, and time is charged to the innermost phase. CPU time counts this process's threads and
+    its child processes (the TF-IDF transform's workers: living ones through psutil, finished ones through
+    RUSAGE_CHILDREN)."""
+
+    def __init__(self):
+        import psutil
+
+        self.process = psutil.Process()
+        self.stack = ["start"]
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.mark = (time.perf_counter(), self.cpu_now())
+
+    def cpu_now(self) -> float:
+        own = self.process.cpu_times()
+        total = own.user + own.system
+        for child in self.process.children(recursive=True):
+            try:
+                times = child.cpu_times()
+                total += times.user + times.system
+            except Exception:  # noqa: BLE001 - a worker that just ended is counted by RUSAGE_CHILDREN
+                pass
+        done = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return total + done.ru_utime + done.ru_stime
+
+    def charge(self) -> None:
+        now = (time.perf_counter(), self.cpu_now())
+        phase = self.stack[-1]
+        self.wall[phase] = self.wall.get(phase, 0.0) + now[0] - self.mark[0]
+        self.cpu[phase] = self.cpu.get(phase, 0.0) + now[1] - self.mark[1]
+        self.mark = now
+
+    def base(self, phase: str) -> None:
+        self.charge()
+        self.stack[0] = phase
+
+    def wrap(self, module, name: str, phase: str) -> None:
+        import functools
+
+        inner = getattr(module, name)
+
+        @functools.wraps(inner)
+        def wrapped(*args, **kwargs):
+            self.charge()
+            self.stack.append(phase)
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.charge()
+                self.stack.pop()
+
+        setattr(module, name, wrapped)
+
+    def table(self) -> dict[str, dict[str, float]]:
+        self.charge()
+        return {phase: {"wall_s": round(self.wall[phase], 2), "cpu_s": round(self.cpu.get(phase, 0.0), 2)}
+                for phase in self.wall if self.wall[phase] >= 0.005}
+
+
+SUB_PHASES = (  # (module, function, phase): the costly steps inside the signals, timed on their own
+    ("labelgate.signals.text_model", "tfidf_words", "text: TF-IDF of every row (shared)"),
+    ("labelgate.signals.text_model", "_cross_validated", "text: out-of-fold classifiers"),
+    ("cleanlab.filter", "find_label_issues", "cleanlab: find_label_issues"),
+    ("cleanlab.multiannotator", "get_label_quality_multiannotator", "agreement: cleanlab consensus"),
+    ("labelgate.signals.label_error", "cross_fitted_risk", "label_error: risk model"),
+    ("labelgate.signals.label_error", "text_error_auc", "label_error: text-error AUC"),
+    ("labelgate.signals.label_error", "audit_representativeness", "label_error: representativeness"),
+    ("labelgate.signals.label_error", "estimate_error_rate", "label_error: estimate"),
+)
+
+
+def run(path: Path, n_classes: int) -> dict:
+    """`validate` + `score_labels` on the table at `path` in this (fresh) process: wall and CPU per phase, peak
+    RSS, and the estimates against the table's true noise (the generator's 15%)."""
+    import importlib
+
     labels = tuple(f"class_{k}" for k in range(n_classes))
-    start = time.perf_counter()
+    clock = PhaseClock()
+    for module, name, phase in SUB_PHASES:
+        clock.wrap(importlib.import_module(module), name, phase)
+    start, cpu_start = time.perf_counter(), clock.cpu_now()
+    clock.base("validate (read + contract suite)")
     table = validate_label_table(path, labels=BaseParams(labels=labels).labels,
                                  expectations_dir=Path(__file__).resolve().parents[1] / "expectations")
-    validated = time.perf_counter()
-    timings: dict[str, float] = {}
-    last = [time.perf_counter()]
-
-    def progress(name: str) -> None:
-        last.append(time.perf_counter())
-
-    rows, summary = score_labels(table, ScoreParams(), progress=progress)
-    last.append(time.perf_counter())
-    for name, (t0, t1) in zip(ScoreParams().signals, zip(last[1:], last[2:])):
-        timings[name] = round(t1 - t0, 2)
-    done = time.perf_counter()
+    rows, summary = score_labels(table, ScoreParams(), progress=lambda name: clock.base(f"signal: {name}"))
+    phases = clock.table()
+    done, cpu_done = time.perf_counter(), clock.cpu_now()
+    metrics = summary["metrics"]
+    truth_file = path.with_suffix(".truth.json")
+    truth = json.loads(truth_file.read_text())["true_noise_rate"] if truth_file.exists() else None
     return {
-        "rows": n, "classes": n_classes,
-        "validate_s": round(validated - start, 2),
-        "score_s": round(done - validated, 2),
-        "total_s": round(done - start, 2),
-        "rows_per_s": round(n / (done - start)),
-        "signal_s": timings,
+        "rows": len(rows), "classes": n_classes, "path": "in memory",
+        "total_s": round(done - start, 2), "cpu_s": round(cpu_done - cpu_start, 2),
+        "rows_per_s": round(len(rows) / (done - start)),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "phases": phases,
         "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-        "estimated_noise_rate": round(summary["metrics"]["estimated_noise_rate"], 4),
+        "true_noise_rate": truth,
+        **{name: (round(metrics[name], 4) if metrics.get(name) is not None else None) for name in ESTIMATES},
     }
 
 
+ESTIMATES = ("estimated_noise_rate", "label_error_rate", "label_error_rate_lower", "label_error_rate_upper",
+             "expected_accuracy_loss", "expected_accuracy_loss_upper")
+
+
 def generate(path: Path, n: int, n_classes: int, chunk: int = 1_000_000) -> None:
-    """The same kind of table as build(), written chunk by chunk (each chunk its own seed) in bounded memory."""
+    """The same kind of table as build(), written chunk by chunk (each chunk its own seed) in bounded memory, with
+    the share of wrong labels in `<path>.truth.json`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     writer = None
+    wrong = 0
     for start in range(0, n, chunk):
         frame = build(min(chunk, n - start), n_classes, seed=start // chunk)
+        wrong += int(frame.pop("true_wrong").sum())
         frame["id"] = [f"r{start + i}" for i in range(len(frame))]
         frame["gold_label"] = frame["gold_label"].astype(object)
         table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -102,6 +186,7 @@ def generate(path: Path, n: int, n_classes: int, chunk: int = 1_000_000) -> None
             writer = pq.ParquetWriter(path, schema)
         writer.write_table(table.cast(schema))
     writer.close()
+    path.with_suffix(".truth.json").write_text(json.dumps({"true_noise_rate": wrong / n}))
 
 
 class RssProbe:
@@ -224,24 +309,24 @@ def main() -> None:
         action, path = args.child
         if action == "generate":
             generate(Path(path), args.rows[0], args.classes)
+        elif action == "memory":
+            print(json.dumps(run(Path(path), args.classes)), flush=True)
         else:
             print(json.dumps(run_stream(Path(path), args.classes, Path(path).parent)), flush=True)
         return
     out = args.out or Path("bench/score_stream.json" if args.stream else "bench/score_throughput.json")
     results = []
-    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent if args.stream else None) as folder:
+    with tempfile.TemporaryDirectory(dir=Path(__file__).resolve().parent) as folder:
         for n in args.rows:
-            if args.stream:
-                import subprocess
+            import subprocess
 
-                table = Path(folder) / f"labels_{n}.parquet"
-                me = [sys.executable, __file__, "--rows", str(n), "--classes", str(args.classes), "--child"]
-                subprocess.run([*me, "generate", str(table)], check=True)
-                reply = subprocess.run([*me, "score", str(table)], check=True, capture_output=True, text=True)
-                result = json.loads(reply.stdout.strip().splitlines()[-1])
-                table.unlink()
-            else:
-                result = run(n, args.classes, Path(folder))
+            table = Path(folder) / f"labels_{n}.parquet"
+            me = [sys.executable, __file__, "--rows", str(n), "--classes", str(args.classes), "--child"]
+            subprocess.run([*me, "generate", str(table)], check=True)
+            reply = subprocess.run([*me, "score" if args.stream else "memory", str(table)], check=True,
+                                   stdout=subprocess.PIPE, text=True)
+            result = json.loads(reply.stdout.strip().splitlines()[-1])
+            table.unlink()
             print(json.dumps(result), flush=True)
             results.append(result)
     out.write_text(json.dumps({"machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",

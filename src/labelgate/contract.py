@@ -270,8 +270,8 @@ class LabelTable:
 
     def label_codes(self, column: str = LLM_LABEL) -> np.ndarray:
         """Integer codes of a label column in label-set order; -1 where missing."""
-        index = {label: i for i, label in enumerate(self.labels)}
-        return self.frame[column].map(lambda v: index.get(v, -1) if isinstance(v, str) else -1).to_numpy(int)
+        # a value that is not one of the labels (a number, a blank, an unknown label) gets the code -1
+        return pd.Categorical(self.frame[column], categories=list(self.labels)).codes.astype(int)
 
     def probabilities(self) -> np.ndarray:
         return self.frame[[llm_prob_column(label) for label in self.labels]].to_numpy(float)

@@ -74,7 +74,7 @@ class TestAgreement:
 
     @pytest.mark.parametrize("n_classes, missing", [(3, 0.0), (8, 0.2), (2, 0.5)])
     def test_chunked_alpha_equals_the_krippendorff_package(self, n_classes, missing):
-        """nominal_alpha, used above ALPHA_PACKAGE_ROWS, gives the `krippendorff` package's figure."""
+        """nominal_alpha (what the signal reports) gives the `krippendorff` package's figure."""
         import krippendorff
 
         rng = np.random.default_rng(n_classes)

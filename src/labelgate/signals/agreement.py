@@ -14,9 +14,6 @@ from labelgate.signals.context import ScoringContext
 from labelgate.signals.distributions import vote_counts, vote_distribution
 
 
-ALPHA_PACKAGE_ROWS = 1_000_000  # above this, Krippendorff's alpha comes from nominal_alpha (bounded memory)
-
-
 def nominal_alpha(codes: np.ndarray, n_classes: int, *, chunk_rows: int = 200_000) -> float:
     """Krippendorff's alpha (nominal) of rows of label codes (-1 missing), the coincidence matrix summed chunk by
     chunk: o[c, k] = sum over rows with m >= 2 codes of (n_c n_k - [c = k] n_c) / (m - 1); alpha =
@@ -82,17 +79,13 @@ class AgreementSignal(RiskSignal):
 
     @staticmethod
     def _alpha(codes: np.ndarray) -> float | None:
-        """Krippendorff's alpha; None (not measurable) when it is undefined: a single label value throughout, or no
-        row with two annotations."""
-        import krippendorff
-
+        """Krippendorff's alpha (nominal_alpha: the `krippendorff` package's figure, tests/signals, without its
+        rows x classes x classes arrays); None (not measurable) when it is undefined: a single label value
+        throughout, or no row with two annotations."""
         given = codes[codes >= 0]
         if len(np.unique(given)) < 2 or not ((codes >= 0).sum(axis=1) >= 2).any():
             return None
-        if len(codes) > ALPHA_PACKAGE_ROWS:  # the package builds rows x classes x classes arrays: same figure, chunked
-            return nominal_alpha(codes, int(given.max()) + 1)
-        reliability = np.where(codes >= 0, codes, np.nan).T.astype(float)
-        return float(krippendorff.alpha(reliability_data=reliability, level_of_measurement="nominal"))
+        return nominal_alpha(codes, int(given.max()) + 1)
 
     @staticmethod
     def _consensus(context: ScoringContext, codes: np.ndarray, annotators: list[str]) -> dict:

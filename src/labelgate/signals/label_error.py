@@ -57,6 +57,9 @@ from labelgate.vocabulary import AUDIT_WAVE, llm_prob_column
 RISK_COLUMN = "label_error_risk"
 PREDICT_CHUNK_ROWS = 200_000  # unaudited rows predicted per chunk by the risk model (bounds memory)
 MIN_CLASS_ROWS = 5  # audited wrong and right rows each needed to fit the risk model or the text-error model
+MAX_FIT_ROWS = 5_000  # audited rows each risk-model fold fits on, and rows the text-error AUC reads (random
+# samples above it): the fits' cost would otherwise grow with the audit (a 5% audit of 1M rows is 50k rows), and
+# every audited row still enters the estimate with its cross-fitted risk; audits below it are used whole
 FOLDS = 5
 REGULARISATION = (0.3, 3.0, 30.0)  # inverse L2 strengths the risk model picks from by inner 3-fold log-loss
 METRICS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited",
@@ -300,7 +303,10 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
         return dense if row_words is None else hstack([dense, row_words[:, columns]]).tocsr()
 
     fitted = []
+    rng = np.random.default_rng(seed)
     for train, held_out in fold_splits(y, audited_groups, folds, seed):
+        if len(train) > MAX_FIT_ROWS:
+            train = np.sort(rng.choice(train, size=MAX_FIT_ROWS, replace=False))
         fit_rows, held_rows = audited[train], audited[held_out]
         if len(np.unique(y[train])) < 2:  # grouped folds can leave a fold's training rows one-sided
             return None
@@ -328,18 +334,21 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
 
 
 def text_error_auc(words, given: np.ndarray, wrong: np.ndarray, *, n_classes: int,
-                   confidence: float = DEFAULT_CONFIDENCE, seed: int = 0, groups: np.ndarray | None = None) -> dict[str, Any]:
+                   confidence: float = DEFAULT_CONFIDENCE, seed: int = 0,
+                   groups: np.ndarray | None = None) -> dict[str, Any]:
     """Cross-validated ROC AUC of predicting the audited wrong labels from the text (the table's TF-IDF words and
-    bigrams, `words`: one row per audited row, or None when no word occurs twice) and the LLM label. ~0.5: errors
-    look random to a text model; well above: they follow the text. Copies of one text (`groups`, per audited row)
-    are held out together. Each fold's model reads only the words its training rows contain (a word absent from
-    them gets weight 0 under the L2 penalty, so the model is the same and the cost follows the audit's
-    vocabulary)."""
+    bigrams, `words`: one row per row of `wrong`, or None when no word occurs twice) and the LLM label, on at most
+    MAX_FIT_ROWS audited rows. ~0.5: errors look random to a text model; well above: they follow the text. Copies
+    of one text (`groups`, per row) are held out together. Each fold's model reads the words that at least two of
+    its training rows contain (a word in one row only can only be memorised, not learned; and the cost follows the
+    audit's vocabulary, not the table's)."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
     audited = np.flatnonzero(~np.isnan(wrong))
+    if len(audited) > MAX_FIT_ROWS:  # a random sample of the audit: the interval below is the sample's
+        audited = np.sort(np.random.default_rng(seed).choice(audited, size=MAX_FIT_ROWS, replace=False))
     y = wrong[audited].astype(int)
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
     if min(n_pos, n_neg) < MIN_CLASS_ROWS:
@@ -353,7 +362,7 @@ def text_error_auc(words, given: np.ndarray, wrong: np.ndarray, *, n_classes: in
         if len(np.unique(y[train])) < 2:
             return {"text_error_auc": None, "text_error_auc_lower": None, "text_error_auc_upper": None,
                     "text_error_auc_reason": "a cross-validation fold had only wrong or only right labels"}
-        columns = np.unique(words[train].indices)
+        columns = np.flatnonzero(np.bincount(words[train].indices, minlength=words.shape[1]) >= 2)
         model = LogisticRegression(C=4.0, max_iter=1000, class_weight="balanced")
         model.fit(hstack([words[train][:, columns], one_hot[train]]).tocsr(), y[train])
         scores[held_out] = model.decision_function(hstack([words[held_out][:, columns], one_hot[held_out]]).tocsr())

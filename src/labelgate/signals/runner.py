@@ -100,6 +100,8 @@ def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None, 
     score.score_labels and the chunked path (score_stream). A signal that raises stops the stage (fail closed).
     `keep`, when given, is called with each signal's per-row frame and what it returns is listed instead (the
     chunked path spools the frames to disk, so they take no memory while the next signals run)."""
+    from threadpoolctl import threadpool_limits
+
     table = context.table
     rows: list[pd.DataFrame] = []
     signals: dict[str, Any] = {}
@@ -108,7 +110,11 @@ def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None, 
         if progress is not None:
             progress(name)
         try:
-            result = params.signal(name).score(context)
+            # BLAS on one thread: the signals' models are L-BFGS fits whose vector operations are too small for
+            # OpenBLAS's threads, which then cost 10-50x the work on 2 cores (bench/score_profile.md); the text
+            # model's folds run in parallel threads instead (score.n_jobs)
+            with threadpool_limits(limits=1, user_api="blas"):
+                result = params.signal(name).score(context)
         except LabelgateError:
             raise
         except Exception as exc:  # noqa: BLE001 - the stage boundary: a library failure becomes one named line
