@@ -61,6 +61,27 @@ class TestLogProgress:
         assert out.getvalue().splitlines() == ["annotate: 80% (8/10) 2.0 it/s, 4 s elapsed, ETA 1 s",
                                                "annotate: 100% (10/10) 2.5 it/s, 4 s elapsed, ETA 0 s"]
 
+    def test_phases_of_known_cost_give_the_share_rate_and_time_left(self):
+        from labelgate.progress import PhaseProgress
+
+        out, clock = io.StringIO(), FakeClock()
+        bar = LogProgress(stream=out, clock=clock, unit="rows")
+        phases = PhaseProgress(bar, "score t.parquet", 1_000_000, {"validate": 0.1, "cleanlab": 0.6, "label_error": 0.3})
+        phases.phase("validate")  # nothing done yet: no line
+        clock.now = 10.0
+        phases.phase("cleanlab")  # 10% done in 10 s
+        clock.now = 70.0
+        phases.phase("unlisted")  # a phase without a cost counts default_cost (0.02) and still moves on
+        clock.now = 71.0
+        phases.phase("label_error")
+        clock.now = 100.0
+        phases.finish()
+        lines = out.getvalue().splitlines()
+        assert lines[0] == ("score t.parquet: 10% (100000/1000000) 10000.0 rows/s, 10 s elapsed, ETA 1.5 min, "
+                            "cleanlab")
+        assert lines[1].startswith("score t.parquet: 69% (686275/1000000)") and lines[1].endswith(", unlisted")
+        assert lines[-1].startswith("score t.parquet: 100% (1000000/1000000)") and "ETA 0 s" in lines[-1]
+
     def test_progress_context_gives_the_right_kind(self):
         with progress("off") as none:
             assert none is None

@@ -167,3 +167,17 @@ def test_a_malformed_table_is_refused_and_nothing_written(table_csv, workdir, cl
     result = cli("score", table_csv, "--out", workdir / "s.parquet", "--summary", workdir / "r.json")
     assert result.exit_code == 2 and "row 5" in result.output
     assert not (workdir / "s.parquet").exists() and not (workdir / "r.json").exists()
+
+
+def test_a_long_table_logs_progress_with_rate_and_time_left(table_csv, workdir, monkeypatch, capsys):
+    """Off a terminal (CI, dvc repro piped to a file) a long score writes one line per phase: share, rows/s, ETA."""
+    import labelgate.score as stage
+
+    monkeypatch.setattr(stage, "PROGRESS_MIN_ROWS", 50)  # the 90-row table counts as long
+    main(table_csv, workdir / "s.parquet", workdir / "r.json", params=STAGE_PARAMS)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("score ")]
+    assert lines and all("rows/s" in line and "ETA" in line for line in lines)
+    assert lines[-1].startswith(f"score {table_csv}: 100% (90/90)")
+    monkeypatch.setattr(stage, "PROGRESS_MIN_ROWS", 1000)  # a short table: silent
+    main(table_csv, workdir / "s.parquet", workdir / "r.json", params=STAGE_PARAMS)
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("score ")]

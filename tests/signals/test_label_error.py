@@ -199,3 +199,30 @@ def test_audit_missing_share_counts_drawn_rows_without_a_gold_label():
                           "audit_wave": [0, 1, 1, 2, None, None]})  # row 6: gold without a wave (still drawn)
     assert audit_missing_share(frame) == pytest.approx(2 / 5)
     assert audit_missing_share(frame.drop(columns=["audit_wave"])) is None  # no design recorded: not measured
+
+
+def test_a_large_audit_fits_each_risk_fold_on_a_sample_and_still_predicts_every_audited_row(monkeypatch):
+    from labelgate.signals import label_error
+
+    context = _eight_class_context()
+    features, _ = label_error.risk_features(context)
+    fitted: list[int] = []  # rows asked for, in order: per fold its fitted rows, then its held-out rows
+
+    class Recording:
+        shape = features.shape
+
+        def __getitem__(self, rows):
+            fitted.append(len(np.arange(3000)[rows]))
+            return features[rows]
+
+    wrong = context.audit_wrong
+    n_audited = int((~np.isnan(wrong)).sum())
+    monkeypatch.setattr(label_error, "MAX_FIT_ROWS", 120)
+    risk = label_error.cross_fitted_risk(Recording(), wrong, seed=0)
+    assert risk is not None and n_audited > 150
+    # per fold: the fitted sample (<= 120 rows), then its held-out rows (about a fifth of the audit)
+    assert fitted[0::2][:5] == [120] * 5
+    audited = ~np.isnan(wrong)
+    assert np.all((risk[audited] > 0) & (risk[audited] < 1))
+    assert label_error.text_error_auc(context.text_words, context.given_labels, wrong, n_classes=8,
+                                      groups=context.text_groups)["text_error_auc"] is not None

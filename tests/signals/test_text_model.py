@@ -23,3 +23,41 @@ class TestTextModel:
         probs = out_of_fold_probabilities(texts, truth, n_classes=3)
         assert probs.shape == (300, 3) and np.allclose(probs.sum(axis=1), 1.0)
         assert (probs.argmax(axis=1) == truth).mean() > 0.8
+
+
+class TestSharedWords:
+    """One TF-IDF serves every model; the speed paths give the models a plain fit would."""
+
+    def test_the_stitched_matrix_equals_fitting_on_the_sample_and_transforming_every_row(self):
+        from labelgate.signals.text_model import tfidf_words, word_vectoriser
+
+        texts, _ = make_texts(600, 3, seed=2)
+        words = tfidf_words(texts, max_features=5000, sample_rows=250, seed=3, n_jobs=1)
+        sample = np.random.default_rng(3).choice(600, size=250, replace=False)
+        vectoriser = word_vectoriser(5000).fit([texts[i] for i in sample])
+        expected = vectoriser.transform(texts)
+        assert words.shape == expected.shape
+        assert abs(words.matrix - expected).max() < 1e-6
+        lazy = tfidf_words(texts, max_features=5000, sample_rows=250, seed=3, keep=False)
+        assert abs(lazy[np.arange(100, 140)] - expected[100:140]).max() < 1e-6
+
+    def test_folds_fitted_on_their_own_words_equal_fits_on_every_column(self):
+        """A word absent from a fold's training rows gets weight 0 under L2: dropping it changes nothing."""
+        from sklearn.linear_model import LogisticRegression
+
+        from labelgate.signals.text_model import _cross_validated, fold_splits, tfidf_words
+
+        texts, truth = make_texts(400, 3, seed=4)
+        labels = np.asarray(truth)
+        words = tfidf_words(texts, max_features=5000, sample_rows=10_000).matrix
+        fast = _cross_validated(words, labels, n_classes=3, folds=4, seed=0, regularisation=0.25,
+                                max_train_rows=10_000, rng=np.random.default_rng(0), n_jobs=2)
+        plain = np.zeros_like(fast)
+        for train, held in fold_splits(labels, None, 4, 0):
+            model = LogisticRegression(C=0.25, max_iter=300, tol=1e-3).fit(words[train], labels[train])
+            plain[held] = model.predict_proba(words[held])
+        some_word_missing = any(len(np.unique(words[train].indices)) < words.shape[1]
+                                for train, _ in fold_splits(labels, None, 4, 0))
+        assert some_word_missing  # the test exercises the column cut
+        np.testing.assert_allclose(fast, plain, atol=2e-3)
+        assert (fast.argmax(axis=1) == plain.argmax(axis=1)).all()
