@@ -30,6 +30,7 @@ from bench_score import build  # noqa: E402
 
 def run(rows: int, classes: int, audit: int) -> dict:
     frame = build(rows, classes)  # a 5% random gold audit; keep a random `audit` of those rows
+    frame.pop("true_wrong")  # the truth stays out of the table
     rng = np.random.default_rng(1)
     audited = np.flatnonzero(frame["gold_label"].notna().to_numpy())
     keep = np.zeros(rows, bool)

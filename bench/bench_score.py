@@ -72,7 +72,13 @@ class PhaseClock:
         self.stack = ["start"]
         self.wall: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
+        self.peak: dict[str, float] = {}  # the high-water mark (ru_maxrss) where a phase raised it
+        self.high = self.maxrss()
         self.mark = (time.perf_counter(), self.cpu_now())
+
+    @staticmethod
+    def maxrss() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
     def cpu_now(self) -> float:
         own = self.process.cpu_times()
@@ -91,6 +97,9 @@ class PhaseClock:
         phase = self.stack[-1]
         self.wall[phase] = self.wall.get(phase, 0.0) + now[0] - self.mark[0]
         self.cpu[phase] = self.cpu.get(phase, 0.0) + now[1] - self.mark[1]
+        high = self.maxrss()
+        if high > self.high:
+            self.peak[phase], self.high = high, high
         self.mark = now
 
     def base(self, phase: str) -> None:
@@ -116,7 +125,8 @@ class PhaseClock:
 
     def table(self) -> dict[str, dict[str, float]]:
         self.charge()
-        return {phase: {"wall_s": round(self.wall[phase], 2), "cpu_s": round(self.cpu.get(phase, 0.0), 2)}
+        return {phase: {"wall_s": round(self.wall[phase], 2), "cpu_s": round(self.cpu.get(phase, 0.0), 2),
+                        **({"raised_peak_rss_gib": round(self.peak[phase], 2)} if phase in self.peak else {})}
                 for phase in self.wall if self.wall[phase] >= 0.005}
 
 
@@ -129,6 +139,8 @@ SUB_PHASES = (  # (module, function, phase): the costly steps inside the signals
     ("labelgate.signals.label_error", "text_error_auc", "label_error: text-error AUC"),
     ("labelgate.signals.label_error", "audit_representativeness", "label_error: representativeness"),
     ("labelgate.signals.label_error", "estimate_error_rate", "label_error: estimate"),
+    ("labelgate.signals.label_error", "text_features", "label_error: risk model's TF-IDF (before the shared one)"),
+    ("labelgate.signals.text_model", "_tfidf", "text: TF-IDF (before the shared one)"),
 )
 
 
@@ -140,7 +152,9 @@ def run(path: Path, n_classes: int) -> dict:
     labels = tuple(f"class_{k}" for k in range(n_classes))
     clock = PhaseClock()
     for module, name, phase in SUB_PHASES:
-        clock.wrap(importlib.import_module(module), name, phase)
+        module = importlib.import_module(module)
+        if hasattr(module, name):  # older code (a before/after run) may lack a step
+            clock.wrap(module, name, phase)
     start, cpu_start = time.perf_counter(), clock.cpu_now()
     clock.base("validate (read + contract suite)")
     table = validate_label_table(path, labels=BaseParams(labels=labels).labels,

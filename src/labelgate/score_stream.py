@@ -21,7 +21,6 @@ after every chunk succeeded. Differences from the in-memory path: folds are rand
 
 from __future__ import annotations
 
-import ctypes
 import gc
 import os
 import tempfile
@@ -39,8 +38,14 @@ from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
 from labelgate.outputs import atomic_paths, temp_prefix, write_json_to
 from labelgate.signals.context import ScoringContext
-from labelgate.signals.runner import ScoreParams, run_signals
-from labelgate.signals.text_model import SampledFoldModel, sample_plan, text_folds
+from labelgate.signals.runner import ScoreParams, release_memory, run_signals
+from labelgate.signals.text_model import (
+    SampledFoldModel,
+    SpooledWords,
+    sample_plan,
+    text_folds,
+    transform_in_parallel,
+)
 from labelgate.validate import ValidateParams, validate_label_chunk
 
 Progress = Callable[[str], None]
@@ -78,9 +83,11 @@ class CompactLabelTable(LabelTable):
 class StreamingContext(ScoringContext):
     """ScoringContext whose out-of-fold probabilities come from a chunked pass over the spooled table."""
 
-    def __init__(self, *, table, text, seed, test_labels, predict: Callable[[], np.ndarray], **audit):
+    def __init__(self, *, table, text, seed, test_labels, predict: Callable[[], np.ndarray],
+                 words: dict[str, Any], **audit):
         super().__init__(table, text=text, seed=seed, test_labels=test_labels, **audit)
         self._predict = predict
+        self._words = words  # filled by `predict`
 
     @cached_property
     def pred_probs(self) -> np.ndarray:
@@ -88,11 +95,10 @@ class StreamingContext(ScoringContext):
 
     @cached_property
     def text_words(self):
-        """The TF-IDF words, transformed when a signal asks for rows (the whole matrix is never held)."""
-        from labelgate.signals.text_model import tfidf_words
-
-        return tfidf_words(self.table.frame["text"], max_features=self.text.max_features,
-                           sample_rows=self.text.max_train_rows, seed=self.seed, keep=False)
+        """The text model's TF-IDF of every row, spooled to disk chunk by chunk while it predicted (SpooledWords):
+        the whole matrix is never held, and no text is tokenised twice."""
+        self.pred_probs  # noqa: B018 - the prediction pass writes the words
+        return self._words["words"]
 
 
 def score_parquet_streaming(
@@ -196,30 +202,46 @@ def score_parquet_streaming(
         frame[TEXT] = pd.arrays.ArrowExtensionArray(pa.ipc.open_file(pa.memory_map(str(texts_path))).read_all()
                                                     .column(0))
         compact = CompactLabelTable(frame, labels, str(path), codes)
-        _release_memory()
+        release_memory()
+
+        spooled: dict[str, SpooledWords] = {}
 
         def predict() -> np.ndarray:
+            """Out-of-fold probabilities of every row, a chunk at a time; each chunk's TF-IDF is saved to the spool
+            (and the audited rows' kept in memory) for the signals that read the words (SpooledWords), so every
+            text is tokenised once."""
+            from scipy.sparse import save_npz, vstack
+
             say("text model: fit on the sample")
             given = codes[LLM_LABEL]
             model = SampledFoldModel(n_classes=len(labels), folds=params.text.cv_folds,
                                      max_features=params.text.max_features, regularisation=params.text.text_model_c)
             model.fit(sample_texts, given[sample], fold_of[sample])
             sample_texts.clear()
+            audited = np.flatnonzero(codes[GOLD] >= 0)
             pred = np.empty((n_rows, len(labels)), dtype=np.float64)
+            files, starts, kept = [], [0], []
             start = 0
             for batch in pq.ParquetFile(spool_path).iter_batches(batch_size=params.chunk_rows, columns=[TEXT]):
                 texts = batch.column(0).to_pylist()
-                say(f"text model: rows {start + 1}-{start + len(texts)}")
-                pred[start:start + len(texts)] = model.predict_out_of_fold(texts, fold_of[start:start + len(texts)])
-                start += len(texts)
+                stop = start + len(texts)
+                say(f"text model: rows {start + 1}-{stop}")
+                features = transform_in_parallel(model.vectoriser, texts, params.text.n_jobs)
+                files.append(Path(spool_dir) / f"words_{len(files)}.npz")
+                save_npz(files[-1], features, compressed=False)
+                kept.append(features[audited[(audited >= start) & (audited < stop)] - start])
+                pred[start:stop] = model.predict_out_of_fold(texts, fold_of[start:stop], features=features)
+                starts.append(stop)
+                start = stop
+            spooled["words"] = SpooledWords(model.vectoriser, files, np.asarray(starts), audited,
+                                            vstack(kept).tocsr())
             return pred
 
         context = StreamingContext(table=compact, text=params.text, seed=params.seed, test_labels=test_labels,
-                                   predict=predict, **params.audit_settings())
+                                   predict=predict, words=spooled, **params.audit_settings())
 
         def next_signal(name: str) -> None:
-            _release_memory()  # what the previous signal freed, before the next one allocates
-            say(f"signal: {name}")
+            say(f"signal: {name}")  # run_signals releases what the previous signal freed before the next one runs
 
         signal_files: list[Path] = []
 
@@ -232,7 +254,7 @@ def score_parquet_streaming(
 
         signal_files, summary = run_signals(context, params, progress=next_signal, keep=spool_signal)
         del context, compact, frame
-        _release_memory()
+        release_memory()
         summary["streamed"] = {"chunks": chunks, "chunk_rows": params.chunk_rows}
 
         # ---- pass 3: the normalised chunks plus the signals' columns
@@ -255,16 +277,6 @@ def score_parquet_streaming(
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
-def _release_memory() -> None:
-    """Collect reference cycles and hand freed heap memory back to the OS (glibc's malloc_trim, where there is one):
-    freed small blocks otherwise stay in the process between phases."""
-    gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (AttributeError, OSError):  # not glibc
-        pass
-
-
 def _row_reader(path: Path, batch_rows: int) -> Callable[[int], pd.DataFrame]:
     """read(n): the next n rows of a Parquet file as a DataFrame, whatever the sizes of its row groups."""
     import pyarrow as pa

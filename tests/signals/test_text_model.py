@@ -38,8 +38,7 @@ class TestSharedWords:
         expected = vectoriser.transform(texts)
         assert words.shape == expected.shape
         assert abs(words.matrix - expected).max() < 1e-6
-        lazy = tfidf_words(texts, max_features=5000, sample_rows=250, seed=3, keep=False)
-        assert abs(lazy[np.arange(100, 140)] - expected[100:140]).max() < 1e-6
+        assert abs(words[np.arange(100, 140)] - expected[100:140]).max() < 1e-6
 
     def test_folds_fitted_on_their_own_words_equal_fits_on_every_column(self):
         """A word absent from a fold's training rows gets weight 0 under L2: dropping it changes nothing."""
@@ -61,3 +60,26 @@ class TestSharedWords:
         assert some_word_missing  # the test exercises the column cut
         np.testing.assert_allclose(fast, plain, atol=2e-3)
         assert (fast.argmax(axis=1) == plain.argmax(axis=1)).all()
+
+
+def test_spooled_words_give_the_rows_the_vectoriser_gives(tmp_path):
+    """A streamed table's words: chunk files plus the audited rows in memory, any rows in any order."""
+    from scipy.sparse import save_npz
+
+    from labelgate.signals.text_model import SpooledWords, word_vectoriser
+
+    texts, _ = make_texts(500, 3, seed=5)
+    vectoriser = word_vectoriser(5000).fit(texts)
+    full = vectoriser.transform(texts)
+    starts = np.array([0, 200, 400, 500])
+    files = []
+    for i in range(3):
+        files.append(tmp_path / f"words_{i}.npz")
+        save_npz(files[-1], full[starts[i]:starts[i + 1]], compressed=False)
+    kept_rows = np.array([3, 150, 201, 399, 450])
+    words = SpooledWords(vectoriser, files, starts, kept_rows, full[kept_rows])
+    assert words.shape == full.shape
+    for rows in (kept_rows[[1, 3]], np.arange(190, 260), np.array([499, 0, 250, 3]), np.array([], dtype=int)):
+        assert (words[rows] != full[rows]).nnz == 0
+    files[0].unlink()  # kept rows only: served from memory, no file read
+    assert (words[np.array([3, 150])] != full[[3, 150]]).nnz == 0

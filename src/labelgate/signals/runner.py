@@ -94,6 +94,20 @@ def section_owners() -> dict[str, type]:
     return owners
 
 
+def release_memory() -> None:
+    """Collect reference cycles and hand freed heap memory back to the OS (glibc's malloc_trim, where there is one):
+    freed small blocks (the contract suite's copies of the table, a finished signal's arrays) otherwise stay in the
+    process while the next, larger allocation comes on top."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # not glibc
+        pass
+
+
 def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None, keep=None
                 ) -> tuple[list[Any], dict[str, Any]]:
     """Each signal `params` enables, over `context`: (the signals' per-row frames, the summary). Shared by
@@ -109,6 +123,7 @@ def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None, 
     for name in params.signals:
         if progress is not None:
             progress(name)
+        release_memory()
         try:
             # BLAS on one thread: the signals' models are L-BFGS fits whose vector operations are too small for
             # OpenBLAS's threads, which then cost 10-50x the work on 2 cores (bench/score_profile.md); the text

@@ -156,40 +156,27 @@ def word_vectoriser(max_features: int):
 
 
 class TextWords:
-    """TF-IDF words and bigrams of a text column by row (`words[rows]` -> CSR matrix), from one vectoriser (the
-    vocabulary fitted once). Held as one matrix (`matrix`) when computed for a table in memory; a streamed table's
-    rows are transformed when asked for, so it never holds the whole matrix (rows are transformed independently, so
-    a chunk's rows equal the full matrix's)."""
+    """TF-IDF words and bigrams of a table by row (`words[rows]` -> CSR matrix, `matrix`: all rows), from one
+    vectoriser (the vocabulary fitted once). A streamed table's words are a SpooledWords instead."""
 
-    def __init__(self, vectoriser, texts=None, matrix=None):
-        self.vectoriser, self.texts, self._matrix = vectoriser, texts, matrix
-
-    @property
-    def matrix(self):
-        if self._matrix is None:
-            self._matrix = self.vectoriser.transform(list(self.texts))
-        return self._matrix
+    def __init__(self, vectoriser, matrix):
+        self.vectoriser, self.matrix = vectoriser, matrix
 
     @property
     def shape(self) -> tuple[int, int]:
-        n = self._matrix.shape[0] if self._matrix is not None else len(self.texts)
-        return n, len(self.vectoriser.vocabulary_)
+        return self.matrix.shape
 
     def __getitem__(self, rows):
-        if self._matrix is not None:
-            return self._matrix[rows]
-        return self.vectoriser.transform(self.texts.iloc[rows].tolist())
+        return self.matrix[rows]
 
 
-def tfidf_words(texts, *, max_features: int, sample_rows: int, seed: int = 0, n_jobs: int = 1,
-                keep: bool = True) -> TextWords | None:
+def tfidf_words(texts, *, max_features: int, sample_rows: int, seed: int = 0, n_jobs: int = 1) -> TextWords | None:
     """The table's TF-IDF words and bigrams (word_vectoriser), vectorised once for every model that reads the text
     (the out-of-fold text model, label_error's risk and text-error models). The vocabulary is fitted on a random
     sample of at most `sample_rows` rows drawn without regard to the audit (audited and unaudited rows get
-    identically distributed features, or a model fitted on the audit would predict the other rows differently);
-    with `keep`, the sample's matrix comes from that fit and the other rows are transformed in `n_jobs`
-    processes, and the whole matrix is held; without, rows are transformed when asked for (bounded memory).
-    None when no word occurs in two texts."""
+    identically distributed features, or a model fitted on the audit would predict the other rows differently); the
+    sample's rows come from that fit and the other rows are transformed in `n_jobs` processes. None when no word
+    occurs in two texts."""
     import pandas as pd
 
     texts = texts if isinstance(texts, pd.Series) else pd.Series(list(texts), dtype=object)
@@ -198,33 +185,18 @@ def tfidf_words(texts, *, max_features: int, sample_rows: int, seed: int = 0, n_
     sample = rng.choice(n, size=min(n, sample_rows), replace=False)
     vectoriser = word_vectoriser(max_features)
     try:
-        if not keep:
-            vectoriser.fit(texts.iloc[sample].tolist())
-            return TextWords(vectoriser, texts)
         if n <= sample_rows:
-            return TextWords(vectoriser, matrix=vectoriser.fit_transform(texts.tolist()))
+            return TextWords(vectoriser, vectoriser.fit_transform(texts.tolist()))
         fitted = vectoriser.fit_transform(texts.iloc[sample].tolist())
     except ValueError:  # no word in two texts
         return None
-    return TextWords(vectoriser, matrix=_stitch(vectoriser, texts, sample, fitted, n_jobs))
-
-
-def _stitch(vectoriser, texts, sample: np.ndarray, fitted, n_jobs: int):
-    """The whole table's matrix in row order: the sample's rows from the fit, the others transformed in chunks over
-    `n_jobs` processes."""
-    from joblib import Parallel, delayed
     from scipy.sparse import vstack
 
-    rest = np.setdiff1d(np.arange(len(texts)), sample)
-    rest_texts = texts.iloc[rest].tolist()
-    chunk = -(-len(rest_texts) // (4 * n_jobs))
-    parts = Parallel(n_jobs=n_jobs)(
-        delayed(vectoriser.transform)(rest_texts[start:start + chunk]) for start in range(0, len(rest_texts), chunk)
-    )
-    stacked = vstack([fitted, *parts]).tocsr()
-    position = np.empty(len(texts), dtype=np.int64)  # row i of the table is row position[i] of `stacked`
-    position[np.concatenate([sample, rest])] = np.arange(len(texts))
-    return stacked[position]
+    rest = np.setdiff1d(np.arange(n), sample)
+    stacked = vstack([fitted, transform_in_parallel(vectoriser, texts.iloc[rest].tolist(), n_jobs)]).tocsr()
+    position = np.empty(n, dtype=np.int64)  # row i of the table is row position[i] of `stacked`
+    position[np.concatenate([sample, rest])] = np.arange(n)
+    return TextWords(vectoriser, stacked[position])
 
 
 def _embeddings(texts: list[str], batch_size: int = 64) -> np.ndarray:
@@ -331,12 +303,62 @@ class SampledFoldModel:
             self.classifiers.append(classifier.fit(features[train], labels[train]))
         return self
 
-    def predict_out_of_fold(self, texts: list[str], fold_of: np.ndarray) -> np.ndarray:
-        """[len(texts), n_classes] probabilities, each row from the classifier of the fold that held it out."""
-        features = self.vectoriser.transform(texts)
+    def predict_out_of_fold(self, texts: list[str], fold_of: np.ndarray, features=None) -> np.ndarray:
+        """[len(texts), n_classes] probabilities, each row from the classifier of the fold that held it out.
+        `features`: the texts' TF-IDF from this model's vectoriser, when the caller already has it."""
+        features = self.vectoriser.transform(texts) if features is None else features
         out = np.full((len(texts), self.n_classes), 1e-6)
         for fold, classifier in enumerate(self.classifiers):
             rows = np.flatnonzero(fold_of == fold)
             if rows.size:
                 out[np.ix_(rows, classifier.classes_)] = classifier.predict_proba(features[rows])
         return out / out.sum(axis=1, keepdims=True)
+
+
+def transform_in_parallel(vectoriser, texts: list[str], n_jobs: int):
+    """vectoriser.transform(texts) in `n_jobs` processes (tokenising is Python code: threads would queue on the
+    GIL); the rows in order."""
+    from joblib import Parallel, delayed
+    from scipy.sparse import vstack
+
+    if n_jobs <= 1 or len(texts) < 10_000:
+        return vectoriser.transform(texts)
+    chunk = -(-len(texts) // (4 * n_jobs))
+    parts = Parallel(n_jobs=n_jobs)(
+        delayed(vectoriser.transform)(texts[start:start + chunk]) for start in range(0, len(texts), chunk)
+    )
+    return vstack(parts).tocsr()
+
+
+class SpooledWords:
+    """The TF-IDF words of a streamed table by row (`words[rows]`, as TextWords), without holding the whole matrix:
+    each chunk's rows were saved to a file (`files[i]` holds rows starts[i] .. starts[i + 1] - 1) when the text model
+    transformed them, and the rows of `kept_rows` (the audited rows, which the risk and text-error models read
+    several times, scattered over every chunk) are held in memory (`kept`). A request for kept rows only is served
+    from memory; any other reads the chunk files it touches, one at a time."""
+
+    def __init__(self, vectoriser, files: list, starts: np.ndarray, kept_rows: np.ndarray, kept):
+        self.vectoriser, self.files, self.starts = vectoriser, list(files), np.asarray(starts)
+        self.kept_rows, self.kept = np.asarray(kept_rows), kept
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.starts[-1]), len(self.vectoriser.vocabulary_)
+
+    def __getitem__(self, rows):
+        from scipy.sparse import load_npz, vstack
+
+        rows = np.asarray(range(self.shape[0])[rows] if isinstance(rows, slice) else rows)
+        rows = np.flatnonzero(rows) if rows.dtype == bool else rows.astype(np.int64)
+        if rows.size and np.isin(rows, self.kept_rows).all():
+            return self.kept[np.searchsorted(self.kept_rows, rows)]
+        chunk_of = np.searchsorted(self.starts, rows, side="right") - 1
+        order = np.argsort(chunk_of, kind="stable")
+        parts = []
+        for chunk in np.unique(chunk_of):
+            local = rows[order][chunk_of[order] == chunk] - self.starts[chunk]
+            parts.append(load_npz(self.files[chunk])[local])
+        stacked = vstack(parts).tocsr() if parts else self.kept[:0]
+        back = np.empty(len(rows), dtype=np.int64)  # stacked holds the rows in chunk order: put them back
+        back[order] = np.arange(len(rows))
+        return stacked[back]
