@@ -52,49 +52,21 @@ def merge_audit(frame: pd.DataFrame, annotations: pd.DataFrame, labels: list[str
         frame.insert(0, ID, frame[TEXT].map(lambda t: stable_id(t) if isinstance(t, str) else None))
     frame[ID] = frame[ID].astype(str)
     design = recorded_design(frame, table_source)
-    notes = annotations[ID].map(lambda v: None if pd.isna(v) else str(v).strip())
-    rows = np.arange(1, len(annotations) + 1)
-    _fail_if(source, notes.isna().to_numpy(), rows, "empty id", ID)
-    _fail_if(source, notes.duplicated(keep=False).to_numpy(), rows, "duplicate id", ID)
-    position = pd.Series(np.arange(len(frame)), index=frame[ID])
-    _fail_if(source, ~notes.isin(position.index).to_numpy(), rows, "id not in the label table", ID)
-    gold = annotations[gold_column].map(_label_text)
-    _fail_if(source, gold.map(lambda v: v is _NOT_TEXT).to_numpy(), rows, "gold label must be text", gold_column)
-    labelled = gold.notna().to_numpy()
-    _fail_if(source, labelled & ~gold.isin(labels).to_numpy(), rows,
-             f"gold label not in the label set {labels}", gold_column)
-    target = position[notes].to_numpy()
+    rows, gold, labelled, target = _sheet_rows(frame, annotations, labels, gold_column, source)
     sheet_wave, sheet_inclusion = _sheet_design(annotations, source, rows, design, target)
     existing = frame[GOLD].to_numpy(object) if GOLD in frame.columns else np.full(len(frame), None, object)
     existing = np.array([v if isinstance(v, str) else None for v in existing], object)
     conflict = labelled & np.array([e is not None and e != g for e, g in zip(existing[target], gold)], bool)
     _fail_if(source, conflict, rows, "conflicts with the label table's existing gold_label", gold_column)
     was_gold = existing != None  # noqa: E711 - elementwise
-    wave, inclusion = design.wave.copy(), design.inclusion.copy()
-    if sheet_wave is None:  # a sheet without a design: more rows of the legacy simple random sample
-        wave[target] = LEGACY_WAVE
-        inclusion[wave == LEGACY_WAVE] = (wave == LEGACY_WAVE).sum() / len(frame)
-    else:
-        recorded = ~np.isnan(wave[target])
-        _fail_if(source, recorded & (wave[target] != sheet_wave), rows,
-                 "row already drawn in another audit wave (or audited before any recorded one)", ID)
-        _fail_if(source, recorded & ~np.isclose(inclusion[target], sheet_inclusion, rtol=TOLERANCE), rows,
-                 "audit weight differs from the one recorded for this row", AUDIT_WEIGHT)
-        wave[target] = sheet_wave
-        inclusion[target] = sheet_inclusion
+    wave, inclusion = _merged_design(design, sheet_wave, sheet_inclusion, target, rows, source, len(frame))
     new_gold = existing.copy()
     new_gold[target[labelled]] = gold[labelled].to_numpy(object)
     given = frame[LLM_LABEL].to_numpy(object)
     if sheet_wave is not None:
         _check_wave_complete(source, given, wave, inclusion, sheet_wave, target)
     has_gold = new_gold != None  # noqa: E711
-    weights = design_weights(given, wave, inclusion, has_gold)
-    measured = {h for h in np.unique(given[has_gold])}
-    expected = int(np.isin(given, list(measured)).sum())
-    total = float(np.nansum(weights[has_gold]))
-    if has_gold.any() and abs(total - expected) > TOLERANCE * expected:
-        raise BadInputError(table_source, f"the audit weights sum to {total:.3f}, not to the {expected} rows of "
-                            "the audited labels: the audit design cannot be made consistent", column=AUDIT_WEIGHT)
+    weights, measured, total = _consistent_weights(given, wave, inclusion, has_gold, table_source)
     drawn = ~np.isnan(wave)
     frame[GOLD] = pd.Series(new_gold, dtype=object).where(has_gold, None)
     frame[AUDIT_WEIGHT] = np.where(has_gold, weights, np.nan)
@@ -116,6 +88,57 @@ def merge_audit(frame: pd.DataFrame, annotations: pd.DataFrame, labels: list[str
         "weights": True, "changed": changed,
     }
     return frame, summary
+
+
+def _sheet_rows(frame: pd.DataFrame, annotations: pd.DataFrame, labels: list[str], gold_column: str,
+                source: str) -> tuple[np.ndarray, pd.Series, np.ndarray, np.ndarray]:
+    """The sheet's rows checked against the table (every id present, once, in the table; every gold label text from
+    the label set): the sheet's row numbers, its gold labels, which rows carry one, and each row's table position."""
+    notes = annotations[ID].map(lambda v: None if pd.isna(v) else str(v).strip())
+    rows = np.arange(1, len(annotations) + 1)
+    _fail_if(source, notes.isna().to_numpy(), rows, "empty id", ID)
+    _fail_if(source, notes.duplicated(keep=False).to_numpy(), rows, "duplicate id", ID)
+    position = pd.Series(np.arange(len(frame)), index=frame[ID])
+    _fail_if(source, ~notes.isin(position.index).to_numpy(), rows, "id not in the label table", ID)
+    gold = annotations[gold_column].map(_label_text)
+    _fail_if(source, gold.map(lambda v: v is _NOT_TEXT).to_numpy(), rows, "gold label must be text", gold_column)
+    labelled = gold.notna().to_numpy()
+    _fail_if(source, labelled & ~gold.isin(labels).to_numpy(), rows,
+             f"gold label not in the label set {labels}", gold_column)
+    return rows, gold, labelled, position[notes].to_numpy()
+
+
+def _merged_design(design: Design, sheet_wave, sheet_inclusion, target: np.ndarray, rows: np.ndarray, source: str,
+                   n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The table's recorded waves and inclusion probabilities with the sheet's rows added; a row recorded in another
+    wave or with another weight is refused."""
+    wave, inclusion = design.wave.copy(), design.inclusion.copy()
+    if sheet_wave is None:  # a sheet without a design: more rows of the legacy simple random sample
+        wave[target] = LEGACY_WAVE
+        inclusion[wave == LEGACY_WAVE] = (wave == LEGACY_WAVE).sum() / n_rows
+    else:
+        recorded = ~np.isnan(wave[target])
+        _fail_if(source, recorded & (wave[target] != sheet_wave), rows,
+                 "row already drawn in another audit wave (or audited before any recorded one)", ID)
+        _fail_if(source, recorded & ~np.isclose(inclusion[target], sheet_inclusion, rtol=TOLERANCE), rows,
+                 "audit weight differs from the one recorded for this row", AUDIT_WEIGHT)
+        wave[target] = sheet_wave
+        inclusion[target] = sheet_inclusion
+    return wave, inclusion
+
+
+def _consistent_weights(given: np.ndarray, wave: np.ndarray, inclusion: np.ndarray, has_gold: np.ndarray,
+                        table_source: str) -> tuple[np.ndarray, set, float]:
+    """The audited rows' weights (design_weights), the LLM labels with an audit, and the weights' sum, which must
+    equal those labels' row count (else the design cannot be made consistent: bad input)."""
+    weights = design_weights(given, wave, inclusion, has_gold)
+    measured = {h for h in np.unique(given[has_gold])}
+    expected = int(np.isin(given, list(measured)).sum())
+    total = float(np.nansum(weights[has_gold]))
+    if has_gold.any() and abs(total - expected) > TOLERANCE * expected:
+        raise BadInputError(table_source, f"the audit weights sum to {total:.3f}, not to the {expected} rows of "
+                            "the audited labels: the audit design cannot be made consistent", column=AUDIT_WEIGHT)
+    return weights, measured, total
 
 
 _NOT_TEXT = object()

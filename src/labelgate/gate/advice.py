@@ -139,27 +139,9 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         return "", ""
     threshold = params.max_label_error
     more = rows_needed(estimate, threshold)
-    classes = estimate.get("per_class_error") or {}
-    worst = sorted((name for name, c in classes.items() if c.get("error") is not None),
-                   key=lambda name: -classes[name]["error"])
     rate, upper = estimate["label_error_rate"], estimate["label_error_rate_upper"]
-    steps = []
-    if more:
-        steps.append(f"audit about {more} more rows (labelgate audit sample) to certify "
-                     f"label_error_rate <= {threshold:g}")
-    if rate >= threshold or (upper is not None and upper > threshold and not more):
-        steps.append("filter the label set (labelgate filter) and check the subset's label_error_rate")
-    if worst and (upper is not None and upper > threshold):
-        steps.append("relabel or re-prompt the classes with the highest audited error: "
-                     + ", ".join(f"{name} ({classes[name]['error']:.2f})" for name in worst[:3]))
-    stamp = estimate.get("audit_rubber_stamp_flag_share")
-    if stamp is not None and 0.1 < stamp <= params.max_audit_rubber_stamp_flag_share:
-        steps.append(f"the audit found no wrong label although cleanlab flags at least {stamp:.0%} of the audited "
-                     "rows: if the annotators saw the LLM label, audit again blind")
+    steps = _label_error_steps(estimate, more, params)
     share = estimate.get("systematic_error_share")
-    if share is not None and share > params.max_systematic_error_share:
-        steps.append(f"{share:.0%} of the audited errors are invisible to cleanlab (systematic): filtering will "
-                     "not remove them; change the LLM or prompt for those classes")
     verdict.label_error = {
         "label_error_rate": rate,
         "label_error_rate_lower": estimate.get("label_error_rate_lower"),
@@ -190,6 +172,34 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         return "", (f"audit too small: label about {more} more rows to certify label_error_rate <= {threshold:g} "
                     f"(now {estimate_text(estimate)})")
     return "", ""
+
+
+def _label_error_steps(estimate: dict[str, Any], more: int | None, params: GateParams) -> list[str]:
+    """The next steps the audit estimate calls for: audit more rows, filter, relabel the worst classes, audit again
+    blind, or change the LLM or prompt when the errors are systematic."""
+    threshold = params.max_label_error
+    classes = estimate.get("per_class_error") or {}
+    worst = sorted((name for name, c in classes.items() if c.get("error") is not None),
+                   key=lambda name: -classes[name]["error"])
+    rate, upper = estimate["label_error_rate"], estimate["label_error_rate_upper"]
+    steps = []
+    if more:
+        steps.append(f"audit about {more} more rows (labelgate audit sample) to certify "
+                     f"label_error_rate <= {threshold:g}")
+    if rate >= threshold or (upper is not None and upper > threshold and not more):
+        steps.append("filter the label set (labelgate filter) and check the subset's label_error_rate")
+    if worst and (upper is not None and upper > threshold):
+        steps.append("relabel or re-prompt the classes with the highest audited error: "
+                     + ", ".join(f"{name} ({classes[name]['error']:.2f})" for name in worst[:3]))
+    stamp = estimate.get("audit_rubber_stamp_flag_share")
+    if stamp is not None and 0.1 < stamp <= params.max_audit_rubber_stamp_flag_share:
+        steps.append(f"the audit found no wrong label although cleanlab flags at least {stamp:.0%} of the audited "
+                     "rows: if the annotators saw the LLM label, audit again blind")
+    share = estimate.get("systematic_error_share")
+    if share is not None and share > params.max_systematic_error_share:
+        steps.append(f"{share:.0%} of the audited errors are invisible to cleanlab (systematic): filtering will "
+                     "not remove them; change the LLM or prompt for those classes")
+    return steps
 
 
 def _audit_integrity_reason(estimate: dict[str, Any], failed: set[str], params: GateParams) -> str:

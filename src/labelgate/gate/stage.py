@@ -131,11 +131,11 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
     subset), its headline figures to `headline` and the report to `report_dir`, blocked or not.
 
     Fails closed: a broken suite or gate params raise ConfigError before anything runs; when the gate itself fails,
-    a blocked verdict (and headline and report) is written before the error propagates. A report that cannot be
-    written goes to `warn` and never changes the verdict."""
+    a blocked verdict (and headline and report) is written before the error propagates. The verdict and its headline
+    are written all or nothing. A report that cannot be written goes to `warn` and never changes the verdict."""
     from labelgate.contract import read_table
     from labelgate.headline import gate_headline
-    from labelgate.outputs import write_json
+    from labelgate.outputs import write_outputs
 
     suites = preflight(params, tuple(suite for suite, given in (("label_risk", scores), ("label_summary", label_risk),
                                                                 (STABILITY_SUITE, evaluation)) if given),
@@ -170,15 +170,13 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
         )
     except Exception as exc:  # fail closed: write a blocked verdict, then report the error
         failed = failed_gate_verdict(f"{type(exc).__name__}: {exc}").as_dict()
-        write_json(out, failed)
-        if headline is not None:
-            write_json(headline, gate_headline(failed))
+        write_outputs((out, failed), *(((headline, gate_headline(failed)),) if headline is not None else ()))
         _write_report(report_dir, failed, paths, warn)
         raise
     result = {**verdict.as_dict(), "subset": params.subset}
-    write_json(out, result)
-    if headline is not None:
-        write_json(headline, gate_headline(result, evaluation_figures, params.subset))
+    # the verdict and its headline both or neither (the report is written after: it never changes the verdict)
+    write_outputs((out, result), *(((headline, gate_headline(result, evaluation_figures, params.subset)),)
+                                   if headline is not None else ()))
     _write_report(report_dir, result, paths, warn)
     return verdict
 
