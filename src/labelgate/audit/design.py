@@ -23,7 +23,7 @@ The weights, per LLM label h (the strata of labelgate.estimation), wave by wave 
 Each label's weights then sum to its row count exactly (a last scale only removes rounding, or carries the mass of
 a wave with no labelled row in h), so the table's audited weights sum to the rows of the labels with an audit,
 which is every row when every label has one: `merge_audit` checks it and refuses a table whose weights cannot be
-made consistent. With the weights summing to N_h, the Hajek mean of a stratum (estimation.py) equals the
+made consistent. With the weights summing to N_h, the Hajek mean of a stratum (estimation/error_rate.py) equals the
 Horvitz-Thompson estimate divided by N_h: unbiased, whatever the number of waves or the over-sampling
 (tests/test_audit.py simulates a two-wave audit whose second wave over-samples risky rows).
 """
