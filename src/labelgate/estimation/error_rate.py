@@ -186,9 +186,34 @@ def _estimate(wrong, strata, audited, risk, weights, clusters, confidence, min_s
                 "method": f"not measured: no stratum has {min_stratum} audited rows (bounded as all wrong)"}
     slope = _power_tuning(wrong, strata, measured, audited, risk, weights) if risk is not None else 0.0
     f = slope * risk if risk is not None else np.zeros(n_rows)
+    estimate, variance, per_stratum = _stratified(wrong, strata, measured, audited, f, weights, clusters, inside,
+                                                  name)
+    estimate = float(np.clip(estimate, 0.0, 1.0))
+    n_eff = float(_effective_n(estimate, variance, n_groups))
+    lower, upper = wilson(estimate, n_eff, z)
+    kept = 1.0 - unmeasured_share  # an unmeasured stratum is bounded by 0 and 1: every row of it right or wrong
+    method = METHOD_MODEL_ASSISTED if risk is not None and slope > 0 else METHOD_STRATIFIED
+    return {
+        **common,
+        "label_error_rate": estimate,
+        "label_error_rate_lower": float(kept * lower),
+        "label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),
+        "standard_error": math.sqrt(variance),
+        "n_effective": n_eff,
+        "lambda": slope,
+        "method": method + (f"; {len(unmeasured)} unmeasured stratum/strata (fewer than {min_stratum} audited "
+                            "rows) bounded as all wrong" if unmeasured else ""),
+        "per_stratum": per_stratum,
+    }
+
+
+def _stratified(wrong, strata, measured, audited, f, weights, clusters, inside, name) -> tuple[float, float, dict]:
+    """The measured strata's difference estimates (`f` the tuned prediction), combined by row share: the estimate,
+    its design-based variance (robust spread or floor per stratum, finite-population corrected, plus the covariance
+    of clusters that cross strata) and the per-stratum figures."""
     n_inside = int(inside.sum())
     estimate, variance, per_stratum = 0.0, 0.0, {}
-    influence = np.zeros(n_rows)  # each audited row's term in the linearised estimate (for clusters across strata)
+    influence = np.zeros(len(wrong))  # each audited row's term in the linearised estimate (for clusters across strata)
     for key in measured:
         rows = strata == key
         sample = rows & audited
@@ -210,23 +235,7 @@ def _estimate(wrong, strata, audited, risk, weights, clusters, confidence, min_s
                                   "audited_error": float(np.sum(w * wrong[sample]) / w.sum()), "estimate": value}
     variance += _cross_stratum_covariance(influence[audited & inside], strata[audited & inside],
                                           clusters[audited & inside])
-    estimate = float(np.clip(estimate, 0.0, 1.0))
-    n_eff = float(_effective_n(estimate, variance, n_groups))
-    lower, upper = wilson(estimate, n_eff, z)
-    kept = 1.0 - unmeasured_share  # an unmeasured stratum is bounded by 0 and 1: every row of it right or wrong
-    method = METHOD_MODEL_ASSISTED if risk is not None and slope > 0 else METHOD_STRATIFIED
-    return {
-        **common,
-        "label_error_rate": estimate,
-        "label_error_rate_lower": float(kept * lower),
-        "label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),
-        "standard_error": math.sqrt(variance),
-        "n_effective": n_eff,
-        "lambda": slope,
-        "method": method + (f"; {len(unmeasured)} unmeasured stratum/strata (fewer than {min_stratum} audited "
-                            "rows) bounded as all wrong" if unmeasured else ""),
-        "per_stratum": per_stratum,
-    }
+    return estimate, variance, per_stratum
 
 
 def _cluster_sums(values: np.ndarray, clusters: np.ndarray) -> np.ndarray:
