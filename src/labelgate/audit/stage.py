@@ -93,3 +93,30 @@ def merge_main(table: str | os.PathLike, annotations: str | os.PathLike, out: st
             with atomic_path(out) as tmp:
                 shutil.copyfile(table, tmp)
     return summary
+
+
+def describe_sample(summary: dict[str, Any], out: str | os.PathLike) -> str:
+    """`audit sample`'s line: the wave, how many rows it drew of those not drawn yet, the risk used, per stratum."""
+    return (f"audit sample: wave {summary['wave']}, {summary['chosen']} of {summary['candidates']} rows not "
+            f"drawn yet -> {out} (risk: {summary['risk'] or 'none'}, oversample {summary['oversample']:g}); "
+            f"per stratum {summary['per_stratum']}; "
+            + ("blind: the LLM label is not shown" if summary["blind"] else "the LLM label is shown"))
+
+
+def describe_merge(summary: dict[str, Any], out: str | os.PathLike) -> list[str]:
+    """`audit merge`'s lines: the labels merged and left blank, then what the design assumes or lacks."""
+    blanks = [f"{summary['unlabelled']} rows of the sheet unlabelled"]
+    blanks += [f"{summary[k]} {k}" for k in ("cancelled", "unresolved") if summary[k]]
+    lines = [f"audit merge: {summary['merged']} gold labels merged ({', '.join(blanks)}); "
+             f"{summary['audited_rows']} audited rows in {out}"
+             + ("" if summary["changed"] else " (unchanged: nothing rewritten)")]
+    if summary["legacy_rows"]:
+        lines.append(f"audit merge: {summary['legacy_rows']} rows audited before any recorded design (wave 0) are "
+                     "treated as a simple random sample of the table")
+    if summary["missing_rows"]:
+        lines.append(f"audit merge: {summary['missing_rows']} drawn rows have no gold label "
+                     f"(audit_missing_share {summary['audit_missing_share']:.3f}): label them; above "
+                     "gate.max_audit_missing_share the gate blocks")
+    if summary["unmeasured_labels"]:
+        lines.append(f"audit merge: no audited row with LLM label {', '.join(summary['unmeasured_labels'])}")
+    return lines

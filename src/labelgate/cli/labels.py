@@ -128,12 +128,7 @@ def filter_command(
     refuse_overwriting_inputs({"SCORES": scores, "--label-risk": label_risk, "--params": params},
                               {"--out": out, "--summary": summary})
     result = stage.main(scores, strategy, out, summary, params=_params(params), labels=labels, label_risk=label_risk)
-    estimate = ""
-    if result.get("label_error_rate") is not None:
-        from labelgate.estimation import estimate_text
-
-        estimate = f"; label_error_rate {estimate_text(result)}"
-    typer.echo(f"{strategy}: kept {result['rows_kept']}/{result['rows_in']} rows {result['kept_per_class']}{estimate}")
+    typer.echo(stage.describe(result, strategy))
 
 
 @app.command()
@@ -155,7 +150,7 @@ def reference(
     refuse_overwriting_inputs({"GOLD": gold, "--params": params}, {"--out": out})
     subset = stage.main(gold, out, labels=resolve_labels(base_labels(_params(params)), option=labels),
                         expectations_dir=expectations)
-    typer.echo(f"reference: {len(subset)} gold-labelled rows")
+    typer.echo(stage.describe(subset))
 
 
 @app.command()

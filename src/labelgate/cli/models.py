@@ -59,6 +59,7 @@ def train(
     """Fine-tune the encoder (params train.model) on one subset with one seed; save checkpoint and test probs."""
     from labelgate.outputs import refuse_overwriting_inputs
     from labelgate.train.device import prefer_passive_omp_wait
+    from labelgate.train.run import describe
     from labelgate.train.run import main as train_subset
 
     _seed("--seed", seed)
@@ -67,11 +68,8 @@ def train(
     prefer_passive_omp_wait()  # before torch loads
     result = train_subset(subset, seed, out, params=_params(params), test=test, subsets_dir=subsets_dir, table=table,
                           progress=progress_mode(progress))
-    r = result.record
-    typer.echo(f"train {subset} seed {seed}: n={r.n_train} test accuracy {r.test_accuracy:.4f}, "
-               f"{r.train_samples_per_second:.0f} train/s, {r.inference_samples_per_second:.0f} infer/s, "
-               f"{r.wall_seconds:.0f} s -> {out}")
-    return r.as_dict()
+    typer.echo(describe(result.record, subset, seed, out))
+    return result.record.as_dict()
 
 
 @app.command("learning-curve")
@@ -103,9 +101,7 @@ def learning_curve_command(
     result = stage.main(subset, out, params=_params(params), test=test, subsets_dir=subsets_dir, table=table,
                         full_run=full_run, reference_curve=reference_curve, progress=progress_mode(progress),
                         warn=lambda line: typer.echo(line, err=True))
-    points = ", ".join(f"{p['n']}: {p['accuracy']:.3f}" for p in result["points"])
-    typer.echo(f"learning-curve {subset}: {points}; gain over last doubling {result['gain_last_doubling']}, "
-               f"plateau {result['plateau']}")
+    typer.echo(stage.describe(result, subset))
     return result
 
 
@@ -133,13 +129,7 @@ def audit_reference(
     result = stage.main(labels_path, out, params=_params(params), subset=subset, test=test, subsets_dir=subsets_dir,
                         table=table, progress=sys.stderr.isatty() if progress is None else progress,
                         note=lambda line: typer.echo(line, err=True))
-    if result["measured"]:
-        typer.echo(f"audit-reference {subset}: {result['audit_rows']} audited rows, gold-trained accuracy "
-                   f"{result['gold_accuracy_mean']:.4f}, LLM-trained {result['llm_accuracy_mean']:.4f}, gap "
-                   f"{result['audit_accuracy_gap']:+.4f} [{result['audit_accuracy_gap_lower']:+.4f}, "
-                   f"{result['audit_accuracy_gap_upper']:+.4f}] over {result['n_seeds']} seeds")
-    else:
-        typer.echo(f"audit-reference {subset}: not measured: {result['reason']}")
+    typer.echo(stage.describe(result, subset))
     return result
 
 
@@ -198,25 +188,18 @@ def report(
                          "before.json`): the summary shows before -> after for the headline figures.")] = None,
 ):
     """Write the HTML report and the Markdown PR summary from whatever inputs exist (missing ones are noted)."""
-    from labelgate.errors import BadInputError
+    from labelgate import report as stage
     from labelgate.outputs import refuse_overwriting_inputs
-    from labelgate.report import BANNER, load_inputs, verdict_status, write_report
 
     refuse_overwriting_inputs({"--verdict": verdict, "--label-risk": label_risk, "--scores": scores,
                                "--evaluation": evaluation, "--subsets": subsets, "--curves": curves,
                                "--audit-reference": audit_reference,
                                **({"--before": before} if before is not None else {})},
                               {"--html": html, "--markdown": markdown})
-    if before is not None and not before.exists():
-        raise BadInputError(before, "file not found (the base commit's label_risk.json)")
-    inputs = load_inputs(verdict=verdict, label_risk=label_risk, scores=scores, evaluation=evaluation,
-                         subsets=subsets, curves=curves, audit_reference=audit_reference, before=before)
-    if before is not None and "before" in inputs.missing:
-        raise BadInputError(before, inputs.missing["before"])
-    if not set(inputs.found()) - {"audit_reference", "before"}:  # those two alone make no report
-        raise BadInputError(verdict.parent, "none of the report inputs exist; run `labelgate check` or `dvc repro`")
-    write_report(inputs, html_path=html, markdown_path=markdown)
+    inputs = stage.main(verdict=verdict, label_risk=label_risk, scores=scores, evaluation=evaluation,
+                        subsets=subsets, curves=curves, audit_reference=audit_reference, before=before, html=html,
+                        markdown=markdown)
     for name, why in inputs.missing.items():
         typer.echo(f"report: no {name}: {why}", err=True)
-    typer.echo(f"report: {html} and {markdown} (verdict {BANNER[verdict_status(inputs.verdict)]})")
+    typer.echo(stage.describe(inputs, html, markdown))
     return inputs

@@ -83,7 +83,7 @@ def audit_sample(
 ) -> dict:
     """Choose the next wave of rows for a human gold audit: rows no earlier wave drew, stratified by LLM label,
     optionally over-sampling risky rows; each row carries its wave and audit_weight (1 / inclusion probability)."""
-    from labelgate.audit import sample_main
+    from labelgate.audit.stage import describe_sample, sample_main
     from labelgate.outputs import refuse_overwriting_inputs
 
     refuse_overwriting_inputs({"TABLE": table, "--params": params}, {"--out": out})
@@ -91,10 +91,7 @@ def audit_sample(
                  if v is not None}
     summary = sample_main(table, out, params=_params(params), labels=labels, overrides=overrides,
                           show_llm_label=show_llm_label)
-    typer.echo(f"audit sample: wave {summary['wave']}, {summary['chosen']} of {summary['candidates']} rows not "
-               f"drawn yet -> {out} (risk: {summary['risk'] or 'none'}, oversample {summary['oversample']:g}); "
-               f"per stratum {summary['per_stratum']}; "
-               + ("blind: the LLM label is not shown" if summary["blind"] else "the LLM label is shown"))
+    typer.echo(describe_sample(summary, out))
     return summary
 
 
@@ -113,25 +110,13 @@ def audit_merge(
 ) -> dict:
     """Bring the human's labels back into the label table as gold_label, record the sample's design and derive
     every audited row's weight (docs/audit.md)."""
-    from labelgate.audit import merge_main
+    from labelgate.audit.stage import describe_merge, merge_main
     from labelgate.outputs import refuse_overwriting_inputs
 
     refuse_overwriting_inputs({"ANNOTATIONS": annotations, "--params": params}, {"--out": out})
     summary = merge_main(table, annotations, out, params=_params(params), labels=labels, gold_column=gold_column)
-    blanks = [f"{summary['unlabelled']} rows of the sheet unlabelled"]
-    blanks += [f"{summary[k]} {k}" for k in ("cancelled", "unresolved") if summary[k]]
-    typer.echo(f"audit merge: {summary['merged']} gold labels merged ({', '.join(blanks)}); "
-               f"{summary['audited_rows']} audited rows in {out}"
-               + ("" if summary["changed"] else " (unchanged: nothing rewritten)"))
-    if summary["legacy_rows"]:
-        typer.echo(f"audit merge: {summary['legacy_rows']} rows audited before any recorded design (wave 0) are "
-                   "treated as a simple random sample of the table")
-    if summary["missing_rows"]:
-        typer.echo(f"audit merge: {summary['missing_rows']} drawn rows have no gold label "
-                   f"(audit_missing_share {summary['audit_missing_share']:.3f}): label them; above "
-                   "gate.max_audit_missing_share the gate blocks")
-    if summary["unmeasured_labels"]:
-        typer.echo(f"audit merge: no audited row with LLM label {', '.join(summary['unmeasured_labels'])}")
+    for line in describe_merge(summary, out):
+        typer.echo(line)
     return summary
 
 
