@@ -78,10 +78,8 @@ def field_comments(cls: type) -> dict[str, tuple[str, tuple[str, ...]]]:
             else:
                 note.append(text)
                 last = None
-        elif not stripped or number not in statements:
-            note, last = [], None if not stripped else last
-            if stripped and not _inside_statement(number, statements):
-                last = None
+        else:  # a blank line or any other code ends a note and a comment's continuation
+            note, last = [], None
         previous = line
     return {name: (comment, tuple(above)) for name, (comment, above) in found.items()}
 
@@ -113,10 +111,6 @@ def _field_statements(source: str, fields: set[str]) -> dict[int, tuple[str, str
             depth -= 1
         line_start = False
     return out
-
-
-def _inside_statement(number: int, statements: dict[int, tuple[str, str]]) -> bool:
-    return False
 
 
 def docstring_entries(cls: type) -> dict[str, str]:
@@ -170,7 +164,6 @@ def plain(value: object) -> object:
     if isinstance(value, dict) or hasattr(value, "items"):
         return {k: plain(v) for k, v in value.items()}
     return value
-
 
 
 #: Packaged defaults that differ from their dataclass's default, each with its reason: (value, reason). A stage run

@@ -15,6 +15,7 @@ import typer.core
 
 from labelgate.errors import EXIT_BAD_INPUT, EXIT_BLOCKED, LabelgateError
 
+
 class _OneLineUsageErrors(typer.core.TyperGroup):
     """The command group with usage errors in one line on stderr ("labelgate check: error: Missing argument
     'LABELS'. (see labelgate check --help)", exit 2) instead of a multi-line box, as every other labelgate error."""

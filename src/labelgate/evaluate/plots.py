@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 
-
 def plot_tables(
     metrics: Mapping[str, Any],
     probabilities: Mapping[str, Mapping[int, np.ndarray]],
