@@ -20,13 +20,13 @@ def apply_plan(target: str | os.PathLike, plan: Plan) -> list[Path]:
     if plan.refused:
         reasons = "; ".join(f"{f.path}: {f.note}" for f in plan.refused)
         raise BadInputError(target, f"init refused, nothing written: {reasons}")
-    from labelgate.outputs import write_text
+    from labelgate.outputs import atomic_paths
 
-    written = []
-    for f in plan.files:
-        if f.action in ("create", "merge", "overwrite"):
-            write_text(target / f.path, f.content)
-            written.append(target / f.path)
+    chosen = [f for f in plan.files if f.action in ("create", "merge", "overwrite")]
+    written = [target / f.path for f in chosen]
+    with atomic_paths(*written) as tmps:  # every file or none: one that cannot be written stops them all
+        for tmp, f in zip(tmps, chosen):
+            tmp.write_text(f.content, encoding="utf-8")
     return written
 
 
