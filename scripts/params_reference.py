@@ -1,5 +1,6 @@
-"""Regenerate the params reference in docs/configuration.md from the packaged defaults (one table per section:
-key, default, the comment beside it). Run after changing src/labelgate/defaults/params.yaml:
+"""Regenerate the params reference in docs/configuration.md (one table per section: key, packaged default, its
+documentation) from the params dataclasses, the same source scripts/render_default_params.py renders
+src/labelgate/defaults/params.yaml from (scripts/params_source.py). Run after changing a params dataclass:
 
     python scripts/params_reference.py            # rewrite the block between the markers
     python scripts/params_reference.py --check    # exit 1 when the block is out of date (tests/test_docs.py)
@@ -7,38 +8,34 @@ key, default, the comment beside it). Run after changing src/labelgate/defaults/
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from params_source import sections  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-PARAMS = ROOT / "src" / "labelgate" / "defaults" / "params.yaml"
 DOC = ROOT / "docs" / "configuration.md"
 BEGIN, END = "<!-- params reference: begin (scripts/params_reference.py) -->", "<!-- params reference: end -->"
 
 
-def rows(text: str) -> dict[str, list[list[str]]]:
-    """section -> [key, default, comment] for each second-level key (continuation comments joined)."""
+def rows() -> dict[str, list[list[str]]]:
+    """section -> [key, packaged default as params.yaml writes it ("(below)" for a block), documentation]."""
+    from render_default_params import packaged_value, value_lines
+
     found: dict[str, list[list[str]]] = {}
-    section, last = None, None
-    for line in text.splitlines():
-        if m := re.match(r"^([a-z0-9_]+):\s*(#.*)?$", line):
-            section, last = m.group(1), None
-            found.setdefault(section, [])
-        elif section and (m := re.match(r"^  ([a-z0-9_]+):\s*(.*?)\s*(?:#\s*(.*))?$", line)):
-            key, value, comment = m.groups()
-            last = [key, value or "(below)", comment or ""]
-            found[section].append(last)
-        elif last is not None and (m := re.match(r"^\s{10,}#\s*(.*)$", line)):
-            last[2] = f"{last[2]} {m.group(1)}".strip()
-        elif not line.startswith("  "):
-            last = None
+    for section in sections():
+        found[section.name] = []
+        for key in section.keys:
+            first, *rest = value_lines(key.name, packaged_value(section.name, key))
+            value = first.split(":", 1)[1].strip() if not rest else "(below)"
+            found[section.name].append([key.name, value, " ".join([*key.note, key.comment]).strip()])
     return found
 
 
-def render(text: str) -> str:
+def render() -> str:
     out = [BEGIN]
-    for section, entries in rows(text).items():
+    for section, entries in rows().items():
         out += ["", f"### `{section}:`", "", "| key | default | meaning |", "|---|---|---|"]
         for key, value, comment in entries:
             value = value if len(value) <= 40 else value[:37] + "..."
@@ -49,7 +46,7 @@ def render(text: str) -> str:
 def main(argv: list[str]) -> int:
     doc = DOC.read_text(encoding="utf-8")
     start, stop = doc.index(BEGIN), doc.index(END) + len(END)
-    new = doc[:start] + render(PARAMS.read_text(encoding="utf-8")) + doc[stop:]
+    new = doc[:start] + render() + doc[stop:]
     if "--check" in argv:
         if new != doc:
             print(f"{DOC.relative_to(ROOT)}: params reference out of date; run python scripts/params_reference.py")

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelgate.audit import AuditSampleParams, _allocate, _split, design_weights, merge_audit, sample_audit
+from labelgate.audit import AuditSampleParams, design_weights, merge_audit, sample_audit
+from labelgate.audit.sample import _allocate, _split
 from labelgate.errors import BadInputError
 
 LABELS = ["a", "b", "c"]

@@ -1,4 +1,4 @@
-"""cli.py: every command maps errors the same way: one line `labelgate <command>: error: ...` and exit 2 for bad
+"""labelgate.cli: every command maps errors the same way: one line `labelgate <command>: error: ...` and exit 2 for bad
 input or config, an unexpected error exit 2 (1 for the fail-closed `gate` and `check`), and no output over an input."""
 
 from __future__ import annotations

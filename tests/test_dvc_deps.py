@@ -2,11 +2,11 @@
 src/labelgate that its command can import, so editing any of them re-runs the stage instead of DVC serving a result
 the current code would not produce.
 
-What a command imports is read statically (ast, nothing is imported): in cli.py, the module's own top-level
-imports, the command function's body and decorators, and the cli.py functions it calls; from there every labelgate
-module reached, transitively, with all its imports (top level and lazy ones inside functions), plus the packages
-above each module (importing labelgate.signals.runner runs labelgate/signals/__init__.py). cli.py itself is a
-dependency of every stage: the command runs through it.
+What a command imports is read statically (ast, nothing is imported): in the cli package, every cli module's
+top-level imports, the command function's body and decorators, and the cli functions it calls; from there every
+labelgate module reached, transitively, with all its imports (top level and lazy ones inside functions), plus the
+packages above each module (importing labelgate.signals.runner runs labelgate/signals/__init__.py). The cli package
+itself is a dependency of every stage: the command runs through it.
 """
 
 from __future__ import annotations
@@ -88,11 +88,25 @@ def closure(start: set[str], *, seen: set[str] | None = None) -> set[str]:
     return seen
 
 
+def cli_modules() -> tuple[str, ...]:
+    """The modules of the command line package (labelgate.cli and its submodules: its __init__ imports them all)."""
+    return tuple(sorted(m for m in module_files() if m == f"{PACKAGE}.cli" or m.startswith(f"{PACKAGE}.cli.")))
+
+
 @cache
-def cli_commands() -> dict[str, tuple[ast.FunctionDef, ...]]:
-    """Command name -> (the command function, the cli.py functions it reaches by name)."""
-    tree = ast.parse(module_files()[f"{PACKAGE}.cli"].read_text())
-    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+def cli_functions() -> dict[str, tuple[str, ast.FunctionDef]]:
+    """Top-level function name -> (its cli module, its definition), over every module of the cli package."""
+    functions = {}
+    for module in cli_modules():
+        tree = ast.parse(module_files()[module].read_text())
+        functions.update({node.name: (module, node) for node in tree.body if isinstance(node, ast.FunctionDef)})
+    return functions
+
+
+@cache
+def cli_commands() -> dict[str, tuple[tuple[str, ast.FunctionDef], ...]]:
+    """Command name -> (the command function, the cli functions it reaches by name), each with its module."""
+    functions = cli_functions()
 
     def command_name(function: ast.FunctionDef) -> str | None:
         for decorator in function.decorator_list:
@@ -104,41 +118,43 @@ def cli_commands() -> dict[str, tuple[ast.FunctionDef, ...]]:
                 return function.name.replace("_", "-")
         return None
 
-    commands = {function.name: name for function in functions.values() if (name := command_name(function))}
+    commands = {name: command for name, (_, function) in functions.items() if (command := command_name(function))}
 
-    def reached(function: ast.FunctionDef) -> tuple[ast.FunctionDef, ...]:
-        """The function and the cli.py helpers it calls (decorators included), transitively; a call to another
+    def reached(function: str) -> tuple[tuple[str, ast.FunctionDef], ...]:
+        """The function and the cli helpers it calls (decorators included), transitively; a call to another
         command's function is not followed (a local variable may share a command's name: `report`)."""
         out, todo = {}, [function]
         while todo:
             current = todo.pop()
-            if current.name in out:
+            if current in out:
                 continue
-            out[current.name] = current
-            todo.extend(functions[n.func.id] for n in ast.walk(current)
+            out[current] = functions[current]
+            todo.extend(n.func.id for n in ast.walk(functions[current][1])
                         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in functions
                         and n.func.id not in commands and n.func.id not in out)
         return tuple(out.values())
 
-    return {name: reached(functions[function]) for function, name in commands.items()}
+    return {name: reached(function) for function, name in commands.items()}
 
 
 def command_modules(command: str) -> set[str]:
-    """Every labelgate module `labelgate <command>` can import, cli included."""
-    cli = f"{PACKAGE}.cli"
-    tree = ast.parse(module_files()[cli].read_text())
-    top_level = ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
-                           type_ignores=[])
-    start = imported_modules(top_level, cli)
-    for function in cli_commands()[command]:
-        start |= imported_modules(function, cli)
-    return closure(start, seen={cli})  # cli.py: only what this command's path imports, not its other commands
+    """Every labelgate module `labelgate <command>` can import, the cli package included."""
+    start: set[str] = set()
+    for cli in cli_modules():  # importing labelgate.cli runs every cli module's top-level imports
+        tree = ast.parse(module_files()[cli].read_text())
+        top_level = ast.Module(body=[n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))],
+                               type_ignores=[])
+        start |= imported_modules(top_level, cli)
+    for module, function in cli_commands()[command]:
+        start |= imported_modules(function, module)
+    # the cli modules: only what this command's path imports, not the other commands' lazy imports
+    return closure(start, seen=set(cli_modules()))
 
 
 def stage_command(cmd: str) -> str:
     words = shlex.split(cmd)
     assert words[0] == "labelgate", f"a demo stage runs the package CLI, not {cmd!r}"
-    assert words[1] in cli_commands(), f"{cmd!r}: no command {words[1]!r} in cli.py"
+    assert words[1] in cli_commands(), f"{cmd!r}: no command {words[1]!r} in labelgate.cli"
     return words[1]
 
 
@@ -187,7 +203,7 @@ class TestTheWalk:
 
     def test_an_omitted_module_is_named(self):
         files = module_files()
-        deps = ["src/labelgate/validate.py", "src/labelgate/cli.py"]
+        deps = ["src/labelgate/validate.py", "src/labelgate/cli"]
         missing = {m for m in command_modules("validate") if not covered(files[m], deps)}
         assert "labelgate.expectations" in missing and "labelgate.validate" not in missing
         assert not {m for m in command_modules("validate") if not covered(files[m], ["src/labelgate"])}

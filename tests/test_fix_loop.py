@@ -66,7 +66,7 @@ def verdict_of(path: Path) -> dict:
 
 class TestAuditMore:
     """blocked "audit too small" -> audit sample -> a human labels -> audit merge -> a verdict that is not "too
-    small": waves drawn by `audit sample`, and a table whose earlier audit has no weights (audit.py's multi-wave
+    small": waves drawn by `audit sample`, and a table whose earlier audit has no weights (audit/design.py's multi-wave
     design weights it)."""
 
     @pytest.fixture()
@@ -120,7 +120,7 @@ class TestAuditMore:
         assert after.exit_code == 0, after.output
 
     def test_a_second_wave_on_an_unweighted_audit(self, workdir, cli, table):
-        """The issue's case: an earlier audit without audit_weight; the multi-wave design (audit.py) weights it."""
+        """The issue's case: an earlier audit without audit_weight; the multi-wave design (audit/design.py) weights."""
         frame = pd.read_csv(workdir / "labels.csv")
         audited = np.random.default_rng(5).random(len(frame)) < 40 / 1500
         frame["gold_label"] = np.where(audited, frame["id"].map(table), None)

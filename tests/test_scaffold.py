@@ -34,7 +34,7 @@ def index_install(monkeypatch):
     write into the workflow without --install)."""
     import labelgate.scaffold as scaffold
 
-    monkeypatch.setattr(scaffold, "installed_direct_url", lambda: None)
+    monkeypatch.setattr(scaffold.install, "installed_direct_url", lambda: None)
 
 
 @pytest.fixture()
@@ -242,7 +242,7 @@ def test_asks_on_a_terminal(cli, target, monkeypatch):
     """Without flags on a terminal, init asks; an empty answer keeps the TODO marker."""
     from typer.testing import CliRunner
 
-    from labelgate import cli as cli_module
+    from labelgate.cli import tools as cli_module
 
     monkeypatch.setattr(cli_module, "_interactive", lambda: True)
     answers = "\n".join(["", "in/texts.csv", "", "in/pool.csv", "spam,ham"]) + "\n"

@@ -35,7 +35,7 @@ HOSTILE = [
 def index_install(monkeypatch):
     import labelgate.scaffold as scaffold
 
-    monkeypatch.setattr(scaffold, "installed_direct_url", lambda: None)
+    monkeypatch.setattr(scaffold.install, "installed_direct_url", lambda: None)
 
 
 def dvc_resolved(value: str) -> str:

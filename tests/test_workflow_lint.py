@@ -49,7 +49,7 @@ def test_init_workflow_passes_actionlint(actionlint, tmp_path, install, monkeypa
     import labelgate.scaffold as scaffold
     from labelgate.scaffold import InitOptions, render_workflow
 
-    monkeypatch.setattr(scaffold, "installed_direct_url", lambda: None)  # as if installed from a package index
+    monkeypatch.setattr(scaffold.install, "installed_direct_url", lambda: None)  # as if installed from a package index
 
     workflow = tmp_path / ".github" / "workflows" / "labelgate.yml"
     workflow.parent.mkdir(parents=True)

@@ -244,3 +244,14 @@ def main(labels_path: str | os.PathLike, out: str | os.PathLike, *, params: dict
                              progress=progress, note=note)
     write_json(out, result)
     return result
+
+
+def describe(result: dict[str, Any], subset: str) -> str:
+    """The command's one line: the gold- and LLM-trained accuracy on the audited rows and their gap, or why the
+    gap was not measured."""
+    if not result["measured"]:
+        return f"audit-reference {subset}: not measured: {result['reason']}"
+    return (f"audit-reference {subset}: {result['audit_rows']} audited rows, gold-trained accuracy "
+            f"{result['gold_accuracy_mean']:.4f}, LLM-trained {result['llm_accuracy_mean']:.4f}, gap "
+            f"{result['audit_accuracy_gap']:+.4f} [{result['audit_accuracy_gap_lower']:+.4f}, "
+            f"{result['audit_accuracy_gap_upper']:+.4f}] over {result['n_seeds']} seeds")

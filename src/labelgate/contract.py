@@ -13,7 +13,7 @@ Label table (CSV, Parquet or JSONL):
   audit_wave        optional, on every row an audit drew (labelled or not): its wave, 1, 2, ...; 0 for rows
                     audited before any recorded design (treated as a simple random sample of the table)
   audit_inclusion   optional, on every row an audit drew: its inclusion probability in its wave, given the earlier
-                    waves (audit.py explains how the weights follow from waves and inclusion probabilities)
+                    waves (audit/design.py explains how the weights follow from waves and inclusion probabilities)
 Gold test set (and gold pool): `text`, `label` (`id` optional).
 
 Rows are numbered from 1 in error messages, counting data rows (the CSV header is not a row).

@@ -276,3 +276,13 @@ def main(scores: str | os.PathLike, strategy: str, out: str | os.PathLike, summa
                                    loss_signal=(risk.get("signals") or {}).get("accuracy_loss"))
     write_outputs((out, subset), (summary, result))
     return result
+
+
+def describe(result: dict[str, Any], strategy: str) -> str:
+    """The command's one line: rows kept of the rows in, per class, and the subset's audited label error rate."""
+    estimate = ""
+    if result.get("label_error_rate") is not None:
+        from labelgate.estimation import estimate_text
+
+        estimate = f"; label_error_rate {estimate_text(result)}"
+    return f"{strategy}: kept {result['rows_kept']}/{result['rows_in']} rows {result['kept_per_class']}{estimate}"

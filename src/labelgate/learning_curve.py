@@ -221,3 +221,10 @@ def main(subset: str, out: str | os.PathLike, *, params: dict[str, Any], test: s
                             progress=progress)
     write_json(out, result)
     return result
+
+
+def describe(result: dict[str, Any], subset: str) -> str:
+    """The command's one line: accuracy per training size, the gain over the last doubling, the plateau flag."""
+    points = ", ".join(f"{p['n']}: {p['accuracy']:.3f}" for p in result["points"])
+    return (f"learning-curve {subset}: {points}; gain over last doubling {result['gain_last_doubling']}, "
+            f"plateau {result['plateau']}")

@@ -37,3 +37,8 @@ def main(gold: str | os.PathLike, out: str | os.PathLike, *, labels: tuple[str, 
     subset = reference_subset(validate_test_table(gold, labels=labels, expectations_dir=expectations_dir))
     write_table(out, subset)
     return subset
+
+
+def describe(subset) -> str:
+    """The command's one line: how many gold-labelled rows the reference subset holds."""
+    return f"reference: {len(subset)} gold-labelled rows"

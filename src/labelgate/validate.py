@@ -186,7 +186,7 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
     return frame
 
 
-#: The audit design `labelgate audit merge` records (audit.py): column, valid values, and the rule in words.
+#: The audit design `labelgate audit merge` records (audit/design.py): column, valid values, and the rule in words.
 _AUDIT_DESIGN_COLUMNS = (
     (AUDIT_WAVE, lambda v: (v >= 0) & (v == np.round(v)), "an audit wave: 0, 1, 2, ..."),
     (AUDIT_INCLUSION, lambda v: (v > 0) & (v <= 1), "an inclusion probability in (0, 1]"),

@@ -25,7 +25,7 @@ MARKERS = ("PWNED1", "PWNED2", "PWNED3")
 def index_install(monkeypatch):
     import labelgate.scaffold as scaffold
 
-    monkeypatch.setattr(scaffold, "installed_direct_url", lambda: None)
+    monkeypatch.setattr(scaffold.install, "installed_direct_url", lambda: None)
 
 
 # ------------------------------------------------------------------------------ 1. init: hostile names and values
@@ -86,7 +86,7 @@ def test_init_refuses_a_gold_pool_smaller_than_the_table(tmp_path, cli, index_in
 def test_init_refuses_a_local_install_naming_the_option(tmp_path, cli, monkeypatch):
     import labelgate.scaffold as scaffold
 
-    monkeypatch.setattr(scaffold, "installed_direct_url",
+    monkeypatch.setattr(scaffold.install, "installed_direct_url",
                         lambda: {"url": "file:///src/labelgate", "dir_info": {"editable": True}})
     one_line(cli("init", tmp_path, "--texts", "t.csv", "--no-dvc"), code=2, contains="pass --install")
     assert list(tmp_path.iterdir()) == []

@@ -133,12 +133,39 @@ def annotate_texts(
     word_list = list(words.values())
     specs = params.prompts()
 
+    records, todo, keys, hits = _from_cache(specs, texts, words, cache, max_chars=params.max_text_chars)
+    total = sum(len(missing) for missing in todo.values())
+    scoring_start = time.perf_counter()
+    _score_missing(backend, specs, words, cache, records, todo, keys, total, progress)
+    scoring_seconds = time.perf_counter() - scoring_start
+    out, agreement = _label_columns(records, specs, labels, word_list, len(texts))
+    mass = [sum(math.exp(v) for v in r["logprobs"].values()) for r in records[specs[0].name]]
+    report = AnnotationReport(
+        backend=backend.identity,
+        n_texts=len(texts),
+        n_prompts=len(texts) * len(specs),
+        cache_hits=hits,
+        scored=total,
+        seconds=time.perf_counter() - start,
+        scoring_seconds=scoring_seconds,
+        label_counts={label: int((out[contract.LLM_LABEL] == label).sum()) for label in labels},
+        label_mass=float(np.mean(mass)) if mass else float("nan"),
+        agreement=agreement,
+        cache_file=str(cache.path) if cache.path else None,
+    )
+    return out, report
+
+
+def _from_cache(specs, texts: Sequence[str], words: dict[str, str], cache: AnnotationCache, *, max_chars):
+    """Each prompt variant's records, filled from the cache where it has them: (records per variant with None where
+    missing, the missing unique prompts -> their text positions, prompt -> cache key, the number of cache hits)."""
+    word_list = list(words.values())
     records: dict[str, list[dict | None]] = {}
     todo: dict[str, dict[str, list[int]]] = {}  # spec -> unique missing prompt -> text positions
     keys: dict[str, dict[str, str]] = {}
     hits = 0
     for spec in specs:
-        prompts = render_prompts(spec, texts, words, max_chars=params.max_text_chars)
+        prompts = render_prompts(spec, texts, words, max_chars=max_chars)
         records[spec.name] = [None] * len(texts)
         todo[spec.name], keys[spec.name] = {}, {}
         for i, prompt in enumerate(prompts):
@@ -149,11 +176,16 @@ def annotate_texts(
                 hits += 1
             else:
                 todo[spec.name].setdefault(prompt, []).append(i)
-    total = sum(len(missing) for missing in todo.values())
+    return records, todo, keys, hits
+
+
+def _score_missing(backend, specs, words: dict[str, str], cache: AnnotationCache, records, todo, keys, total: int,
+                   progress: Progress | None) -> None:
+    """Score the prompts the cache lacks, batch by batch: each batch fills every text position of its prompts and
+    goes to the cache at once, and progress counts it."""
     done = 0
     if progress:
         progress(0, total)
-    scoring_start = time.perf_counter()
     for spec in specs:
         missing = list(todo[spec.name])
         if not missing:
@@ -173,34 +205,24 @@ def annotate_texts(
                 progress(done, total)
 
         backend.score(missing, words, tail=template_tail(spec), on_batch=on_batch)
-    scoring_seconds = time.perf_counter() - scoring_start
 
-    out = pd.DataFrame(index=range(len(texts)))
+
+def _label_columns(records, specs, labels: tuple[str, ...], word_list: list[str], n: int
+                   ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """llm_label and llm_prob_<label> from the main prompt, annotator_<variant> from each other variant, and each
+    variant's agreement with llm_label."""
+    out = pd.DataFrame(index=range(n))
     main_probs = label_probabilities(records[specs[0].name], word_list)
-    out[contract.LLM_LABEL] = [labels[j] for j in main_probs.argmax(axis=1)] if len(texts) else []
+    out[contract.LLM_LABEL] = [labels[j] for j in main_probs.argmax(axis=1)] if n else []
     for j, label in enumerate(labels):
         out[contract.llm_prob_column(label)] = main_probs[:, j]
     agreement = {}
     for spec in specs[1:]:
         probs = label_probabilities(records[spec.name], word_list)
         column = f"{contract.ANNOTATOR_PREFIX}{spec.name}"
-        out[column] = [labels[j] for j in probs.argmax(axis=1)] if len(texts) else []
-        agreement[spec.name] = float((out[column] == out[contract.LLM_LABEL]).mean()) if len(texts) else float("nan")
-    mass = [sum(math.exp(v) for v in r["logprobs"].values()) for r in records[specs[0].name]]
-    report = AnnotationReport(
-        backend=backend.identity,
-        n_texts=len(texts),
-        n_prompts=len(texts) * len(specs),
-        cache_hits=hits,
-        scored=total,
-        seconds=time.perf_counter() - start,
-        scoring_seconds=scoring_seconds,
-        label_counts={label: int((out[contract.LLM_LABEL] == label).sum()) for label in labels},
-        label_mass=float(np.mean(mass)) if mass else float("nan"),
-        agreement=agreement,
-        cache_file=str(cache.path) if cache.path else None,
-    )
-    return out, report
+        out[column] = [labels[j] for j in probs.argmax(axis=1)] if n else []
+        agreement[spec.name] = float((out[column] == out[contract.LLM_LABEL]).mean()) if n else float("nan")
+    return out, agreement
 
 
 def label_probabilities(records: Sequence[Mapping], words: Sequence[str]) -> np.ndarray:

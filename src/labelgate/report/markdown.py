@@ -64,19 +64,7 @@ def build_markdown(inputs: ReportInputs, *, html_name: str | None = None) -> str
     if changes:
         lines += ["", "| Figure | Before (base) | After (this change) |", "|---|--:|--:|"]
         lines += [f"| {md_escape(name)} | {md_escape(a)} | {md_escape(b)} |" for name, a, b in changes]
-    failed = failed_outcomes(verdict)
-    if failed:
-        lines += ["", "| | Expectation | Observed | Threshold | Mitigation |", "|---|---|---|---|---|"]
-        for o in failed[:MARKDOWN_MAX_CHECKS]:
-            icon = "⚠️ warn" if o.get("status") == FAILED and o.get("severity") == WARN else (
-                "❌ error" if o.get("status") == ERRORED else "❌ block")
-            check = md_escape(o.get("description") or o.get("expectation") or "")
-            if o.get("column"):
-                check += f" ({md_escape(o['column'])})"
-            lines.append(f"| {icon} | {check} | {md_escape(observed_text(o))} | "
-                         f"{md_escape(o.get('threshold') or '—')} | {md_escape(o.get('mitigation') or '')} |")
-        if len(failed) > MARKDOWN_MAX_CHECKS:
-            lines.append(f"\n…and {len(failed) - MARKDOWN_MAX_CHECKS} more failed expectation(s) in the report.")
+    lines += _failed_table(verdict)
     metrics = (inputs.label_risk or {}).get("metrics") or {}
     loss = loss_verdict(inputs)
     if loss.get("text"):
@@ -106,6 +94,25 @@ def build_markdown(inputs: ReportInputs, *, html_name: str | None = None) -> str
     lines += ["", f"Full report with plots: {md_escape(html_name)}" if html_name
               else "The HTML report holds the plots and every expectation."]
     return "\n".join(lines) + "\n"
+
+
+def _failed_table(verdict) -> list[str]:
+    """The failed expectations (at most MARKDOWN_MAX_CHECKS, then how many more), one table row each."""
+    failed = failed_outcomes(verdict)
+    if not failed:
+        return []
+    lines = ["", "| | Expectation | Observed | Threshold | Mitigation |", "|---|---|---|---|---|"]
+    for o in failed[:MARKDOWN_MAX_CHECKS]:
+        icon = "⚠️ warn" if o.get("status") == FAILED and o.get("severity") == WARN else (
+            "❌ error" if o.get("status") == ERRORED else "❌ block")
+        check = md_escape(o.get("description") or o.get("expectation") or "")
+        if o.get("column"):
+            check += f" ({md_escape(o['column'])})"
+        lines.append(f"| {icon} | {check} | {md_escape(observed_text(o))} | "
+                     f"{md_escape(o.get('threshold') or '—')} | {md_escape(o.get('mitigation') or '')} |")
+    if len(failed) > MARKDOWN_MAX_CHECKS:
+        lines.append(f"\n…and {len(failed) - MARKDOWN_MAX_CHECKS} more failed expectation(s) in the report.")
+    return lines
 
 
 def _subsets_table(inputs: ReportInputs) -> list[str]:

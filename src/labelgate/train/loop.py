@@ -144,7 +144,6 @@ def fine_tune(
 
 def _fine_tune(texts, codes, labels, params, *, seed, progress, description):
     import torch
-    from transformers import get_linear_schedule_with_warmup
 
     threads = set_threads(params.num_threads)
     device = select_device(params.device)
@@ -162,15 +161,7 @@ def _fine_tune(texts, codes, labels, params, *, seed, progress, description):
     rng = np.random.default_rng(seed)
     steps_per_epoch = -(-len(texts) // params.batch_size)
     total_steps = steps_per_epoch * params.epochs
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
-    optimiser = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": params.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=params.learning_rate,
-    )
-    schedule = get_linear_schedule_with_warmup(optimiser, int(params.warmup_ratio * total_steps), total_steps)
+    optimiser, schedule = _optimiser(model, params, total_steps)
     targets = torch.tensor(codes, dtype=torch.long)
     pad = padder(tokenizer)
     epoch_loss: list[float] = []
@@ -209,6 +200,24 @@ def _fine_tune(texts, codes, labels, params, *, seed, progress, description):
         "total_parameters": total,
     }
     return model, tokenizer, stats
+
+
+def _optimiser(model, params, total_steps: int):
+    """AdamW with weight decay on the weight matrices only (not biases or layer norms) and a linear schedule with
+    warm-up over `total_steps`."""
+    import torch
+    from transformers import get_linear_schedule_with_warmup
+
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (no_decay if p.ndim < 2 or "LayerNorm" in name or "layer_norm" in name else decay).append(p)
+    optimiser = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": params.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=params.learning_rate,
+    )
+    schedule = get_linear_schedule_with_warmup(optimiser, int(params.warmup_ratio * total_steps), total_steps)
+    return optimiser, schedule
 
 
 def predict_proba(model, tokenizer, texts: Sequence[str], *, max_length: int, batch_size: int = 128,

@@ -14,7 +14,7 @@ class TrainParams:
     """Fine-tuning settings (params.yaml section `train`). The defaults fit the demo grid on a 2-core CPU."""
 
     model: str = "minilm"  # `minilm` (offline registry package) or any local path / hub name for from_pretrained
-    max_length: int = 64  # tokens per text after truncation (demo tweets: mean 33, p99 59)
+    max_length: int = 64  # tokens per text after truncation
     epochs: int = 1  # on a GPU, or with more time: 3
     batch_size: int = 16  # small batches, many steps: one CPU epoch learns more than with 32
     eval_batch_size: int = 128  # inference batch on the test set

@@ -157,3 +157,10 @@ def main(subset: str, seed: int, out: str | os.PathLike, *, params: dict[str, An
     with atomic_dir(out) as tmp:
         save_run(result, tmp)
     return result
+
+
+def describe(record: RunRecord, subset: str, seed: int, out: str | os.PathLike) -> str:
+    """The command's one line: training size, test accuracy, throughput and wall time of the run."""
+    return (f"train {subset} seed {seed}: n={record.n_train} test accuracy {record.test_accuracy:.4f}, "
+            f"{record.train_samples_per_second:.0f} train/s, {record.inference_samples_per_second:.0f} infer/s, "
+            f"{record.wall_seconds:.0f} s -> {out}")

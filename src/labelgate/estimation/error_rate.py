@@ -186,9 +186,34 @@ def _estimate(wrong, strata, audited, risk, weights, clusters, confidence, min_s
                 "method": f"not measured: no stratum has {min_stratum} audited rows (bounded as all wrong)"}
     slope = _power_tuning(wrong, strata, measured, audited, risk, weights) if risk is not None else 0.0
     f = slope * risk if risk is not None else np.zeros(n_rows)
+    estimate, variance, per_stratum = _stratified(wrong, strata, measured, audited, f, weights, clusters, inside,
+                                                  name)
+    estimate = float(np.clip(estimate, 0.0, 1.0))
+    n_eff = float(_effective_n(estimate, variance, n_groups))
+    lower, upper = wilson(estimate, n_eff, z)
+    kept = 1.0 - unmeasured_share  # an unmeasured stratum is bounded by 0 and 1: every row of it right or wrong
+    method = METHOD_MODEL_ASSISTED if risk is not None and slope > 0 else METHOD_STRATIFIED
+    return {
+        **common,
+        "label_error_rate": estimate,
+        "label_error_rate_lower": float(kept * lower),
+        "label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),
+        "standard_error": math.sqrt(variance),
+        "n_effective": n_eff,
+        "lambda": slope,
+        "method": method + (f"; {len(unmeasured)} unmeasured stratum/strata (fewer than {min_stratum} audited "
+                            "rows) bounded as all wrong" if unmeasured else ""),
+        "per_stratum": per_stratum,
+    }
+
+
+def _stratified(wrong, strata, measured, audited, f, weights, clusters, inside, name) -> tuple[float, float, dict]:
+    """The measured strata's difference estimates (`f` the tuned prediction), combined by row share: the estimate,
+    its design-based variance (robust spread or floor per stratum, finite-population corrected, plus the covariance
+    of clusters that cross strata) and the per-stratum figures."""
     n_inside = int(inside.sum())
     estimate, variance, per_stratum = 0.0, 0.0, {}
-    influence = np.zeros(n_rows)  # each audited row's term in the linearised estimate (for clusters across strata)
+    influence = np.zeros(len(wrong))  # each audited row's term in the linearised estimate (for clusters across strata)
     for key in measured:
         rows = strata == key
         sample = rows & audited
@@ -210,23 +235,7 @@ def _estimate(wrong, strata, audited, risk, weights, clusters, confidence, min_s
                                   "audited_error": float(np.sum(w * wrong[sample]) / w.sum()), "estimate": value}
     variance += _cross_stratum_covariance(influence[audited & inside], strata[audited & inside],
                                           clusters[audited & inside])
-    estimate = float(np.clip(estimate, 0.0, 1.0))
-    n_eff = float(_effective_n(estimate, variance, n_groups))
-    lower, upper = wilson(estimate, n_eff, z)
-    kept = 1.0 - unmeasured_share  # an unmeasured stratum is bounded by 0 and 1: every row of it right or wrong
-    method = METHOD_MODEL_ASSISTED if risk is not None and slope > 0 else METHOD_STRATIFIED
-    return {
-        **common,
-        "label_error_rate": estimate,
-        "label_error_rate_lower": float(kept * lower),
-        "label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),
-        "standard_error": math.sqrt(variance),
-        "n_effective": n_eff,
-        "lambda": slope,
-        "method": method + (f"; {len(unmeasured)} unmeasured stratum/strata (fewer than {min_stratum} audited "
-                            "rows) bounded as all wrong" if unmeasured else ""),
-        "per_stratum": per_stratum,
-    }
+    return estimate, variance, per_stratum
 
 
 def _cluster_sums(values: np.ndarray, clusters: np.ndarray) -> np.ndarray:
@@ -296,184 +305,3 @@ def _effective_n(estimate: float, variance: float, n_kish: float) -> float:
     if variance <= 1e-15:  # every row of every stratum audited: the estimate is exact
         return 1e12
     return estimate * (1.0 - estimate) / variance
-
-
-def rows_needed(estimate: dict[str, Any], threshold: float) -> int | None:
-    """About how many more audited rows would bring the upper bound to `threshold`, the point estimate unchanged.
-
-    None when no number of rows can (the point estimate is at or above the threshold) or nothing was measured;
-    0 when the upper bound already certifies it. Never more than the rows not yet audited. Unmeasured strata add
-    the rows each still needs (`label_more`, in that stratum: see `unmeasured_strata`) to the plan.
-    """
-    rate, upper = estimate.get("label_error_rate"), estimate.get("label_error_rate_upper")
-    if rate is None or upper is None or rate >= threshold:
-        return None
-    if upper <= threshold:
-        return 0
-    shortfall = sum(int(s["label_more"]) for s in (estimate.get("unmeasured_strata") or {}).values())
-    if estimate.get("standard_error") is None:
-        return shortfall or None
-    return min(estimate["n_rows"] - estimate["n_audited"], shortfall + _planned_rows(estimate, rate, threshold))
-
-
-def _planned_rows(estimate: dict[str, Any], rate: float, threshold: float) -> int:
-    """More audited rows (spread like the audit so far) that bring Wilson's upper bound for `rate` to `threshold`."""
-    n, n_rows = estimate["n_audited"], estimate["n_rows"]
-    target_n_eff = _wilson_rows(rate, threshold, z_value(estimate["confidence_level"]))
-    if rate <= 0.0:  # no spread to plan with: scale the Kish size
-        total = n * target_n_eff / max(estimate.get("n_kish", n), 1.0)
-    else:  # per-row variance S2 from var = (1 - n/N) S2 / n, then solve (1 - m/N) S2 / m = p(1-p) / n_eff
-        per_row = estimate["standard_error"] ** 2 * n / max(1e-9, 1.0 - n / n_rows)
-        total = per_row / (rate * (1.0 - rate) / target_n_eff + per_row / n_rows)
-    return int(max(0, min(n_rows - n, math.ceil(total - n))))
-
-
-def _wilson_rows(rate: float, threshold: float, z: float) -> float:
-    """Smallest effective n at which Wilson's upper bound for `rate` is at most `threshold` (bisection)."""
-    low, high = 1.0, 1e9
-    if wilson(rate, high, z)[1] > threshold:
-        return high
-    for _ in range(200):
-        mid = math.sqrt(low * high)
-        if wilson(rate, mid, z)[1] > threshold:
-            low = mid
-        else:
-            high = mid
-        if high / low < 1.0001:
-            break
-    return high
-
-
-def weighted_share(hit: np.ndarray, weights: np.ndarray, confidence: float) -> dict[str, Any]:
-    """A weighted proportion with its Wilson interval at the Kish effective size (None when there are no rows)."""
-    hit = np.asarray(hit, float)
-    weights = np.asarray(weights, float)
-    if len(hit) == 0:
-        return {"value": None, "lower": None, "upper": None, "n": 0}
-    value = float(np.sum(weights * hit) / weights.sum())
-    lower, upper = wilson(value, kish_n(weights), z_value(confidence))
-    return {"value": value, "lower": lower, "upper": upper, "n": int(len(hit))}
-
-
-def systematic_share(wrong: np.ndarray, flagged: np.ndarray, *, weights: np.ndarray | None = None,
-                     confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
-    """Of the audited rows whose LLM label is wrong, the share cleanlab does NOT flag (systematic errors that
-    confident learning cannot see, because the text model learnt them), with its interval; plus the flags'
-    recall and precision on the audit."""
-    wrong = np.asarray(wrong, float)
-    flagged = np.asarray(flagged, bool)
-    audited = ~np.isnan(wrong)
-    weights = np.ones(len(wrong)) if weights is None else np.asarray(weights, float)
-    errors = audited & (wrong == 1.0)
-    missed = weighted_share(~flagged[errors], weights[errors], confidence)
-    precision = weighted_share(wrong[audited & flagged], weights[audited & flagged], confidence)
-    return {
-        "systematic_error_share": missed["value"],
-        "systematic_error_share_lower": missed["lower"],
-        "systematic_error_share_upper": missed["upper"],
-        "audited_errors": missed["n"],
-        "cleanlab_recall_on_audit": None if missed["value"] is None else 1.0 - missed["value"],
-        "cleanlab_precision_on_audit": precision["value"],
-        "audited_flagged": precision["n"],
-    }
-
-
-def representativeness(audited_values: np.ndarray, names: list[str], *, population_mean: np.ndarray,
-                       population_var: np.ndarray, n_rows: int, weights: np.ndarray | None = None,
-                       clusters: np.ndarray | None = None) -> dict[str, Any]:
-    """Does the audit look like a random sample of the whole set on audit-free figures?
-
-    audited_values: audited rows x figures (cleanlab's given-label probability, the text model's margin, the LLM's
-    entropy, label indicators, text length: nothing that reads a gold label); population_mean/_var: each figure's
-    mean and variance over all n_rows rows; weights: the audited rows' audit weights; clusters: their duplicate
-    groups (the copies of one text are one cluster: the cluster's weighted mean, weighted by its summed weight).
-
-    Test: for each figure, z = (weighted audited mean - whole-set mean) / SE, where SE is the design standard error
-    of the Hajek mean (the linearised variance sum_c W_c^2 (x_c - xbar)^2 / (sum W)^2 over audited clusters),
-    or, when larger, the whole set's variance over the audit's Kish size (known under the null, and not fooled by
-    an audit whose rows all look alike), times the finite-population correction 1 - n/N. Under a random (or
-    weighted random, weights = 1 / inclusion probability) audit z is about standard normal; a cherry-picked audit
-    (e.g. only rows the LLM got right) differs in cleanlab's given-label probability by a fixed amount, so |z| grows
-    with the square root of the audit size. The figures are tested together by Bonferroni's bound: the reported
-    `audit_representativeness_p` = min(1, k * smallest two-sided p), safe under any dependence between the k
-    figures (label indicators are collinear). A z-test was chosen over a standardised mean difference because
-    its false-block rate does not grow as audits shrink (an SMD bound that blocks a 300-row cherry-pick would block
-    many honest 50-row audits); the gate blocks under gate.min_audit_representativeness_p (0.001), and the seeded
-    simulation in tests/test_representativeness.py measures the false-block rate of honest audits.
-    None when no figure varies."""
-    values = np.asarray(audited_values, float)
-    n = values.shape[0]
-    weights = np.ones(n) if weights is None else np.asarray(weights, float)
-    clusters = np.arange(n) if clusters is None else np.asarray(clusters)
-    codes = np.unique(clusters, return_inverse=True)[1].ravel()
-    cluster_weight = np.bincount(codes, weights=weights)
-    n_clusters = len(cluster_weight)
-    kish = kish_n(cluster_weight)
-    fpc = max(0.0, 1.0 - n / max(n_rows, 1))
-    figures: dict[str, Any] = {}
-    p_values = []
-    for j, name in enumerate(names):
-        mean_all, var_all = float(population_mean[j]), float(population_var[j])
-        if not (np.isfinite(mean_all) and np.isfinite(var_all)) or var_all <= 1e-12 or n == 0:
-            continue
-        x = np.bincount(codes, weights=weights * values[:, j]) / cluster_weight  # cluster means
-        mean_audit = float(np.sum(cluster_weight * x) / cluster_weight.sum())
-        design = float(np.sum(cluster_weight ** 2 * (x - mean_audit) ** 2) / cluster_weight.sum() ** 2)
-        design *= n_clusters / max(n_clusters - 1, 1)
-        se = math.sqrt(max(design, var_all / kish) * fpc)
-        difference = mean_audit - mean_all
-        if se <= 1e-12:
-            z = 0.0 if abs(difference) <= 1e-9 else math.copysign(math.inf, difference)
-        else:
-            z = difference / se
-        p = float(2.0 * _normal_sf(abs(z)))
-        p_values.append(p)
-        figures[name] = {"audited_mean": mean_audit, "all_mean": mean_all,
-                         "smd": difference / math.sqrt(var_all), "z": z if math.isfinite(z) else None, "p": p}
-    if not figures:
-        return {"audit_representativeness_p": None, "audit_imbalance": {}, "audit_imbalance_worst": None}
-    worst = min(figures, key=lambda k: figures[k]["p"])
-    return {"audit_representativeness_p": float(min(1.0, len(p_values) * min(p_values))),
-            "audit_imbalance": figures, "audit_imbalance_worst": worst}
-
-
-def _normal_sf(z: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.sf(z))
-
-
-def rubber_stamp_flag_share(wrong: np.ndarray, flagged: np.ndarray, *, weights: np.ndarray | None = None,
-                            confidence: float = DEFAULT_CONFIDENCE) -> float | None:
-    """A rubber-stamp audit (gold label copied from llm_label) finds no wrong label, whatever the set is like. When
-    the audit found none, this is the lower confidence bound (Wilson, Kish size) of the weighted share of audited
-    rows that cleanlab flags as label issues: audited rows on which the audit-free evidence says "wrong" and the
-    audit, every time, says "right". 0.0 when the audit found at least one wrong label; None without flags.
-
-    Why a lower bound of the flagged share and not a plain test: an honest audit of a clean set also finds no error,
-    and cleanlab also flags rows of clean sets (its text model errs: gold labels of the demo data read as 0.28
-    noise, and the calibration sets the policy passes are flagged at up to 0.27). The gate blocks only when even
-    the lower bound exceeds gate.max_audit_rubber_stamp_flag_share (0.3, above every clean set measured), so
-    sampling noise of a small honest audit does not block, while a rubber stamp of a set cleanlab flags heavily
-    does. A rubber stamp of a set cleanlab cannot see into is not detectable from the audit itself: the defence
-    there is a blind audit (the LLM label hidden from the annotator)."""
-    wrong = np.asarray(wrong, float)
-    flagged = np.asarray(flagged)
-    if flagged.shape != wrong.shape:
-        return None
-    audited = ~np.isnan(wrong)
-    if not audited.any():
-        return None
-    if np.any(wrong[audited] == 1.0):
-        return 0.0
-    weights = np.ones(len(wrong)) if weights is None else np.asarray(weights, float)
-    share = weighted_share(flagged[audited].astype(float), weights[audited], confidence)
-    return share["lower"]
-
-
-def auc_interval(auc: float, n_pos: int, n_neg: int, confidence: float) -> tuple[float, float]:
-    """Hanley & McNeil (1982) normal interval for a ROC AUC from n_pos positives and n_neg negatives."""
-    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
-    variance = (auc * (1 - auc) + (n_pos - 1) * (q1 - auc * auc) + (n_neg - 1) * (q2 - auc * auc)) / (n_pos * n_neg)
-    half = z_value(confidence) * math.sqrt(max(variance, 0.0))
-    return max(0.0, auc - half), min(1.0, auc + half)
