@@ -73,6 +73,7 @@ class PhaseClock:
         self.wall: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
         self.peak: dict[str, float] = {}  # the high-water mark (ru_maxrss) where a phase raised it
+        self.resident: dict[str, float] = {}  # the largest RSS seen when a phase was entered or left
         self.high = self.maxrss()
         self.mark = (time.perf_counter(), self.cpu_now())
 
@@ -100,6 +101,8 @@ class PhaseClock:
         high = self.maxrss()
         if high > self.high:
             self.peak[phase], self.high = high, high
+        rss = self.process.memory_info().rss / 2**30
+        self.resident[phase] = max(self.resident.get(phase, 0.0), rss)
         self.mark = now
 
     def base(self, phase: str) -> None:
@@ -126,6 +129,7 @@ class PhaseClock:
     def table(self) -> dict[str, dict[str, float]]:
         self.charge()
         return {phase: {"wall_s": round(self.wall[phase], 2), "cpu_s": round(self.cpu.get(phase, 0.0), 2),
+                        "rss_at_ends_gib": round(self.resident.get(phase, 0.0), 2),
                         **({"raised_peak_rss_gib": round(self.peak[phase], 2)} if phase in self.peak else {})}
                 for phase in self.wall if self.wall[phase] >= 0.005}
 
@@ -144,6 +148,14 @@ SUB_PHASES = (  # (module, function, phase): the costly steps inside the signals
 )
 
 
+def score_params() -> ScoreParams:
+    """The packaged score settings, with the `--score KEY=VALUE` overrides (passed to the child in LABELGATE_BENCH_SCORE)."""
+    import yaml
+
+    overrides = json.loads(os.environ.get("LABELGATE_BENCH_SCORE", "{}"))
+    return ScoreParams.from_section({key: yaml.safe_load(value) for key, value in overrides.items()})
+
+
 def run(path: Path, n_classes: int) -> dict:
     """`validate` + `score_labels` on the table at `path` in this (fresh) process: wall and CPU per phase, peak
     RSS, and the estimates against the table's true noise (the generator's 15%)."""
@@ -159,7 +171,7 @@ def run(path: Path, n_classes: int) -> dict:
     clock.base("validate (read + contract suite)")
     table = validate_label_table(path, labels=BaseParams(labels=labels).labels,
                                  expectations_dir=Path(__file__).resolve().parents[1] / "expectations")
-    rows, summary = score_labels(table, ScoreParams(), progress=lambda name: clock.base(f"signal: {name}"))
+    rows, summary = score_labels(table, score_params(), progress=lambda name: clock.base(f"signal: {name}"))
     phases = clock.table()
     done, cpu_done = time.perf_counter(), clock.cpu_now()
     metrics = summary["metrics"]
@@ -167,6 +179,7 @@ def run(path: Path, n_classes: int) -> dict:
     truth = json.loads(truth_file.read_text())["true_noise_rate"] if truth_file.exists() else None
     return {
         "rows": len(rows), "classes": n_classes, "path": "in memory",
+        "score_settings": json.loads(os.environ.get("LABELGATE_BENCH_SCORE", "{}")),
         "total_s": round(done - start, 2), "cpu_s": round(cpu_done - cpu_start, 2),
         "rows_per_s": round(len(rows) / (done - start)),
         "load_average": [round(x, 1) for x in os.getloadavg()],
@@ -287,7 +300,7 @@ def run_stream(path: Path, n_classes: int, folder: Path) -> dict:
 
     start, cpu_start = time.perf_counter(), time.process_time()
     summary = score_parquet_streaming(
-        path, folder / "scores.parquet", folder / "label_risk.json", labels=labels, params=ScoreParams(),
+        path, folder / "scores.parquet", folder / "label_risk.json", labels=labels, params=score_params(),
         expectations_dir=Path(__file__).resolve().parents[1] / "expectations", progress=progress,
     )
     done, cpu_done = time.perf_counter(), time.process_time()
@@ -317,8 +330,12 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=8)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--stream", action="store_true", help="the chunked path, each size in fresh processes")
+    parser.add_argument("--score", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="params.yaml `score:` settings to use instead of the packaged ones")
     parser.add_argument("--child", nargs=2, metavar=("ACTION", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.score:
+        os.environ["LABELGATE_BENCH_SCORE"] = json.dumps(dict(item.split("=", 1) for item in args.score))
     if args.child:  # internal: one step in its own process
         action, path = args.child
         if action == "generate":

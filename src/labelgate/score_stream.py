@@ -37,8 +37,8 @@ from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT, LabelTable
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
 from labelgate.outputs import atomic_paths, temp_prefix, write_json_to
-from labelgate.signals.context import ScoringContext
-from labelgate.signals.runner import ScoreParams, release_memory, run_signals
+from labelgate.signals.context import ScoringContext, release_memory
+from labelgate.signals.runner import ScoreParams, run_signals
 from labelgate.signals.text_model import (
     SampledFoldModel,
     SpooledWords,

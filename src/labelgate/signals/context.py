@@ -16,6 +16,20 @@ from labelgate.estimation import DEFAULT_CONFIDENCE, MIN_AUDITED_PER_STRATUM
 from labelgate.signals.text_model import TextModelParams
 
 
+def release_memory() -> None:
+    """Collect reference cycles and hand freed heap memory back to the OS (glibc's malloc_trim, where there is one):
+    freed small blocks (the contract suite's copies of the table, the TF-IDF's temporaries, a finished signal's
+    arrays) otherwise stay in the process while the next, larger allocation comes on top."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (AttributeError, OSError):  # not glibc
+        pass
+
+
 @dataclass
 class ScoringContext:
     table: LabelTable
@@ -45,13 +59,15 @@ class ScoringContext:
         from labelgate.signals.text_model import out_of_fold_probabilities
 
         tfidf = self.text.text_model == "tfidf_logreg"
+        words = self.text_words if tfidf else None
+        release_memory()  # the TF-IDF's temporaries, before the classifiers allocate
         return out_of_fold_probabilities(
             [] if tfidf else self.table.frame["text"].tolist(), self.given_labels,
             n_classes=len(self.table.labels), groups=self.text_groups,
             model=self.text.text_model, folds=self.text.cv_folds, seed=self.seed,
             max_features=self.text.max_features, regularisation=self.text.text_model_c,
             max_train_rows=self.text.max_train_rows, n_jobs=self.text.n_jobs,
-            words=self.text_words if tfidf else None,
+            words=words,
         )
 
     @cached_property

@@ -14,6 +14,7 @@ import pandas as pd
 from labelgate.config import build_fields, check_range
 from labelgate.errors import ConfigError, LabelgateError, StageError
 from labelgate.signals import SIGNALS, RiskSignal, ScoringContext, SignalParams
+from labelgate.signals.context import release_memory
 from labelgate.signals.text_model import TextModelParams
 from labelgate.vocabulary import LLM_LABEL
 
@@ -92,20 +93,6 @@ def section_owners() -> dict[str, type]:
             if owners.setdefault(f.name, owner) is not owner:
                 raise TypeError(f"score.{f.name} is declared by both {owners[f.name].__name__} and {owner.__name__}")
     return owners
-
-
-def release_memory() -> None:
-    """Collect reference cycles and hand freed heap memory back to the OS (glibc's malloc_trim, where there is one):
-    freed small blocks (the contract suite's copies of the table, a finished signal's arrays) otherwise stay in the
-    process while the next, larger allocation comes on top."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (AttributeError, OSError):  # not glibc
-        pass
 
 
 def run_signals(context: ScoringContext, params: ScoreParams, *, progress=None, keep=None

@@ -1,13 +1,16 @@
-"""Out-of-fold predicted probabilities from a cheap text model, the input cleanlab's confident learning needs.
+"""Out-of-fold predicted probabilities from a cheap text model, the input cleanlab's confident learning needs, and
+the table's TF-IDF words that every model reading the text shares.
 
 `tfidf_logreg` (default): word 1-2-gram TF-IDF and multinomial logistic regression, K-fold cross-validated, so
 every row's probabilities come from a model that never saw its label, nor a copy of its text: rows whose texts are
 duplicates (`duplicate_groups`) stay in one fold (StratifiedGroupKFold), or a copy's label would leak its twin's
 prediction and make confident learning overconfident on duplicated rows. The vectoriser is fitted once (it is
-unsupervised, so this leaks no labels). On large tables both the vocabulary and each fold's classifier are fitted on
-a random sample of at most `max_train_rows` rows: a linear bag-of-words model stops improving long before a
-million rows, and the cap keeps scoring time linear in rows with a small slope (bench/score_throughput.md). Every
-row still gets out-of-fold probabilities.
+unsupervised, so this leaks no labels) and its matrix (`tfidf_words`) also serves label_error's risk and text-error
+models: no text is tokenised twice. On large tables both the vocabulary and each fold's classifier are fitted on a
+random sample of at most `max_train_rows` rows: a linear bag-of-words model stops improving long before a million
+rows, and the cap keeps scoring time linear in rows with a small slope (bench/score_profile.md). Every row still
+gets out-of-fold probabilities. Each fold's classifier reads only the words of its training rows (the same model
+under the L2 penalty, at the cost of the sample's vocabulary), and the folds run in `n_jobs` threads.
 `embedding`: mean-pooled sentence embeddings of the offline MiniLM encoder, then the same logistic regression;
 slower, usually better calibrated on short texts.
 """
@@ -34,7 +37,7 @@ class TextModelParams:
     cv_folds: int = 5
     max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
     max_train_rows: int = 200_000  # rows sampled to fit the vocabulary and each fold's classifier
-    n_jobs: int = 2  # processes for vectorising large tables
+    n_jobs: int = 2  # processes vectorising large tables, and threads fitting the text model's folds
 
     def __post_init__(self):
         if self.text_model not in TEXT_MODELS:
