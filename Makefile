@@ -61,6 +61,26 @@ bench: install
 clean:
 	rm -rf $(VENV) .pytest_cache
 
+# --- A real audit tool --------------------------------------------------------------------------------------------
+# Label Studio in its own venv (a large dependency tree; the project venv and the default suite are unaffected).
+# `make label-studio-test` runs the round trip against a real server that the test starts on a free local port with
+# a temporary sqlite data dir (tests/test_label_studio_server.py, skipped by the default suite when the venv is absent).
+LABEL_STUDIO_VENV := .venvs/label-studio
+LABEL_STUDIO_VERSION ?= 1.23.2
+.PHONY: label-studio label-studio-test
+
+label-studio: $(LABEL_STUDIO_VENV)/.installed
+
+$(LABEL_STUDIO_VENV)/.installed:
+	$(PYTHON) -m venv $(LABEL_STUDIO_VENV)
+	$(LABEL_STUDIO_VENV)/bin/pip install --quiet --upgrade pip
+	nice -n 10 $(LABEL_STUDIO_VENV)/bin/pip install --quiet "label-studio==$(LABEL_STUDIO_VERSION)"
+	touch $@
+
+label-studio-test: install label-studio
+	LABELGATE_LABEL_STUDIO=$(abspath $(LABEL_STUDIO_VENV))/bin/label-studio \
+	  $(BIN)/python -m pytest -q tests/test_label_studio_server.py
+
 # --- Past one laptop -------------------------------------------------------------------------------------------
 # llama.cpp's own OpenAI-compatible server, built from source into a separate venv so the project venv and the
 # default test suite are unaffected (the build takes ~8 min on 2 cores). `make llama-server-test` then runs the

@@ -317,6 +317,36 @@ def test_label_studio_export_votes_skips_and_disagreements(workdir, cli):
     assert merged["audit_weight"].sum() == pytest.approx(200)
 
 
+def test_sample_writes_label_studios_config_with_the_sheet(workdir, cli):
+    """`--label-config`: the text and one single-choice `gold_label` control with every label (escaped), nothing
+    else of the sheet; written with the sheet or not at all."""
+    import xml.etree.ElementTree as ET
+
+    frame = scores().drop(columns=["cleanlab_label_quality"])
+    frame["llm_label"] = frame["llm_label"].map({"a": 'a "quoted" <label>', "b": "b & c", "c": "c"})
+    frame.to_csv(workdir / "labels.csv", index=False)
+    (workdir / "params.yaml").write_text(json.dumps({"base": {"labels": sorted(frame["llm_label"].unique())}}))
+    result = cli("audit", "sample", workdir / "labels.csv", "--out", workdir / "tasks.json", "--size", "20",
+                 "--label-config", workdir / "config.xml")
+    assert result.exit_code == 0, result.output
+    assert f"Label Studio config -> {workdir / 'config.xml'}" in result.output
+    view = ET.fromstring((workdir / "config.xml").read_text())
+    (text,) = view.findall("Text")
+    (choices,) = view.findall("Choices")
+    assert text.attrib == {"name": "text", "value": "$text"} and len(view) == 2
+    assert choices.attrib["name"] == "gold_label" and choices.attrib["toName"] == "text"
+    assert choices.attrib["choice"] == "single" and choices.attrib["required"] == "true"
+    assert sorted(c.attrib["value"] for c in choices) == sorted(['a "quoted" <label>', "b & c", "c"])
+
+    (workdir / "other.xml").unlink(missing_ok=True)
+    result = cli("audit", "sample", workdir / "labels.csv", "--out", workdir / "tasks.txt", "--label-config",
+                 workdir / "other.xml")
+    assert result.exit_code == 2 and not (workdir / "other.xml").exists()  # a bad sheet: no config either
+    result = cli("audit", "sample", workdir / "labels.csv", "--out", workdir / "t.json", "--label-config",
+                 workdir / "labels.csv")
+    assert result.exit_code == 2 and "--label-config is the same file as TABLE" in result.output
+
+
 BAD_SHEETS = {
     "unknown id": ("id,gold_label\nr1,a\nzz,b\n", ["row 2", "column 'id'", "id not in the label table"]),
     "duplicate id": ("id,gold_label\nr1,a\nr1,b\n", ["rows 1, 2", "column 'id'", "duplicate id"]),

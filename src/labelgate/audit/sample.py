@@ -191,3 +191,15 @@ def write_export(path: str | os.PathLike, export: pd.DataFrame) -> None:
     records = json.loads(export.to_json(orient="records", force_ascii=False, double_precision=15))
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def label_studio_config(labels: list[str]) -> str:
+    """Label Studio's labelling config for the sheet: the text (`$text`) and one single-choice, required Choices
+    control named `gold_label` (the column `audit merge` reads), one Choice per label. Nothing else of the sheet is
+    shown (blind audit); an annotator can still skip a task, which `audit merge` counts as cancelled."""
+    from xml.sax.saxutils import quoteattr
+
+    choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
+    return (f'<View>\n  <Text name="{TEXT}" value="${TEXT}"/>\n'
+            f'  <Choices name="{GOLD}" toName="{TEXT}" choice="single" required="true" showInline="true">\n'
+            f"{choices}\n  </Choices>\n</View>\n")

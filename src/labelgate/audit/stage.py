@@ -9,7 +9,7 @@ from typing import Any
 
 from labelgate.audit.annotations import read_annotations
 from labelgate.audit.merge import merge_audit
-from labelgate.audit.sample import AuditSampleParams, sample_audit, write_export
+from labelgate.audit.sample import AuditSampleParams, label_studio_config, sample_audit, write_export
 from labelgate.contract import GOLD, LLM_LABEL, TEXT, read_table
 from labelgate.errors import BadInputError
 
@@ -25,9 +25,10 @@ from labelgate.errors import BadInputError
 
 def sample_main(table: str | os.PathLike, out: str | os.PathLike, *, params: dict[str, Any],
                 labels: str | None = None, overrides: dict[str, Any] | None = None,
-                show_llm_label: bool = False) -> dict[str, Any]:
+                show_llm_label: bool = False, label_config: str | os.PathLike | None = None) -> dict[str, Any]:
     """`labelgate audit sample` on files: params `audit:` with the command's `overrides` (size, oversample, seed),
-    the audit sheet to `out`. Returns the sample's summary."""
+    the audit sheet to `out` and, with `label_config`, Label Studio's labelling config for it (both or neither).
+    Returns the sample's summary."""
     import dataclasses
 
     from labelgate.config import base_labels, build, section
@@ -40,12 +41,19 @@ def sample_main(table: str | os.PathLike, out: str | os.PathLike, *, params: dic
         if column not in frame.columns:
             raise BadInputError(table, "required column missing", column=column)
     _refuse_labelled_sheet(out)
-    export, summary = sample_audit(frame, list(resolve_labels(base_labels(params), frame, option=labels)),
-                                   audit_params, show_llm_label=show_llm_label, source=str(table))
+    label_set = list(resolve_labels(base_labels(params), frame, option=labels))
+    export, summary = sample_audit(frame, label_set, audit_params, show_llm_label=show_llm_label, source=str(table))
     if not len(export):
         raise BadInputError(table, "no row left to draw: every row has a gold label or was drawn by an earlier "
                                    "wave (label the drawn rows left blank)")
-    write_export(out, export)
+    if label_config is None:
+        write_export(out, export)
+        return summary
+    from labelgate.outputs import atomic_path
+
+    with atomic_path(label_config) as tmp:  # moved into place only once the sheet is written
+        tmp.write_text(label_studio_config(label_set), encoding="utf-8")
+        write_export(out, export)
     return summary
 
 
@@ -95,12 +103,15 @@ def merge_main(table: str | os.PathLike, annotations: str | os.PathLike, out: st
     return summary
 
 
-def describe_sample(summary: dict[str, Any], out: str | os.PathLike) -> str:
-    """`audit sample`'s line: the wave, how many rows it drew of those not drawn yet, the risk used, per stratum."""
+def describe_sample(summary: dict[str, Any], out: str | os.PathLike,
+                    label_config: str | os.PathLike | None = None) -> str:
+    """`audit sample`'s line: the wave, how many rows it drew of those not drawn yet, the risk used, per stratum,
+    and where Label Studio's config went (with --label-config)."""
     return (f"audit sample: wave {summary['wave']}, {summary['chosen']} of {summary['candidates']} rows not "
             f"drawn yet -> {out} (risk: {summary['risk'] or 'none'}, oversample {summary['oversample']:g}); "
             f"per stratum {summary['per_stratum']}; "
-            + ("blind: the LLM label is not shown" if summary["blind"] else "the LLM label is shown"))
+            + ("blind: the LLM label is not shown" if summary["blind"] else "the LLM label is shown")
+            + (f"; Label Studio config -> {label_config}" if label_config is not None else ""))
 
 
 def describe_merge(summary: dict[str, Any], out: str | os.PathLike) -> list[str]:

@@ -78,6 +78,9 @@ def audit_sample(
     show_llm_label: Annotated[bool, typer.Option(
         "--show-llm-label", help="Show the LLM's label (and the stratum and risk) in the sheet; default: a blind "
                                  "audit (docs/audit.md says why).")] = False,
+    label_config: Annotated[Path | None, typer.Option(
+        "--label-config", help="Also write Label Studio's labelling config for the sheet (.xml): the text and a "
+                               "single-choice `gold_label` control with the label set.")] = None,
     labels: LabelsOption = None,
     params: ParamsOption = None,
 ) -> dict:
@@ -86,12 +89,12 @@ def audit_sample(
     from labelgate.audit.stage import describe_sample, sample_main
     from labelgate.outputs import refuse_overwriting_inputs
 
-    refuse_overwriting_inputs({"TABLE": table, "--params": params}, {"--out": out})
+    refuse_overwriting_inputs({"TABLE": table, "--params": params}, {"--out": out, "--label-config": label_config})
     overrides = {k: v for k, v in (("size", size), ("oversample", oversample), ("seed", _seed("--seed", seed)))
                  if v is not None}
     summary = sample_main(table, out, params=_params(params), labels=labels, overrides=overrides,
-                          show_llm_label=show_llm_label)
-    typer.echo(describe_sample(summary, out))
+                          show_llm_label=show_llm_label, label_config=label_config)
+    typer.echo(describe_sample(summary, out, label_config))
     return summary
 
 
