@@ -3,6 +3,8 @@
 Generated (seeded), so nothing is downloaded: each ticket joins a product area, two class phrases and filler; an
 "LLM" label table carries probabilities that favour the true class with some systematic confusion (feature <->
 question) and random flips, plus gold labels on an audit share. Sizes are small so the pipeline runs in seconds.
+`fixable_table` is a second label table for the fix routes: a small first audit, and errors the LLM hesitates on
+(tests/test_fix_loop.py's generators), so more audit rows settle the estimate and an entropy filter removes them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from synthetic import flip_uniform
+from test_fix_loop import confident_probs
 
 LABELS = ("bug", "feature", "question")
 AREAS = ["the export dialog", "the login page", "the billing screen", "the search bar", "the mobile app",
@@ -74,3 +78,20 @@ def write_data(root: Path, *, n_pool: int = 300, n_test: int = 120) -> dict[str,
     pool[["id", "text", "label"]].to_csv(root / paths["audit"], index=False)
     tickets(n_test, seed=3)[["text", "label"]].to_csv(root / paths["test"], index=False)
     return paths
+
+
+def fixable_table(n: int = 600, *, error: float = 0.1, audit_share: float = 0.05,
+                  seed: int = 11) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Tickets whose LLM labels are wrong on about `error` of the rows, with a flat probability distribution exactly
+    there, and gold labels (no audit weights: an audit made before labelgate) on about `audit_share` of them; and
+    the truth by id, for the auditor of later waves."""
+    pool = tickets(n, seed=seed)
+    truth = pool["label"].map(LABELS.index).to_numpy()
+    given = flip_uniform(truth, error, len(LABELS), seed=seed + 1)
+    probs = confident_probs(given, unsure=given != truth, seed=seed + 2)
+    frame = pd.DataFrame({"id": pool["id"], "text": pool["text"], "llm_label": np.asarray(LABELS, object)[given]})
+    for k, label in enumerate(LABELS):
+        frame[f"llm_prob_{label}"] = probs[:, k].round(6)
+    audited = np.random.default_rng(seed + 3).random(n) < audit_share
+    frame["gold_label"] = np.where(audited, pool["label"], None)
+    return frame, dict(zip(pool["id"], pool["label"]))

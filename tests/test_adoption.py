@@ -4,7 +4,10 @@ A second, non-tweet data set (support tickets: bug / feature / question, tests/a
 with flags on an existing label table, a gold test set and a gold pool; tiny training params; `dvc repro gate` to a
 verdict and `dvc repro` failing on a block; the scaffolded workflow linted by actionlint and its install step run in
 a fresh venv (pip install of this working tree; dependencies come from the test's own environment through a .pth
-file and nothing is downloaded). Marker `adoption`, run when LABELGATE_ADOPTION=1 (`make test`, and so CI, sets it): about 1.5 CPU-minutes of MiniLM training, 5-6 minutes of wall time on a busy 2-core machine.
+file and nothing is downloaded). Then two fix routes from a BLOCKED start in a second fresh repository
+(`adoption_data.fixable_table`): a two-wave audit (blocked "audit too small" -> `audit sample` -> a person labels ->
+`audit merge` into the table -> `dvc repro gate`, no longer too small) and a filter whose subset really lost the
+errors (gate.subset: entropy) passing a policy the unfiltered table fails. Marker `adoption`, run when LABELGATE_ADOPTION=1 (`make test`, and so CI, sets it): about 1.5 CPU-minutes of MiniLM training, 5-6 minutes of wall time on a busy 2-core machine.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
-from adoption_data import LABELS, write_data
+from adoption_data import LABELS, fixable_table, tickets, write_data
+from test_fix_loop import human
 from test_workflow_lint import find_actionlint, lint
 
 pytestmark = [pytest.mark.slow, pytest.mark.adoption, pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")]
@@ -186,3 +191,122 @@ def test_workflow_install_step_installs_labelgate_in_a_clean_venv(scaffolded, tm
     assert check.returncode in (0, 1), check.stdout + check.stderr
     assert check.stdout.startswith("params: packaged defaults (no params.yaml here)\n")
     assert "labelgate verdict:" in check.stdout
+
+
+# --- the fix routes, in a second fresh repository ------------------------------------------------------------------
+
+FIXABLE = {  # the user's params edits: two seeds (seed stability is required evidence), two filter strategies
+    "  seeds: [0, 1, 2]": "  seeds: [0, 1]",
+    "  max_length: 64": "  max_length: 32",
+    "  fractions: [0.125, 0.25, 0.5, 1.0]": "  fractions: [0.5, 1.0]",
+}
+
+
+def edit_params(root: Path, edits: dict[str, str]) -> None:
+    params = (root / "params.yaml").read_text()
+    for old, new in edits.items():
+        assert old in params, old
+        params = params.replace(old, new, 1)
+    (root / "params.yaml").write_text(params)
+
+
+def repro_gate(root: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    repro = run("dvc", "repro", "gate", cwd=root)
+    assert repro.returncode == 0, repro.stdout[-3000:] + repro.stderr[-3000:]
+    return repro, json.loads((root / "metrics" / "gate.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def fixed(tmp_path_factory) -> dict:
+    """A fresh repository with a label table whose first audit (36 rows, no weights) is too small: init, dvc repro
+    gate (blocked), a second audit wave through `audit sample` / a person / `audit merge`, dvc repro gate again; then
+    a stricter label-error policy that the whole table fails, and gate.subset switched to the entropy filter."""
+    root = tmp_path_factory.mktemp("fixable")
+    assert run("git", "init", "-q", cwd=root).returncode == 0
+    (root / "data").mkdir()
+    frame, truth = fixable_table()
+    frame.to_csv(root / "data" / "tickets.csv", index=False)
+    tickets(150, seed=13)[["text", "label"]].to_csv(root / "data" / "test.csv", index=False)
+    init = run("labelgate", "init", ".", "--labels-table", "data/tickets.csv", "--test", "data/test.csv",
+               "--labels", ",".join(LABELS), "--install", INSTALL, cwd=root)
+    assert init.returncode == 0, init.stdout + init.stderr
+    edit_params(root, FIXABLE)
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    strategies = params["filter"]["strategies"]
+    assert "entropy" in strategies
+    edit_params(root, {f"  strategies: {strategies}".replace("'", ""): "  strategies: [raw, entropy]"})
+    assert run("git", "add", "-A", cwd=root).returncode == 0
+    assert run("git", "commit", "-qm", "adopt labelgate", cwd=root).returncode == 0
+    out = {"root": root, "truth": truth, "before": frame}
+    out["first_repro"], out["first"] = repro_gate(root)
+
+    # route 1, audit more: the next wave's size from the verdict's advice (with a margin), blind sheet, labelled
+    needed = [v.get("rows_needed") for v in (out["first"].get("label_error") or {}, out["first"].get(
+        "accuracy_loss") or {})]
+    size = int(max([n for n in needed if n] or [150]) * 1.2) + 20
+    sheet = root / "audit" / "wave2.csv"
+    sheet.parent.mkdir()
+    sample = run("labelgate", "audit", "sample", "data/tickets.csv", "--out", "audit/wave2.csv", "--size",
+                 str(size), cwd=root)
+    assert sample.returncode == 0, sample.stdout + sample.stderr
+    out["sheet"] = pd.read_csv(sheet)
+    human(sheet, truth)
+    merge = run("labelgate", "audit", "merge", "data/tickets.csv", "audit/wave2.csv", "--out", "data/tickets.csv",
+                cwd=root)
+    assert merge.returncode == 0, merge.stdout + merge.stderr
+    out["merge"], out["size"] = merge, size
+    out["merged"] = pd.read_csv(root / "data" / "tickets.csv")
+    out["second_repro"], out["second"] = repro_gate(root)
+
+    # route 2, filter: the user accepts at most 5% wrong labels; the whole table fails that, the entropy subset not
+    edit_params(root, {"  max_label_error: 0.2": "  max_label_error: 0.05"})
+    out["strict_repro"], out["strict"] = repro_gate(root)
+    edit_params(root, {"  subset: raw": "  subset: entropy"})
+    out["filtered_repro"], out["filtered"] = repro_gate(root)
+    out["subset_summary"] = json.loads((root / "data" / "subsets" / "entropy.json").read_text())
+    out["enforce"] = run("dvc", "repro", cwd=root)
+    for step in ("first", "second", "strict", "filtered"):  # shown with `pytest -s`: what each verdict said
+        verdict = out[step]
+        print(f"fix routes, {step}: {verdict['status']}, label_error_rate_upper "
+              f"{verdict['figures'].get('label_error_rate_upper')}, blocking {verdict['blocking']}")
+    return out
+
+
+def test_a_second_audit_wave_settles_the_audit(fixed):
+    first, second = fixed["first"], fixed["second"]
+    assert first["blocked"] and any(line.startswith("audit too small: ") for line in first["blocking"]), first[
+        "blocking"]
+    assert "blocked by: audit too small" in fixed["first_repro"].stdout + fixed["first_repro"].stderr
+    assert fixed["first"]["label_error"]["n_audited"] == 36
+    sheet = fixed["sheet"]  # blind, and only rows the first audit did not label
+    assert "llm_label" not in sheet.columns and sheet["gold_label"].isna().all()
+    before = fixed["before"]
+    assert len(sheet) == fixed["size"] and not set(sheet["id"]) & set(before.loc[before["gold_label"].notna(), "id"])
+    assert "36 rows audited before any recorded design (wave 0)" in fixed["merge"].stdout
+    merged = fixed["merged"]
+    audited = merged[merged["gold_label"].notna()]
+    assert len(audited) == 36 + fixed["size"] and audited["audit_weight"].gt(0).all()
+    assert audited["audit_weight"].sum() == pytest.approx(len(merged))  # both waves weighted, summing to the rows
+    assert second["label_error"]["n_audited"] == 36 + fixed["size"]
+    assert not any("too small" in line for line in second["blocking"]), second["blocking"]
+    # the new gold labels re-ran the audit's stages; the LLM labels did not change, so no model was re-trained
+    assert "Running stage 'audit_reference'" in fixed["second_repro"].stdout
+    assert "Running stage 'train@" not in fixed["second_repro"].stdout
+
+
+def test_a_filter_that_removed_the_errors_passes_where_the_table_fails(fixed):
+    strict, filtered, summary = fixed["strict"], fixed["filtered"], fixed["subset_summary"]
+    assert strict["blocked"] and strict["label_scope"]["rows"] == "table"
+    assert any(line.startswith("label error too high") for line in strict["blocking"]), strict["blocking"]
+    assert "Running stage 'train@" not in fixed["strict_repro"].stdout  # a threshold re-runs the gate only
+    # the entropy subset kept 70% of the rows and dropped the hesitant ones, where the LLM's errors are
+    merged = fixed["merged"]
+    audited = merged[merged["gold_label"].notna()]
+    assert (audited["gold_label"] != audited["llm_label"]).mean() > 0.05
+    assert summary["metrics"]["label_error_rate_upper"] <= 0.05 < summary["audit_error_rate_all"]
+    assert filtered["label_scope"]["rows"] == "subset" and filtered["label_scope"]["subset"] == "entropy"
+    assert filtered["figures"]["label_error_rate_upper"] == summary["metrics"]["label_error_rate_upper"]
+    assert "Running stage 'train@" not in fixed["filtered_repro"].stdout  # both subsets were already trained
+    assert filtered["status"] in ("pass", "warn") and not filtered["blocked"], filtered["blocking"]
+    assert filtered["blocking"] == []
+    assert fixed["enforce"].returncode == 0, fixed["enforce"].stdout[-2000:] + fixed["enforce"].stderr[-2000:]
