@@ -26,13 +26,17 @@ is summed by numpy over the whole array exactly as cleanlab sums it, so the weig
 one chunk's temporaries. No copy of `pred_probs`.
 
 Same values as cleanlab (tests/signals/test_consensus.py: consensus labels identical, scores to 1e-9; every
-operation that decides a label repeats cleanlab's float operations in the same order) with three differences, none
-reachable through labelgate: where cleanlab's last tie-break picks at random (numpy's global generator) this picks
-the lowest class; where cleanlab crashes (every row tied, so no annotator agreement to break ties with) this also
-picks the lowest class; a row with no annotation gets label -1 and quality NaN instead of an error (the agreement
-signal passes every row). The mean agreement of the tied labels' annotators is summed in annotator order: the same
-bits as numpy's mean below 8 annotators per label and row (numpy sums 8 or more pairwise). cleanlab's warning when
-no two annotators agree on any row is not repeated.
+operation that decides a label repeats cleanlab's float operations in the same order; bench/consensus.md found the
+outputs bit-identical at 1M and 5M rows) with these differences:
+- where cleanlab's last tie-break picks at random (numpy's global generator: a tie left after equal probabilities,
+  equal class frequencies and equal annotator agreement) this picks the lowest class, so the result is reproducible;
+- where cleanlab crashes in that tie-break (no row has a unique mode, so there is no annotator agreement to break
+  ties with) this also picks the lowest class;
+- a row with no annotation gets label -1 and quality NaN and counts nowhere, instead of an error (the agreement
+  signal passes every row, no copy of the annotated ones);
+- the mean agreement of a tied label's annotators is summed in annotator order: numpy's bits up to 7 annotators of
+  that label in the row (numpy sums 8 or more pairwise);
+- cleanlab's warning when no two annotators agree on any row is not repeated.
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ def crowdlab_consensus(codes: np.ndarray, pred_probs: np.ndarray, *, chunk_rows:
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
     n_classes = pred_probs.shape[1]
-    totals = _annotation_totals(codes, n_classes, chunk_rows)
+    totals = _annotation_totals(codes, n_classes, chunk_rows)  # pass 1: the annotations alone
     label = np.full(len(codes), -1, dtype=np.int8 if n_classes <= 127 else np.int32)
     agreement = np.empty(totals.multi_rows)  # per row with >= 2 annotations, re-used by both consensus passes
 
