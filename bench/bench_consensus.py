@@ -4,12 +4,17 @@ re-implementation, on the same synthetic inputs.
 
 Usage: python bench/bench_consensus.py [--rows 1000000 5000000] [--classes 8] [--annotators 3]
                                        [--implementations cleanlab labelgate] [--out bench/consensus.json]
+       python bench/bench_consensus.py --signal --rows 1000000   (the whole agreement signal, in this process)
 
 Each (size, implementation) runs in a fresh child process: it builds the inputs chunk by chunk (label codes int8,
 llm_label never missing, the other annotators 20% random and 5% missing; float64 probabilities with the given label
 favoured), notes its RSS, then times the call: wall and CPU seconds, and the process's peak RSS (ru_maxrss) against
 the RSS before the call (the inputs). The children write their outputs, and the parent compares them: consensus
 labels that differ, the largest difference of quality scores and of annotator qualities.
+
+--signal: the whole agreement signal (`AgreementSignal().score`: vote shares, Krippendorff's alpha, the consensus) of
+whichever labelgate is first on the path (run it with main's `src` on PYTHONPATH for the code before), on a table
+of the same codes as label strings, the probabilities handed to the context instead of fitting the text model.
 """
 
 from __future__ import annotations
@@ -84,6 +89,36 @@ def child(implementation: str, n: int, n_classes: int, n_annotators: int, dump: 
             "added_gib": round(peak - before_rss, 3)}
 
 
+def signal(n: int, n_classes: int, n_annotators: int) -> dict:
+    import pandas as pd
+
+    import labelgate
+    from labelgate.contract import LabelTable
+    from labelgate.signals import ScoringContext
+    from labelgate.signals.agreement import AgreementSignal
+
+    codes, pred_probs = inputs(n, n_classes, n_annotators)
+    names = np.array([f"class_{k}" for k in range(n_classes)] + [None], dtype=object)
+    frame = pd.DataFrame({"text": np.full(n, "t", dtype=object), "llm_label": names[codes[:, 0]],
+                          **{f"annotator_v{k}": names[codes[:, k]] for k in range(1, n_annotators)}})
+    del codes
+    context = ScoringContext(LabelTable(frame=frame, labels=tuple(names[:-1]), path="memory"))
+    context.__dict__["pred_probs"] = pred_probs  # the cached out-of-fold probabilities, without the text model
+    import cleanlab.multiannotator  # noqa: F401  (imported by the cleanlab signal in a score run: not timed here)
+    before_rss = rss_gib()
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = AgreementSignal().score(context)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return {"signal": "agreement", "labelgate": labelgate.__file__, "rows": n, "classes": n_classes,
+            "annotators": n_annotators, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "rss_before_gib": round(before_rss, 3), "peak_rss_gib": round(peak, 3),
+            "added_gib": round(peak - before_rss, 3),
+            "mean_consensus_quality": result.summary["mean_consensus_quality"],
+            "annotator_quality": result.summary["annotator_quality"],
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
@@ -92,9 +127,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("consensus.json"))
     parser.add_argument("--implementations", nargs="+", choices=IMPLEMENTATIONS, default=list(IMPLEMENTATIONS),
                         help="run only these (the comparison needs both)")
+    parser.add_argument("--signal", action="store_true", help="time the whole agreement signal (one size)")
     parser.add_argument("--child", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.signal:
+        print(json.dumps(signal(args.rows[0], args.classes, args.annotators)))
+        return
     if args.child:
         print(json.dumps(child(args.child, args.rows[0], args.classes, args.annotators, args.dump)))
         return

@@ -120,3 +120,15 @@ class TestAgreement:
         assert list(result.summary["annotator_quality"]) == list(stats.index)  # cleanlab's order
         np.testing.assert_allclose(list(result.summary["annotator_quality"].values()), stats.to_numpy(),
                                    rtol=0, atol=1e-9)
+
+    def test_chunked_vote_shares_equal_the_whole_table_distribution(self):
+        from labelgate.signals.agreement import vote_shares
+        from labelgate.signals.distributions import vote_distribution
+
+        rng = np.random.default_rng(8)
+        codes = rng.integers(-1, 5, (1000, 3)).astype(np.int8)
+        codes[:, 0] = np.where(rng.random(1000) < 0.1, -1, rng.integers(0, 5, 1000))
+        votes = vote_distribution(codes, 5)
+        majority, llm = vote_shares(codes, 5, chunk_rows=97)
+        np.testing.assert_array_equal(majority, votes.max(axis=1))
+        np.testing.assert_array_equal(llm, votes[np.arange(1000), np.maximum(codes[:, 0], 0)])

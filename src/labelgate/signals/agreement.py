@@ -38,6 +38,18 @@ def nominal_alpha(codes: np.ndarray, n_classes: int, *, chunk_rows: int = 200_00
     return float(1.0 - (n - 1.0) * observed / expected)
 
 
+def vote_shares(codes: np.ndarray, n_classes: int, *, chunk_rows: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the majority's share of the annotations and the LLM label's (column 0; 0 where it is missing), the
+    vote distribution built a chunk of rows at a time (the same values; no rows x classes float64 array)."""
+    majority, llm = np.empty(len(codes)), np.empty(len(codes))
+    for start in range(0, len(codes), chunk_rows):
+        chunk = codes[start:start + chunk_rows]
+        votes = vote_distribution(chunk, n_classes)
+        majority[start:start + len(chunk)] = votes.max(axis=1)
+        llm[start:start + len(chunk)] = votes[np.arange(len(chunk)), np.maximum(chunk[:, 0], 0)]
+    return majority, llm
+
+
 @register
 class AgreementSignal(RiskSignal):
     name = "agreement"
@@ -54,10 +66,7 @@ class AgreementSignal(RiskSignal):
                                     ("annotator_alpha", "agreement_rate"))
         small = np.int8 if len(table.labels) < 128 else np.int32  # rows x annotators: 1 byte a code, not 8
         codes = np.column_stack([table.label_codes(c).astype(small, copy=False) for c in annotators])
-        votes = vote_distribution(codes, len(table.labels))
-        majority_share = votes.max(axis=1)
-        llm_share = votes[np.arange(len(codes)), np.maximum(codes[:, 0], 0)]
-        del votes  # rows x classes: not kept while the consensus below allocates its own
+        majority_share, llm_share = vote_shares(codes, len(table.labels))
         annotated = (codes >= 0).sum(axis=1)
         all_agree = (majority_share == 1.0) & (annotated >= 2)
         alpha = self._alpha(codes)
