@@ -6,10 +6,10 @@ annotator `annotator_stats["annotator_quality"]`, in the order cleanlab sorts `a
 agreement with the consensus).
 
 Re-implemented, not chunked around cleanlab: cleanlab (checked against 2.9.0) offers no bounded-memory path. Its
-function takes the whole table at once and builds several float64 rows x classes arrays of it (the vote counts, the
-modes, two posterior probability matrices, the per-annotator label quality) plus a Python loop over every row for the
-best-quality consensus: ~0.3 GiB per million rows at 8 classes and 3 annotators, the peak of the 10M-row streamed
-score. Here the rows are read in chunks and the whole-table aggregates are accumulated first:
+function takes the whole table at once and builds float64 rows x classes arrays of it (the vote counts, the modes,
+two posterior probability matrices) and rows x annotators ones (the labels, each label's quality), plus a Python loop
+over every row for the best-quality consensus: +0.34 GiB per million rows at 8 classes and 3 annotators
+(bench/consensus.md), the peak of the 10M-row streamed score. Here the rows are read in chunks and the whole-table aggregates are accumulated first:
 
 1. the annotations alone: class frequencies, each annotator's agreement with the unique-mode rows (tie-breaks 2
    and 3 of the majority vote) and with the other annotators of its rows (the CROWDLAB annotator weights);
