@@ -139,6 +139,7 @@ SUB_PHASES = (  # (module, function, phase): the costly steps inside the signals
     ("labelgate.signals.text_model", "_cross_validated", "text: out-of-fold classifiers"),
     ("cleanlab.filter", "find_label_issues", "cleanlab: find_label_issues"),
     ("cleanlab.multiannotator", "get_label_quality_multiannotator", "agreement: cleanlab consensus"),
+    ("labelgate.signals.agreement", "crowdlab_consensus", "agreement: consensus (signals/consensus.py)"),
     ("labelgate.signals.label_error", "cross_fitted_risk", "label_error: risk model"),
     ("labelgate.signals.label_error", "text_error_auc", "label_error: text-error AUC"),
     ("labelgate.signals.label_error", "audit_representativeness", "label_error: representativeness"),

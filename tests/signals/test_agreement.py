@@ -85,3 +85,50 @@ class TestAgreement:
         reference = krippendorff.alpha(reliability_data=np.where(codes >= 0, codes, np.nan).T.astype(float),
                                        level_of_measurement="nominal")
         assert nominal_alpha(codes, n_classes, chunk_rows=701) == pytest.approx(reference, abs=1e-12)
+
+    def test_the_consensus_is_cleanlabs(self):
+        """The consensus columns and annotator qualities are cleanlab's get_label_quality_multiannotator figures
+        (computed by signals/consensus.py in chunks), a row without annotations left out as cleanlab needs."""
+        from cleanlab.multiannotator import get_label_quality_multiannotator
+
+        texts, truth = make_texts(120, 3, seed=5)
+        frame = label_table(texts, truth, list(LABELS))
+        rng = np.random.default_rng(5)
+        names = np.asarray(LABELS, dtype=object)
+        frame["annotator_p2"] = np.where(rng.random(120) < 0.3, names[rng.integers(0, 3, 120)], frame["llm_label"])
+        frame["annotator_p3"] = np.where(rng.random(120) < 0.4, None, names[rng.integers(0, 3, 120)])
+        frame["llm_label"] = frame["llm_label"].astype(object)
+        frame.loc[7, "llm_label"] = None  # code -1: row 7 has annotator_p2's label only
+        frame.loc[9, ["llm_label", "annotator_p2", "annotator_p3"]] = None  # no annotation at all
+        context = ScoringContext(table(frame))
+        result = AgreementSignal().score(context)
+
+        annotators = ["llm_label", "annotator_p2", "annotator_p3"]
+        codes = np.column_stack([context.table.label_codes(c) for c in annotators]).astype(float)
+        usable = (codes >= 0).any(axis=1)
+        labels = pd.DataFrame(np.where(codes >= 0, codes, np.nan), columns=annotators)[usable]
+        expected = get_label_quality_multiannotator(labels.reset_index(drop=True), context.pred_probs[usable],
+                                                    verbose=False)
+        quality = expected["label_quality"]
+        rows = result.rows[usable]
+        assert rows["agreement_consensus_label"].tolist() == names[quality["consensus_label"]].tolist()
+        np.testing.assert_allclose(rows["agreement_consensus_quality"], quality["consensus_quality_score"],
+                                   rtol=0, atol=1e-9)
+        assert pd.isna(result.rows.loc[9, "agreement_consensus_label"])
+        assert np.isnan(result.rows.loc[9, "agreement_consensus_quality"])
+        stats = expected["annotator_stats"]["annotator_quality"]
+        assert list(result.summary["annotator_quality"]) == list(stats.index)  # cleanlab's order
+        np.testing.assert_allclose(list(result.summary["annotator_quality"].values()), stats.to_numpy(),
+                                   rtol=0, atol=1e-9)
+
+    def test_chunked_vote_shares_equal_the_whole_table_distribution(self):
+        from labelgate.signals.agreement import vote_shares
+        from labelgate.signals.distributions import vote_distribution
+
+        rng = np.random.default_rng(8)
+        codes = rng.integers(-1, 5, (1000, 3)).astype(np.int8)
+        codes[:, 0] = np.where(rng.random(1000) < 0.1, -1, rng.integers(0, 5, 1000))
+        votes = vote_distribution(codes, 5)
+        majority, llm = vote_shares(codes, 5, chunk_rows=97)
+        np.testing.assert_array_equal(majority, votes.max(axis=1))
+        np.testing.assert_array_equal(llm, votes[np.arange(1000), np.maximum(codes[:, 0], 0)])

@@ -1,6 +1,7 @@
 """Agreement between several annotations of each row (llm_label plus annotator_* columns: other prompts,
 models or samples): Krippendorff's alpha over all annotations, per-row agreement with the majority, and
-cleanlab.multiannotator's consensus label quality, which also weighs the text model's view.
+cleanlab.multiannotator's consensus label quality (CROWDLAB), which also weighs the text model's view, computed
+chunk by chunk by signals/consensus.py (cleanlab's values, without its whole-table copies).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pandas as pd
 
 from labelgate.contract import LLM_LABEL
 from labelgate.signals.base import RiskSignal, SignalResult, register
+from labelgate.signals.consensus import crowdlab_consensus
 from labelgate.signals.context import ScoringContext
 from labelgate.signals.distributions import vote_counts, vote_distribution
 
@@ -36,6 +38,18 @@ def nominal_alpha(codes: np.ndarray, n_classes: int, *, chunk_rows: int = 200_00
     return float(1.0 - (n - 1.0) * observed / expected)
 
 
+def vote_shares(codes: np.ndarray, n_classes: int, *, chunk_rows: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the majority's share of the annotations and the LLM label's (column 0; 0 where it is missing), the
+    vote distribution built a chunk of rows at a time (the same values; no rows x classes float64 array)."""
+    majority, llm = np.empty(len(codes)), np.empty(len(codes))
+    for start in range(0, len(codes), chunk_rows):
+        chunk = codes[start:start + chunk_rows]
+        votes = vote_distribution(chunk, n_classes)
+        majority[start:start + len(chunk)] = votes.max(axis=1)
+        llm[start:start + len(chunk)] = votes[np.arange(len(chunk)), np.maximum(chunk[:, 0], 0)]
+    return majority, llm
+
+
 @register
 class AgreementSignal(RiskSignal):
     name = "agreement"
@@ -50,11 +64,9 @@ class AgreementSignal(RiskSignal):
         if len(annotators) < 2:
             return self.unavailable("no annotator_* columns: one annotation per row",
                                     ("annotator_alpha", "agreement_rate"))
-        codes = np.column_stack([table.label_codes(c) for c in annotators])
-        votes = vote_distribution(codes, len(table.labels))
-        majority_share = votes.max(axis=1)
-        llm_share = votes[np.arange(len(codes)), np.maximum(codes[:, 0], 0)]
-        del votes  # rows x classes: not kept while the consensus below allocates its own
+        small = np.int8 if len(table.labels) < 128 else np.int32  # rows x annotators: 1 byte a code, not 8
+        codes = np.column_stack([table.label_codes(c).astype(small, copy=False) for c in annotators])
+        majority_share, llm_share = vote_shares(codes, len(table.labels))
         annotated = (codes >= 0).sum(axis=1)
         all_agree = (majority_share == 1.0) & (annotated >= 2)
         alpha = self._alpha(codes)
@@ -89,29 +101,21 @@ class AgreementSignal(RiskSignal):
 
     @staticmethod
     def _consensus(context: ScoringContext, codes: np.ndarray, annotators: list[str]) -> dict:
-        from cleanlab.multiannotator import get_label_quality_multiannotator
-
+        """cleanlab's get_label_quality_multiannotator (best-quality consensus, CROWDLAB quality) as
+        consensus.crowdlab_consensus computes it a chunk of rows at a time; a row without any annotation gets no
+        consensus (None, NaN) and does not count."""
         if len(np.unique(context.given_labels[context.given_labels >= 0])) < 2:
             # one LLM label throughout: no out-of-fold text model, so no consensus quality (not measurable)
             return {"rows": {"agreement_consensus_label": np.full(len(codes), None, dtype=object),
                              "agreement_consensus_quality": np.full(len(codes), np.nan)},
                     "mean_consensus_quality": None, "annotator_quality": {}}
 
-        labels = pd.DataFrame(np.where(codes >= 0, codes, np.nan), columns=annotators)
-        usable = labels.notna().any(axis=1).to_numpy()
-        if usable.all():  # the usual case (llm_label is required): no copies of the whole table
-            result = get_label_quality_multiannotator(labels, context.pred_probs, verbose=False)
-        else:
-            result = get_label_quality_multiannotator(labels[usable].reset_index(drop=True),
-                                                      context.pred_probs[usable], verbose=False)
-        quality = np.full(len(codes), np.nan)
-        quality[usable] = result["label_quality"]["consensus_quality_score"].to_numpy()
-        consensus = np.full(len(codes), None, dtype=object)
-        names = np.asarray(context.table.labels, dtype=object)
-        consensus[usable] = names[result["label_quality"]["consensus_label"].to_numpy(int)]
-        stats = result["annotator_stats"]
+        result = crowdlab_consensus(codes, context.pred_probs)
+        names = np.asarray([*context.table.labels, None], dtype=object)  # code -1 (no annotation): None
         return {
-            "rows": {"agreement_consensus_label": consensus, "agreement_consensus_quality": quality},
-            "mean_consensus_quality": float(np.nanmean(quality)),
-            "annotator_quality": {str(k): float(v) for k, v in stats["annotator_quality"].items()},
+            "rows": {"agreement_consensus_label": names[result.label],
+                     "agreement_consensus_quality": result.quality},
+            "mean_consensus_quality": float(np.nanmean(result.quality)),
+            "annotator_quality": {str(annotators[k]): float(result.annotator_quality[k])
+                                  for k in result.annotator_order},
         }
