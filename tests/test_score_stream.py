@@ -137,11 +137,11 @@ def test_row_reader_returns_the_rows_asked_for_across_row_groups(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from labelgate.score_stream import _row_reader
+    from labelgate.score_stream import row_reader
 
     frame = pd.DataFrame({"x": np.arange(1000), "label": [f"l{i % 7}" if i % 5 else None for i in range(1000)]})
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "f.parquet", row_group_size=300)
-    read = _row_reader(tmp_path / "f.parquet", 250)
+    read = row_reader(tmp_path / "f.parquet", 250)
     parts = [read(n) for n in (100, 400, 1, 499)]
     assert [len(p) for p in parts] == [100, 400, 1, 499]
     joined = pd.concat(parts, ignore_index=True)

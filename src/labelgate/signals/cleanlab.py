@@ -27,7 +27,6 @@ class CleanlabSignal(RiskSignal):
         from cleanlab.rank import get_label_quality_scores
 
         labels = context.given_labels
-        n_classes = len(context.table.labels)
         if len(np.unique(labels)) < 2:
             return self.unavailable("the LLM gave every row the same label: nothing to cross-validate",
                                     ("label_issue_rate", "estimated_noise_rate"))
