@@ -376,7 +376,7 @@ def test_streamed_score_with_an_unwritable_headline_writes_nothing(workdir, cli)
 
 
 @pytest.mark.parametrize("args", [("audit", "sample", "t.csv", "--out", "s.csv", "--seed", "-1"),
-                                  ("train", "--subset", "raw", "--seed", "-1")])
+                                  ("train", "--subset", "raw", "--seed", "-1", "--test", "t.csv")])
 def test_negative_seed_is_one_line(workdir, cli, args):
     pd_table = "text,llm_label\n" + "".join(f"t{i},{'ab'[i % 2]}\n" for i in range(30))
     (workdir / "t.csv").write_text(pd_table)
@@ -388,7 +388,8 @@ def test_negative_seed_is_one_line(workdir, cli, args):
 @pytest.mark.parametrize("args, contains", [
     (("check",), "labelgate check: error: Missing argument 'LABELS'"),
     (("gate", "--nope"), "labelgate gate: error: No such option: --nope"),
-    (("train", "--subset", "raw", "--seed", "x"), "labelgate train: error: Invalid value for '--seed'"),
+    (("train", "--subset", "raw", "--seed", "x", "--test", "t.csv"), "labelgate train: error: Invalid value for '--seed'"),
+    (("train", "--subset", "raw", "--seed", "0"), "labelgate train: error: Missing option '--test'"),
     (("nocmd",), "labelgate: error: No such command 'nocmd'"),
 ])
 def test_usage_errors_are_one_line(cli, args, contains):

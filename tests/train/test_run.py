@@ -87,6 +87,7 @@ class TestTrainCommand:
 
     def test_missing_subset_is_bad_input(self, tiny, tmp_path):
         result = CliRunner().invoke(app, ["train", "--subset", "nope", "--seed", "0", "--subsets-dir",
-                                          str(tmp_path), "--params", str(tiny["folder"] / "params.yaml")])
+                                          str(tmp_path), "--params", str(tiny["folder"] / "params.yaml"),
+                                          "--test", str(tiny["folder"] / "test.csv")])
         assert result.exit_code == 2
         assert "file not found" in result.output

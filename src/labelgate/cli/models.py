@@ -49,10 +49,10 @@ def annotate(
 def train(
     subset: Annotated[str, typer.Option("--subset", help="Subset name: trains on <subsets-dir>/<NAME>.parquet.")],
     seed: Annotated[int, typer.Option("--seed", help="Training seed (head init, dropout, batch order).")],
+    test: GoldTestOption,
     params: ParamsOption = None,
     subsets_dir: SubsetsDirOption = Path("data/subsets"),
     table: Annotated[Path | None, typer.Option("--table", help="Train on this table instead (id, text, label).")] = None,
-    test: GoldTestOption = Path("data/demo/test.csv"),
     out: Annotated[Path | None, typer.Option("--out", help="Run folder; default models/<NAME>/seed_<SEED>.")] = None,
     progress: ProgressOption = None,
 ) -> dict:
@@ -76,10 +76,10 @@ def train(
 @run_command()
 def learning_curve_command(
     subset: Annotated[str, typer.Option("--subset", help="Subset name: <subsets-dir>/<NAME>.parquet.")],
+    test: GoldTestOption,
     params: ParamsOption = None,
     subsets_dir: SubsetsDirOption = Path("data/subsets"),
     table: Annotated[Path | None, typer.Option("--table", help="Use this table instead (id, text, label).")] = None,
-    test: GoldTestOption = Path("data/demo/test.csv"),
     full_run: Annotated[Path | None, typer.Option(
         "--full-run", help="Run folder of `train` with the curve's seed: its test probs stand in for fraction 1.0 "
                            "(skipped with a note when its settings differ).")] = None,
@@ -110,11 +110,11 @@ def learning_curve_command(
 def audit_reference(
     labels_path: Annotated[Path, typer.Argument(
         metavar="LABELS", help="Validated label table with gold_label on the audited rows (id, gold_label).")],
+    test: GoldTestOption,
     subset: Annotated[str, typer.Option("--subset", help="Trained subset: <subsets-dir>/<NAME>.parquet.")] = "raw",
     params: ParamsOption = None,
     subsets_dir: SubsetsDirOption = Path("data/subsets"),
     table: Annotated[Path | None, typer.Option("--table", help="Use this subset table instead (id, text, label).")] = None,
-    test: GoldTestOption = Path("data/demo/test.csv"),
     out: Annotated[Path, typer.Option("--out", help="Audit reference JSON.")] = Path("metrics/audit_reference.json"),
     progress: ProgressOption = None,
 ) -> dict:
@@ -136,9 +136,9 @@ def audit_reference(
 @app.command()
 @run_command()
 def evaluate(
+    test: GoldTestOption,
     params: ParamsOption = None,
     models: Annotated[Path, typer.Option("--models", help="Folder of run folders <subset>/seed_<k>/.")] = Path("models"),
-    test: GoldTestOption = Path("data/demo/test.csv"),
     curves: Annotated[Path | None, typer.Option(
         "--curves", help="Folder of learning-curve JSONs (optional).")] = Path("metrics/learning_curve"),
     audit: Annotated[Path | None, typer.Option(
