@@ -85,7 +85,8 @@ DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
 #: figures above still demand evidence.
 DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference",
                                      "audit_missing_share",  # a table with no recorded audit design
-                                     "audit_rubber_stamp_flag_share")  # needs cleanlab: two LLM labels
+                                     "audit_rubber_stamp_flag_share",  # needs cleanlab: two LLM labels
+                                     "audit_contradiction")  # needs the text model: two LLM labels
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class GateParams:
     max_audit_missing_share: float = 0.05  # share of the rows an audit drew that came back without a gold label
     min_audit_representativeness_p: float = 0.001  # audited rows vs the whole set on audit-free figures (Bonferroni p)
     max_audit_rubber_stamp_flag_share: float = 0.3  # no audited error: lower bound of the share cleanlab flags
+    max_audit_contradiction: float = 0.1  # confident text-model disagreement (lower bound) minus the audit's upper bound
     min_annotator_alpha: float = 0.6  # Krippendorff's alpha across annotations
     min_agreement_rate: float = 0.5  # share of rows where every annotation agrees
     max_class_balance_tvd: float = 0.1  # total variation distance of label shares vs the gold test set
@@ -576,6 +578,8 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         "audit_representativeness_p": estimate.get("audit_representativeness_p"),
         "audit_imbalance_worst": estimate.get("audit_imbalance_worst"),
         "audit_rubber_stamp_flag_share": estimate.get("audit_rubber_stamp_flag_share"),
+        "audit_contradiction": estimate.get("audit_contradiction"),
+        "confident_disagreement": estimate.get("confident_disagreement"),
         "duplicate_share": estimate.get("duplicate_share"),
         "next_steps": steps,
     }
@@ -617,6 +621,14 @@ def _audit_integrity_reason(estimate: dict[str, Any], failed: set[str], params: 
     if "audit_rubber_stamp_flag_share" in failed:
         clauses.append(f"audit implausible: it agrees with every LLM label, although cleanlab flags at least "
                        f"{estimate.get('audit_rubber_stamp_flag_share'):.0%} of the audited rows as label issues; "
+                       "label the audit blind (without the LLM label)")
+    if "audit_contradiction" in failed:
+        clauses.append(f"audit contradicted: it bounds the label error rate at "
+                       f"{estimate.get('label_error_rate_upper'):.2f}, but the LLM label disagrees with the text model "
+                       f"on {estimate.get('confident_disagreement'):.0%} (at least "
+                       f"{estimate.get('confident_disagreement_lower'):.0%}) of the "
+                       f"{estimate.get('confident_rows')} rows the model is most confident about "
+                       f"(gap {estimate.get('audit_contradiction'):.2f} > {params.max_audit_contradiction:g}); "
                        "label the audit blind (without the LLM label)")
     return "; ".join(clauses)
 
