@@ -154,7 +154,7 @@ MUTANTS = [
 # id, group, file under src/labelgate, old text, new text, what the mutant breaks (function: ...), the targeted tests.
 # When `old` is not found exactly once in `file` (the module was split or moved), the runner looks for it in every
 # module under src/labelgate and applies it where it occurs exactly once.
-EST = ["tests/test_estimation.py", "tests/test_estimation_integrity.py"]
+EST = ["tests/test_estimation.py", "tests/test_estimation_integrity.py", "tests/test_estimation_edges.py"]
 MUTANTS_ISSUE19 = [
     ("est_01", "estimation", "estimation.py", '"label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),',
      '"label_error_rate_upper": float(min(1.0, kept * upper)),',
@@ -272,8 +272,10 @@ MUTANTS_ISSUE19 = [
      ["tests/test_config.py"]),
     ("filter_06", "filter", "filter.py", "        weights = np.where(audited, kept[AUDIT_WEIGHT].to_numpy(float), 1.0)",
      "        weights = None", "subset_error_estimate: audit weights ignored", ["tests/test_filter.py"]),
-    ("filter_07", "filter", "filter.py", "        return values <= cut", "        return values < cut",
-     "keep_mask: entropy cut exclusive (boundary)", ["tests/test_filter.py"]),
+    ("filter_07", "filter", "filter.py",
+     'per_class[label] = {"audited": int(rows.sum()), "error": float(np.sum(w[rows] * wrong[rows]) /',
+     'per_class[label] = {"audited": int(rows.sum()), "error": float(np.sum(wrong[rows]) /',
+     "subset_error_estimate: per-class error of the kept rows ignores audit weights", ["tests/test_filter.py"]),
     ("policy_01", "policy", "policy.py", '        return "looser" if new > old else "stricter"',
      '        return "looser" if new < old else "stricter"', "threshold_direction: max_ thresholds compared backwards",
      ["tests/test_policy.py"]),
