@@ -104,3 +104,24 @@ def test_the_threshold_comes_from_params(workdir, cli):
     (workdir / "label_risk.json").write_text(json.dumps(_label_risk(audit_contradiction=0.18)))
     result = cli("gate", "--label-risk", workdir / "label_risk.json", "--out", workdir / "gate.json")
     assert result.exit_code == 0, result.output
+
+
+def test_the_signal_sets_the_lower_bound_against_the_audits_upper_bound():
+    """label_error reports confident_disagreement from the text model cleanlab reads, and audit_contradiction against
+    the audit's upper bound (not its point estimate, which is 0 for a rubber stamp)."""
+    from labelgate.contract import LabelTable
+    from labelgate.score import ScoreParams, score_labels
+    from synthetic import flip_uniform, label_table, make_texts
+
+    labels = ["a", "b", "c"]
+    texts, truth = make_texts(900, 3, seed=81)
+    given = flip_uniform(truth, 0.35, 3, seed=82)
+    frame = label_table(texts, given, labels, truth=given, audit_share=0.15, seed=83)  # gold = the LLM label
+    table = LabelTable(frame=frame, labels=tuple(labels), path="memory")
+    _, summary = score_labels(table, ScoreParams(signals=("cleanlab", "label_error")))
+    estimate, metrics = summary["signals"]["label_error"], summary["metrics"]
+    assert estimate["confident_rows"] == 90 and estimate["confident_disagreement"] > 0.2
+    assert metrics["label_error_rate"] == 0.0 < metrics["label_error_rate_upper"]
+    assert metrics["audit_contradiction"] == pytest.approx(
+        estimate["confident_disagreement_lower"] - metrics["label_error_rate_upper"])
+    assert metrics["audit_contradiction"] > 0.1

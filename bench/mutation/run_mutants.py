@@ -210,7 +210,7 @@ MUTANTS_ISSUE19 = [
      '"audit_contradiction": audit_contradiction(disagreement, estimate["label_error_rate_upper"]),',
      '"audit_contradiction": audit_contradiction(disagreement, estimate["label_error_rate"]),',
      "LabelErrorSignal.score: contradiction against the point estimate, not the upper bound",
-     ["tests/faults/test_rubber_stamp.py"]),
+     ["tests/test_audit_contradiction.py", "tests/faults/test_rubber_stamp.py"]),
     ("signals_13", "signals", "signals/label_error.py",
      "min_stratum=self.params.min_audited_per_stratum), \"features\": used}",
      "min_stratum=2), \"features\": used}", "LabelErrorSignal.score: score.min_audited_per_stratum ignored",
