@@ -214,7 +214,7 @@ MUTANTS_ISSUE19 = [
     ("signals_13", "signals", "signals/label_error.py",
      "min_stratum=self.params.min_audited_per_stratum), \"features\": used}",
      "min_stratum=2), \"features\": used}", "LabelErrorSignal.score: score.min_audited_per_stratum ignored",
-     ["tests/signals/test_label_error_integrity.py", "tests/signals/test_label_error.py"]),
+     ["tests/signals/test_label_error_params.py", "tests/signals/test_label_error_integrity.py"]),
     ("signals_14", "signals", "signals/context.py",
      "return np.where(audited, weights, 1.0) if weights is not None else np.ones(len(audited))",
      "return np.ones(len(audited))", "ScoringContext.audit_weights: audit weights ignored",
