@@ -55,3 +55,18 @@ def test_copies_of_a_text_in_two_strata_widen_the_interval():
     assert together["label_error_rate"] == pytest.approx(apart["label_error_rate"])
     assert together["standard_error"] > 1.3 * apart["standard_error"]
     assert together["label_error_rate_upper"] > apart["label_error_rate_upper"]
+
+
+def test_the_flagged_share_of_a_rubber_stamp_is_measured_only_on_audits_without_an_error():
+    """rubber_stamp_flag_share: 0 once the audit found a wrong label (it is no rubber stamp), else the lower bound of
+    the (weighted) share of audited rows cleanlab flags."""
+    from labelgate.estimation import rubber_stamp_flag_share, weighted_share
+
+    flagged = np.array([True] * 30 + [False] * 10 + [True] * 5)
+    wrong = np.concatenate([np.zeros(40), np.full(5, np.nan)])
+    stamp = rubber_stamp_flag_share(wrong, flagged)
+    assert stamp == pytest.approx(weighted_share(flagged[:40].astype(float), np.ones(40), 0.95)["lower"])
+    assert stamp > 0.5
+    wrong[0] = 1.0  # one audited error
+    assert rubber_stamp_flag_share(wrong, flagged) == 0.0
+    assert rubber_stamp_flag_share(wrong, flagged[:10]) is None  # flags of another length

@@ -187,7 +187,7 @@ MUTANTS_ISSUE19 = [
     ("est_12", "estimation", "estimation.py", "    if np.any(wrong[audited] == 1.0):\n        return 0.0",
      "    if np.any(wrong[audited] == 1.0) and False:\n        return 0.0",
      "rubber_stamp_flag_share: measured on audits that found errors too",
-     ["tests/signals/test_label_error_integrity.py", "tests/faults/test_audit_integrity.py"]),
+     ["tests/test_estimation_edges.py", "tests/signals/test_label_error_integrity.py"]),
     ("est_13", "estimation", "estimation.py", "rows = np.argsort(-top, kind=\"stable\")[:count]",
      "rows = np.argsort(top, kind=\"stable\")[:count]",
      "confident_disagreement: the least confident rows read", ["tests/test_audit_contradiction.py"]),
