@@ -182,7 +182,7 @@ def test_unmeasured_blocking_figure_blocks_unless_optional(workdir):
     assert next(o for o in verdict.outcomes if o["column"] == "label_error_rate_upper")["status"] == "error"
     relaxed = GateParams(required=(), optional=("audit_accuracy_lower", "label_error_rate_upper", "accuracy_loss_upper",
                                                "audit_missing_share", "audit_representativeness_p",
-                                               "audit_rubber_stamp_flag_share"))
+                                               "audit_rubber_stamp_flag_share", "audit_contradiction"))
     verdict = run_gate(scores=None, label_risk=figures, evaluation=None, params=relaxed)
     assert verdict.status == "pass"
     assert next(o for o in verdict.outcomes if o["column"] == "audit_accuracy_lower")["status"] == "skipped"

@@ -55,6 +55,9 @@ class TestStatus:
         ({"status": "warn", "blocked": False}, "warn"),
         ({"status": "block", "blocked": True}, "block"),
         ({"status": "pass", "blocked": True}, "block"),  # contradicting itself: blocked wins
+        ({"status": "pass", "blocked": "yes"}, "block"),  # anything but false blocks: a string,
+        ({"status": "pass", "blocked": 1}, "block"),  # a number, null
+        ({"status": "pass", "blocked": None}, "block"),
         ({"status": "PASSED"}, "block"),  # unrecognised: fail closed
         ({}, "block"),
     ])

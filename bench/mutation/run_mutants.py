@@ -10,6 +10,8 @@ result is reproducible.
 
     python bench/mutation/run_mutants.py            # all mutants -> bench/mutation/results.json
     python bench/mutation/run_mutants.py gate_01    # some by id -> bench/mutation/results_rerun.json
+    python bench/mutation/run_mutants.py --issue19  # the issue-19 set, each against its targeted tests
+                                                    # -> bench/mutation/results_issue19.json
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ MUTANTS = [
      "        if False:", "severity typo accepted"),
     ("expectations_02", "expectations", "expectations.py", "            if unknown:\n                raise ConfigError(f\"{where}: column",
      "            if False:\n                raise ConfigError(f\"{where}: column", "column typo accepted"),
-    ("expectations_03", "expectations", "expectations.py", "if sorted(expected, key=str) != sorted(returned, key=str):",
+    ("expectations_03", "expectations", "expectations.py", "if Counter(expected) != Counter(returned):",
      "if False:", "dropped expectations not counted"),
     ("expectations_04", "expectations", "expectations.py", "success=bool(item.success) and error is None",
      "success=bool(item.success)", "an expectation that raised may pass"),
@@ -147,21 +149,173 @@ MUTANTS = [
 ]
 
 
+# Issue 19: mutants of kinds the first set lacks (boundaries, off-by-one in strata minimums, audit weights, interval
+# sides, missing-share arithmetic, typed figures, policy comparison, several verdict files, duplicate expectations).
+# id, group, file under src/labelgate, old text, new text, what the mutant breaks (function: ...), the targeted tests.
+# When `old` is not found exactly once in `file` (the module was split or moved), the runner looks for it in every
+# module under src/labelgate and applies it where it occurs exactly once.
+EST = ["tests/test_estimation.py", "tests/test_estimation_integrity.py", "tests/test_estimation_edges.py"]
+MUTANTS_ISSUE19 = [
+    ("est_01", "estimation", "estimation.py", '"label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),',
+     '"label_error_rate_upper": float(min(1.0, kept * upper)),',
+     "_estimate: unmeasured strata not counted as wrong in the upper bound", EST),
+    ("est_02", "estimation", "estimation.py", "measured = [key for key in keys if counts[key] >= needed[key]]",
+     "measured = [key for key in keys if counts[key] > needed[key]]",
+     "_estimate: a stratum with exactly min_stratum audited rows unmeasured (boundary)", EST),
+    ("est_03", "estimation", "estimation.py", "needed = {key: min(min_stratum, sizes[key]) for key in keys}",
+     "needed = {key: min(min_stratum - 1, sizes[key]) for key in keys}",
+     "_estimate: off-by-one in the strata minimum", EST),
+    ("est_04", "estimation", "estimation.py", "mean_residual = float(np.sum(w * residual) / w.sum())",
+     "mean_residual = float(residual.mean())", "_estimate: audit weights ignored in a stratum's mean", EST),
+    ("est_05", "estimation", "estimation.py", "terms = w * (residual - mean_residual) / w.sum()",
+     "terms = (residual - mean_residual) / len(w)", "_estimate: audit weights ignored in the stratum variance", EST),
+    ("est_06", "estimation", "estimation.py", "var_h = max(spread, floor) * fpc", "var_h = max(spread, floor)",
+     "_estimate: finite-population correction dropped", EST),
+    ("est_07", "estimation", "estimation.py", '"label_error_rate_lower": float(kept * lower),',
+     '"label_error_rate_lower": float(kept * upper),', "_estimate: interval sides swapped (lower = upper)", EST),
+    ("est_08", "estimation", "estimation.py", "return float(np.clip(cov / var, 0.0, 1.0)) if var > 1e-12 else 0.0",
+     "return float(np.clip(cov / var, -1.0, 1.0)) if var > 1e-12 else 0.0",
+     "_power_tuning: a negative slope allowed", EST),
+    ("est_09", "estimation", "estimation.py", "    return max(0.0, float(np.sum(per_cluster ** 2) - np.sum(per_pair ** 2)))",
+     "    return 0.0", "_cross_stratum_covariance: copies across strata add no covariance", EST),
+    ("est_10", "estimation", "estimation.py", '"audit_representativeness_p": float(min(1.0, len(p_values) * min(p_values))),',
+     '"audit_representativeness_p": float(min(1.0, min(p_values))),',
+     "representativeness: no Bonferroni correction", ["tests/test_representativeness.py", *EST]),
+    ("est_11", "estimation", "estimation.py", "se = math.sqrt(max(design, var_all / kish) * fpc)",
+     "se = math.sqrt(design * fpc)", "representativeness: the known whole-set variance floor dropped",
+     ["tests/test_representativeness.py", *EST]),
+    ("est_12", "estimation", "estimation.py", "    if np.any(wrong[audited] == 1.0):\n        return 0.0",
+     "    if np.any(wrong[audited] == 1.0) and False:\n        return 0.0",
+     "rubber_stamp_flag_share: measured on audits that found errors too",
+     ["tests/test_estimation_edges.py", "tests/signals/test_label_error_integrity.py"]),
+    ("est_13", "estimation", "estimation.py", "rows = np.argsort(-top, kind=\"stable\")[:count]",
+     "rows = np.argsort(top, kind=\"stable\")[:count]",
+     "confident_disagreement: the least confident rows read", ["tests/test_audit_contradiction.py"]),
+    ("est_14", "estimation", "estimation.py",
+     'return float(max(0.0, disagreement["confident_disagreement_lower"] - audit_upper))',
+     'return float(max(0.0, disagreement["confident_disagreement"] - audit_upper))',
+     "audit_contradiction: point estimate instead of its lower bound", ["tests/test_audit_contradiction.py"]),
+    ("est_15", "estimation", "estimation.py", "    if upper <= threshold:\n        return 0",
+     "    if upper < threshold:\n        return 0", "rows_needed: boundary at the threshold", EST),
+    ("est_16", "estimation", "estimation.py", "missed = weighted_share(~flagged[errors], weights[errors], confidence)",
+     "missed = weighted_share(~flagged[errors], np.ones(int(errors.sum())), confidence)",
+     "systematic_share: audit weights ignored", ["tests/signals/test_label_error_integrity.py"]),
+    ("signals_10", "signals", "signals/label_error.py", "return float((drawn & ~gold).sum() / drawn.sum())",
+     "return float((drawn & ~gold).sum() / len(frame))", "audit_missing_share: divided by all rows, not drawn rows",
+     ["tests/signals/test_label_error_integrity.py", "tests/signals/test_label_error.py"]),
+    ("signals_11", "signals", "signals/label_error.py", "several = len(np.unique(given)) >= 2",
+     "several = len(np.unique(given)) > 2", "LabelErrorSignal.score: two-class sets lose the systematic share",
+     ["tests/signals/test_label_error_integrity.py"]),
+    ("signals_12", "signals", "signals/label_error.py",
+     '"audit_contradiction": audit_contradiction(disagreement, estimate["label_error_rate_upper"]),',
+     '"audit_contradiction": audit_contradiction(disagreement, estimate["label_error_rate"]),',
+     "LabelErrorSignal.score: contradiction against the point estimate, not the upper bound",
+     ["tests/test_audit_contradiction.py", "tests/faults/test_rubber_stamp.py"]),
+    ("signals_13", "signals", "signals/label_error.py",
+     "min_stratum=self.params.min_audited_per_stratum), \"features\": used}",
+     "min_stratum=2), \"features\": used}", "LabelErrorSignal.score: score.min_audited_per_stratum ignored",
+     ["tests/signals/test_label_error_params.py", "tests/signals/test_label_error_integrity.py"]),
+    ("signals_14", "signals", "signals/context.py",
+     "return np.where(audited, weights, 1.0) if weights is not None else np.ones(len(audited))",
+     "return np.ones(len(audited))", "ScoringContext.audit_weights: audit weights ignored",
+     ["tests/signals/test_label_error_integrity.py", "tests/signals/test_context.py"]),
+    ("audit_01", "audit", "audit.py", "weights.extend([len(part) / n_part] * n_part)",
+     "weights.extend([1.0] * n_part)", "sample_audit: the sheet's weights ignore the inclusion probability",
+     ["tests/test_audit.py"]),
+    ("audit_02", "audit", "audit.py", "frame_size = int((in_h & ~(wave < w)).sum())  # NaN < w is False",
+     "frame_size = int(in_h.sum())  # NaN < w is False",
+     "design_weights: a later wave's frame includes rows drawn before", ["tests/test_audit.py"]),
+    ("audit_03", "audit", "audit.py", "            weights[old] *= n_h / weights[old].sum()\n",
+     "", "design_weights: a label's weights no longer scaled to its row count", ["tests/test_audit.py"]),
+    ("audit_04", "audit", "audit.py",
+     "(1.0 / inclusion[members]).sum() / (1.0 / inclusion[answered]).sum())", "1.0)",
+     "_nonresponse_adjusted: blank rows' weight not passed on", ["tests/test_audit.py", "tests/faults/test_audit_faults.py"]),
+    ("audit_05", "audit", "audit.py", "if votes.count(top) * 2 > len(votes):", "if votes.count(top) * 2 >= len(votes):",
+     "Label Studio reader: a 1-1 split resolved silently", ["tests/faults/test_audit_faults.py", "tests/test_audit.py"]),
+    ("audit_06", "audit", "audit.py", "floor = {k: min(v, minimum) for k, v in sizes.items()}",
+     "floor = {k: min(v, minimum - 1) for k, v in sizes.items()}", "_allocate: off-by-one in audit.min_per_class",
+     ["tests/test_audit.py"]),
+    ("audit_07", "audit", "audit.py", "alpha = n_old / (n_old + n_new) * (1.0 - min(1.0, n_new / frame_size))",
+     "alpha = n_old / (n_old + n_new)", "design_weights: the mixing share ignores the new wave's sampling fraction",
+     ["tests/test_audit.py"]),
+    # gate_14 is equivalent (bench/mutation/README.md): run_gate builds both figure frames through _figure, which
+    # turns a non-flag boolean into the string "true"/"false", so no boolean column reaches this branch.
+    ("gate_14", "gate", "gate.py", "        if pd.api.types.is_bool_dtype(series) and column not in FLAG_FIGURES:",
+     "        if False:", "_not_numbers: a boolean figure read as 0/1 (typed-figure check)",
+     ["tests/faults/test_security.py", "tests/test_gate.py"]),
+    ("gate_15", "gate", "gate.py", "return float(value) if name in FLAG_FIGURES else (\"true\" if value else \"false\")",
+     "return float(value)", "_figure: booleans become numbers", ["tests/faults/test_security.py", "tests/test_gate.py"]),
+    ("gate_16", "gate", "gate.py", "    if \"audit_contradiction\" in failed:\n        clauses.append(",
+     "    if False:\n        clauses.append(", "_audit_integrity_reason: the contradiction is not named",
+     ["tests/test_audit_contradiction.py"]),
+    ("gate_17", "gate", "gate.py", "    if stamp is not None and 0.1 < stamp <= params.max_audit_rubber_stamp_flag_share:",
+     "    if stamp is not None and 0.1 < stamp < params.max_audit_rubber_stamp_flag_share:",
+     "_label_error_advice: no blind-audit advice at exactly the flagged-share threshold",
+     ["tests/test_gate_audit_advice.py", "tests/faults/test_audit_integrity.py"]),
+    ("gate_18", "gate", "gate.py", "    if AUDIT_EVIDENCE in failed and unmeasured:",
+     "    if unmeasured:", "_audit_integrity_reason: unmeasured strata blamed when the upper bound passed",
+     ["tests/test_gate_audit_advice.py", "tests/faults/test_audit_integrity.py"]),
+    ("verdict_01", "verdict", "verdict.py", "blocked = blocked or status == BLOCK", "blocked = status == BLOCK",
+     "enforce: decides by the last verdict file only", ["tests/test_verdict.py", "tests/faults/test_security.py"]),
+    ("verdict_02", "verdict", "verdict.py", 'if verdict.get("blocked", False) is not False or status not in (PASS, WARN):',
+     'if verdict.get("blocked", False) is True or status not in (PASS, WARN):',
+     "verdict_status: a non-boolean `blocked` (\"yes\", 1) no longer blocks", ["tests/test_verdict.py"]),
+    ("verdict_03", "verdict", "verdict.py",
+     "COUNT_FAILED_BLOCK: sum(1 for o in outcomes if o[\"status\"] == FAILED and o[\"severity\"] == BLOCK),",
+     "COUNT_FAILED_BLOCK: sum(1 for o in outcomes if o[\"status\"] == FAILED),",
+     "count_outcomes: failed warnings counted as failed blockers", ["tests/test_verdict.py", "tests/test_gate.py"]),
+    ("expectations_07", "expectations", "expectations.py", "if Counter(expected) != Counter(returned):",
+     "if set(expected) != set(returned):", "run_suite_json: count-in == count-out compared as sets (duplicates)",
+     ["tests/test_expectations.py", "tests/faults/test_security.py"]),
+    ("config_01", "config", "config.py", "        return isinstance(value, int) and not isinstance(value, bool)",
+     "        return isinstance(value, int)", "_conforms: a YAML boolean accepted as an integer",
+     ["tests/test_config.py"]),
+    ("config_02", "config", "config.py", "    if unknown:\n        raise ConfigError(f\"params.yaml: unknown key(s)",
+     "    if False:\n        raise ConfigError(f\"params.yaml: unknown key(s)", "build_fields: unknown params keys accepted",
+     ["tests/test_config.py"]),
+    ("filter_06", "filter", "filter.py", "        weights = np.where(audited, kept[AUDIT_WEIGHT].to_numpy(float), 1.0)",
+     "        weights = None", "subset_error_estimate: audit weights ignored", ["tests/test_filter.py"]),
+    ("filter_07", "filter", "filter.py",
+     'per_class[label] = {"audited": int(rows.sum()), "error": float(np.sum(w[rows] * wrong[rows]) /',
+     'per_class[label] = {"audited": int(rows.sum()), "error": float(np.sum(wrong[rows]) /',
+     "subset_error_estimate: per-class error of the kept rows ignores audit weights",
+     ["tests/test_filter_weights.py", "tests/test_filter.py"]),
+    ("policy_01", "policy", "policy.py", '        return "looser" if new > old else "stricter"',
+     '        return "looser" if new < old else "stricter"', "threshold_direction: max_ thresholds compared backwards",
+     ["tests/test_policy.py"]),
+    ("policy_02", "policy", "policy.py", 'looser = (removed and name == "required") or (added and name == "optional")',
+     'looser = removed and name == "required"', "params_changes: a figure made optional not called looser",
+     ["tests/test_policy.py"]),
+]
+
+def _locate(package: Path, rel: str, old: str) -> Path | None:
+    """The module to mutate: `rel` when `old` occurs there exactly once, else the one module under the package where
+    it does (a function moved to another module keeps its mutant); None when no single place holds it."""
+    target = package / rel
+    if target.is_file() and target.read_text().count(old) == 1:
+        return target
+    found = [path for path in sorted(package.rglob("*.py")) if path.read_text().count(old) == 1]
+    return found[0] if len(found) == 1 else None
+
+
 def run_mutant(mutant, python: str) -> dict:
-    ident, group, rel, old, new, what = mutant
+    ident, group, rel, old, new, what = mutant[:6]
+    tests = mutant[6] if len(mutant) > 6 else TESTS[group]  # issue-19 mutants name their targeted tests
     with tempfile.TemporaryDirectory(prefix=f"mutant-{ident}-") as tmp:
         shutil.copytree(REPO / "src", Path(tmp) / "src", ignore=shutil.ignore_patterns("__pycache__"))
-        target = Path(tmp) / "src" / "labelgate" / rel
-        text = target.read_text()
-        if text.count(old) != 1:
+        package = Path(tmp) / "src" / "labelgate"
+        target = _locate(package, rel, old)
+        if target is None:
             return {"id": ident, "group": group, "what": what, "result": "invalid",
-                    "detail": f"pattern found {text.count(old)} times in {rel}"}
+                    "detail": f"pattern not found exactly once in {rel} nor in any one module"}
+        rel = str(target.relative_to(package))
+        text = target.read_text()
         target.write_text(text.replace(old, new))
         env = {**os.environ, "PYTHONPATH": f"{tmp}/src", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "PYTHONDONTWRITEBYTECODE": "1"}
         start = time.perf_counter()
         proc = subprocess.run([python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
-                               *TESTS[group]], cwd=REPO, env=env, capture_output=True, text=True)
+                               *tests], cwd=REPO, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - start
     failed = [line for line in proc.stdout.splitlines() if line.startswith(("FAILED", "ERROR"))]
     return {"id": ident, "group": group, "file": rel, "what": what,
@@ -170,7 +324,10 @@ def run_mutant(mutant, python: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    chosen = [m for m in MUTANTS if not argv or m[0] in argv]
+    issue19 = "--issue19" in argv  # only the issue-19 set -> results_issue19.json
+    argv = [a for a in argv if a != "--issue19"]
+    pool = MUTANTS_ISSUE19 if issue19 else MUTANTS + MUTANTS_ISSUE19
+    chosen = [m for m in pool if not argv or m[0] in argv]
     results = []
     for mutant in chosen:
         result = run_mutant(mutant, sys.executable)
@@ -185,7 +342,8 @@ def main(argv: list[str]) -> int:
         g["total"] += 1
         g["killed"] += r["result"] == "killed"
     summary = {
-        "command": "python bench/mutation/run_mutants.py" + (" " + " ".join(argv) if argv else ""),
+        "command": "nice -n 10 python bench/mutation/run_mutants.py" + (" --issue19" if issue19 else "")
+                   + (" " + " ".join(argv) if argv else ""),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared dev box)",
         "mutants": len(valid), "killed": killed, "score": round(killed / len(valid), 4) if valid else None,
@@ -193,7 +351,8 @@ def main(argv: list[str]) -> int:
         "results": results,
     }
     print(f"mutation score: {killed}/{len(valid)} killed ({summary['score']:.1%})")
-    name = "results.json" if not argv else "results_rerun.json"
+    name = ("results_issue19.json" if issue19 and not argv else "results_issue19_rerun.json" if issue19
+            else "results.json" if not argv else "results_rerun.json")
     (REPO / "bench" / "mutation" / name).write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 

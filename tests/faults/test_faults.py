@@ -476,8 +476,8 @@ def test_expectation_dropped_by_gx_is_caught(workdir, monkeypatch):
                            "text_error_auc": 0.5, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
                            "annotator_alpha": 0.8, "class_balance_tvd": 0.1, "audit_missing_share": 0.0,
                            "audit_representativeness_p": 0.5, "audit_rubber_stamp_flag_share": 0.0,
-                           "retained_fraction": 1.0}])
-    with pytest.raises(ConfigError, match=r"12 expectation\(s\) in, 11 result\(s\) out; not evaluated: "
+                           "audit_contradiction": 0.0, "retained_fraction": 1.0}])
+    with pytest.raises(ConfigError, match=r"13 expectation\(s\) in, 12 result\(s\) out; not evaluated: "
                                           r"expect_column_max_to_be_between on 'accuracy_loss_upper'"):
         run_suite("label_summary", frame, GateParams().thresholds(), expectations_dir=workdir / "expectations")
 

@@ -181,7 +181,8 @@ def test_in_memory_booleans_block_and_a_flag_stays_a_flag():
     from test_gate import evaluation
 
     params = GateParams(optional=("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference",
-                                  "audit_missing_share", "audit_rubber_stamp_flag_share"))
+                                  "audit_missing_share", "audit_rubber_stamp_flag_share",
+                                  "audit_contradiction"))
     verdict = run_gate(scores=None, label_risk={"metrics": {**GOOD_METRICS, "audit_accuracy_lower": True,
                                                             "label_error_rate_upper": False}},
                        evaluation=None, params=params)

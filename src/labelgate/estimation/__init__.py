@@ -4,7 +4,10 @@ statistics only: no I/O, no model fitting. `DEFAULT_CONFIDENCE` is the one confi
 
 from labelgate.estimation.audit_size import rows_needed
 from labelgate.estimation.diagnostics import (
+    CONFIDENT_SHARE,
+    audit_contradiction,
     auc_interval,
+    confident_disagreement,
     representativeness,
     rubber_stamp_flag_share,
     systematic_share,
@@ -23,6 +26,6 @@ from labelgate.estimation.error_rate import (
     z_value,
 )
 
-__all__ = ["DEFAULT_CONFIDENCE", "INTERVAL", "METHOD_MODEL_ASSISTED", "METHOD_STRATIFIED", "MIN_AUDITED_PER_STRATUM",
-           "auc_interval", "estimate_error_rate", "estimate_text", "kish_n", "representativeness", "rows_needed",
+__all__ = ["CONFIDENT_SHARE", "DEFAULT_CONFIDENCE", "INTERVAL", "METHOD_MODEL_ASSISTED", "METHOD_STRATIFIED", "MIN_AUDITED_PER_STRATUM",
+           "audit_contradiction", "auc_interval", "confident_disagreement", "estimate_error_rate", "estimate_text", "kish_n", "representativeness", "rows_needed",
            "rubber_stamp_flag_share", "systematic_share", "weighted_share", "wilson", "z_value"]

@@ -140,6 +140,58 @@ def rubber_stamp_flag_share(wrong: np.ndarray, flagged: np.ndarray, *, weights: 
     return share["lower"]
 
 
+#: Share of the rows, the text model's most confident ones, on which `confident_disagreement` measures how often the
+#: LLM label contradicts the text model (see audit_contradiction).
+CONFIDENT_SHARE = 0.1
+
+
+def confident_disagreement(pred_probs: np.ndarray, given: np.ndarray, *, share: float = CONFIDENT_SHARE,
+                           groups: np.ndarray | None = None, confidence: float = DEFAULT_CONFIDENCE
+                           ) -> dict[str, Any] | None:
+    """Audit-free evidence of wrong LLM labels: of the `share` of rows on which the out-of-fold text model is most
+    confident (highest top-class probability), the share whose LLM label differs from the model's prediction, with
+    its Wilson interval at the number of distinct texts among them (`groups`: copies of one text count once).
+
+    Where the text model is most confident it is rarely wrong, so disagreement there is mostly the LLM's: measured
+    on gold labels (bench/audit_contradiction: the calibration corpora, 10% most confident rows) it is 0.03-0.08,
+    while uniformly or class-conditionally noisy labels keep about their noise rate there (0.23-0.38 at 30% wrong).
+    Errors that concentrate where the text model is unsure, or that it learns (text-following noise whose trigger
+    words it picks up, an LLM that errs on the hard rows), barely show here: 0.04-0.13 at 30% wrong. None without
+    two LLM labels or rows."""
+    pred_probs = np.asarray(pred_probs, float)
+    given = np.asarray(given)
+    if pred_probs.ndim != 2 or len(pred_probs) != len(given) or len(given) == 0 or len(np.unique(given)) < 2:
+        return None
+    top = pred_probs.max(axis=1)
+    count = max(1, int(math.ceil(share * len(given))))
+    rows = np.argsort(-top, kind="stable")[:count]
+    disagree = (pred_probs[rows].argmax(axis=1) != given[rows]).astype(float)
+    n = len(np.unique(np.asarray(groups)[rows])) if groups is not None else count
+    value = float(disagree.mean())
+    lower, upper = wilson(value, n, z_value(confidence))
+    return {"confident_disagreement": value, "confident_disagreement_lower": lower,
+            "confident_disagreement_upper": upper, "confident_rows": count, "confident_texts": n}
+
+
+def audit_contradiction(disagreement: dict[str, Any] | None, audit_upper: float | None) -> float | None:
+    """How far the audit-free evidence contradicts the audit: the lower bound of `confident_disagreement` (the LLM
+    label against the text model on the rows the model is most confident about) minus the audit's upper bound of the
+    label error rate, floored at 0. A rubber-stamp audit (gold copied from llm_label, so its upper bound is ~0.01-
+    0.03) of a set whose labels are wrong where the text is clear leaves a gap of the noise rate; an honest audit
+    bounds the error rate above the disagreement the LLM's errors cause there, and the text model's own errors on
+    its most confident rows (0.03-0.08 on gold labels) stay under gate.max_audit_contradiction (0.1: of 47,400
+    simulated honest audits of 50-300 rows on 79 label sets, none above it, the largest 0.066).
+
+    Assumes the LLM errs on the rows the text model finds clear no more often than on the rest, so that the
+    disagreement there is a lower bound of its error rate plus the text model's own error. A rubber stamp of a set
+    whose errors sit where the text model is unsure (text-following noise it learns, LLM errors on hard rows) is not
+    detectable this way: measured gaps of 0.00-0.07 for stamped audits of 30%-wrong sets of those kinds (docs/
+    audit_integrity.md); the defence there is the blind audit. None when either figure is missing."""
+    if disagreement is None or audit_upper is None:
+        return None
+    return float(max(0.0, disagreement["confident_disagreement_lower"] - audit_upper))
+
+
 def auc_interval(auc: float, n_pos: int, n_neg: int, confidence: float) -> tuple[float, float]:
     """Hanley & McNeil (1982) normal interval for a ROC AUC from n_pos positives and n_neg negatives."""
     q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)

@@ -157,6 +157,8 @@ def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: Ga
         "audit_representativeness_p": estimate.get("audit_representativeness_p"),
         "audit_imbalance_worst": estimate.get("audit_imbalance_worst"),
         "audit_rubber_stamp_flag_share": estimate.get("audit_rubber_stamp_flag_share"),
+        "audit_contradiction": estimate.get("audit_contradiction"),
+        "confident_disagreement": estimate.get("confident_disagreement"),
         "duplicate_share": estimate.get("duplicate_share"),
         "next_steps": steps,
     }
@@ -226,5 +228,13 @@ def _audit_integrity_reason(estimate: dict[str, Any], failed: set[str], params: 
     if "audit_rubber_stamp_flag_share" in failed:
         clauses.append(f"audit implausible: it agrees with every LLM label, although cleanlab flags at least "
                        f"{estimate.get('audit_rubber_stamp_flag_share'):.0%} of the audited rows as label issues; "
+                       "label the audit blind (without the LLM label)")
+    if "audit_contradiction" in failed:
+        clauses.append(f"audit contradicted: it bounds the label error rate at "
+                       f"{estimate.get('label_error_rate_upper'):.2f}, but the LLM label disagrees with the text model "
+                       f"on {estimate.get('confident_disagreement'):.0%} (at least "
+                       f"{estimate.get('confident_disagreement_lower'):.0%}) of the "
+                       f"{estimate.get('confident_rows')} rows the model is most confident about "
+                       f"(gap {estimate.get('audit_contradiction'):.2f} > {params.max_audit_contradiction:g}); "
                        "label the audit blind (without the LLM label)")
     return "; ".join(clauses)

@@ -42,7 +42,8 @@ DEFAULT_REQUIRED: tuple[tuple[str, ...], ...] = (
 #: figures above still demand evidence.
 DEFAULT_OPTIONAL: tuple[str, ...] = ("audit_accuracy_lower", "entropy_normalised", "accuracy_gap_to_reference",
                                      "audit_missing_share",  # a table with no recorded audit design
-                                     "audit_rubber_stamp_flag_share")  # needs cleanlab: two LLM labels
+                                     "audit_rubber_stamp_flag_share",  # needs cleanlab: two LLM labels
+                                     "audit_contradiction")  # needs the text model: two LLM labels
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class GateParams:
     max_audit_missing_share: float = 0.05  # share of the rows an audit drew that came back without a gold label
     min_audit_representativeness_p: float = 0.001  # audited rows vs the whole set on audit-free figures (Bonferroni p)
     max_audit_rubber_stamp_flag_share: float = 0.3  # no audited error: lower bound of the share cleanlab flags
+    max_audit_contradiction: float = 0.1  # confident text-model disagreement (lower bound) minus the audit's upper bound
     min_annotator_alpha: float = 0.6  # Krippendorff's alpha across annotations
     min_agreement_rate: float = 0.5  # share of rows where every annotation agrees
     max_class_balance_tvd: float = 0.1  # total variation distance of label shares vs the gold test set

@@ -41,6 +41,7 @@ METRIC_NAMES = {
     "unmeasured_share": "rows in unmeasured strata (bounded as all wrong)",
     "audit_representativeness_p": "audit representativeness (p-value)",
     "audit_rubber_stamp_flag_share": "flagged share of a no-error audit (rubber stamp)",
+    "audit_contradiction": "audit contradicted by confident text-model disagreement (gap)",
     "duplicate_share": "duplicate rows (normalised text)",
     "systematic_error_share": "systematic share of audited errors (cleanlab misses them)",
     "text_error_auc": "audited errors predictable from the text (AUC)",

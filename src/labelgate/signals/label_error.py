@@ -23,6 +23,9 @@ Audit integrity, before the estimate is believed (issue 19):
   weights (estimation.representativeness); a cherry-picked audit blocks;
 - `audit_rubber_stamp_flag_share`: an audit that finds no wrong label at all among rows cleanlab flags heavily
   (estimation.rubber_stamp_flag_share) blocks as implausible;
+- `audit_contradiction`: the audit's upper bound lies far below how often the LLM label contradicts the text model
+  on the rows the model is most confident about (estimation.confident_disagreement / audit_contradiction): a
+  rubber-stamp audit of a set with errors the text model can see blocks;
 - duplicates: copies of one normalised text (text_model.duplicate_groups) stay in one fold of every cross-fit and
   are one cluster of the estimate; `duplicate_share` reports how many rows repeat an earlier text.
 
@@ -39,6 +42,8 @@ import pandas as pd
 
 from labelgate.contract import GOLD, LLM_LABEL
 from labelgate.estimation import (
+    audit_contradiction,
+    confident_disagreement,
     estimate_error_rate,
     representativeness,
     rubber_stamp_flag_share,
@@ -58,7 +63,7 @@ REGULARISATION = (0.3, 3.0, 30.0)  # inverse L2 strengths the risk model picks f
 METRICS = ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper", "n_audited",
            "systematic_error_share", "systematic_error_share_lower", "systematic_error_share_upper",
            "text_error_auc", "text_error_auc_lower", "audit_missing_share", "unmeasured_share",
-           "audit_representativeness_p", "audit_rubber_stamp_flag_share", "duplicate_share")
+           "audit_representativeness_p", "audit_rubber_stamp_flag_share", "audit_contradiction", "duplicate_share")
 
 
 @register
@@ -93,10 +98,11 @@ class LabelErrorSignal(RiskSignal):
         if several:
             systematic = systematic_share(wrong, context.label_issues, weights=weights, confidence=confidence)
             stamp = rubber_stamp_flag_share(wrong, context.label_issues, weights=weights, confidence=confidence)
+            disagreement = confident_disagreement(context.pred_probs, given, groups=groups, confidence=confidence)
         else:
             systematic = {name: None for name in METRICS if name.startswith("systematic")}
             systematic["systematic_error_reason"] = "one LLM label throughout: cleanlab cannot run"
-            stamp = None
+            stamp = disagreement = None
         integrity = audit_representativeness(context, audited, weights, groups)
         audited_rows = np.flatnonzero(audited)  # the text-error model reads the audited rows' texts only
         words = context.text_words
@@ -109,6 +115,8 @@ class LabelErrorSignal(RiskSignal):
             **estimate,
             **systematic,
             "audit_rubber_stamp_flag_share": stamp,
+            **(disagreement or {}),
+            "audit_contradiction": audit_contradiction(disagreement, estimate["label_error_rate_upper"]),
             **integrity,
             "duplicate_share": duplicate_share(groups),
             **text,
