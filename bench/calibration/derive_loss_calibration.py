@@ -72,6 +72,7 @@ def features(corpora: list[str]) -> None:
         corpus = load_corpus(name)
         labels = tuple(corpus.labels)
         for t in truth_sets(name):
+            shared: dict = {}  # the out-of-fold probabilities depend on the LLM labels only: one fit per set
             for audit in AUDITS:
                 for draw in AUDIT_DRAWS:
                     if (t["set"], audit, draw) in done:
@@ -84,8 +85,12 @@ def features(corpora: list[str]) -> None:
                     frame["gold_label"] = gold
                     context = ScoringContext(LabelTable(frame=frame, labels=labels, path=t["set"]), text=params.text,
                                              seed=params.seed, **params.audit_settings())
+                    if "pred_probs" in shared:  # a cached_property: what the context would compute, set once
+                        context.__dict__["pred_probs"] = shared["pred_probs"]
                     summary = params.signal("accuracy_loss").score(context).summary
+                    shared["pred_probs"] = context.pred_probs
                     record = {"corpus": name, "set": t["set"], "kind": t["kind"], "rate": t["rate"],
+                              "draw": t["draw"],
                               "true_error": t["true_error"], "drop": t["drop"], "drop_std": t.get("drop_std"),
                               "seeds": len(t["paired_seeds"]), "audit": audit, "audit_draw": draw,
                               "label_error_rate": summary.get("label_error_rate"),
@@ -239,8 +244,8 @@ def write(result: dict, path: Path) -> None:
         lines.append(f"| {key} | {h['sets']} | {h['n']} | {_fmt(h['rmse_points'], '.2f')} | "
                      f"{_fmt(h['within_1_5'], '.0%')} | {_fmt(linear.get(key, {}).get('within_1_5'), '.0%')} |")
     lines += ["", "## Fit sets", "",
-              "| corpus | set | true error | learned excess (mean of audits) | fine-tuned loss (pts) | residual (pts) |",
-              "|---|---|--:|--:|--:|--:|"]
+              "| corpus | set | true error | learned excess (mean of audits) | fine-tuned loss (pts) | "
+              "residual (pts) |", "|---|---|--:|--:|--:|--:|"]
     lines += [f"| {s['corpus']} | {s['set']} | {s['true_error']:.3f} | {s['excess']:.2f} | {100 * s['drop']:.2f} | "
               f"{s['residual_points']:+.2f} |" for s in result["sets"]]
     if result["held_out_sets"]:
