@@ -46,6 +46,7 @@ import pandas as pd  # noqa: E402
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
+from derive_loss_calibration import FIT_DRAWS  # noqa: E402
 from finetune_truth import SEEDS, default_plan, read_records, summarise  # noqa: E402
 from labelsets import KINDS, load_corpus, make_labels, noise_seed, set_frame, set_name  # noqa: E402
 from noise import audit_sample  # noqa: E402
@@ -455,7 +456,7 @@ def cmd_score(args) -> None:
     results = {"command": "python bench/calibration/run_harm_benchmark.py " + " ".join(sys.argv[1:]),
                "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared by other jobs; fine-tuning on 1 "
-                          f"torch thread (nice 5)", "fingerprint": fingerprint,
+                          f"torch thread (nice 5; the draw-1 runs nice 15)", "fingerprint": fingerprint,
                "gate": {k: gate.get(k) for k in ("max_label_error", "max_accuracy_loss")},
                "baseline_max_label_error": args.baseline_max_label_error,
                "params": str(args.params), "calibration": read_params_calibration(args.params),
@@ -473,12 +474,18 @@ def cmd_score(args) -> None:
                  "summary": score_rows(rows),
                  "by_kind": {k: score_rows([r for r in rows if r["kind"] == k])
                              for k in dict.fromkeys(r["kind"] for r in rows)},
+                 # the noise draws the loss calibration was not fitted on (derive_loss_calibration.py --fit-draws)
+                 "held_out": score_rows([r for r in rows if r["draw"] not in FIT_DRAWS]),
+                 "held_out_by_kind": {k: score_rows([r for r in rows if r["kind"] == k and r["draw"] not in FIT_DRAWS])
+                                      for k in dict.fromkeys(r["kind"] for r in rows if r["draw"] not in FIT_DRAWS)},
                  "proxies": proxy_agreement(table),
                  "proxies_by_kind": {k: proxy_agreement([r for r in table if r["kind"] == k]) for k in KINDS},
                  "table": table, "rows": rows}
         results["corpora"][cname] = entry
         all_rows += rows
     results["overall"] = score_rows(all_rows)
+    results["overall_held_out"] = score_rows([r for r in all_rows if r["draw"] not in FIT_DRAWS])
+    results["fit_draws"] = list(FIT_DRAWS)
     (HERE / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (HERE / "results.md").write_text(render(results) + "\n")
     print(json.dumps({c: e["summary"] for c, e in results["corpora"].items()}, indent=1)[:3000])
@@ -520,6 +527,19 @@ def render(res: dict) -> str:
         for kind, k in [("all kinds", s)] + list(e["by_kind"].items()):
             lines.append(f"| {kind} | {k['eal']['n']} | {_pct(k['eal']['within'])} | {_pct(k['eal']['covers'])} | "
                          f"{_f(k['eal']['mean_abs_error'], '.2f')} |")
+        if e.get("held_out", {}).get("sets"):
+            h = e["held_out"]
+            lines += ["", f"**Held out** (noise draws the loss calibration never saw; it was fitted on draw(s) "
+                      f"{res.get('fit_draws')}): {h['sets']} checks, grey {h['grey']}, risky {h['risky']} of "
+                      f"{h['scored']}.", "",
+                      "| held out, kind | checks | within 1.5 pts | interval covers | mean abs. error (pts) | "
+                      "loss rule right (non-grey) | verdict right (non-grey) | error rule right (non-grey) |",
+                      "|---|--:|--:|--:|--:|--:|--:|--:|"]
+            for kind, k in [("all kinds", h)] + list(e["held_out_by_kind"].items()):
+                lines.append(f"| {kind} | {k['eal']['n']} | {_pct(k['eal']['within'])} | {_pct(k['eal']['covers'])} | "
+                             f"{_f(k['eal']['mean_abs_error'], '.2f')} | {_pct(k['loss_rule']['right'])} "
+                             f"({k['loss_rule']['n']}) | {_pct(k['verdict']['right'])} | "
+                             f"{_pct(k['error_rule']['right'])} |")
         lines += ["", "Cheap proxies against the fine-tuned loss (sets with both):", "",
                   "| proxy | kind | n | Spearman | mean abs. diff (pts) | mean diff (pts) |",
                   "|---|---|--:|--:|--:|--:|"]
@@ -557,6 +577,11 @@ def render(res: dict) -> str:
         lines.append(_policy_line(policy, o, policy))
     lines.append(f"\nexpected_accuracy_loss: n {o['eal']['n']}, within 1.5 points {_pct(o['eal']['within'])}, "
                  f"interval covers {_pct(o['eal']['covers'])}.")
+    h = res.get("overall_held_out") or {}
+    if h.get("sets"):
+        lines.append(f"Held out (draws other than {res.get('fit_draws')}): n {h['eal']['n']}, within 1.5 points "
+                     f"{_pct(h['eal']['within'])}, interval covers {_pct(h['eal']['covers'])}; loss rule right on "
+                     f"{_pct(h['loss_rule']['right'])} of {h['loss_rule']['n']} non-grey checks.")
     return "\n".join(lines)
 
 

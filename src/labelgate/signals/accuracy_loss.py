@@ -23,14 +23,14 @@ with r = label_error_rate and x = learned_excess (loss_terms computes the two te
   cost grows with its square: the fine-tuned model learns a rule only when enough consistent examples carry it (one
   epoch, most layers frozen), so a few learnable errors cost little and many cost a lot, and errors a text model
   reproduces only half the time (an LLM's errors on ambiguous rows, which a gold-trained model gets wrong as well)
-  cost little. Measured: leave-one-set-out error 1.50 points against 1.79 for the linear form (power 1), within 1.5
-  points on 75% of sets against 69% (bench/calibration/loss_calibration.md, which also lists the forms tried and
-  dropped).
+  cost little. Measured on the calibration's audits, leaving one label set out: error 1.50 points against 1.79 for
+  the linear form (power 1), within 1.5 points on 75% of audits against 69% (bench/calibration/loss_calibration.md;
+  the forms tried and dropped: bench/calibration/explore_loss_forms.py).
 * `rate_scale`: what a wrong label costs the fine-tuned model when it is not learned (noisier gradients, fewer clean
   rows); `learned_scale`: the cost of the learned error rate. Both are fitted by least squares on fine-tuned runs of
   `labelgate train` (seed-paired against the gold labels) by bench/calibration/derive_loss_calibration.py, which
-  also picks `learned_power` (1, 2 or 3) by leave-one-set-out error; the residual spread of that fit is
-  `loss_calibration_sd`.
+  also picks `learned_power` (1, 2 or 3) by leave-one-set-out error; `loss_calibration_sd` is that fit's
+  leave-one-set-out error (the spread of a measured loss around the calibration on a set it has not seen).
 * `K - 1`: a wrong label moves a row towards one of the K - 1 other classes, so with more classes the same share of
   wrong labels pushes each class boundary less. Measured: the per-wrong-label cost on the 3-class tweets is 3-4 times
   the 8-class fortunes', and dividing by K - 1 cut the joint fit's error from 2.0 to 1.5 points
@@ -38,7 +38,7 @@ with r = label_error_rate and x = learned_excess (loss_terms computes the two te
 
 Interval: the statistical bounds come from the bounds of the two factors (the error rate's interval, and Wilson's
 interval of the reproduced share at the Kish size of the audited errors, carried through the chance correction); the
-calibration's residual sd is added in quadrature at the same confidence level. With no audited error the learned share
+calibration's sd is added in quadrature at the same confidence level. With no audited error the learned share
 is unknown: its bounds are [0, 1], so the upper bound assumes every error is learned.
 """
 
