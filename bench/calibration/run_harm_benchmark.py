@@ -359,13 +359,34 @@ def score_rows(rows: list[dict]) -> dict:
                   "within": _share([abs(r["eal"] - r["loss"]) <= WITHIN_POINTS + 1e-9 for r in have]),
                   "covers": _share([r["eal_lower"] is not None and r["eal_upper"] is not None
                                     and r["eal_lower"] - 1e-9 <= r["loss"] <= r["eal_upper"] + 1e-9 for r in have]),
-                  "mean_abs_error": _share([abs(r["eal"] - r["loss"]) for r in have])}
+                  "mean_abs_error": _share([abs(r["eal"] - r["loss"]) for r in have]), **truth_noise(have)}
     lr = out["loss_rule"]
     out["targets_met"] = None if not have else {
         "right": lr["right"] is not None and lr["right"] >= TARGETS["right"],
         "right_band": lr["right_band"] is None or lr["right_band"] >= TARGETS["right_band"],
         "within": out["eal"]["within"] >= TARGETS["within"], "covers": out["eal"]["covers"] >= TARGETS["covers"]}
     return out
+
+
+def truth_noise(rows: list[dict]) -> dict:
+    """How much of the within-1.5-points miss the measured loss's own seed noise explains. The measured loss is a
+    mean over seeds with standard error se = std / sqrt(seeds): `truth_wide` = the share of checks whose measured
+    loss's 95% t-interval is wider than +-1.5 points; `ceiling` = the share an exact estimate of the expected loss
+    would get within 1.5 points of the measured one (normal, mean over checks of P(|N(0, se)| <= 1.5));
+    `misses_in_noise` = of the checks missed by more than 1.5 points, the share missed by less than 1.5 points plus
+    the measured loss's 95% half-width."""
+    from scipy.stats import norm, t
+
+    noisy = [r for r in rows if r.get("loss_std") is not None and r.get("loss_seeds", 0) > 1]
+    if not noisy:
+        return {"truth_wide": None, "ceiling": None, "misses_in_noise": None, "misses": 0}
+    se = {id(r): r["loss_std"] / np.sqrt(r["loss_seeds"]) for r in noisy}
+    half = {id(r): float(t.ppf(0.975, r["loss_seeds"] - 1)) * se[id(r)] for r in noisy}
+    misses = [r for r in noisy if abs(r["eal"] - r["loss"]) > WITHIN_POINTS + 1e-9]
+    return {"truth_wide": _share([half[id(r)] > WITHIN_POINTS for r in noisy]),
+            "ceiling": _share([2 * norm.cdf(WITHIN_POINTS / se[id(r)]) - 1 if se[id(r)] > 0 else 1.0 for r in noisy]),
+            "misses_in_noise": _share([abs(r["eal"] - r["loss"]) <= WITHIN_POINTS + half[id(r)] for r in misses]),
+            "misses": len(misses)}
 
 
 def build_rows(cname: str, *, gate: dict, min_seeds: int, fingerprint: str | None,
@@ -412,6 +433,7 @@ def build_rows(cname: str, *, gate: dict, min_seeds: int, fingerprint: str | Non
             loss = trow["loss"]
             rows.append({
                 **{k: trow[k] for k in ("corpus", "set", "kind", "rate", "draw", "true_error", "loss", "loss_std")},
+                "loss_seeds": len(trow["seeds"]),
                 "audit": size, "band": BAND[0] - 1e-9 <= trow["rate"] <= BAND[1] + 1e-9 and trow["kind"] in KINDS,
                 "risky": loss >= LIMIT_POINTS, "grey": abs(loss - LIMIT_POINTS) <= GREY_POINTS,
                 "status": v.get("status"), "exit": c.get("exit"), "blocked_by": c.get("blocked_by", []),
@@ -522,11 +544,14 @@ def render(res: dict) -> str:
             lines.append(_policy_line(f"**{label}**, all kinds", s, policy))
             for kind, k in e["by_kind"].items():
                 lines.append(_policy_line(f"{label}, {kind}", k, policy))
-        lines += ["", "| expected_accuracy_loss | n | within 1.5 pts | interval covers | mean abs. error (pts) |",
-                  "|---|--:|--:|--:|--:|"]
+        lines += ["", "| expected_accuracy_loss | n | within 1.5 pts | interval covers | mean abs. error (pts) | "
+                  "truth's 95% CI wider than +-1.5 | ceiling: exact estimate within 1.5 | misses within 1.5 + truth's "
+                  "95% half-width |", "|---|--:|--:|--:|--:|--:|--:|--:|"]
         for kind, k in [("all kinds", s)] + list(e["by_kind"].items()):
             lines.append(f"| {kind} | {k['eal']['n']} | {_pct(k['eal']['within'])} | {_pct(k['eal']['covers'])} | "
-                         f"{_f(k['eal']['mean_abs_error'], '.2f')} |")
+                         f"{_f(k['eal']['mean_abs_error'], '.2f')} | {_pct(k['eal'].get('truth_wide'))} | "
+                         f"{_pct(k['eal'].get('ceiling'))} | {_pct(k['eal'].get('misses_in_noise'))} "
+                         f"({k['eal'].get('misses', 0)}) |")
         if e.get("held_out", {}).get("sets"):
             h = e["held_out"]
             lines += ["", f"**Held out** (noise draws the loss calibration never saw; it was fitted on draw(s) "
