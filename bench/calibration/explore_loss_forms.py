@@ -3,7 +3,7 @@ signals/accuracy_loss.py uses (loss_calibration.md, "Forms tried").
 
 Usage (repository root; PYTHONPATH=src HF_HUB_OFFLINE=1):
   python bench/calibration/explore_loss_forms.py dump [--corpora tweets fortunes]   # runs/loss_forms/*.npz
-  python bench/calibration/explore_loss_forms.py compare                            # a markdown table
+  python bench/calibration/explore_loss_forms.py compare                            # -> loss_forms.md
 
 dump: for every label set with a fine-tuned truth of >= 4 seeds, what `check` sees: the out-of-fold probabilities
 (ScoringContext.pred_probs) and, for the benchmark's check audits (run_harm_benchmark.audit_mask, 150 and 300 rows)
@@ -169,14 +169,25 @@ def cmd_compare() -> None:
         per = " / ".join(f"{np.mean(np.abs(errs[c]) <= 1.5):.0%}" for c in ("tweets", "fortunes") if c in errs)
         return f"{np.mean(e <= 1.5):.0%} ({per}), {np.sqrt(np.mean(e ** 2)):.2f}"
 
-    print(f"{len(fit_sets)} fit sets (draw 0, <= 20%), {len(held)} held-out sets (other draws); check audits of 150 "
-          "and 300 rows. Cells: within 1.5 points, all (tweets / fortunes), RMSE in points.\n")
-    print("| form (terms / (K - 1)) | leave one set out | leave one kind out | held out (fit on draw 0) |")
-    print("|---|--:|--:|--:|")
+    import datetime as dt
+    import platform
+
+    lines = ["# Forms of the expected accuracy loss, compared", "",
+             "Command: `python bench/calibration/explore_loss_forms.py compare` (after `dump`)  ",
+             f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, the 2-core "
+             "dev box. What each form and feature is: the script's docstring.", "",
+             f"{len(fit_sets)} fit sets (draw 0, <= 20% wrong labels), {len(held)} held-out sets (other draws, "
+             "<= 20%); predicted on the benchmark's check audits (150 and 300 rows) from the estimated rate and that audit's "
+             "features. Cells: within 1.5 points of the fine-tuned loss, all (tweets / fortunes), then the RMSE in "
+             "points.", "",
+             "| form (terms / (K - 1)) | leave one set out | leave one kind out | held out (fit on draw 0) |",
+             "|---|--:|--:|--:|"]
     for form in FORMS:
         loso = errors(form, lambda s: (s["corpus"], s["kind"], s["rate"], s["draw"]), fit_sets)
         loko = errors(form, lambda s: s["kind"], fit_sets)
-        print(f"| {form} | {cell(loso)} | {cell(loko)} | {cell(errors(form, None, held))} |")
+        lines.append(f"| {form} | {cell(loso)} | {cell(loko)} | {cell(errors(form, None, held))} |")
+    (HERE / "loss_forms.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def main() -> None:
