@@ -177,9 +177,9 @@ def cmd_compare() -> None:
              f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, the 2-core "
              "dev box. What each form and feature is: the script's docstring.", "",
              f"{len(fit_sets)} fit sets (draw 0, <= 20% wrong labels), {len(held)} held-out sets (other draws, "
-             "<= 20%); predicted on the benchmark's check audits (150 and 300 rows) from the estimated rate and that "
-             "audit's features. Cells: within 1.5 points of the fine-tuned loss, all (tweets / fortunes), then the RMSE in "
-             "points.", "",
+             "<= 20%); predicted on the benchmark's check audits (150 and 300 rows) from the estimated rate and "
+             "that audit's features. Cells: within 1.5 points of the fine-tuned loss, all (tweets / fortunes), then "
+             "the RMSE in points.", "",
              "| form (terms / (K - 1)) | leave one set out | leave one kind out | held out (fit on draw 0) |",
              "|---|--:|--:|--:|"]
     for form in FORMS:
