@@ -117,8 +117,8 @@ def test_the_accuracy_loss_decides_where_the_error_rate_would_decide_the_opposit
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text(
-        "base:\n  labels: [a, b, c]\nscore:\n  loss_rate_scale: 0.1\n  loss_learned_scale: 1.2\n"
-        "  loss_calibration_sd: 0.004\ngate:\n  max_accuracy_loss: 0.03\n")
+        "base:\n  labels: [a, b, c]\nscore:\n  loss_rate_scale: 0.1\n  loss_learned_scale: 15.0\n"
+        "  loss_learned_power: 2\n  loss_calibration_sd: 0.004\ngate:\n  max_accuracy_loss: 0.03\n")
     texts, truth = make_texts(1500, 3, seed=0, class_words=30, filler_words=40, length=8, signal_words=2)
     verdicts = {}
     for name, noisy in (("follow8", flip_following(texts, truth, "f7", 0, 0.08)),

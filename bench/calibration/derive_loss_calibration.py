@@ -1,5 +1,5 @@
 """Fit the expected accuracy loss's calibration (params.yaml score: loss_rate_scale, loss_learned_scale,
-loss_calibration_sd) on the fine-tuned truth, by least squares, never by hand.
+loss_learned_power, loss_calibration_sd) on the fine-tuned truth, by least squares, never by hand.
 
 Usage (repository root; PYTHONPATH=src HF_HUB_OFFLINE=1):
   python bench/calibration/derive_loss_calibration.py features [--corpora tweets fortunes]  # cached, resumable
@@ -10,13 +10,17 @@ the accuracy_loss signal's two inputs as `labelgate score` computes them, on sim
 rows, two audit draws each: the audit estimate of the label error rate and the share of audited errors the
 out-of-fold text model reproduces beyond chance (harm/loss_features_<corpus>.jsonl, one line per set and audit).
 
-fit: on the sets with at most MAX_FIT_ERROR wrong labels (more are blocked by the second guard
-gate.max_label_error whatever the loss), the model of signals/accuracy_loss.py (K: the corpus's classes), loss = error_rate * (rate_scale + learned_scale * learned_excess) / (K - 1), with
-the set's true error rate and its learned excess averaged over the audits (so the audit's own sampling noise, which the
-estimate's interval carries already, does not inflate the calibration). rate_scale and learned_scale are
-non-negative least squares. loss_calibration_sd is the residual spread that the fine-tuned truth's own seed noise does
-not explain: sqrt(max(0, mean squared residual - mean variance of the truth's seed mean)). Leave-one-set-out error is
-reported beside it.
+fit: on the sets of the fit draws (--fit-draws, default 0) with at most MAX_FIT_ERROR wrong labels (more are blocked
+by the second guard gate.max_label_error whatever the loss), the model of signals/accuracy_loss.py, through its own
+`loss_terms` (imported, not re-implemented): loss = (rate_scale * r + learned_scale * (r * excess) ** learned_power)
+/ (K - 1), with the set's true error rate r and its learned excess averaged over the audits (so the audit's own
+sampling noise, which the estimate's interval carries already, does not inflate the calibration). rate_scale and
+learned_scale are non-negative least squares; learned_power (POWERS) is the one with the lowest leave-one-set-out
+RMSE on the audits' own estimates (a higher power only when better by more than POWER_TIE_POINTS).
+loss_calibration_sd is the leave-one-set-out RMSE of the set-level fit: the spread of a measured fine-tuned loss
+around the calibration on a set the fit has not seen (the truth's own seed noise included, since the benchmark
+scores the interval against a measured loss). The sets of the other draws are the held-out test: predicted from
+their audits by the fit on the fit draws only, reported per corpus and per noise kind for every power.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -36,11 +41,17 @@ sys.path.insert(0, str(HERE))
 from finetune_truth import read_records, summarise  # noqa: E402
 from labelsets import load_corpus, make_labels, set_frame  # noqa: E402
 
+from labelgate.signals.accuracy_loss import loss_terms  # noqa: E402  (the signal's formula, not a copy)
+
 AUDITS = (150, 300)
 MAX_FIT_ERROR = 0.2  # sets with more wrong labels than gate.max_label_error are blocked by it; the fit serves the rest
 AUDIT_DRAWS = (0, 1)
 MIN_SEEDS = 4
 FEATURES = HERE / "harm"
+FIT_DRAWS = (0,)  # the noise draws the calibration is fitted on; the others are its held-out test
+POWERS = (1.0, 2.0, 3.0)  # candidate powers of the learned error rate, picked by leave-one-set-out error
+POWER_TIE_POINTS = 0.02  # a higher power must beat a lower one by more than this (RMSE, points) to be picked
+WITHIN_POINTS = 1.5  # the benchmark's target: the estimate within 1.5 points of the fine-tuned loss
 
 
 def truth_sets(corpus: str) -> list[dict]:
@@ -61,6 +72,7 @@ def features(corpora: list[str]) -> None:
         corpus = load_corpus(name)
         labels = tuple(corpus.labels)
         for t in truth_sets(name):
+            shared: dict = {}  # the out-of-fold probabilities depend on the LLM labels only: one fit per set
             for audit in AUDITS:
                 for draw in AUDIT_DRAWS:
                     if (t["set"], audit, draw) in done:
@@ -73,8 +85,12 @@ def features(corpora: list[str]) -> None:
                     frame["gold_label"] = gold
                     context = ScoringContext(LabelTable(frame=frame, labels=labels, path=t["set"]), text=params.text,
                                              seed=params.seed, **params.audit_settings())
+                    if "pred_probs" in shared:  # a cached_property: what the context would compute, set once
+                        context.__dict__["pred_probs"] = shared["pred_probs"]
                     summary = params.signal("accuracy_loss").score(context).summary
+                    shared["pred_probs"] = context.pred_probs
                     record = {"corpus": name, "set": t["set"], "kind": t["kind"], "rate": t["rate"],
+                              "draw": t["draw"],
                               "true_error": t["true_error"], "drop": t["drop"], "drop_std": t.get("drop_std"),
                               "seeds": len(t["paired_seeds"]), "audit": audit, "audit_draw": draw,
                               "label_error_rate": summary.get("label_error_rate"),
@@ -92,41 +108,91 @@ def _read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def fit(corpora: list[str]) -> dict:
+def _draw(record: dict) -> int:
+    match = re.search(r"_d(\d+)$", record["set"])
+    return int(record.get("draw", match.group(1) if match else 0))
+
+
+def _design(sets: list[dict], power: float) -> np.ndarray:
+    """The signal's own two terms (accuracy_loss.loss_terms) per set, at its true error rate and mean excess."""
+    return np.array([loss_terms(s["true_error"], s["excess"], n_classes=s["classes"], power=power) for s in sets])
+
+
+def _predict(coef: np.ndarray, record: dict, classes: int, power: float) -> float:
+    """What the signal reports for one audit: its estimated rate and excess (no audited error: excess 0.5)."""
+    excess = record["errors_learned_excess"]
+    terms = loss_terms(record["label_error_rate"], 0.5 if excess is None else excess, n_classes=classes, power=power)
+    return float(np.dot(coef, terms))
+
+
+def _audit_errors(sets: list[dict], coefs: list[np.ndarray], power: float) -> list[float]:
+    """Per audit record of each set: predicted minus fine-tuned loss (accuracy units), set i predicted by coefs[i]."""
+    return [_predict(c, r, s["classes"], power) - s["drop"] for s, c in zip(sets, coefs) for r in s["records"]
+            if r["label_error_rate"] is not None]
+
+
+def _summary(errors: list[float]) -> dict:
+    e = 100 * np.abs(np.asarray(errors, float))
+    return {"n": int(len(e)), "rmse_points": float(np.sqrt(np.mean(e ** 2))) if len(e) else None,
+            "within_1_5": float(np.mean(e <= WITHIN_POINTS + 1e-9)) if len(e) else None}
+
+
+def fit(corpora: list[str], fit_draws: tuple[int, ...] = FIT_DRAWS) -> dict:
     by: dict = defaultdict(list)
     for name in corpora:
         for r in _read(FEATURES / f"loss_features_{name}.jsonl"):
             by[(name, r["set"])].append(r)
-    sets = []
+    sets, held_out = [], []
     classes = {name: len(load_corpus(name).labels) for name in corpora}
     for (name, label_set), records in sorted(by.items()):
         if records[0]["true_error"] > MAX_FIT_ERROR + 1e-9:
             continue
         excess = [r["errors_learned_excess"] for r in records if r["errors_learned_excess"] is not None]
         first = records[0]
-        sets.append({"corpus": name, "set": label_set, "kind": first["kind"], "true_error": first["true_error"],
-                     "spread": max(1, classes[name] - 1),
-                     "excess": float(np.mean(excess)) if excess else 0.5, "drop": first["drop"] / 100,
-                     "truth_var": ((first["drop_std"] or 0.0) / 100) ** 2 / first["seeds"]})
+        entry = {"corpus": name, "set": label_set, "kind": first["kind"], "draw": _draw(first),
+                 "true_error": first["true_error"], "classes": classes[name],
+                 "excess": float(np.mean(excess)) if excess else 0.5, "drop": first["drop"] / 100,
+                 "drop_std": first["drop_std"], "truth_var": ((first["drop_std"] or 0.0) / 100) ** 2 / first["seeds"],
+                 "records": records}
+        (sets if entry["draw"] in fit_draws else held_out).append(entry)
     if len(sets) < 3:
         raise SystemExit(f"{len(sets)} label sets with features and a {MIN_SEEDS}-seed truth: too few to fit")
-    design = np.array([[s["true_error"], s["true_error"] * s["excess"]] for s in sets]) / np.array(
-        [[s["spread"]] for s in sets])
     target = np.array([s["drop"] for s in sets])
+    forms = {}
+    for power in POWERS:  # leave one set out: fit on the others (true rate, mean excess), predict its audits
+        design = _design(sets, power)
+        loo = [_nnls(design[np.arange(len(sets)) != i], target[np.arange(len(sets)) != i]) for i in range(len(sets))]
+        forms[power] = _summary(_audit_errors(sets, loo, power))
+    best = min(forms[p]["rmse_points"] for p in POWERS)
+    power = min(p for p in POWERS if forms[p]["rmse_points"] <= best + POWER_TIE_POINTS)
+    design = _design(sets, power)
     coef = _nnls(design, target)
     residual = target - design @ coef
-    model_var = max(0.0, float(np.mean(residual ** 2) - np.mean([s["truth_var"] for s in sets])))
     loo = []
     for i in range(len(sets)):
         keep = np.arange(len(sets)) != i
         loo.append(float(target[i] - design[i] @ _nnls(design[keep], target[keep])))
     for s, r in zip(sets, residual):
         s["residual_points"] = round(100 * float(r), 2)
+    held = {}  # the other draws, predicted by each form's fit on fit_draws only, per corpus and per kind
+    groups = ["all"] + sorted({s["corpus"] for s in held_out}) + sorted({s["kind"] for s in held_out})
+    for p in POWERS:
+        c = coef if p == power else _nnls(_design(sets, p), target)
+        held[str(p)] = {key: {**_summary(_audit_errors(group, [c] * len(group), p)), "sets": len(group)}
+                        for key in groups
+                        for group in [[s for s in held_out if key in ("all", s["corpus"], s["kind"])]]}
+    for s in held_out:
+        s["predicted_points"] = round(100 * float(np.mean([_predict(coef, r, s["classes"], power) for r in s["records"]
+                                                           if r["label_error_rate"] is not None])), 2)
+    out_sets = [{k: v for k, v in s.items() if k != "records"} for s in sets]
+    out_held = [{k: v for k, v in s.items() if k != "records"} for s in held_out]
     return {"rate_scale": round(float(coef[0]), 3), "learned_scale": round(float(coef[1]), 3),
-            "calibration_sd": round(float(np.sqrt(model_var)), 4), "rmse_points": float(100 * np.sqrt(np.mean(
-                residual ** 2))), "loo_rmse_points": float(100 * np.sqrt(np.mean(np.square(loo)))),
-            "truth_noise_points": float(100 * np.sqrt(np.mean([s["truth_var"] for s in sets]))), "sets": sets,
-            "corpora": corpora}
+            "learned_power": power, "calibration_sd": round(float(np.sqrt(np.mean(np.square(loo)))), 4),
+            "rmse_points": float(100 * np.sqrt(np.mean(residual ** 2))),
+            "loo_rmse_points": float(100 * np.sqrt(np.mean(np.square(loo)))),
+            "truth_noise_points": float(100 * np.sqrt(np.mean([s["truth_var"] for s in sets]))),
+            "forms": {str(p): forms[p] for p in POWERS}, "fit_draws": list(fit_draws), "held_out": held,
+            "sets": out_sets, "held_out_sets": out_held, "corpora": corpora}
 
 
 def _nnls(design: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -136,26 +202,64 @@ def _nnls(design: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def write(result: dict, path: Path) -> None:
+    power = result["learned_power"]
     lines = [
         "# Expected accuracy loss: calibration fitted on fine-tuned runs", "",
-        f"Command: `python bench/calibration/derive_loss_calibration.py fit --corpora {' '.join(result['corpora'])}`  ",
+        f"Command: `python bench/calibration/derive_loss_calibration.py fit --corpora {' '.join(result['corpora'])}` "
+        f"(after `features`)  ",
         f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {platform.machine()}, "
         "the 2-core dev box  ",
-        f"Label sets: {len(result['sets'])} with a fine-tuned truth of >= {MIN_SEEDS} seeds and at most "
-        f"{MAX_FIT_ERROR:.0%} wrong labels; features on random "
-        f"audits of {' and '.join(map(str, AUDITS))} rows, {len(AUDIT_DRAWS)} draws each.", "",
+        f"Fitted on: {len(result['sets'])} label sets of noise draw(s) {result['fit_draws']} with a fine-tuned truth "
+        f"of >= {MIN_SEEDS} seeds and at most {MAX_FIT_ERROR:.0%} wrong labels; features on random audits of "
+        f"{' and '.join(map(str, AUDITS))} rows, {len(AUDIT_DRAWS)} draws each. Held out: "
+        f"{len(result['held_out_sets'])} sets of the other draws (never seen by the fit).", "",
+        "Model (signals/accuracy_loss.py, `loss_terms`): loss = (rate_scale x r + learned_scale x (r x excess) ^ "
+        "learned_power) / (K - 1), r = the label error rate, excess = the learned excess.", "",
         "| params.yaml `score:` key | fitted |", "|---|--:|",
         f"| loss_rate_scale | {result['rate_scale']} |", f"| loss_learned_scale | {result['learned_scale']} |",
-        f"| loss_calibration_sd | {result['calibration_sd']} |", "",
+        f"| loss_learned_power | {power:g} |", f"| loss_calibration_sd | {result['calibration_sd']} |", "",
         f"Residual RMSE {result['rmse_points']:.2f} points (leave one set out: {result['loo_rmse_points']:.2f}); "
-        f"the truth's own seed noise (sd of a {MIN_SEEDS}-seed mean) {result['truth_noise_points']:.2f} points, "
-        "removed from loss_calibration_sd.", "",
-        "| corpus | set | true error | learned excess (mean of audits) | fine-tuned loss (pts) | residual (pts) |",
-        "|---|---|--:|--:|--:|--:|",
-    ]
+        f"the truth's own seed noise (sd of a {MIN_SEEDS}-seed mean) {result['truth_noise_points']:.2f} points. "
+        "loss_calibration_sd = the leave-one-set-out RMSE: the spread of a measured loss around the calibration on a "
+        "set the fit has not seen, seed noise included, because a measured loss carries it.", "",
+        "## The power of the learned error rate", "",
+        "Leave one set out on the fit's sets: fit the scales on the other sets, predict each audit of the left-out set "
+        "from its estimated rate and excess (what `check` reports). Picked: the lowest RMSE, a higher power only when "
+        f"it is more than {POWER_TIE_POINTS} points better.", "",
+        "| learned_power | audits | RMSE (pts) | within 1.5 pts | held out: RMSE | held out: within 1.5 pts |",
+        "|--:|--:|--:|--:|--:|--:|"]
+    for p, f in result["forms"].items():
+        h = result["held_out"].get(p, {}).get("all", {})
+        lines.append(f"| {float(p):g}{' **(picked)**' if float(p) == power else ''} | {f['n']} | "
+                     f"{f['rmse_points']:.2f} | {f['within_1_5']:.0%} | {_fmt(h.get('rmse_points'), '.2f')} | "
+                     f"{_fmt(h.get('within_1_5'), '.0%')} |")
+    lines += ["", f"## Held out: the other draws, predicted by the fit on draw(s) {result['fit_draws']}", "",
+              "Per audit record (2 audit sizes x 2 audit draws per set); estimated rate and excess as `check` reports "
+              "them. Power 1 = the linear form of before, refitted on the same sets.", "",
+              "| group | sets | audits | RMSE, picked (pts) | within 1.5 pts, picked | within 1.5 pts, power 1 |",
+              "|---|--:|--:|--:|--:|--:|"]
+    picked = result["held_out"].get(f"{float(power)}", {})
+    linear = result["held_out"].get("1.0", {})
+    for key, h in picked.items():
+        lines.append(f"| {key} | {h['sets']} | {h['n']} | {_fmt(h['rmse_points'], '.2f')} | "
+                     f"{_fmt(h['within_1_5'], '.0%')} | {_fmt(linear.get(key, {}).get('within_1_5'), '.0%')} |")
+    lines += ["", "## Fit sets", "",
+              "| corpus | set | true error | learned excess (mean of audits) | fine-tuned loss (pts) | "
+              "residual (pts) |", "|---|---|--:|--:|--:|--:|"]
     lines += [f"| {s['corpus']} | {s['set']} | {s['true_error']:.3f} | {s['excess']:.2f} | {100 * s['drop']:.2f} | "
               f"{s['residual_points']:+.2f} |" for s in result["sets"]]
+    if result["held_out_sets"]:
+        lines += ["", "## Held-out sets", "",
+                  "| corpus | set | true error | learned excess (mean of audits) | fine-tuned loss (pts) | predicted, "
+                  "mean of audits (pts) |", "|---|---|--:|--:|--:|--:|"]
+        lines += [f"| {s['corpus']} | {s['set']} | {s['true_error']:.3f} | {s['excess']:.2f} | "
+                  f"{100 * s['drop']:.2f} ± {_fmt(s['drop_std'], '.2f')} | {s['predicted_points']:.2f} |"
+                  for s in result["held_out_sets"]]
     path.write_text("\n".join(lines) + "\n")
+
+
+def _fmt(x, spec: str) -> str:
+    return "—" if x is None else format(x, spec)
 
 
 def main() -> None:
@@ -163,16 +267,19 @@ def main() -> None:
     parser.add_argument("command", choices=("features", "fit"))
     parser.add_argument("--corpora", nargs="+", default=["tweets", "fortunes"])
     parser.add_argument("--out", type=Path, default=HERE / "loss_calibration.md")
+    parser.add_argument("--fit-draws", nargs="+", type=int, default=list(FIT_DRAWS),
+                        help="fit on these noise draws; the other draws are the held-out test")
     args = parser.parse_args()
     if args.command == "features":
         features(args.corpora)
         return
     available = [c for c in args.corpora if (FEATURES / f"loss_features_{c}.jsonl").exists()]
-    result = fit(available)
+    result = fit(available, tuple(args.fit_draws))
     write(result, args.out)
     (args.out.with_suffix(".json")).write_text(json.dumps(result, indent=1) + "\n")
-    print(f"rate_scale {result['rate_scale']}, learned_scale {result['learned_scale']}, "
-          f"calibration_sd {result['calibration_sd']} ({len(result['sets'])} sets) -> {args.out}")
+    print(f"rate_scale {result['rate_scale']}, learned_scale {result['learned_scale']}, learned_power "
+          f"{result['learned_power']:g}, calibration_sd {result['calibration_sd']} ({len(result['sets'])} sets; "
+          f"{len(result['held_out_sets'])} held out) -> {args.out}")
 
 
 if __name__ == "__main__":

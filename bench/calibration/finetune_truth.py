@@ -2,8 +2,10 @@
 `train:` configures.
 
 Usage (from the repository root, PYTHONPATH=src, HF_HUB_OFFLINE=1):
-  OMP_NUM_THREADS=1 nohup nice -n 5 python bench/calibration/finetune_truth.py run --plan default \
+  OMP_NUM_THREADS=1 nohup nice -n 5 python bench/calibration/finetune_truth.py run \
       > bench/calibration/truth/run.log 2>&1 &
+  # an independent draw of the 5-15% band only (the held-out test of the loss calibration):
+  #   ... finetune_truth.py run --draws 1 --rates 0.05 0.08 0.10 0.12 0.15 > bench/calibration/truth/run_d1.log
   python bench/calibration/finetune_truth.py plan            # the queue in order, what is done, what is left
   python bench/calibration/finetune_truth.py summary         # per set: accuracy, drop mean and std (points)
 
@@ -127,6 +129,19 @@ def run_one(corpus, kind: str, rate: float, draw: int, seed: int, params) -> dic
     }
 
 
+def selected_plan(args) -> list[tuple[str, str, float, int]]:
+    """The default plan restricted by --max-rate, --rates and --draws (the order kept), e.g. `--draws 1 --rates
+    0.05 0.08 0.10 0.12 0.15` for an independent draw of the band only."""
+    plan = default_plan(tuple(args.corpora))
+    if args.max_rate is not None:
+        plan = [p for p in plan if p[2] <= args.max_rate]
+    if args.rates:
+        plan = [p for p in plan if any(abs(p[2] - r) < 1e-9 for r in args.rates)]
+    if args.draws:
+        plan = [p for p in plan if p[3] in args.draws]
+    return plan
+
+
 def pending(plan, seeds) -> list[tuple[str, str, float, int, int]]:
     done = set()
     for corpus in {p[0] for p in plan}:
@@ -139,9 +154,7 @@ def cmd_run(args) -> None:
 
     torch.set_num_threads(args.threads)
     params = train_params(args.params, threads=args.threads)
-    plan = default_plan(tuple(args.corpora))
-    if args.max_rate is not None:
-        plan = [p for p in plan if p[2] <= args.max_rate]
+    plan = selected_plan(args)
     corpora: dict = {}
     skipped: set = set()
     todo = pending(plan, args.seeds)
@@ -221,7 +234,7 @@ def cmd_summary(args) -> None:
 
 
 def cmd_plan(args) -> None:
-    plan = default_plan(tuple(args.corpora))
+    plan = selected_plan(args)
     todo = pending(plan, args.seeds)
     print(f"{len(plan)} sets x {len(args.seeds)} seeds = {len(plan) * len(args.seeds)} runs; {len(todo)} left")
     for item in todo[:args.show]:
@@ -236,6 +249,8 @@ def main(argv=None) -> None:
     parser.add_argument("--params", type=Path, default=ROOT / "params.yaml")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--max-rate", type=float, default=None)
+    parser.add_argument("--rates", nargs="+", type=float, default=None, help="only these rates (e.g. the band)")
+    parser.add_argument("--draws", nargs="+", type=int, default=None, help="only these draws")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--show", type=int, default=20)
     args = parser.parse_args(argv)

@@ -200,9 +200,7 @@ def subset_accuracy_loss(scores: pd.DataFrame, mask: np.ndarray, estimate: dict[
                else np.ones(len(kept)))
     learned = learned_share(kept[LEARNED_ERROR].to_numpy(bool)[wrong], weights[wrong],
                             loss_signal.get("errors_learned_chance"), confidence=confidence)
-    params = AccuracyLossParams(loss_rate_scale=calibration["rate_scale"],
-                                loss_learned_scale=calibration["learned_scale"],
-                                loss_calibration_sd=calibration["calibration_sd"])
+    params = AccuracyLossParams.from_calibration(calibration)
     result = combine(estimate, learned, params, confidence=confidence, n_classes=n_classes)
     return {name: result.get(name) for name in names}
 

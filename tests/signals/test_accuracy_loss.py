@@ -17,6 +17,7 @@ from labelgate.signals.accuracy_loss import (
     chance_of_reproducing,
     combine,
     learned_errors,
+    loss_terms,
     loss_words,
 )
 
@@ -58,14 +59,24 @@ def test_no_audited_error_leaves_the_learned_share_open():
     assert out["errors_learned_share"] is None and (out["excess_lower"], out["excess_upper"]) == (0.0, 1.0)
 
 
+def test_loss_terms_are_the_rate_and_the_learned_rate_to_the_power_over_k_minus_one():
+    assert loss_terms(0.1, 0.6, n_classes=3, power=1.0) == pytest.approx((0.05, 0.03))
+    assert loss_terms(0.1, 0.6, n_classes=3, power=2.0) == pytest.approx((0.05, 0.0018))  # (0.1 * 0.6) ** 2 / 2
+    assert loss_terms(0.1, 0.6, n_classes=8, power=2.0) == pytest.approx((0.1 / 7, 0.0036 / 7))
+    assert loss_terms(0.1, 0.0, n_classes=2, power=2.0) == (0.1, 0.0)
+
+
 class TestCombine:
-    PARAMS = AccuracyLossParams(loss_rate_scale=0.2, loss_learned_scale=0.5, loss_calibration_sd=0.01)
+    LINEAR = AccuracyLossParams(loss_rate_scale=0.2, loss_learned_scale=0.5, loss_learned_power=1.0,
+                                loss_calibration_sd=0.01)
+    PARAMS = AccuracyLossParams(loss_rate_scale=0.2, loss_learned_scale=5.0, loss_learned_power=2.0,
+                                loss_calibration_sd=0.01)
     ERROR = {"label_error_rate": 0.1, "label_error_rate_lower": 0.06, "label_error_rate_upper": 0.15,
              "n_audited": 300, "n_rows": 2000}
     LEARNED = {"errors_learned_share": 0.8, "errors_learned_excess": 0.6, "excess_lower": 0.3, "excess_upper": 0.9}
 
-    def test_value_and_interval(self):
-        out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
+    def test_power_one_is_the_linear_form(self):
+        out = combine(self.ERROR, self.LEARNED, self.LINEAR, confidence=0.95, n_classes=3)
         value = 0.1 * (0.2 + 0.5 * 0.6) / 2
         spread = z_value(0.95) * 0.01
         assert out["expected_accuracy_loss"] == pytest.approx(value)
@@ -73,12 +84,33 @@ class TestCombine:
         assert out["expected_accuracy_loss_upper"] == pytest.approx(value + math.hypot(0.15 * 0.65 / 2 - value,
                                                                                          spread))
 
+    def test_value_and_interval(self):
+        out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
+        value = (0.2 * 0.1 + 5.0 * 0.06 ** 2) / 2  # learned error rate 0.1 x 0.6 = 0.06: 0.01 + 0.009 = 0.019
+        low = (0.2 * 0.06 + 5.0 * (0.06 * 0.3) ** 2) / 2  # both bounds from the bounds of rate and excess
+        high = (0.2 * 0.15 + 5.0 * (0.15 * 0.9) ** 2) / 2
+        spread = z_value(0.95) * 0.01
+        assert out["expected_accuracy_loss"] == pytest.approx(0.019)
+        assert out["expected_accuracy_loss_lower"] == pytest.approx(0.019 - math.hypot(0.019 - low, spread))
+        assert out["expected_accuracy_loss_upper"] == pytest.approx(0.019 + math.hypot(high - 0.019, spread))
+        assert out["calibration"] == {"rate_scale": 0.2, "learned_scale": 5.0, "learned_power": 2.0,
+                                      "calibration_sd": 0.01}
+        assert AccuracyLossParams.from_calibration(out["calibration"]) == self.PARAMS
+
     def test_same_rate_different_harm(self):
         random = {**self.LEARNED, "errors_learned_excess": 0.0, "excess_lower": 0.0, "excess_upper": 0.1}
         learnt = {**self.LEARNED, "errors_learned_excess": 1.0, "excess_lower": 0.8, "excess_upper": 1.0}
         low = combine(self.ERROR, random, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
         high = combine(self.ERROR, learnt, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
-        assert low == pytest.approx(0.01) and high == pytest.approx(0.035)  # / (3 - 1) classes
+        assert low == pytest.approx(0.01) and high == pytest.approx(0.035)  # (0.02 + 5 x 0.1 ** 2) / (3 - 1)
+
+    def test_learned_errors_cost_more_than_in_proportion(self):
+        # twice the learned error rate: the unlearned term doubles, the learned term quadruples
+        double = {**self.ERROR, "label_error_rate": 0.2}
+        learnt = {**self.LEARNED, "errors_learned_excess": 1.0}
+        one = combine(self.ERROR, learnt, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
+        two = combine(double, learnt, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
+        assert (one, two) == (pytest.approx(0.035), pytest.approx((0.04 + 5.0 * 0.04) / 2))
 
     def test_more_classes_spread_the_same_errors_thinner(self):
         three = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
@@ -113,7 +145,9 @@ def test_errors_a_model_cannot_learn_cost_little(corpus):
     texts, truth = corpus
     out = _loss(texts, truth, flip_uniform(truth, 0.12, 3))
     assert out["errors_learned_excess"] < 0.15
-    assert out["expected_accuracy_loss"] < 0.12 * (0.473 + 0.756 * 0.15) / 2
+    defaults = AccuracyLossParams()  # the packaged calibration: at most the unlearned cost and a little learned
+    assert out["expected_accuracy_loss"] < (defaults.loss_rate_scale * 0.12
+                                            + defaults.loss_learned_scale * (0.12 * 0.15) ** 2) / 2
 
 
 def test_errors_that_follow_one_word_cost_a_lot(corpus):
