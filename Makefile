@@ -19,11 +19,11 @@ install: $(STAMP)
 
 # torch is pinned first and alone: the CPU build 2.13.0 is what this project is tested with, and an unpinned
 # torch pulled in by another package would fetch a multi-GB CUDA build.
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml src/labelgate/defaults/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet -r src/labelgate/defaults/constraints.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 import yaml
 
 from labelgate.scaffold import (
+    CONSTRAINTS_PATH,
     IGNORED,
     TODO,
     WORKFLOW_PATH,
@@ -127,9 +129,15 @@ class TestInitCommand:
         result = cli("init", target, *FLAGS, "--no-dvc")
         assert result.exit_code == 0, result.output
         files = written(target)
-        assert set(files) == {"dvc.yaml", "params.yaml", WORKFLOW_PATH, ".gitignore", ".dvcignore", *SUITES}
+        assert set(files) == {"dvc.yaml", "params.yaml", WORKFLOW_PATH, CONSTRAINTS_PATH, ".gitignore", ".dvcignore",
+                              *SUITES}
         assert files[".gitignore"].startswith("*.pyc\n") and all(e in files[".gitignore"] for e in IGNORED)
         assert "labelgate[demo]==" in files[WORKFLOW_PATH] and ".ci/run" not in files[WORKFLOW_PATH]
+        # the workflow installs labelgate under the versions this labelgate's own tests passed with
+        assert f'pip install -c {CONSTRAINTS_PATH} "$LABELGATE_SPEC"' in files[WORKFLOW_PATH]
+        assert files[CONSTRAINTS_PATH] == (REPO / "src/labelgate/defaults/constraints.txt").read_text()
+        pins = [line for line in files[CONSTRAINTS_PATH].splitlines() if line and not line.startswith("#")]
+        assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[^\s=]+", line) for line in pins)
         assert "make install" not in files[WORKFLOW_PATH]
         for name in SUITES:
             assert files[name] == (REPO / name).read_text()
@@ -235,7 +243,8 @@ def test_built_wheel_ships_the_defaults(tmp_path):
             packaged = f"labelgate/defaults/{suite}"
             assert packaged in names
             assert archive.read(packaged) == (REPO / suite).read_bytes()
-        assert {"labelgate/defaults/params.yaml", "labelgate/defaults/workflow.yml"} <= names
+        assert {"labelgate/defaults/params.yaml", "labelgate/defaults/workflow.yml",
+                "labelgate/defaults/constraints.txt"} <= names
 
 
 def test_asks_on_a_terminal(cli, target, monkeypatch):

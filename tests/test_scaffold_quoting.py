@@ -106,7 +106,7 @@ def test_install_reads_back_exactly_from_the_workflow(install):
     workflow = yaml.safe_load(render_workflow(InitOptions(texts="t.csv", install=install)))
     assert workflow["jobs"]["gate"]["env"]["LABELGATE_SPEC"] == install
     steps = {s.get("name"): s for s in workflow["jobs"]["gate"]["steps"]}
-    assert 'pip install "$LABELGATE_SPEC"' in steps["Install labelgate"]["run"]
+    assert 'pip install -c .github/labelgate-constraints.txt "$LABELGATE_SPEC"' in steps["Install labelgate"]["run"]
 
 
 @pytest.mark.parametrize("install, message", [("${{ secrets.TOKEN }}", "expression"),

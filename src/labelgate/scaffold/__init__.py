@@ -29,12 +29,18 @@ from labelgate.scaffold import install
 from labelgate.scaffold.install import checked_install, default_install_spec, install_spec, installed_version
 from labelgate.scaffold.options import ANNOTATORS, HEADER, LABEL_TABLE_OUT, TODO, InitOptions, supported_strategies
 from labelgate.scaffold.plan import DVCIGNORED, IGNORED, FilePlan, Plan, plan_files
-from labelgate.scaffold.render import WORKFLOW_PATH, expectation_files, render_params, render_workflow
+from labelgate.scaffold.render import (
+    CONSTRAINTS_PATH,
+    WORKFLOW_PATH,
+    expectation_files,
+    render_params,
+    render_workflow,
+)
 from labelgate.scaffold.stages import GATED_CURVE, pipeline, render_dvc_yaml
 from labelgate.scaffold.write import apply_plan, dvc_init, ensure_dvcignore, main, next_steps
 
 __all__ = [
-    "ANNOTATORS", "DVCIGNORED", "GATED_CURVE", "HEADER", "IGNORED", "LABEL_TABLE_OUT", "TODO", "WORKFLOW_PATH",
+    "ANNOTATORS", "CONSTRAINTS_PATH", "DVCIGNORED", "GATED_CURVE", "HEADER", "IGNORED", "LABEL_TABLE_OUT", "TODO", "WORKFLOW_PATH",
     "FilePlan", "InitOptions", "Plan", "apply_plan", "checked_install", "default_install_spec", "dvc_init",
     "ensure_dvcignore", "expectation_files", "install", "install_spec", "installed_version", "main", "next_steps",
     "pipeline", "plan_files", "render_dvc_yaml", "render_params", "render_workflow", "supported_strategies",

@@ -13,7 +13,14 @@ import yaml
 from labelgate.errors import BadInputError, ConfigError
 from labelgate.scaffold.options import InitOptions, supported_strategies, table_columns
 from labelgate.scaffold.stages import render_dvc_yaml
-from labelgate.scaffold.render import WORKFLOW_PATH, expectation_files, render_params, render_workflow
+from labelgate.scaffold.render import (
+    CONSTRAINTS_PATH,
+    WORKFLOW_PATH,
+    expectation_files,
+    render_constraints,
+    render_params,
+    render_workflow,
+)
 
 
 # Outputs of the scaffolded pipeline that must never be committed (DVC drops its own .gitignore entries when a
@@ -74,6 +81,7 @@ def plan_files(target: str | os.PathLike, options: InitOptions, *, force: bool =
         "params.yaml": render_params(options, plan.strategies),
         **expectation_files(),
         WORKFLOW_PATH: render_workflow(options),
+        CONSTRAINTS_PATH: render_constraints(),
     }
     for name, content in wanted.items():
         plan.files.append(_plan_file(target, name, content, force=force))

@@ -13,6 +13,7 @@ from labelgate.scaffold.options import HEADER, InitOptions
 
 
 WORKFLOW_PATH = ".github/workflows/labelgate.yml"
+CONSTRAINTS_PATH = ".github/labelgate-constraints.txt"  # the workflow installs labelgate under it (pip -c)
 
 
 def annotation_prompt_note(labels: tuple[str, ...]) -> str:
@@ -85,6 +86,14 @@ def render_workflow(options: InitOptions) -> str:
     # the env value as a YAML double-quoted scalar (JSON is one); the shell reads it only as "$LABELGATE_SPEC"
     template = template.replace('"@LABELGATE_SPEC@"', json.dumps(options.install, ensure_ascii=False))
     return template.replace("@LABELGATE_SPEC@", options.install)  # the header comment (no control characters)
+
+
+def render_constraints() -> str:
+    """The versions labelgate's own test suite passed with (the packaged constraints.txt), for the PR workflow's
+    install: `labelgate[demo]` then gets the tested versions, not whatever is newest."""
+    from labelgate.packaged import DEFAULTS_DIR
+
+    return (DEFAULTS_DIR / "constraints.txt").read_text(encoding="utf-8")
 
 
 def expectation_files() -> dict[str, str]:
