@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -277,16 +278,22 @@ def read_table_metadata(path: str | os.PathLike, key: str) -> str | None:
     return None if value is None else value.decode()
 
 
-def read_json(path: str | os.PathLike) -> dict:
+def load_json(path: str | os.PathLike) -> Any:
+    """The JSON value in the file at `path`; a missing file, a folder or invalid JSON is a one-line BadInputError."""
     path = Path(path)
     if not path.exists():
         raise BadInputError(path, "file not found")
     if path.is_dir():
         raise BadInputError(path, "is a folder, expected a JSON file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInputError(path, f"not valid JSON ({str(exc).splitlines()[0]})") from None
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON object from the file at `path` (load_json, then anything but an object is a BadInputError)."""
+    data = load_json(path)
     if not isinstance(data, dict):
         raise BadInputError(path, f"expected a JSON object, found {type(data).__name__}")
     return data

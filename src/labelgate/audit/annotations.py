@@ -9,7 +9,6 @@ do not add up to the rows its wave was drawn from is refused.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 
 from labelgate.contract import read_table
 from labelgate.errors import BadInputError
+from labelgate.outputs import load_json
 
 
 # ----------------------------------------------------------------------------------------------- reading sheets
@@ -42,14 +42,7 @@ def read_annotations(path: str | os.PathLike, gold_column: str) -> pd.DataFrame:
     path = Path(path)
     if path.suffix.lower() != ".json":
         return read_table(path)
-    if not path.exists():
-        raise BadInputError(path, "file not found")
-    if path.is_dir():
-        raise BadInputError(path, "is a folder, expected a JSON file")
-    try:
-        records = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(path, f"not valid JSON ({str(exc).splitlines()[0]})") from None
+    records = load_json(path)
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise BadInputError(path, "expected a JSON array of objects (a sheet, or Label Studio's JSON export)")
     if not records:
