@@ -147,5 +147,5 @@ def test_queue_grid_two_workers(tmp_path):
     assert sorted(metrics["subsets"]) == ["gold", "raw"]
     assert all(m["n_seeds"] == 1 for m in metrics["subsets"].values())
     # exactly what `labelgate evaluate` gives on the same run folders
-    sh("labelgate", "evaluate", "--out", "again.json", "--plots", "again_plots")
+    sh("labelgate", "evaluate", "--test", "data/demo/test.csv", "--out", "again.json", "--plots", "again_plots")
     assert json.loads((root / "again.json").read_text()) == metrics
