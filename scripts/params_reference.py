@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from params_source import sections  # noqa: E402
+from params_source import sections, write_or_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "configuration.md"
@@ -46,14 +46,8 @@ def render() -> str:
 def main(argv: list[str]) -> int:
     doc = DOC.read_text(encoding="utf-8")
     start, stop = doc.index(BEGIN), doc.index(END) + len(END)
-    new = doc[:start] + render() + doc[stop:]
-    if "--check" in argv:
-        if new != doc:
-            print(f"{DOC.relative_to(ROOT)}: params reference out of date; run python scripts/params_reference.py")
-            return 1
-        return 0
-    DOC.write_text(new, encoding="utf-8")
-    return 0
+    return write_or_check(DOC, doc[:start] + render() + doc[stop:], argv, root=ROOT,
+                          script="scripts/params_reference.py")
 
 
 if __name__ == "__main__":

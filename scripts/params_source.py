@@ -14,6 +14,7 @@ import re
 import textwrap
 import tokenize
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -184,3 +185,15 @@ PACKAGED: dict[str, dict[str, tuple[object, str]]] = {
     "validate": {"min_rows": (50, "a label set worth gating; the dataclass accepts any non-empty table")},
     "audit_reference": {"epochs": (3, "a few hundred audited rows need more epochs than train: gives them")},
 }
+
+
+def write_or_check(path: Path, text: str, argv: list[str], *, root: Path, script: str) -> int:
+    """Write `text` to `path`; with --check in `argv`, write nothing and return 1 (naming `script` to re-run) when
+    the file differs. The exit code of both render scripts."""
+    if "--check" in argv:
+        if path.read_text(encoding="utf-8") != text:
+            print(f"{path.relative_to(root)} is out of date; run python {script}")
+            return 1
+        return 0
+    path.write_text(text, encoding="utf-8")
+    return 0

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from params_source import PACKAGED, Key, Section, owner_names, plain, sections  # noqa: E402
+from params_source import PACKAGED, Key, Section, owner_names, plain, sections, write_or_check  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "src" / "labelgate" / "defaults" / "params.yaml"
@@ -95,14 +95,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        if PARAMS.read_text(encoding="utf-8") != text:
-            print(f"{PARAMS.relative_to(ROOT)} is out of date; run python scripts/render_default_params.py")
-            return 1
-        return 0
-    PARAMS.write_text(text, encoding="utf-8")
-    return 0
+    return write_or_check(PARAMS, render(), argv, root=ROOT, script="scripts/render_default_params.py")
 
 
 if __name__ == "__main__":
