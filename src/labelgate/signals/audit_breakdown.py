@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from labelgate.estimation import DEFAULT_CONFIDENCE, auc_interval, weighted_share
-from labelgate.signals.text_model import fold_splits
+from labelgate.signals.text_model import fitted_words, fold_splits
 
 # Cross-fitting on the audit, shared with label_error's risk model:
 FOLDS = 5
@@ -48,9 +48,10 @@ def text_error_auc(words, given: np.ndarray, wrong: np.ndarray, *, n_classes: in
         if len(np.unique(y[train])) < 2:
             return {"text_error_auc": None, "text_error_auc_lower": None, "text_error_auc_upper": None,
                     "text_error_auc_reason": "a cross-validation fold had only wrong or only right labels"}
-        columns = np.flatnonzero(np.bincount(words[train].indices, minlength=words.shape[1]) >= 2)
+        train_words = words[train]
+        columns = fitted_words(train_words, min_rows=2)
         model = LogisticRegression(C=4.0, max_iter=1000, class_weight="balanced")
-        model.fit(hstack([words[train][:, columns], one_hot[train]]).tocsr(), y[train])
+        model.fit(hstack([train_words[:, columns], one_hot[train]]).tocsr(), y[train])
         scores[held_out] = model.decision_function(hstack([words[held_out][:, columns], one_hot[held_out]]).tocsr())
     auc = float(roc_auc_score(y, scores))
     lower, upper = auc_interval(auc, n_pos, n_neg, confidence)

@@ -54,7 +54,7 @@ from labelgate.signals.audit_breakdown import FOLDS, MAX_FIT_ROWS, MIN_CLASS_ROW
 from labelgate.signals.base import RiskSignal, SignalResult, register
 from labelgate.signals.context import ScoringContext
 from labelgate.signals.distributions import entropy, vote_distribution
-from labelgate.signals.text_model import duplicate_share, fold_splits
+from labelgate.signals.text_model import duplicate_share, fitted_words, fold_splits
 from labelgate.vocabulary import AUDIT_WAVE, llm_prob_column
 
 RISK_COLUMN = "label_error_risk"
@@ -313,10 +313,7 @@ def cross_fitted_risk(features: np.ndarray | RiskFeatures, wrong: np.ndarray, *,
             return None
         fit_features = features[fit_rows]
         fit_words = None if words is None else words[fit_rows]
-        # Only the words that occur in the fitted rows: a word absent from them gets weight 0 under the L2 penalty
-        # (its gradient is the penalty's alone), so leaving it out gives the same model, and the optimiser's cost
-        # follows the audit's vocabulary instead of the whole table's.
-        columns = None if fit_words is None else np.unique(fit_words.indices)
+        columns = None if fit_words is None else fitted_words(fit_words)  # the same model, at the audit's cost
         scaler = StandardScaler().fit(fit_features)
         model = LogisticRegressionCV(Cs=REGULARISATION, l1_ratios=(0.0,), cv=3, scoring="neg_log_loss",
                                      max_iter=2000, use_legacy_attributes=False)

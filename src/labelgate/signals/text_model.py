@@ -159,6 +159,14 @@ def word_vectoriser(max_features: int):
                            dtype=np.float32, strip_accents="unicode")
 
 
+def fitted_words(rows, *, min_rows: int = 1) -> np.ndarray:
+    """The columns (words) that at least `min_rows` of the sparse `rows` contain, sorted: what a model fitted on
+    those rows reads. With min_rows=1 the model is the same as one on every column: a word absent from the fitted
+    rows gets weight 0 under the L2 penalty (its gradient is the penalty's alone), and leaving it out makes the
+    optimiser's cost follow the fitted rows' vocabulary instead of the table's."""
+    return np.flatnonzero(np.bincount(rows.indices, minlength=rows.shape[1]) >= min_rows)
+
+
 class TextWords:
     """TF-IDF words and bigrams of a table by row (`words[rows]` -> CSR matrix, `matrix`: all rows), from one
     vectoriser (the vocabulary fitted once). A streamed table's words are a SpooledWords instead."""
@@ -231,8 +239,7 @@ def _cross_validated(
 ) -> np.ndarray:
     """Each fold's classifier fitted on the other folds (at most `max_train_rows` of their rows, a random sample),
     the folds in `n_jobs` threads. On sparse TF-IDF features a fold's classifier reads only the words its training
-    rows contain: a word absent from them gets weight 0 under the L2 penalty (its gradient is the penalty's alone),
-    so the model is the same and the optimiser's cost follows the sample's vocabulary, not the table's."""
+    rows contain (`fitted_words`: the same model, at the cost of the sample's vocabulary)."""
     from joblib import Parallel, delayed
     from scipy.sparse import issparse
 
@@ -248,7 +255,7 @@ def _cross_validated(
         train = features[train_index]
         held = features[held_out]
         if issparse(train):
-            columns = np.unique(train.indices)
+            columns = fitted_words(train)
             train, held = train[:, columns], held[:, columns]
         classifier = LogisticRegression(C=regularisation, max_iter=300, tol=1e-3)
         classifier.fit(train, labels[train_index])
