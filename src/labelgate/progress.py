@@ -120,7 +120,7 @@ def progress(mode: bool | str | None, *columns: Any, unit: str = "it", **options
 
 
 class PhaseProgress:
-    """Progress of a job made of phases of known relative cost (the score stage: validate, then each signal), for
+    """Progress of a job made of phases of known relative cost (the score stage: each signal), for
     jobs with no per-item loop to count: `phase(name)` at the start of each phase moves the bar (or writes a log
     line) to the share of the work done before it, with the rate in `unit`s per second and the time left, both
     estimated from `costs` (relative cost of each phase; an unlisted phase counts `default_cost`). The estimates

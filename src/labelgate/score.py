@@ -21,10 +21,11 @@ from labelgate.vocabulary import LABEL
 
 
 PROGRESS_MIN_ROWS = 50_000  # smaller tables score in seconds: no progress lines
-# Relative cost of each phase of the in-memory score on a large table (bench/score_profile.md: CPU seconds per phase
-# at 1M rows), for the progress's time left; the text model's cost falls in the first signal that reads it (cleanlab)
-PHASE_COSTS = {"validate": 0.10, "entropy": 0.01, "cleanlab": 0.55, "agreement": 0.08, "audit": 0.01,
-               "label_error": 0.20, "accuracy_loss": 0.01, "class_balance": 0.01}
+# Share of the in-memory score's wall time each signal takes on a large table (bench/score_throughput.json: 1M rows,
+# the nearly idle 2-core box), for the progress's time left; the text model's time falls in the first signal that
+# reads it (cleanlab)
+PHASE_COSTS = {"entropy": 0.03, "cleanlab": 0.76, "agreement": 0.04, "audit": 0.01, "label_error": 0.14,
+               "accuracy_loss": 0.01, "class_balance": 0.01}
 
 
 def score_labels(
@@ -48,9 +49,9 @@ def score_table(labels_path: str | os.PathLike, *, params: dict[str, Any], label
                 expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
                 frame: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Validate the label table (`frame`: already read), check the gold test set and run the signals in memory.
-    On tables of PROGRESS_MIN_ROWS rows or more, progress goes to stderr (a bar on a terminal, else a log line per
-    phase) with the share done, rows per second and the time left (PHASE_COSTS). Returns (per-row scores,
-    summary)."""
+    On tables of PROGRESS_MIN_ROWS rows or more, the signals' progress goes to stderr (a bar on a terminal, else a
+    log line per signal) with the share done, rows per second and the time left (PHASE_COSTS). Returns (per-row
+    scores, summary)."""
     from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from labelgate.config import section
@@ -58,23 +59,20 @@ def score_table(labels_path: str | os.PathLike, *, params: dict[str, Any], label
     from labelgate.validate import main as validate
     from labelgate.validate import validate_test_table
 
-    rows = len(frame) if frame is not None else None
-    mode = None if rows is None or rows >= PROGRESS_MIN_ROWS else OFF
-    with progress(mode, TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(), transient=True, unit="rows") as bar:
-        phases = None
-        table = validate(labels_path, params=params, labels=labels, expectations_dir=expectations_dir, frame=frame)
-        if bar is not None and (rows is not None or len(table.frame) >= PROGRESS_MIN_ROWS):
-            phases = PhaseProgress(bar, f"score {labels_path}", len(table.frame), PHASE_COSTS)
-            phases.phase("validate")
-        test_labels = None
-        if test is not None:
-            test_labels = validate_test_table(test, labels=table.labels, expectations_dir=expectations_dir)[LABEL]
+    table = validate(labels_path, params=params, labels=labels, expectations_dir=expectations_dir, frame=frame)
+    test_labels = None
+    if test is not None:
+        test_labels = validate_test_table(test, labels=table.labels, expectations_dir=expectations_dir)[LABEL]
+    rows = len(table.frame)
+    with progress(None if rows >= PROGRESS_MIN_ROWS else OFF, TextColumn("{task.description}"), BarColumn(),
+                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
+                  unit="rows") as bar:
+        phases = PhaseProgress(bar, f"score {labels_path}", rows, PHASE_COSTS) if bar is not None else None
         result = score_labels(table, section(params, "score", ScoreParams), test_labels=test_labels,
                               progress=None if phases is None else phases.phase)
         if phases is not None:
             phases.finish()
-        return result
+    return result
 
 
 def main(labels_path: str | os.PathLike, out: str | os.PathLike, summary: str | os.PathLike, *,
