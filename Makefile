@@ -39,14 +39,18 @@ demo: install
 # the suite instead of skipping it.
 # The whole-adoption tests (tests/test_adoption.py, a few minutes of tiny training) run here too, so CI runs them;
 # `make test LABELGATE_ADOPTION=0` skips them while iterating.
+# The suite runs in parallel (pytest-xdist), one worker per core; --dist loadfile keeps each file on one worker, so a
+# module fixture (the adoption repositories) is built once. `make test TEST_WORKERS=0` runs it in one process.
 LABELGATE_ADOPTION ?= 1
+TEST_WORKERS ?= auto
 test: install browser
-	LABELGATE_ADOPTION=$(LABELGATE_ADOPTION) LABELGATE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q
+	LABELGATE_ADOPTION=$(LABELGATE_ADOPTION) LABELGATE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q \
+	  -n $(TEST_WORKERS) --dist loadfile
 
 # The inner loop: no test that trains a model, runs DVC, builds a wheel or venv, starts a browser, a server or a
 # child run (those are marked slow; docs/architecture.md). The import contracts and dvc.yaml's dependencies run here.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 # Debian/Ubuntu chromium for the headless report test (sudo only when not root and sudo exists). A Chrome that
 # is already there (GitHub's Ubuntu runners ship one) serves as well; the test looks for the same names.
