@@ -74,11 +74,9 @@ class TestAuditMore:
         # The loop's mechanics are tested, not the repository's calibration: with its fitted residual sd (1.3 points,
         # bench/calibration/loss_calibration.md) no audit can certify a 3-class set with 5% wrong labels under 3
         # points (the verdict then says more rows cannot decide it); a calibration as tight as one corpus's lets the
-        # audit decide. The linear form (learned_power 1): its bounds shrink as 1/sqrt(rows), as
-        # gate.loss_rows_needed projects; with the packaged squared form that projection overstates the rows a
-        # 40-row audit needs (the squared term's bound shrinks faster), and the advice is "audit them all".
-        set_params(workdir, score={"loss_rate_scale": 0.473, "loss_learned_scale": 0.756, "loss_learned_power": 1,
-                                   "loss_calibration_sd": 0.004}, gate={"max_accuracy_loss": 0.03})
+        # audit decide. The packaged form otherwise (the squared learned term, whose bound
+        # gate.loss_rows_needed projects through the form itself).
+        set_params(workdir, score={"loss_calibration_sd": 0.004}, gate={"max_accuracy_loss": 0.03})
         texts, truth = make_texts(1500, 3, seed=21)
         given = flip_uniform(truth, 0.05, 3, seed=22)
         frame = label_frame(texts, given, confident_probs(given))

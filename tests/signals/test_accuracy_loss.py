@@ -19,6 +19,7 @@ from labelgate.signals.accuracy_loss import (
     learned_errors,
     loss_terms,
     loss_words,
+    projected_upper,
 )
 
 # Eight audited rows over three classes (gold -1 = not audited). Wrong LLM labels at rows 0, 1, 2 (gold 0 -> LLM 1,
@@ -116,6 +117,27 @@ class TestCombine:
         three = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
         eight = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=8)
         assert eight["expected_accuracy_loss"] == pytest.approx(three["expected_accuracy_loss"] * 2 / 7)
+
+    def test_the_projected_upper_bound_today_is_the_upper_bound(self):
+        out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
+        assert projected_upper(out, 0) == pytest.approx(out["expected_accuracy_loss_upper"])
+
+    def test_the_projection_shrinks_both_half_widths_through_the_squared_form(self):
+        out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
+        # 900 more rows: 300 -> 1200 audited, half-widths halved: rate 0.1 + 0.025, excess 0.6 + 0.15
+        high = (0.2 * 0.125 + 5.0 * (0.125 * 0.75) ** 2) / 2
+        spread = z_value(0.95) * 0.01
+        assert projected_upper(out, 900) == pytest.approx(0.019 + math.hypot(high - 0.019, spread))
+        # the squared term's half-width shrinks faster than the 1/sqrt(rows) of a linear projection
+        linear = 0.019 + math.hypot((out["expected_accuracy_loss_upper"] - 0.019) / 2, spread)
+        assert projected_upper(out, 900) < linear
+
+    def test_the_unmeasured_share_is_measured_by_the_new_rows(self):
+        error = {**self.ERROR, "label_error_rate_upper": 0.25, "unmeasured_share": 0.1}
+        out = combine(error, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
+        measured = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
+        assert out["expected_accuracy_loss_upper"] > measured["expected_accuracy_loss_upper"]
+        assert projected_upper(out, 0) == pytest.approx(measured["expected_accuracy_loss_upper"])
 
     def test_nothing_measured_is_none(self):
         out = combine({"label_error_rate": None, "reason": "no audited rows"}, self.LEARNED, self.PARAMS,

@@ -110,22 +110,30 @@ def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluati
 
 def loss_rows_needed(signal: dict[str, Any], value: float, upper: float, limit: float) -> int | None:
     """About how many more audited rows would bring the predicted loss's upper bound to `limit`, the point
-    estimate unchanged: the audit part of the variance shrinks as 1/rows, the calibration part does not. None when
-    no number of rows can (or nothing was measured); never more than the rows not yet audited."""
-    from labelgate.estimation import z_value
+    estimates unchanged (signals.accuracy_loss.projected_upper: the bound recomputed through the calibrated form with
+    the audit's half-widths shrunk, the calibration's sd kept): the fewest rows, by bisection. None when no number of
+    the rows not yet audited can (or nothing was measured)."""
+    from labelgate.signals.accuracy_loss import projected_upper
 
     n, n_rows = signal.get("n_audited"), signal.get("n_rows")
-    calibration = (signal.get("calibration") or {}).get("calibration_sd")
-    confidence = signal.get("confidence_level")
-    if not n or not n_rows or calibration is None or confidence is None or value >= limit:
+    if not n or not n_rows or value >= limit or upper <= limit:
         return None
-    z = z_value(confidence)
-    audit_var = max(0.0, ((upper - value - (signal.get("unmeasured_share") or 0.0)) / z) ** 2 - calibration ** 2)
-    room = ((limit - value) / z) ** 2 - calibration ** 2
-    if room <= 0 or audit_var <= 0:
+
+    def decided(extra: int) -> bool:
+        projected = projected_upper(signal, extra)
+        return projected is not None and projected <= limit
+
+    left = n_rows - n
+    if left <= 0 or not decided(left):
         return None
-    total = math.ceil(n * audit_var / room)
-    return int(min(n_rows - n, max(0, total - n))) or None
+    low, high = 0, left  # projected_upper(low) > limit >= projected_upper(high)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if decided(middle):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def _label_error_advice(verdict: Verdict, label_risk: dict[str, Any], params: GateParams) -> tuple[str, str]:

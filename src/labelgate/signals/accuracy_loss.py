@@ -179,12 +179,42 @@ def loss_terms(rate: float, excess: float, *, n_classes: int, power: float) -> t
     return rate / spread, max(0.0, rate * excess) ** power / spread
 
 
+def loss_value(params: AccuracyLossParams, rate: float, excess: float, *, n_classes: int) -> float:
+    """The calibrated loss at an error rate and a learned excess (module docstring)."""
+    unlearned, learnt = loss_terms(rate, excess, n_classes=n_classes, power=params.loss_learned_power)
+    return params.loss_rate_scale * unlearned + params.loss_learned_scale * learnt
+
+
+def projected_upper(summary: dict[str, Any], extra_rows: int) -> float | None:
+    """The loss's upper bound after `extra_rows` more audited rows, the point estimates unchanged: the statistical
+    half-widths of the error rate (less its unmeasured part, which rows drawn over every stratum measure) and of the
+    learned excess shrink as 1/sqrt(audited rows), the calibration's sd does not; the bound is then recomputed through
+    the calibrated form itself, so a squared learned term shrinks faster than its half-width. None when the summary
+    lacks a figure (nothing measured)."""
+    keys = ("n_audited", LOSS, "label_error_rate", "label_error_rate_upper", "calibration", "confidence_level",
+            "n_classes")
+    if any(summary.get(k) is None for k in keys) or not summary["n_audited"]:
+        return None
+    params = AccuracyLossParams.from_calibration(summary["calibration"])
+    shrink = math.sqrt(summary["n_audited"] / (summary["n_audited"] + max(0, extra_rows)))
+    rate, value = summary["label_error_rate"], summary[LOSS]
+    measured_upper = summary["label_error_rate_upper"] - (summary.get("unmeasured_share") or 0.0)
+    excess = summary.get("errors_learned_excess")
+    excess = 0.5 if excess is None else excess
+    high = loss_value(params, rate + max(0.0, measured_upper - rate) * shrink,
+                      excess + max(0.0, summary.get("excess_upper", 1.0) - excess) * shrink,
+                      n_classes=summary["n_classes"])
+    calibration = z_value(summary["confidence_level"]) * params.loss_calibration_sd
+    return float(min(1.0, value + math.hypot(max(0.0, high - value), calibration)))
+
+
 def combine(error: dict[str, Any], learned: dict[str, Any], params: AccuracyLossParams, *,
             confidence: float, n_classes: int) -> dict[str, Any]:
     """The calibrated expected loss with its interval (module docstring)."""
     rate, low, high = (error.get(k) for k in ("label_error_rate", "label_error_rate_lower", "label_error_rate_upper"))
-    base = {**learned, "label_error_rate": rate, "confidence_level": confidence, "n_audited": error.get("n_audited"),
-            "n_rows": error.get("n_rows"), "n_classes": n_classes,
+    base = {**learned, "label_error_rate": rate, "label_error_rate_lower": low, "label_error_rate_upper": high,
+            "unmeasured_share": error.get("unmeasured_share"), "confidence_level": confidence,
+            "n_audited": error.get("n_audited"), "n_rows": error.get("n_rows"), "n_classes": n_classes,
             "calibration": {"rate_scale": params.loss_rate_scale, "learned_scale": params.loss_learned_scale,
                             "learned_power": params.loss_learned_power,
                             "calibration_sd": params.loss_calibration_sd}}
@@ -192,8 +222,7 @@ def combine(error: dict[str, Any], learned: dict[str, Any], params: AccuracyLoss
         return {**base, LOSS: None, f"{LOSS}_lower": None, f"{LOSS}_upper": None,
                 "reason": error.get("reason") or "no audited rows"}
     def loss(r: float, x: float) -> float:
-        unlearned, learnt = loss_terms(r, x, n_classes=n_classes, power=params.loss_learned_power)
-        return params.loss_rate_scale * unlearned + params.loss_learned_scale * learnt
+        return loss_value(params, r, x, n_classes=n_classes)
 
     excess = learned["errors_learned_excess"]
     # no audited error: nothing says what is learned; the point estimate takes the midpoint of [0, 1]
