@@ -24,7 +24,7 @@ from labelgate.scaffold.stages import STAGE_COMMENTS, Layout, Paths, build_stage
 DVC_YAML = ROOT / "dvc.yaml"
 POOL, TEST = "data/demo/pool_gold.csv", "data/demo/test.csv"
 PATHS = Paths.of(texts="data/demo/pool_texts.csv", test=TEST, table="data/llm_labels.csv", pool=POOL)
-FOLD = 100  # a longer command is written folded at this width
+FOLD = 118  # a command line longer than this is written folded, in lines of at most this width
 
 HEADER = """\
 # labelgate pipeline on the embedded demo data:

@@ -121,6 +121,13 @@ class TestRenderYaml:
         text = render_yaml({"stages": {"validate": {"cmd": cmd}}}, [], fold=40)
         assert ">-" not in text and yaml.safe_load(text)["stages"]["validate"]["cmd"] == cmd
 
+    @pytest.mark.parametrize("cmd", ["a: b", "{x}", "@a b", "labelgate x --y: z"])
+    def test_a_short_command_yaml_would_misread_is_quoted(self, cmd):
+        from labelgate.scaffold.stages import render_yaml
+
+        text = render_yaml({"stages": {"s": {"cmd": cmd}}}, [], fold=118)
+        assert yaml.safe_load(text)["stages"]["s"]["cmd"] == cmd and ">-" not in text
+
 
 class TestParams:
     def test_users_labels_generic_prompt_and_version(self):

@@ -226,38 +226,35 @@ def render_dvc_yaml(options: InitOptions) -> str:
     return render_yaml(pipeline(options), lines, STAGE_COMMENTS)
 
 
-class _Folded(str):
-    """A string written in YAML's folded style (`>-`), wrapped at the dumper's width."""
-
-
 class _Dumper(yaml.SafeDumper):
-    """Lists indented under their key, as people write dvc.yaml; `_Folded` strings folded."""
+    """Lists indented under their key, as people write dvc.yaml."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False):
         return super().increase_indent(flow, False)
 
 
-_Dumper.add_representer(_Folded, lambda dumper, data: dumper.represent_scalar("tag:yaml.org,2002:str", str(data),
-                                                                              style=">"))
 # words that fold and unfold unchanged: no quotes, no YAML indicators, single spaces
 _FOLDABLE = re.compile(r"^[A-Za-z0-9_./@${}=:-]+( [A-Za-z0-9_./@${}=:-]+)*$")
+_PLACEHOLDER = re.compile(r"^( *)cmd: __folded_(\d+)__$")
 
 
 def render_yaml(document: Mapping, header: Sequence[str], comments: Mapping[str, str] | None = None, *,
                 fold: int | None = None) -> str:
     """`document` as dvc.yaml text: the header comment lines, a blank line between top-level keys and between
-    stages, each stage's comment (`comments`, wrapped) above it. With `fold`, a `cmd` longer than `fold` characters
-    is written folded at that width (tame paths only: a command with quotes or odd characters stays on one line).
-    The text is read back and must equal `document`."""
+    stages, each stage's comment (`comments`, wrapped) above it. With `fold`, a `cmd` whose line would be longer
+    than `fold` columns is written folded (`>-`) in lines of at most `fold` columns (tame commands only: one with
+    quotes or odd characters stays on one line). The text is read back and must equal `document`."""
     import textwrap
 
-    def folded(value):
-        if isinstance(value, dict):
-            return {k: _Folded(v) if k == "cmd" and fold and len(v) > fold and _FOLDABLE.match(v) else folded(v)
-                    for k, v in value.items()}
-        return [folded(v) for v in value] if isinstance(value, list) else value
+    folded: list[str] = []
 
-    body = yaml.dump(folded(dict(document)), Dumper=_Dumper, sort_keys=False, width=fold or 1000,
+    def placeholders(value):
+        if isinstance(value, dict):
+            return {k: _placeholder(v, folded) if k == "cmd" and fold and _FOLDABLE.match(v)
+                    else placeholders(v) for k, v in value.items()}
+        return [placeholders(v) for v in value] if isinstance(value, list) else value
+
+    body = yaml.dump(placeholders(dict(document)), Dumper=_Dumper, sort_keys=False, width=1000,
                      default_flow_style=False)
     out, first = list(header), True
     for line in body.splitlines():
@@ -266,9 +263,43 @@ def render_yaml(document: Mapping, header: Sequence[str], comments: Mapping[str,
             out.append("")
         if stage and stage[1] in (comments or {}):
             out += [f"  # {part}" for part in textwrap.wrap(comments[stage[1]], 114)]
-        out.append(line)
         first = False
+        if (cmd := _PLACEHOLDER.match(line)) and len(indent := cmd[1]) + 5 + len(folded[int(cmd[2])]) > fold:
+            out += [f"{indent}cmd: >-"] + [f"{indent}  {part}" for part in _fold(folded[int(cmd[2])],
+                                                                                   fold - len(indent) - 2)]
+        elif cmd:  # short enough: one line, quoted as the dumper would
+            out.append(f"{indent}cmd: {_scalar(folded[int(cmd[2])])}")
+        else:
+            out.append(line)
     text = "\n".join(out) + "\n"
     if yaml.safe_load(text) != document:  # a folded or commented line that would change the pipeline
         raise ValueError("dvc.yaml text does not read back as the pipeline it was rendered from")
     return text
+
+
+def _placeholder(cmd: str, folded: list[str]) -> str:
+    """A stand-in the dumper writes as is; render_yaml replaces its line by the command, folded where too long."""
+    folded.append(cmd)
+    return f"__folded_{len(folded) - 1}__"
+
+
+def _scalar(value: str) -> str:
+    """A string as the dumper writes it on one line: plain, or quoted where YAML needs it."""
+    return yaml.safe_dump(value, width=1000).removesuffix("\n...\n").strip()
+
+
+def _fold(cmd: str, width: int) -> list[str]:
+    """`cmd`'s words in lines of at most `width` characters (a longer word alone), an option kept with its value."""
+    units: list[str] = []
+    for word in cmd.split(" "):
+        if units and units[-1].startswith("--") and " " not in units[-1] and not word.startswith("--"):
+            units[-1] += f" {word}"
+        else:
+            units.append(word)
+    lines: list[str] = []
+    for unit in units:
+        if lines and len(lines[-1]) + 1 + len(unit) <= width:
+            lines[-1] += f" {unit}"
+        else:
+            lines.append(unit)
+    return lines
