@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 class TestCells:
     NAMES = ["annotate", "train@raw-0", "train@raw-1", "train@gold-0", "train@gold-1", "train@my-subset-2",
-             "learning_curve_raw", "evaluate"]
+             "learning_curve_gated", "evaluate"]
 
     def test_parse_and_select(self):
         cells = grid.parse_cells(self.NAMES)
@@ -33,6 +33,12 @@ class TestCells:
         assert grid.Cell("my-subset", 2) in cells
         assert [c.stage for c in grid.select_cells(cells, subsets=["gold"], seeds=[1])] == ["train@gold-1"]
         assert len(grid.select_cells(cells)) == 5
+
+    def test_the_gold_pools_own_stage_is_the_gold_subsets_cells(self):
+        # labelgate init and the demo train the gold pool in train_gold@<seed> (the matrix runs filter.strategies)
+        cells = grid.parse_cells(["train@raw-0", "train_gold@0", "train_gold@1", "learning_curve_gold"])
+        assert [c.stage for c in cells] == ["train@raw-0", "train_gold@0", "train_gold@1"]
+        assert [c.stage for c in grid.select_cells(cells, subsets=["gold"], seeds=[1])] == ["train_gold@1"]
 
     def test_unknown_subset_or_seed(self):
         cells = grid.parse_cells(self.NAMES)

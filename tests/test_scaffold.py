@@ -103,6 +103,32 @@ class TestPipeline:
             InitOptions(labels=("a", "a"))
 
 
+class TestRenderYaml:
+    def test_a_long_tame_command_is_folded_and_reads_back(self):
+        from labelgate.scaffold.stages import render_yaml
+
+        cmd = " ".join(f"--option-{i} data/path_{i}.csv" for i in range(8))
+        document = {"stages": {"one": {"cmd": cmd, "deps": ["a"]}, "two": {"cmd": "labelgate x"}}}
+        text = render_yaml(document, ["# head"], {"two": "Why two."}, fold=60)
+        assert "cmd: >-" in text and max(len(line) for line in text.splitlines()) < len(cmd)
+        assert yaml.safe_load(text) == document
+        assert text.startswith("# head\nstages:\n  one:") and "\n\n  # Why two.\n  two:\n" in text
+
+    def test_a_command_with_quotes_stays_on_one_line(self):
+        from labelgate.scaffold.stages import render_yaml
+
+        cmd = "labelgate validate 'in/a  b.csv' " + "--out data/validated.parquet " * 4
+        text = render_yaml({"stages": {"validate": {"cmd": cmd}}}, [], fold=40)
+        assert ">-" not in text and yaml.safe_load(text)["stages"]["validate"]["cmd"] == cmd
+
+    @pytest.mark.parametrize("cmd", ["a: b", "{x}", "@a b", "labelgate x --y: z"])
+    def test_a_short_command_yaml_would_misread_is_quoted(self, cmd):
+        from labelgate.scaffold.stages import render_yaml
+
+        text = render_yaml({"stages": {"s": {"cmd": cmd}}}, [], fold=118)
+        assert yaml.safe_load(text)["stages"]["s"]["cmd"] == cmd and ">-" not in text
+
+
 class TestParams:
     def test_users_labels_generic_prompt_and_version(self):
         text = render_params(InitOptions(texts="t.csv", labels=("bug", "feature"), annotator="openai"),

@@ -3,8 +3,9 @@
 How it works (`labelgate queue-grid`):
 1. optional overrides (e.g. params-gpu.yaml, full fine-tuning) are merged into params.yaml, as `dvc exp run -S`
    would: the workspace and every queued experiment then agree on the train params;
-2. each `train@<subset>-<seed>` cell of dvc.yaml becomes one queued experiment targeting only that stage
-   (`dvc exp run --queue train@raw-0`): upstream stages already in dvc.lock are checked out from the cache, not re-run;
+2. each `train@<subset>-<seed>` cell of dvc.yaml (and `train_gold@<seed>`, the gold pool's runs) becomes one queued
+   experiment targeting only that stage (`dvc exp run --queue train@raw-0`): upstream stages already in dvc.lock are
+   checked out from the cache, not re-run;
 3. `dvc queue start -j N` starts N workers; each runs one experiment at a time in its own temporary workspace. A run
    that sees several GPUs claims a free one (labelgate.devices), so N workers on N GPUs use one GPU each;
 4. when the queue is empty, `dvc repro` in the workspace finds every cell in DVC's run-cache (same command, deps and
@@ -30,7 +31,9 @@ from typing import Any
 from labelgate.errors import ConfigError, LabelgateError
 
 TRAIN_STAGE = "train"
+GOLD_STAGE = "train_gold"  # the gold pool's runs: one stage per seed (the train matrix runs over filter.strategies)
 _CELL = re.compile(r"^train@(?P<subset>.+)-(?P<seed>\d+)$")
+_GOLD_CELL = re.compile(r"^train_gold@(?P<seed>\d+)$")
 
 
 class GridError(LabelgateError):
@@ -41,19 +44,22 @@ class GridError(LabelgateError):
 class Cell:
     subset: str
     seed: int
+    pool_stage: bool = False  # a cell of the gold pool's stage (train_gold@<seed>), not of the train matrix
 
     @property
     def stage(self) -> str:
-        return f"{TRAIN_STAGE}@{self.subset}-{self.seed}"
+        return f"{GOLD_STAGE}@{self.seed}" if self.pool_stage else f"{TRAIN_STAGE}@{self.subset}-{self.seed}"
 
 
 def parse_cells(stage_names: Sequence[str]) -> list[Cell]:
-    """The train cells among DVC stage names ('train@raw-0' -> Cell('raw', 0)), in dvc.yaml order."""
+    """The train cells among DVC stage names ('train@raw-0' -> Cell('raw', 0), 'train_gold@1' -> the gold subset's
+    seed 1), in dvc.yaml order."""
     cells = []
     for name in stage_names:
-        match = _CELL.match(name.strip())
-        if match:
+        if match := _CELL.match(name.strip()):
             cells.append(Cell(match["subset"], int(match["seed"])))
+        elif match := _GOLD_CELL.match(name.strip()):
+            cells.append(Cell("gold", int(match["seed"]), pool_stage=True))
     return cells
 
 

@@ -21,8 +21,8 @@ differs is refused (exit 2, nothing written) unless --force. Missing paths becom
 names in its error. Pure planning (`plan_files`) is separate from writing (`apply_plan`).
 
 The package: `options` (InitOptions), `checks` (values checked before they go into a file), `install` (what the
-workflow installs), `stages` (the adopter's dvc.yaml), `render` (params.yaml, the workflow, the suites), `plan`
-(what would be written), `write` (writing it, and `main`).
+workflow installs), `stages` (the pipeline's stages, built once for the adopter's dvc.yaml and the demo's), `render`
+(params.yaml, the workflow, the suites), `plan` (what would be written), `write` (writing it, and `main`).
 """
 
 from labelgate.scaffold import install
