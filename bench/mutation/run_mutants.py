@@ -157,9 +157,11 @@ MUTANTS = [
 # module under src/labelgate and applies it where it occurs exactly once.
 EST = ["tests/test_estimation.py", "tests/test_estimation_integrity.py", "tests/test_estimation_edges.py"]
 # the tests of every figure that reads the audit weights (the weights_ mutants)
-WEIGHT_TESTS = ["tests/signals", "tests/test_estimation.py", "tests/test_estimation_integrity.py",
-                "tests/test_estimation_edges.py", "tests/test_representativeness.py", "tests/test_filter.py",
-                "tests/test_filter_weights.py", "tests/test_filter_clusters.py", "tests/test_audit_contradiction.py"]
+WEIGHT_TESTS = ["tests/signals/test_audit_weights.py", "tests/signals/test_label_error_integrity.py",
+                "tests/signals/test_accuracy_loss.py", "tests/signals/test_label_error.py", "tests/test_estimation.py",
+                "tests/test_estimation_integrity.py", "tests/test_estimation_edges.py",
+                "tests/test_representativeness.py", "tests/test_filter.py", "tests/test_filter_weights.py",
+                "tests/test_filter_clusters.py", "tests/test_audit_contradiction.py"]
 
 MUTANTS_ISSUE19 = [
     ("est_01", "estimation", "estimation.py", '"label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),',
