@@ -227,6 +227,13 @@ MUTANTS_ISSUE19 = [
      "return np.where(audited, weights, 1.0) if weights is not None else np.ones(len(audited))",
      "return np.ones(len(audited))", "ScoringContext.audit_weights: audit weights ignored",
      ["tests/signals/test_label_error_integrity.py", "tests/signals/test_context.py"]),
+    ("signals_15", "signals", "signals/entropy.py",
+     "        if table.has_probs:\n            distribution, source = table.probabilities(), \"llm_prob\"\n"
+     "        elif votes is not None:\n            distribution, source = votes, \"votes\"\n",
+     "        if votes is not None:\n            distribution, source = votes, \"llm_prob\"\n"
+     "        elif table.has_probs:\n            distribution, source = table.probabilities(), \"llm_prob\"\n",
+     "EntropySignal.score: entropy from the annotators' votes when the table also has llm_prob_* (issue 19 item 10)",
+     ["tests/signals/test_entropy.py"]),
     ("audit_01", "audit", "audit.py", "weights.extend([len(part) / n_part] * n_part)",
      "weights.extend([1.0] * n_part)", "sample_audit: the sheet's weights ignore the inclusion probability",
      ["tests/test_audit.py"]),
