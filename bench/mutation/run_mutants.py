@@ -253,8 +253,9 @@ MUTANTS_ISSUE19 = [
     ("audit_07", "audit", "audit.py", "alpha = n_old / (n_old + n_new) * (1.0 - min(1.0, n_new / frame_size))",
      "alpha = n_old / (n_old + n_new)", "design_weights: the mixing share ignores the new wave's sampling fraction",
      ["tests/test_audit.py"]),
-    # gate_14 is equivalent (bench/mutation/README.md): run_gate builds both figure frames through _figure, which
-    # turns a non-flag boolean into the string "true"/"false", so no boolean column reaches this branch.
+    # gate_14 was called equivalent, but is not: _figure turns a Python boolean into "true"/"false", yet passes a
+    # numpy boolean (check's in-memory figures) on unchanged; tests/faults/test_security.py
+    # test_in_memory_numpy_booleans_block kills it (bench/mutation/README.md).
     ("gate_14", "gate", "gate.py", "        if pd.api.types.is_bool_dtype(series) and column not in FLAG_FIGURES:",
      "        if False:", "_not_numbers: a boolean figure read as 0/1 (typed-figure check)",
      ["tests/faults/test_security.py", "tests/test_gate.py"]),
