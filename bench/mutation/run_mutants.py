@@ -12,6 +12,7 @@ result is reproducible.
     python bench/mutation/run_mutants.py gate_01    # some by id -> bench/mutation/results_rerun.json
     python bench/mutation/run_mutants.py --issue19  # the issue-19 set, each against its targeted tests
                                                     # -> bench/mutation/results_issue19.json
+    python bench/mutation/run_mutants.py --issue19 --out=NAME.json weights_01 ...  # some, into another file
 """
 
 from __future__ import annotations
@@ -155,6 +156,13 @@ MUTANTS = [
 # When `old` is not found exactly once in `file` (the module was split or moved), the runner looks for it in every
 # module under src/labelgate and applies it where it occurs exactly once.
 EST = ["tests/test_estimation.py", "tests/test_estimation_integrity.py", "tests/test_estimation_edges.py"]
+# the tests of every figure that reads the audit weights (the weights_ mutants)
+WEIGHT_TESTS = ["tests/signals/test_audit_weights.py", "tests/signals/test_label_error_integrity.py",
+                "tests/signals/test_accuracy_loss.py", "tests/signals/test_label_error.py", "tests/test_estimation.py",
+                "tests/test_estimation_integrity.py", "tests/test_estimation_edges.py",
+                "tests/test_representativeness.py", "tests/test_filter.py", "tests/test_filter_weights.py",
+                "tests/test_filter_clusters.py", "tests/test_audit_contradiction.py"]
+
 MUTANTS_ISSUE19 = [
     ("est_01", "estimation", "estimation.py", '"label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),',
      '"label_error_rate_upper": float(min(1.0, kept * upper)),',
@@ -219,6 +227,13 @@ MUTANTS_ISSUE19 = [
      "return np.where(audited, weights, 1.0) if weights is not None else np.ones(len(audited))",
      "return np.ones(len(audited))", "ScoringContext.audit_weights: audit weights ignored",
      ["tests/signals/test_label_error_integrity.py", "tests/signals/test_context.py"]),
+    ("signals_15", "signals", "signals/entropy.py",
+     "        if table.has_probs:\n            distribution, source = table.probabilities(), \"llm_prob\"\n"
+     "        elif votes is not None:\n            distribution, source = votes, \"votes\"\n",
+     "        if votes is not None:\n            distribution, source = votes, \"llm_prob\"\n"
+     "        elif table.has_probs:\n            distribution, source = table.probabilities(), \"llm_prob\"\n",
+     "EntropySignal.score: entropy from the annotators' votes when the table also has llm_prob_* (issue 19 item 10)",
+     ["tests/signals/test_entropy.py"]),
     ("audit_01", "audit", "audit.py", "weights.extend([len(part) / n_part] * n_part)",
      "weights.extend([1.0] * n_part)", "sample_audit: the sheet's weights ignore the inclusion probability",
      ["tests/test_audit.py"]),
@@ -238,8 +253,9 @@ MUTANTS_ISSUE19 = [
     ("audit_07", "audit", "audit.py", "alpha = n_old / (n_old + n_new) * (1.0 - min(1.0, n_new / frame_size))",
      "alpha = n_old / (n_old + n_new)", "design_weights: the mixing share ignores the new wave's sampling fraction",
      ["tests/test_audit.py"]),
-    # gate_14 is equivalent (bench/mutation/README.md): run_gate builds both figure frames through _figure, which
-    # turns a non-flag boolean into the string "true"/"false", so no boolean column reaches this branch.
+    # gate_14 was called equivalent, but is not: _figure turns a Python boolean into "true"/"false", yet passes a
+    # numpy boolean (check's in-memory figures) on unchanged; tests/faults/test_security.py
+    # test_in_memory_numpy_booleans_block kills it (bench/mutation/README.md).
     ("gate_14", "gate", "gate.py", "        if pd.api.types.is_bool_dtype(series) and column not in FLAG_FIGURES:",
      "        if False:", "_not_numbers: a boolean figure read as 0/1 (typed-figure check)",
      ["tests/faults/test_security.py", "tests/test_gate.py"]),
@@ -286,6 +302,38 @@ MUTANTS_ISSUE19 = [
     ("policy_02", "policy", "policy.py", 'looser = (removed and name == "required") or (added and name == "optional")',
      'looser = removed and name == "required"', "params_changes: a figure made optional not called looser",
      ["tests/test_policy.py"]),
+    # audit weights in every figure that reads them (issue 19 "Tests"; added after the merge, 2026-12-05)
+    ("weights_01", "signals", "signals/label_error.py",
+     "stamp = rubber_stamp_flag_share(wrong, context.label_issues, weights=weights, confidence=confidence)",
+     "stamp = rubber_stamp_flag_share(wrong, context.label_issues, weights=None, confidence=confidence)",
+     "LabelErrorSignal.score: audit weights ignored in the rubber-stamp flagged share", WEIGHT_TESTS),
+    ("weights_02", "signals", "signals/label_error.py", "population_var=variance, n_rows=n_rows, weights=weights[rows],",
+     "population_var=variance, n_rows=n_rows, weights=None,",
+     "audit_representativeness: audit weights ignored in the representativeness test", WEIGHT_TESTS),
+    ("weights_03", "signals", "signals/audit_breakdown.py", "        w = weights[rows]\n",
+     "        w = np.ones(int(rows.sum()))\n", "per_class: audit weights ignored in the per-class error and confusion",
+     WEIGHT_TESTS),
+    ("weights_04", "signals", "signals/accuracy_loss.py",
+     "share = float(np.sum(w * np.asarray(reproduced, bool)) / w.sum())",
+     "share = float(np.mean(np.asarray(reproduced, bool)))",
+     "learned_share: audit weights ignored in the share of audited errors the model reproduces", WEIGHT_TESTS),
+    ("weights_05", "signals", "signals/accuracy_loss.py",
+     "    return float(np.sum(weights[wrong] * per_row) / np.sum(weights[wrong]))",
+     "    return float(np.mean(per_row))", "chance_of_reproducing: audit weights ignored in the chance level",
+     WEIGHT_TESTS),
+    ("weights_06", "estimation", "estimation/diagnostics.py",
+     "    cluster_weight = np.bincount(codes, weights=weights)\n",
+     "    cluster_weight = np.bincount(codes)\n",
+     "representativeness: audit weights ignored in the clusters' weighted means", WEIGHT_TESTS),
+    ("weights_07", "filter", "filter.py", "    weights = (kept[AUDIT_WEIGHT].to_numpy(float) if AUDIT_WEIGHT in kept.columns",
+     "    weights = (np.ones(len(kept)) if AUDIT_WEIGHT in kept.columns",
+     "subset_accuracy_loss: audit weights ignored in the subset's learned-error share", WEIGHT_TESTS),
+    # the filter's subset estimate: duplicate clusters and the strata minimum (issue 19 item 5 for subsets)
+    ("filter_08", "filter", "filter.py", "clusters=duplicate_groups(kept[TEXT]),", "clusters=None,",
+     "subset_error_estimate: copies of one text counted as independent rows", WEIGHT_TESTS),
+    ("filter_09", "filter", "filter.py", "confidence=confidence, min_stratum=min_stratum, stratum_names=list(labels))",
+     "confidence=confidence, stratum_names=list(labels))",
+     "subset_error_estimate: score.min_audited_per_stratum ignored", WEIGHT_TESTS),
 ]
 
 def _locate(package: Path, rel: str, old: str) -> Path | None:
@@ -325,7 +373,8 @@ def run_mutant(mutant, python: str) -> dict:
 
 def main(argv: list[str]) -> int:
     issue19 = "--issue19" in argv  # only the issue-19 set -> results_issue19.json
-    argv = [a for a in argv if a != "--issue19"]
+    out = next((a.split("=", 1)[1] for a in argv if a.startswith("--out=")), None)  # another results file name
+    argv = [a for a in argv if a != "--issue19" and not a.startswith("--out=")]
     pool = MUTANTS_ISSUE19 if issue19 else MUTANTS + MUTANTS_ISSUE19
     chosen = [m for m in pool if not argv or m[0] in argv]
     results = []
@@ -343,7 +392,7 @@ def main(argv: list[str]) -> int:
         g["killed"] += r["result"] == "killed"
     summary = {
         "command": "nice -n 10 python bench/mutation/run_mutants.py" + (" --issue19" if issue19 else "")
-                   + (" " + " ".join(argv) if argv else ""),
+                   + (f" --out={out}" if out else "") + (" " + " ".join(argv) if argv else ""),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared dev box)",
         "mutants": len(valid), "killed": killed, "score": round(killed / len(valid), 4) if valid else None,
@@ -351,8 +400,8 @@ def main(argv: list[str]) -> int:
         "results": results,
     }
     print(f"mutation score: {killed}/{len(valid)} killed ({summary['score']:.1%})")
-    name = ("results_issue19.json" if issue19 and not argv else "results_issue19_rerun.json" if issue19
-            else "results.json" if not argv else "results_rerun.json")
+    name = out or ("results_issue19.json" if issue19 and not argv else "results_issue19_rerun.json" if issue19
+                   else "results.json" if not argv else "results_rerun.json")
     (REPO / "bench" / "mutation" / name).write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 

@@ -24,7 +24,7 @@ import pandas as pd
 from labelgate.config import check_range
 from labelgate.contract import GOLD, ID, LLM_LABEL, TEXT
 from labelgate.errors import EXIT_BLOCKED, BadInputError, LabelgateError
-from labelgate.estimation import DEFAULT_CONFIDENCE
+from labelgate.estimation import DEFAULT_CONFIDENCE, MIN_AUDITED_PER_STRATUM
 from labelgate.vocabulary import STRATEGIES, SUBSET_FIGURES
 
 
@@ -115,16 +115,18 @@ def _column(scores: pd.DataFrame, column: str, strategy: str, source: str) -> pd
 def filter_subset(
     scores: pd.DataFrame, strategy: str, params: FilterParams, labels: list[str], *, source: str = "scores",
     noise_rate: float | None = None, confidence: float = DEFAULT_CONFIDENCE, loss_signal: dict | None = None,
+    min_stratum: int = MIN_AUDITED_PER_STRATUM,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Return (training subset with id, text, label; its summary). Raises FilterRefused when a class starves.
 
     `noise_rate` is cleanlab's estimate for the whole table (label_risk.json), scaled per subset in the summary.
-    `confidence` is the level of the subset's label_error_rate interval (score.audit_confidence).
+    `confidence` is the level of the subset's label_error_rate interval (score.audit_confidence), `min_stratum` the
+    audited rows an LLM label of the subset needs to be measured (score.min_audited_per_stratum).
     """
     mask = keep_mask(scores, strategy, params, source=source)
     kept = scores[mask]
     summary = subset_summary(scores, mask, labels, strategy, noise_rate=noise_rate, confidence=confidence,
-                             loss_signal=loss_signal)
+                             loss_signal=loss_signal, min_stratum=min_stratum)
     starved = {k: v for k, v in summary["kept_per_class"].items() if v < params.min_class_count}
     if starved:
         detail = ", ".join(f"{k}: {v}" for k, v in starved.items())
@@ -138,7 +140,7 @@ def filter_subset(
 
 def subset_summary(
     scores: pd.DataFrame, mask: np.ndarray, labels: list[str], strategy: str, *, noise_rate: float | None = None,
-    confidence: float = DEFAULT_CONFIDENCE, loss_signal: dict | None = None,
+    confidence: float = DEFAULT_CONFIDENCE, loss_signal: dict | None = None, min_stratum: int = MIN_AUDITED_PER_STRATUM,
 ) -> dict[str, Any]:
     given = scores[LLM_LABEL]
     kept_counts = given[mask].value_counts().reindex(labels, fill_value=0)
@@ -166,7 +168,7 @@ def subset_summary(
         summary["audit_rows_kept"] = int((audited & mask).sum())
         summary["audit_error_rate_kept"] = float(wrong[audited & mask].mean()) if (audited & mask).any() else None
         summary["audit_error_rate_all"] = float(wrong[audited].mean())
-        estimate = subset_error_estimate(scores, mask, labels, confidence=confidence)
+        estimate = subset_error_estimate(scores, mask, labels, confidence=confidence, min_stratum=min_stratum)
         summary.update({key: estimate[key] for key in SUBSET_ESTIMATE_KEYS})
         summary["label_error"] = estimate
         figures.update({key: estimate[key] for key in SUBSET_ESTIMATE_KEYS if key != "method"})
@@ -218,16 +220,19 @@ def subset_audit_accuracy(correct: np.ndarray, confidence: float) -> dict[str, A
 
 
 def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[str], *,
-                          confidence: float = DEFAULT_CONFIDENCE) -> dict[str, Any]:
+                          confidence: float = DEFAULT_CONFIDENCE,
+                          min_stratum: int = MIN_AUDITED_PER_STRATUM) -> dict[str, Any]:
     """The kept rows' label_error_rate with its interval, from their audited rows: the same audit-first estimator
-    as the score stage (strata: LLM label; audit weights; the score stage's cross-fitted label_error_risk), with the
-    subset's rows as the population.
+    as the score stage (strata: LLM label, each needing `min_stratum` audited rows; audit weights; duplicate texts
+    as one cluster, text_model.duplicate_groups; the score stage's cross-fitted label_error_risk, whose folds
+    already kept copies together), with the subset's rows as the population.
 
     Unbiased for the subset because no filter rule reads gold_label (keep_mask uses audit-free scores only): the
     audited rows a filter keeps are still a random sample of the rows it keeps, within each LLM-label stratum."""
     from labelgate.contract import AUDIT_WEIGHT
     from labelgate.estimation import estimate_error_rate
     from labelgate.signals.label_error import RISK_COLUMN
+    from labelgate.signals.text_model import duplicate_groups
 
     kept = scores[mask]
     audited = kept[GOLD].notna().to_numpy()
@@ -240,8 +245,8 @@ def subset_error_estimate(scores: pd.DataFrame, mask: np.ndarray, labels: list[s
     weights = None
     if AUDIT_WEIGHT in kept.columns and kept[AUDIT_WEIGHT].notna().any():
         weights = np.where(audited, kept[AUDIT_WEIGHT].to_numpy(float), 1.0)
-    estimate = estimate_error_rate(wrong, strata, risk=risk, weights=weights, confidence=confidence,
-                                   stratum_names=list(labels))
+    estimate = estimate_error_rate(wrong, strata, risk=risk, weights=weights, clusters=duplicate_groups(kept[TEXT]),
+                                   confidence=confidence, min_stratum=min_stratum, stratum_names=list(labels))
     # per LLM label: the subset's audited error (weighted), for the gate's advice (which classes to fix)
     w = weights if weights is not None else np.ones(len(kept))
     per_class = {}
@@ -259,7 +264,7 @@ def main(scores: str | os.PathLike, strategy: str, out: str | os.PathLike, summa
          label_risk: str | os.PathLike | None = None) -> dict[str, Any]:
     """The filter stage on files: the subset of the scores table for `strategy` to `out` and its summary to
     `summary` (both or neither). label_risk.json's noise estimate is scaled per subset; its audit confidence
-    level sets the subset's label_error_rate interval. Returns the summary."""
+    level and strata minimum set the subset's label_error_rate interval. Returns the summary."""
     from labelgate.config import base_labels, section
     from labelgate.contract import canonical_labels, read_table, resolve_labels
     from labelgate.outputs import read_json, write_outputs
@@ -268,10 +273,16 @@ def main(scores: str | os.PathLike, strategy: str, out: str | os.PathLike, summa
     label_set = list(canonical_labels(resolve_labels(base_labels(params), frame, option=labels)))
     risk = read_json(label_risk) if label_risk else {}
     noise_rate = risk.get("metrics", {}).get("estimated_noise_rate")
-    confidence = (risk.get("signals", {}).get("label_error") or {}).get("confidence_level") or DEFAULT_CONFIDENCE
+    label_error = risk.get("signals", {}).get("label_error") or {}
+    confidence = label_error.get("confidence_level") or DEFAULT_CONFIDENCE
+    min_stratum = label_error.get("min_audited_per_stratum", MIN_AUDITED_PER_STRATUM)
+    if isinstance(min_stratum, bool) or not isinstance(min_stratum, int) or min_stratum < 1:
+        raise BadInputError(str(label_risk), f"key signals.label_error.min_audited_per_stratum is {min_stratum!r}, "
+                                             "not a positive integer")
     subset, result = filter_subset(frame, strategy, section(params, "filter", FilterParams), label_set,
                                    source=str(scores), noise_rate=noise_rate, confidence=confidence,
-                                   loss_signal=(risk.get("signals") or {}).get("accuracy_loss"))
+                                   loss_signal=(risk.get("signals") or {}).get("accuracy_loss"),
+                                   min_stratum=min_stratum)
     write_outputs((out, subset), (summary, result))
     return result
 

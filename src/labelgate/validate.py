@@ -210,10 +210,14 @@ def _audit_weights(path, frame: pd.DataFrame) -> pd.Series:
     """audit_weight as floats: a number > 0 on every audited row when the column holds any value."""
     column = contract.AUDIT_WEIGHT
     raw = frame[column]
-    numeric = pd.to_numeric(raw, errors="coerce").astype(float)
+    # a boolean (Parquet/JSONL `true`) is not a weight of 1: as in _audit_design, it is not a number
+    numeric = pd.to_numeric(raw.map(lambda v: None if isinstance(v, (bool, np.bool_)) else v),
+                            errors="coerce").astype(float)
     bad = raw.notna() & numeric.isna()
     if bad.any():
-        raise BadInputError(path, f"audit weight is not a number: {raw[bad].iloc[0]!r}",
+        first = raw[bad].iloc[0]
+        first = bool(first) if isinstance(first, np.bool_) else first
+        raise BadInputError(path, f"audit weight is not a number: {first!r}",
                             rows=(np.flatnonzero(bad.to_numpy()) + 1).tolist(), column=column)
     if numeric.isna().all():
         return numeric

@@ -186,6 +186,25 @@ def test_validate_refuses_a_bad_audit_wave(workdir, cli, table, value, rule):
     assert not (workdir / "v.parquet").exists()
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_a_boolean_audit_weight_is_not_a_weight_of_one(workdir, cli, table, fmt):
+    """A Parquet/JSONL `true` in audit_weight was read as 1.0 (found by the audit-shape fuzzing of `check`): like a
+    boolean figure or audit_wave, it is bad input, not a number."""
+    frame = pd.read_csv(table)
+    frame["gold_label"] = frame["llm_label"].where(frame.index % 3 == 0)
+    frame["audit_weight"] = pd.array([True if i % 3 == 0 else None for i in range(len(frame))], dtype="boolean")
+    path = workdir / f"labels.{fmt}"
+    if fmt == "parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_json(path, orient="records", lines=True)
+    for command, out in (("validate", workdir / "valid.parquet"), ("check", workdir / "verdict.json")):
+        result = cli(command, path, "--out", out)
+        one_error_line(result, code=2, contains=("rows 1, 4, 7", "column 'audit_weight'",
+                                                 "audit weight is not a number: True"))
+        assert not out.exists()
+
+
 # ------------------------------------------------------------------------------------ Label Studio shapes
 
 

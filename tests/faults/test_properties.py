@@ -208,3 +208,89 @@ def test_check_never_passes_a_malformed_table(cli, folder, table, kind, row):
         path = write(bad, table["format"], work)
     result, _ = run_check(cli, path, work)
     assert result.exit_code == 2, (kind, result.output)
+
+
+# ------------------------------------------------------------------------------------ audit shapes (issue 19)
+
+AUDIT_SHAPES = ["partial_strata", "blanks", "duplicates", "boolean_weight", "boolean_wave"]
+MIN_AUDITED = 2  # score.min_audited_per_stratum (default)
+MAX_LABEL_ERROR, MAX_MISSING = 0.2, 0.05  # gate.max_label_error, gate.max_audit_missing_share (defaults)
+
+
+@st.composite
+def audited_tables(draw, shape: str) -> dict:
+    """A label table with a gold audit of one issue-19 shape: only some LLM-label strata audited, rows an audit
+    drew (audit_wave) left blank, every row there 2-4 times (copies, some with other case and punctuation), or a
+    boolean where the audit's weight or wave is a number. With the facts the invariants need, worked out here."""
+    table = draw(label_tables())
+    frame = table["frame"].drop(columns=["gold_label"], errors="ignore")
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n, llm = len(frame), frame["llm_label"].to_numpy(object)
+    drawn = rng.random(n) < draw(st.sampled_from([0.3, 0.6, 1.0]))
+    drawn[0] = True  # an audit holds at least one row (a boolean column at least one value)
+    gold = np.where(rng.random(n) < 0.85, llm, rng.choice(LABELS, n)).astype(object)
+    gold[~drawn] = None
+    if shape == "partial_strata":
+        audited_label = draw(st.sampled_from(sorted(set(llm))))
+        gold[llm != audited_label] = None
+    elif shape == "blanks":
+        frame["audit_wave"] = pd.array(np.where(drawn, 1, 0), dtype="Int64")
+        frame.loc[~drawn, "audit_wave"] = pd.NA
+        gold[drawn & (rng.random(n) < draw(st.sampled_from([0.02, 0.1, 0.5])))] = None
+    elif shape in ("boolean_weight", "boolean_wave"):
+        column = "audit_weight" if shape == "boolean_weight" else "audit_wave"
+        frame[column] = pd.array(np.where(drawn, True, False), dtype="boolean")
+        frame.loc[~drawn, column] = pd.NA
+    frame["gold_label"] = gold
+    if shape == "duplicates":
+        copies = draw(st.integers(2, 4))
+        parts = []
+        for c in range(copies):
+            part = frame.copy()
+            part["id"] = part["id"] + f"_c{c}"
+            if c % 2:
+                part["text"] = part["text"].str.upper() + "!"
+            parts.append(part)
+        frame = pd.concat(parts, ignore_index=True)
+    audited = frame["gold_label"].notna()
+    counts = frame["llm_label"].map(frame.loc[audited, "llm_label"].value_counts()).fillna(0)
+    sizes = frame["llm_label"].map(frame["llm_label"].value_counts())
+    unmeasured = float(counts.lt(np.minimum(MIN_AUDITED, sizes)).mean())  # a stratum smaller than the minimum: all
+    missing = float((drawn & pd.isna(gold)).sum() / drawn.sum()) if shape == "blanks" and drawn.any() else None
+    return {"frame": frame, "format": table["format"], "shape": shape, "audited": bool(audited.any()),
+            "unmeasured": unmeasured, "missing": missing,
+            "exact_copies": 1.0 - frame["text"].nunique() / len(frame)}
+
+
+@pytest.mark.slow  # 4 whole `check` runs per shape; make test runs it
+@pytest.mark.parametrize("shape", AUDIT_SHAPES)
+def test_check_never_passes_an_audit_it_cannot_trust(cli, folder, shape):
+    """Partial strata are bounded as wrong, blank drawn rows above the limit block, copies are counted, and a
+    boolean audit weight or wave is bad input (never 1/0). Every shape is drawn (a parameter, not a draw)."""
+
+    @settings(FUZZ, max_examples=_EXAMPLES or 4)
+    @given(table=audited_tables(shape))
+    def fuzz(table):
+        trust_invariants(cli, folder, table)
+
+    fuzz()
+
+
+def trust_invariants(cli, folder, table: dict) -> None:
+    work = folder()
+    result, verdict = run_check(cli, write(table["frame"], table["format"], work), work)
+    if table["shape"].startswith("boolean"):
+        assert result.exit_code == 2, result.output
+        return
+    if verdict is None:
+        return
+    figures = verdict["figures"]
+    if table["missing"] is not None:
+        assert figures["audit_missing_share"] == pytest.approx(table["missing"])
+    if table["audited"] and figures.get("label_error_rate_upper") is not None:
+        assert verdict["label_error"]["unmeasured_share"] == pytest.approx(table["unmeasured"])
+        assert figures["label_error_rate_upper"] >= table["unmeasured"] - 1e-9
+        assert verdict["label_error"]["duplicate_share"] >= table["exact_copies"] - 1e-9
+    if result.exit_code == 0:
+        assert table["unmeasured"] <= MAX_LABEL_ERROR, "passed with more unmeasured rows than max_label_error"
+        assert table["missing"] is None or table["missing"] <= MAX_MISSING, "passed an audit left blank"

@@ -196,6 +196,23 @@ def test_in_memory_booleans_block_and_a_flag_stays_a_flag():
         assert outcome["status"] == status
 
 
+def test_in_memory_numpy_booleans_block():
+    """The check route hands the gate the score stage's figures in memory, where a comparison gives a numpy
+    boolean (np.True_ is no Python bool, so _figure passes it on): the figure frame's column is then boolean, and
+    only _not_numbers stands between it and GX reading it as 1 / 0 (the bench's gate_14)."""
+    import numpy as np
+
+    from labelgate.gate import GateParams, run_gate
+
+    figures = {"audit_accuracy_lower": np.True_, "label_error_rate_upper": np.False_}
+    verdict = run_gate(scores=None, label_risk={"metrics": {**GOOD_METRICS, **figures}}, evaluation=None,
+                       params=GateParams())
+    assert verdict.blocked
+    errored = {o["column"]: o["observed"] for o in verdict.outcomes if o["status"] == "error"}
+    assert set(errored) == {"audit_accuracy_lower", "label_error_rate_upper"}
+    assert errored["audit_accuracy_lower"] == "figure 'audit_accuracy_lower' = True is not a number"
+
+
 def test_headline_never_turns_a_boolean_into_a_figure():
     from labelgate.headline import gate_headline, label_risk_headline
 

@@ -31,6 +31,25 @@ class TestEntropy:
         assert result.summary["source"] == "votes"
         assert list(result.rows["entropy_normalised"]) == pytest.approx([0.0, math.log(2) / math.log(3)])
 
+    def test_probabilities_decide_when_a_table_also_has_annotators(self):
+        """A table with llm_prob_* and annotator_* columns (issue 19: entropy computed from the votes turned a
+        critical median entropy of 0.865 into 0.0, BLOCK into PASS). Asymmetric: the annotators agree with the LLM
+        on rows whose probabilities are uncertain and disagree where they are certain, so each source gives other
+        per-row values, another median and another high-entropy rate."""
+        frame = with_probs(["a", "b", "c", "a"], [[0.4, 0.3, 0.3], [0.1, 0.8, 0.1], [1.0, 0.0, 0.0],
+                                                  [0.5, 0.5, 0.0]])
+        frame["annotator_p2"] = ["a", "b", "a", "b"]  # agrees, agrees, disagrees, disagrees
+        frame["annotator_p3"] = ["a", None, "b", "b"]
+        result = run("entropy", frame)
+        assert result.summary["source"] == "llm_prob"
+        from_probs = [_normalised([0.4, 0.3, 0.3]), _normalised([0.1, 0.8, 0.1]), 0.0, math.log(2) / math.log(3)]
+        assert list(result.rows["entropy_normalised"]) == pytest.approx(from_probs)
+        assert result.summary["median_normalised_entropy"] == pytest.approx((from_probs[1] + from_probs[3]) / 2)
+        assert result.summary["high_entropy_rate"] == 0.25  # only the first row is above 0.8
+        # the votes' entropy is reported beside it, never instead of it: (a, a, a), (b, b), (c, a, b), (a, b, b)
+        votes = [0.0, 0.0, 1.0, _normalised([1 / 3, 2 / 3, 0.0])]
+        assert list(result.rows["entropy_votes_normalised"]) == pytest.approx(votes)
+
     def test_unavailable_without_probabilities_or_annotators(self):
         result = run("entropy", pd.DataFrame({"text": ["x"], "llm_label": ["a"]}))
         assert result.summary["available"] is False
@@ -46,3 +65,7 @@ class TestEntropy:
         assert EntropyParams().entropy_threshold == DEFAULT_THRESHOLD == 0.8
         with pytest.raises(ValueError, match=r"entropy_threshold=1.5 must lie in \[0.0, 1.0\]"):
             EntropyParams(entropy_threshold=1.5)
+
+
+def _normalised(distribution: list[float]) -> float:
+    return -sum(p * math.log(p) for p in distribution if p > 0) / math.log(3)
