@@ -56,3 +56,14 @@ class TestFrozenHeap:
         except RuntimeError:
             pass
         assert gc.get_freeze_count() == 0
+
+    def test_nested_the_outermost_exit_unfreezes(self):
+        import gc
+
+        from labelgate.signals.context import frozen_heap
+
+        with frozen_heap():
+            with frozen_heap():
+                pass
+            assert gc.get_freeze_count() > 0  # the inner exit left the outer freeze alone
+        assert gc.get_freeze_count() == 0

@@ -36,15 +36,18 @@ def frozen_heap() -> Iterator[None]:
     """While scoring, the collections (release_memory's and Python's own) skip every object alive on entry: the
     imported libraries' (Great Expectations, pandas, scipy: ~270k objects, 0.14 CPU s per full collection) and the
     validated table, all of which outlive the scoring. Entry collects first (the contract suite's garbage is freed, not
-    frozen); exit unfreezes, so a caller in a longer-lived process collects them again as before."""
+    frozen); exit unfreezes, so a caller in a longer-lived process collects them again as before. Nested (check
+    around score), the outermost exit unfreezes."""
     import gc
 
+    outermost = gc.get_freeze_count() == 0
     gc.collect()
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if outermost:
+            gc.unfreeze()
 
 
 @dataclass
