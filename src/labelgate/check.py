@@ -51,19 +51,21 @@ def main(labels_path: str | os.PathLike, *, params: str | os.PathLike | None = N
     from labelgate.outputs import write_json
     from labelgate.packaged import resolve_sources
     from labelgate.score import score_table
+    from labelgate.signals.context import frozen_heap
 
     sources = resolve_sources(params, expectations)
     for line in sources.describe():
         say(line)
     gate_params = section(sources.params, "gate", GateParams)
     suites = preflight(gate_params, LABEL_SUITES, sources.expectations)  # broken suite or gate.required: exit 2 first
-    table = check_table(labels_path, label_column)
-    label_set, why = check_labels(table, sources, labels)
-    say(f"labels: {', '.join(label_set) or '(from the table)'} ({why})")
-    rows, result = score_table(labels_path, params=sources.params, labels=",".join(label_set) or None, test=test,
-                               expectations_dir=sources.expectations, frame=table)
-    verdict = run_gate(scores=rows, label_risk=result, evaluation=None, params=gate_params,
-                       expectations_dir=sources.expectations, suites=suites)
+    with frozen_heap():  # the libraries imported by now (GX, pandas, scipy): not walked by the collections below
+        table = check_table(labels_path, label_column)
+        label_set, why = check_labels(table, sources, labels)
+        say(f"labels: {', '.join(label_set) or '(from the table)'} ({why})")
+        rows, result = score_table(labels_path, params=sources.params, labels=",".join(label_set) or None, test=test,
+                                   expectations_dir=sources.expectations, frame=table)
+        verdict = run_gate(scores=rows, label_risk=result, evaluation=None, params=gate_params,
+                           expectations_dir=sources.expectations, suites=suites)
     if out is not None:
         write_json(out, {**verdict.as_dict(), "table": str(labels_path), "labels": list(result["labels"])})
     return verdict, result

@@ -56,6 +56,7 @@ def score_table(labels_path: str | os.PathLike, *, params: dict[str, Any], label
 
     from labelgate.config import section
     from labelgate.progress import OFF, PhaseProgress, progress
+    from labelgate.signals.context import frozen_heap
     from labelgate.validate import main as validate
     from labelgate.validate import validate_test_table
 
@@ -64,9 +65,9 @@ def score_table(labels_path: str | os.PathLike, *, params: dict[str, Any], label
     if test is not None:
         test_labels = validate_test_table(test, labels=table.labels, expectations_dir=expectations_dir)[LABEL]
     rows = len(table.frame)
-    with progress(None if rows >= PROGRESS_MIN_ROWS else OFF, TextColumn("{task.description}"), BarColumn(),
-                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
-                  unit="rows") as bar:
+    with frozen_heap(), progress(None if rows >= PROGRESS_MIN_ROWS else OFF, TextColumn("{task.description}"),
+                                 BarColumn(), TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), transient=True, unit="rows") as bar:
         phases = PhaseProgress(bar, f"score {labels_path}", rows, PHASE_COSTS) if bar is not None else None
         result = score_labels(table, section(params, "score", ScoreParams), test_labels=test_labels,
                               progress=None if phases is None else phases.phase)

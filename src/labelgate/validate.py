@@ -162,10 +162,13 @@ def _check_header(path, frame: pd.DataFrame, labels: tuple[str, ...], params: Va
         raise BadInputError(path, "probability columns must cover every label", column=missing[0])
     frame = frame.copy()
     for column in present:
-        # A literal "NaN" is a missing probability (reported by the suite), not a malformed number.
-        raw = frame[column].map(lambda v: np.nan if isinstance(v, str) and v.strip().lower() == "nan" else v)
+        raw = frame[column]
         numeric = pd.to_numeric(raw, errors="coerce")
         bad = raw.notna() & numeric.isna()
+        if bad.any():  # a literal "NaN" is a missing probability (reported by the suite), not a malformed number
+            raw = raw.map(lambda v: np.nan if isinstance(v, str) and v.strip().lower() == "nan" else v)
+            numeric = pd.to_numeric(raw, errors="coerce")
+            bad = raw.notna() & numeric.isna()
         if bad.any():
             rows = (np.flatnonzero(bad.to_numpy()) + 1 + row_offset).tolist()
             raise BadInputError(path, f"not a number: {frame[column][bad].iloc[0]!r}", rows=rows, column=column)

@@ -32,3 +32,38 @@ class TestScoringContext:
         assert not np.array_equal(ScoringContext(table(frame), seed=1).pred_probs, default)
         assert not np.array_equal(ScoringContext(table(frame), text=TextModelParams(text_model_c=4.0)).pred_probs,
                                   default)
+
+
+class TestFrozenHeap:
+    def test_collects_first_freezes_inside_and_unfreezes_after_even_on_error(self):
+        import gc
+        import weakref
+
+        from labelgate.signals.context import frozen_heap
+
+        class Node:
+            pass
+
+        cycle = Node()
+        cycle.self = cycle  # garbage only a collection frees
+        gone = weakref.ref(cycle)
+        del cycle
+        try:
+            with frozen_heap():
+                assert gone() is None  # collected on entry, not frozen with the live objects
+                assert gc.get_freeze_count() > 0
+                raise RuntimeError("a signal failed")
+        except RuntimeError:
+            pass
+        assert gc.get_freeze_count() == 0
+
+    def test_nested_the_outermost_exit_unfreezes(self):
+        import gc
+
+        from labelgate.signals.context import frozen_heap
+
+        with frozen_heap():
+            with frozen_heap():
+                pass
+            assert gc.get_freeze_count() > 0  # the inner exit left the outer freeze alone
+        assert gc.get_freeze_count() == 0

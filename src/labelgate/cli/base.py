@@ -3,7 +3,9 @@ code), the options several commands share, and output that survives a closed pip
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import os
 import sys
 import traceback
@@ -23,6 +25,12 @@ class _OneLineUsageErrors(typer.core.TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        # The command's objects live until the process ends: frozen at exit (the last exit handler), the interpreter's
+        # shutdown does not walk them in its collections (2 s after a 100k-row `check`, 0.15 s frozen). Memory goes
+        # back to the system as before; an object left in a reference cycle is not finalised (labelgate writes and
+        # closes its outputs before it returns). Registered once, however often main runs in a process.
+        atexit.unregister(gc.freeze)
+        atexit.register(gc.freeze)
         click = typer.core._click  # the click typer runs on (typer >= 0.2x vendors its own copy)
 
         try:
