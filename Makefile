@@ -47,8 +47,9 @@ test: install browser
 	LABELGATE_ADOPTION=$(LABELGATE_ADOPTION) LABELGATE_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -q \
 	  -n $(TEST_WORKERS) --dist loadfile
 
-# The inner loop: no test that trains a model, runs DVC, builds a wheel or venv, starts a browser, a server or a
-# child run (those are marked slow; docs/architecture.md). The import contracts and dvc.yaml's dependencies run here.
+# The inner loop, under a minute: no test that trains a model (the text model of an end-to-end check included),
+# runs DVC, builds a wheel or venv, starts a browser, a server or a child run (those are marked slow;
+# docs/architecture.md). The import contracts and dvc.yaml's dependencies run here.
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 

@@ -139,6 +139,7 @@ def test_two_proportional_waves_are_one_stratified_random_sample():
     assert weights[100:106] == pytest.approx([5.0] * 6, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_a_two_wave_audit_is_unbiased_with_its_weights_and_biased_without():
     """Seeded simulation (300 audits): wave 1 proportional, wave 2 over-samples the riskiest rows 6x, strata of
     330, 180 and 90 rows with different error rates. The weighted estimate is within 3 standard errors of the
@@ -197,6 +198,7 @@ def label_sheet(sheet_path, truth: dict[str, str], blank: int = 0):
     return sheet
 
 
+@pytest.mark.slow
 def test_second_and_third_wave_on_a_legacy_audit(workdir, cli):
     """Issue 18's route "audit more": a table with an unweighted audit gets a proportional and then an over-sampled
     wave; every merge writes weights that sum to the row count, validate and check accept the table, the earlier
@@ -247,6 +249,7 @@ def test_second_and_third_wave_on_a_legacy_audit(workdir, cli):
     assert verdict["figures"]["audit_missing_share"] == 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl", ".json"])
 def test_cli_round_trip(workdir, cli, suffix):
     frame = scores()

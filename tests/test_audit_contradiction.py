@@ -106,6 +106,7 @@ def test_the_threshold_comes_from_params(workdir, cli):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.slow
 def test_the_signal_sets_the_lower_bound_against_the_audits_upper_bound():
     """label_error reports confident_disagreement from the text model cleanlab reads, and audit_contradiction against
     the audit's upper bound (not its point estimate, which is 0 for a rubber stamp)."""

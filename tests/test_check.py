@@ -26,6 +26,7 @@ def empty(tmp_path, monkeypatch):
 
 
 class TestAnywhere:
+    @pytest.mark.slow
     def test_empty_folder_uses_the_packaged_defaults_and_says_so(self, empty, cli):
         tickets(noisy=False).to_csv(empty / "labels.csv", index=False)
         result = cli("check", "labels.csv", "--out", "v.json")
@@ -37,6 +38,7 @@ class TestAnywhere:
         assert json.loads((empty / "v.json").read_text())["labels"] == ["bug", "feature", "question"]
         assert sorted(p.name for p in empty.iterdir()) == ["labels.csv", "v.json"]  # nothing else written
 
+    @pytest.mark.slow
     def test_blocks_noisy_labels_in_an_empty_folder(self, empty, cli):
         tickets(noisy=True).to_csv(empty / "labels.csv", index=False)
         result = cli("check", "labels.csv")
@@ -51,6 +53,7 @@ class TestAnywhere:
         result = cli("check", "labels.csv", "--expectations", "nope")
         assert result.exit_code == 2 and "nope: expectation suite folder not found" in result.output
 
+    @pytest.mark.slow
     def test_local_params_and_suites_are_preferred(self, workdir, cli):
         tickets(noisy=False, labels=REPO_LABELS).to_csv(workdir / "labels.csv", index=False)
         result = cli("check", "labels.csv")
@@ -59,6 +62,7 @@ class TestAnywhere:
             "params: params.yaml", "suites: expectations/",
             f"labels: {', '.join(REPO_LABELS)} (base.labels in params.yaml)"]
 
+    @pytest.mark.slow
     def test_other_label_set_in_this_repository_is_inferred(self, workdir, cli):
         """The demo's base.labels must not refuse a table with another consistent label set."""
         tickets(noisy=False).to_csv(workdir / "labels.csv", index=False)
@@ -75,6 +79,7 @@ class TestAnywhere:
         assert result.exit_code == 2
         assert "labels.csv" in result.output and "error" in result.output
 
+    @pytest.mark.slow
     def test_label_column_checks_another_version_of_the_pool(self, empty, cli):
         frame = tickets(noisy=True)
         texts, truth = make_texts(600, 3, seed=11)
@@ -86,6 +91,7 @@ class TestAnywhere:
         assert result.exit_code == 0, result.output
         assert cli("check", "labels.csv", "--label-column", "nope").exit_code == 2
 
+    @pytest.mark.slow
     def test_no_enforce_records_a_block_and_exits_0(self, empty, cli):
         tickets(noisy=True).to_csv(empty / "labels.csv", index=False)
         result = cli("check", "labels.csv", "--out", "v.json", "--no-enforce")
@@ -95,6 +101,7 @@ class TestAnywhere:
 
 
 class TestVerdictTable:
+    @pytest.mark.slow
     def test_fits_80_columns_with_mitigations_only_for_failures(self, empty, cli):
         tickets(noisy=True).to_csv(empty / "labels.csv", index=False)
         result = cli("check", "labels.csv", "--out", "v.json")
@@ -108,6 +115,7 @@ class TestVerdictTable:
         assert all(o["mitigation"][:30] not in result.output for o in passed if o["mitigation"])
 
 
+@pytest.mark.slow
 def test_the_accuracy_loss_decides_where_the_error_rate_would_decide_the_opposite(tmp_path, monkeypatch, cli):
     """8% wrong labels that follow one word vs 12% random ones: the error-rate rule alone would pass the first and
     block the second; the accuracy-loss rule blocks the first (the model learns its errors) and passes the second.

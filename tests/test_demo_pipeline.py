@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +49,7 @@ def test_committed_dvc_yaml_is_what_the_script_renders():
         "dvc.yaml is out of date: run python scripts/render_demo_pipeline.py"
 
 
+@pytest.mark.slow
 def test_check_mode_names_a_stale_file(tmp_path, monkeypatch, capsys):
     stale = tmp_path / "dvc.yaml"
     stale.write_text(render_demo_pipeline.render().replace("--no-enforce", "", 1))

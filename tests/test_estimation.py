@@ -146,6 +146,7 @@ def _population(kind: str, rng: np.random.Generator, n: int = 2000, rate: float 
     return wrong.astype(float), strata, risk
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["uniform", "text_following"])
 def test_unbiased_and_covering_on_simulated_audits(kind):
     rng = np.random.default_rng(0)
@@ -171,6 +172,7 @@ def test_unbiased_and_covering_on_simulated_audits(kind):
         assert estimates.std() < 1.05 * plain
 
 
+@pytest.mark.slow
 def test_over_sampled_audit_is_unbiased_with_weights():
     rng = np.random.default_rng(1)
     wrong, strata, risk = _population("uniform", rng)
@@ -188,6 +190,7 @@ def test_over_sampled_audit_is_unbiased_with_weights():
     assert np.mean(unweighted) - wrong.mean() > 0.05  # ignoring the design would overstate the error badly
 
 
+@pytest.mark.slow
 def test_property_bounds_are_ordered_and_inside_the_unit_interval():
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st

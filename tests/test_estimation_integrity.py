@@ -126,6 +126,7 @@ def test_copies_of_every_row_are_one_cluster(k):
     assert naive["standard_error"] < once["standard_error"] / math.sqrt(k) * 1.05  # what copies did before
 
 
+@pytest.mark.slow
 def test_copies_keep_the_coverage_of_simulated_audits():
     """100 copies of every row, the audit drawn from the distinct texts: coverage stays >= 0.92 over 200 audits."""
     rng = np.random.default_rng(4)
@@ -192,6 +193,7 @@ def test_agrees_with_ppi_py_on_one_stratum_with_equal_weights(seed, kind):
     assert ours["label_error_rate_upper"] == pytest.approx(high, abs=0.006)
 
 
+@pytest.mark.slow
 def test_property_bounds_stay_ordered_with_clusters_and_unmeasured_strata():
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st

@@ -196,6 +196,7 @@ class TestRunFolders:
         with pytest.raises(BadInputError, match="no run folders"):
             load_runs(tmp_path / "models", pd.DataFrame({"text": TEXTS, "label": TRUTH}))
 
+    @pytest.mark.slow
     def test_cli_evaluate(self, runs_dir):
         d = runs_dir
         (d / "params.yaml").write_text("evaluate:\n  reference: gold\n")

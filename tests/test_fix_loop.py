@@ -91,6 +91,7 @@ class TestAuditMore:
         result = cli("audit", "merge", root / table, sheet, "--out", root / out)
         assert result.exit_code == 0, result.output
 
+    @pytest.mark.slow
     def test_audit_more_until_the_verdict_is_not_too_small(self, workdir, cli, table):
         self.wave(cli, workdir, "labels.csv", "wave1.csv", 40, table)
         before = cli("check", workdir / "wave1.csv", "--out", workdir / "v1.json")
@@ -120,6 +121,7 @@ class TestAuditMore:
         assert verdict["accuracy_loss"]["accuracy_loss_upper"] <= 0.03
         assert after.exit_code == 0, after.output
 
+    @pytest.mark.slow
     def test_a_second_wave_on_an_unweighted_audit(self, workdir, cli, table):
         """The issue's case: an earlier audit without audit_weight; the multi-wave design (audit/design.py) weights."""
         frame = pd.read_csv(workdir / "labels.csv")
@@ -163,12 +165,14 @@ class TestFilter:
         audited = np.random.default_rng(34).random(len(texts)) < 0.3
         return label_frame(texts, given, probs, truth, audited)
 
+    @pytest.mark.slow
     def test_raw_is_blocked_on_its_label_error(self, workdir, cli):
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=True), "raw")
         assert code == 1 and verdict["label_scope"]["rows"] == "table"
         assert any(b.startswith("label error too high") for b in verdict["blocking"])
         assert any("accuracy loss " in b for b in verdict["blocking"])  # above or undecided: 28% wrong labels
 
+    @pytest.mark.slow
     def test_a_filter_that_removes_the_errors_passes(self, workdir, cli):
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=True), "entropy")
         summary = json.loads((workdir / "subsets" / "entropy.json").read_text())
@@ -180,18 +184,21 @@ class TestFilter:
         assert code == 0, verdict["blocking"]
         assert verdict["status"] in ("pass", "warn") and verdict["blocking"] == []
 
+    @pytest.mark.slow
     def test_a_filter_that_keeps_the_errors_stays_blocked(self, workdir, cli):
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=False), "entropy")
         summary = json.loads((workdir / "subsets" / "entropy.json").read_text())
         assert summary["metrics"]["label_error_rate_lower"] > 0.2
         assert code == 1 and any(b.startswith("label error too high") for b in verdict["blocking"])
 
+    @pytest.mark.slow
     def test_a_filter_that_keeps_too_little_blocks_on_its_size(self, workdir, cli):
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=True), "entropy",
                                       entropy_quantile=0.3, min_class_count=5)
         assert code == 1
         assert [b for b in verdict["blocking"] if "share of the table's rows the gated subset keeps" in b]
 
+    @pytest.mark.slow
     def test_a_subset_without_its_summary_fails_closed(self, workdir, cli):
         verdict, code = self.pipeline(cli, workdir, self.errors_table(visible=True), "entropy")
         (workdir / "subsets" / "entropy.json").unlink()
@@ -245,6 +252,7 @@ class TestReprompt:
         out, report = annotate_frame(frame, LABELS, params, backend=backend)
         return out, report, backend
 
+    @pytest.mark.slow
     def test_a_cached_re_prompt_changes_only_the_touched_rows_and_shows_before_after(self, workdir, cli):
         frame, truth = self.texts()
         few = [{"text": "love this", "label": "positive"}, {"text": "hate this", "label": "negative"}]
@@ -300,6 +308,7 @@ def test_enforce_reads_as_a_verdict(workdir, cli):
     assert lines[-1] == "labelgate: BLOCKED - see reports/summary.md"
 
 
+@pytest.mark.slow
 def test_label_order_does_not_change_figures_or_advice(workdir, cli):
     texts, truth = make_texts(900, 3, seed=51)
     given = flip_uniform(truth, 0.08, 3, seed=52)

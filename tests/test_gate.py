@@ -25,6 +25,7 @@ def gate_dir(workdir):
     return workdir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noisy, code", [(False, 0), (True, 1)])
 def test_check_blocks_systematic_noise_and_passes_gold(gate_dir, cli, noisy, code):
     labelled(noisy).to_csv(gate_dir / "labels.csv", index=False)
@@ -114,6 +115,7 @@ def test_nothing_to_check_blocks(workdir):
     assert run_gate(scores=None, label_risk=None, evaluation=None, params=GateParams()).blocked
 
 
+@pytest.mark.slow
 def test_tiny_audit_blocks_with_audit_too_small(gate_dir, cli):
     frame = labelled(False)
     audited = np.flatnonzero(frame["gold_label"].notna().to_numpy())
@@ -136,6 +138,7 @@ def test_tiny_audit_blocks_with_audit_too_small(gate_dir, cli):
     assert "audit too small" in result.output
 
 
+@pytest.mark.slow
 def test_label_error_threshold_comes_from_params(gate_dir, cli):
     labelled(True).to_csv(gate_dir / "labels.csv", index=False)
     (gate_dir / "params.yaml").write_text("base:\n  labels: [a, b, c]\ngate:\n  max_label_error: 0.9\n"

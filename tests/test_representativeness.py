@@ -94,6 +94,7 @@ def _covariates(rate: float, seed: int):
     return covariates[np.arange(2000)], covariates.names, given != truth
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rate", [0.0, 0.31], ids=["clean", "31pct-wrong"])
 def test_honest_audits_are_rarely_blocked_and_cherry_picked_ones_always(rate):
     """Measured (1,000 draws per cell, seed 11): false-block rate 0.000-0.001 in all 12 cells (p < 0.05 in 1.4-3.7%:

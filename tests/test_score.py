@@ -25,6 +25,7 @@ from synthetic import confident_table, label_table, make_texts
 
 
 class TestScoreStage:
+    @pytest.mark.slow
     def test_score_runs_enabled_signals_in_order(self):
         texts, truth = make_texts(300, 3, seed=1)
         frame = label_table(texts, truth, list(LABELS))
@@ -107,6 +108,7 @@ class TestScoreParams:
         rows, _ = score_labels(table(frame), ScoreParams(signals=("entropy",)))
         assert rows["entropy_high"].tolist() == [True, False]
 
+    @pytest.mark.slow
     def test_the_audit_confidence_reaches_label_error(self):
         texts, truth = make_texts(300, 3, seed=3)
         frame = label_table(texts, truth, list(LABELS), truth=truth, audit_share=0.2, seed=4)
@@ -149,6 +151,7 @@ def test_signals_report_progress_and_rows_keep_the_input(table_csv):
     assert sum(summary["llm_label_counts"].values()) == 90
 
 
+@pytest.mark.slow
 def test_main_writes_scores_summary_and_headline(table_csv, workdir):
     out, summary, headline = workdir / "s.parquet", workdir / "r.json", workdir / "h.json"
     result = main(table_csv, out, summary, params=STAGE_PARAMS, headline=headline)
@@ -157,6 +160,7 @@ def test_main_writes_scores_summary_and_headline(table_csv, workdir):
     assert json.loads(headline.read_text())["n_rows"] == 90
 
 
+@pytest.mark.slow
 def test_a_malformed_table_is_refused_and_nothing_written(table_csv, workdir, cli):
     frame = pd.read_csv(table_csv)
     frame.loc[4, "llm_label"] = "z"  # outside the label set
@@ -169,6 +173,7 @@ def test_a_malformed_table_is_refused_and_nothing_written(table_csv, workdir, cl
     assert not (workdir / "s.parquet").exists() and not (workdir / "r.json").exists()
 
 
+@pytest.mark.slow
 def test_a_long_table_logs_progress_with_rate_and_time_left(table_csv, workdir, monkeypatch, capsys):
     """Off a terminal (CI, dvc repro piped to a file) a long score writes one line per phase: share, rows/s, ETA."""
     import labelgate.score as stage

@@ -75,6 +75,7 @@ class TestStreamingScore:
             assert summary["metrics"][name] == pytest.approx(reference["metrics"][name], abs=0.03), name
         assert summary["signals"]["audit"]["n_audited"] == reference["signals"]["audit"]["n_audited"]
 
+    @pytest.mark.slow
     def test_signals_read_the_texts_from_a_spool_that_is_removed_afterwards(self, workdir, table_path, monkeypatch):
         import labelgate.score_stream as stream
 
@@ -96,6 +97,7 @@ class TestStreamingScore:
         audited = scores["gold_label"].notna()
         assert scores["label_error_risk"].between(0, 1).all() and summary["metrics"]["n_audited"] == audited.sum()
 
+    @pytest.mark.slow
     def test_errors_name_rows_of_the_whole_file(self, workdir):
         frame = _table(3000)
         frame.loc[2500, "llm_label"] = "nonsense"
@@ -107,6 +109,7 @@ class TestStreamingScore:
         assert not (workdir / "scores.parquet").exists() and not (workdir / "risk.json").exists()
         assert [p.name for p in workdir.iterdir() if p.name.startswith(".")] == []  # no temp files left
 
+    @pytest.mark.slow
     def test_duplicate_ids_across_chunks(self, workdir):
         frame = _table(3000)
         frame.loc[2999, "id"] = "r10"  # chunk 3 repeats an id of chunk 1
@@ -122,6 +125,7 @@ class TestStreamingScore:
         _table(3000).to_csv(workdir / "labels.csv", index=False)
         assert not should_stream(workdir / "labels.csv", PARAMS)
 
+    @pytest.mark.slow
     def test_cli_streams_above_the_threshold(self, workdir, table_path, cli):
         params = yaml.safe_load((workdir / "params.yaml").read_text())
         params["base"]["labels"] = list(LABELS)

@@ -160,6 +160,7 @@ class TestTransientFailures:
         out, _ = annotate_texts([POSITIVE], LABELS, params(server, tmp_path))
         assert server.count() == 4 and out["llm_label"].tolist() == ["positive"]
 
+    @pytest.mark.slow
     def test_timeout_is_retried(self, server, tmp_path):
         server.delays.append(60.0)  # the first request is held until the server exits (or 60 s)
         out, _ = annotate_texts([POSITIVE], LABELS, params(server, tmp_path, timeout_s=1.0))

@@ -90,6 +90,7 @@ def test_negative_seed_is_a_one_line_error(workdir, cli, table):
 # ------------------------------------------------------------------------------------ incomplete audits
 
 
+@pytest.mark.slow
 def test_blank_rows_block_the_gate(workdir, cli, table):
     """Issue 19 item 3: the rows where the LLM was wrong left blank. The merge records them as drawn, and the
     gate blocks on audit_missing_share; the same sheet fully labelled passes."""
@@ -242,6 +243,7 @@ def test_malformed_label_studio_exports_are_one_line_errors(workdir, cli, table,
     assert not (workdir / "m.csv").exists()
 
 
+@pytest.mark.slow
 def test_disagreeing_annotators_do_not_pass_as_first_wins(workdir, cli, table):
     """Two annotators disagree on every task: nothing is merged, every drawn row counts as missing, and the gate
     blocks instead of taking the first annotator's word."""

@@ -41,6 +41,7 @@ def blocked(cli, workdir, frame: pd.DataFrame) -> dict:
     return verdict
 
 
+@pytest.mark.slow
 def test_audit_of_one_llm_class_blocks_naming_the_unmeasured_strata(workdir, cli):
     """Issue 19 item 2: a 36%-wrong set whose audit labelled only rows the LLM called negative passed at
     0.00 [0.00, 0.03]; the other two LLM labels are now unmeasured and counted as wrong in the upper bound."""
@@ -57,6 +58,7 @@ def test_audit_of_one_llm_class_blocks_naming_the_unmeasured_strata(workdir, cli
     assert set(estimate["unmeasured_strata"]) == {"neutral", "positive"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_audit_of_only_correct_rows_blocks_as_not_representative(workdir, cli, weighted):
     """Issue 19 item 4: only rows the LLM labelled correctly were audited (31%-wrong set); with `weighted`, each
@@ -78,6 +80,7 @@ def test_audit_of_only_correct_rows_blocks_as_not_representative(workdir, cli, w
     assert verdict["label_error"]["audit_representativeness_p"] < 1e-6
 
 
+@pytest.mark.slow
 def test_rubber_stamp_audit_of_a_heavily_flagged_set_blocks(workdir, cli):
     """Issue 19 item 4: gold_label copied from llm_label on every audited row of a set cleanlab flags heavily."""
     frame, truth = noisy_table(1200, 0.45, seed=41, audit_share=0.25)
@@ -89,6 +92,7 @@ def test_rubber_stamp_audit_of_a_heavily_flagged_set_blocks(workdir, cli):
     assert verdict["label_error"]["audit_rubber_stamp_flag_share"] > 0.3
 
 
+@pytest.mark.slow
 def test_an_honest_audit_of_the_same_clean_set_passes(workdir, cli):
     """The control of the three cases above: a clean set, a random audit, every integrity figure passes."""
     frame, truth = noisy_table(1200, 0.0, seed=41, audit_share=0.2)
@@ -101,6 +105,7 @@ def test_an_honest_audit_of_the_same_clean_set_passes(workdir, cli):
         assert outcome[column]["status"] == "pass", outcome[column]
 
 
+@pytest.mark.slow
 def test_duplicated_rows_keep_an_interval_that_covers_the_truth(workdir, cli):
     """Issue 19 item 5: every row twice (gold labels too) used to give 0.256 [0.244, 0.269] for a true 0.31."""
     frame, truth = noisy_table(1000, 0.31, seed=51, audit_share=0.25)

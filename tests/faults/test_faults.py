@@ -44,6 +44,7 @@ def good_csv(workdir):
     return workdir / "labels.csv"
 
 
+@pytest.mark.slow
 def test_the_good_table_passes(workdir, cli, good_csv):
     """The control: the faults below differ from a table that really passes."""
     result = cli("check", good_csv, "--out", workdir / "v.json")
@@ -307,6 +308,7 @@ def _write(frame: pd.DataFrame, path) -> None:
 # ------------------------------------------------------------------------------------ 5. valid but degenerate
 
 
+@pytest.mark.slow
 def test_single_class_llm_labels_block_with_a_reason(workdir, cli):
     frame = good_table()
     frame["llm_label"] = "neutral"
@@ -325,6 +327,7 @@ def test_single_class_llm_labels_block_with_a_reason(workdir, cli):
     assert outcome["annotator_alpha"]["status"] == "skipped"  # alpha is undefined for one label value
 
 
+@pytest.mark.slow
 def test_all_empty_annotator_column_is_not_an_annotation(workdir, cli):
     frame = good_table()
     frame["annotator_variant"] = ""
@@ -336,6 +339,7 @@ def test_all_empty_annotator_column_is_not_an_annotation(workdir, cli):
     assert outcome["agreement_all_agree"]["status"] == "skipped"
 
 
+@pytest.mark.slow
 def test_signal_crash_is_one_named_line(workdir, cli, good_csv, monkeypatch):
     from labelgate.signals.class_balance import ClassBalanceSignal
 
@@ -366,6 +370,7 @@ def test_implicit_params_may_be_absent(workdir, cli, good_csv):
 # ------------------------------------------------------------------------------------ 7. all or nothing
 
 
+@pytest.mark.slow
 def test_score_with_unwritable_summary_writes_nothing(workdir, cli, good_csv, monkeypatch):
     """A folder without write permission for the summary: the scores are not written either. Root may write into
     any folder, so the permission check a non-root user meets is made here by the temporary-file call the outputs

@@ -193,6 +193,7 @@ def test_check_never_crashes_and_never_passes_what_it_could_not_measure(cli, fol
         assert "estimated_noise_rate" in measured or "audit_accuracy_lower" in measured
 
 
+@pytest.mark.slow
 @FUZZ
 @given(table=label_tables(), kind=st.sampled_from(MALFORMATIONS + CSV_MALFORMATIONS), row=st.integers(0, 10**6))
 def test_check_never_passes_a_malformed_table(cli, folder, table, kind, row):

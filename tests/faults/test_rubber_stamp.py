@@ -54,6 +54,7 @@ def check(cli, workdir, frame: pd.DataFrame):
     return result, verdict, {o["column"]: o for o in verdict["outcomes"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise", ["uniform", "class_conditional"])
 @pytest.mark.parametrize("audit", [150, 300])
 def test_rubber_stamp_of_a_31_percent_wrong_set_blocks(workdir, cli, noise, audit):
@@ -72,6 +73,7 @@ def test_rubber_stamp_of_a_31_percent_wrong_set_blocks(workdir, cli, noise, audi
     assert estimate["audit_contradiction"] > 0.1
 
 
+@pytest.mark.slow
 def test_an_honest_small_audit_of_a_clean_set_passes(workdir, cli):
     """The control: the same texts labelled right, 150 random rows audited honestly (they agree with the LLM, as a
     rubber stamp would): nothing contradicts the audit, and the set passes."""
@@ -83,6 +85,7 @@ def test_an_honest_small_audit_of_a_clean_set_passes(workdir, cli):
     assert verdict["label_error"]["audit_contradiction"] == 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise", ["uniform", "class_conditional"])
 def test_an_honest_audit_of_the_wrong_set_blocks_on_the_error_rate_not_on_the_audit(workdir, cli, noise):
     """The 31%-wrong set audited honestly: the audit finds the errors, so it is not contradicted; the set blocks

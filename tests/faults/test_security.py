@@ -31,6 +31,7 @@ def index_install(monkeypatch):
 # ------------------------------------------------------------------------------ 1. init: hostile names and values
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 def test_hostile_file_name_runs_no_command_under_dvc_repro(tmp_path, cli, index_install):
     """`dvc repro validate` on the scaffold with a hostile label-table name: DVC templating and the shell hand the
@@ -104,6 +105,7 @@ def workflow_step(text: str, name_start: str) -> dict:
     return step
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 @pytest.mark.parametrize("allow, code", [("false", 1), ("true", 0)])
 def test_the_generated_workflow_fails_a_pr_that_loosens_its_gate(tmp_path, cli, index_install, repo, allow, code):
@@ -145,6 +147,7 @@ GOOD_METRICS = {"label_error_rate_upper": 0.08, "estimated_noise_rate": 0.1, "au
                 "expected_accuracy_loss_upper": 0.02, "audit_representativeness_p": 0.5}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("figures", [{"label_error_rate_upper": False, "audit_accuracy_lower": True},
                                      {"label_error_rate_upper": 0.05, "audit_accuracy_lower": True},
                                      {"annotator_alpha": True}])
@@ -438,6 +441,7 @@ def test_base_url_with_a_password_never_prints_it(workdir, cli, url):
     assert not (workdir / "labels.csv").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
 def test_check_into_a_closed_pipe_keeps_the_verdicts_exit_code(workdir, repo):
     """`labelgate check | head -1`: the reader goes away; check still exits with its verdict's code (0 for a
@@ -462,6 +466,7 @@ _VALUE = st.one_of(st.floats(0, 1, allow_nan=False, allow_subnormal=False), st.b
                    st.sampled_from(["0.05", "n/a", ""]))
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, derandomize=True, database=None)
 @given(figures=st.fixed_dictionaries({name: _VALUE for name in GOOD_METRICS}))
 def test_a_label_summary_with_a_non_number_never_passes(figures):

@@ -24,6 +24,7 @@ from report_case import EVIL, N_PLOTS, evaluation, failed, invoke, tags, text, w
 SECTION_IDS = ("verdict", "blockers", "label-error", "label-set", "entropy", "noise-matrix", "seeds", "learning-curves", "subsets")
 
 
+@pytest.mark.slow
 class TestGateReport:
     def test_blocked_gate_writes_both_reports(self, run, verdict, page, summary):
         assert verdict["blocked"] and verdict["subset"] == "raw"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from labelgate.report import ReportInputs, load_inputs
 from labelgate.report.html import build_html
 from labelgate.report.inputs import (
@@ -22,6 +24,7 @@ from labelgate.verdict import verdict_status
 from report_case import CURVES, STRATEGIES, evaluation, invoke, run_inputs, text
 
 
+@pytest.mark.slow
 class TestMissingInputs:
     def test_check_output_before_training(self, run, tmp_path):
         """What `labelgate check` leaves: a verdict over label figures, no evaluation, subsets or curves."""

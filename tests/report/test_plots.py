@@ -90,6 +90,7 @@ class TestOutput:
         plots.save_png(fig, tmp_path / "scores.png")
         assert (tmp_path / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    @pytest.mark.slow
     def test_no_pyplot_state(self):
         code = ("import sys; from labelgate.report import plots; "
                 "plots.png_bytes(plots.seed_strip({'a': {'accuracy': [0.5], 'macro_f1': [0.4]}})); "

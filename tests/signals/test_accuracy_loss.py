@@ -163,6 +163,7 @@ def _loss(texts, truth, noisy):
     return run("accuracy_loss", frame).summary
 
 
+@pytest.mark.slow
 def test_errors_a_model_cannot_learn_cost_little(corpus):
     texts, truth = corpus
     out = _loss(texts, truth, flip_uniform(truth, 0.12, 3))
@@ -172,6 +173,7 @@ def test_errors_a_model_cannot_learn_cost_little(corpus):
                                             + defaults.loss_learned_scale * (0.12 * 0.15) ** 2) / 2
 
 
+@pytest.mark.slow
 def test_errors_that_follow_one_word_cost_a_lot(corpus):
     texts, truth = corpus
     out = _loss(texts, truth, flip_following(texts, truth, "f7", 0, 0.08))

@@ -14,6 +14,7 @@ from synthetic import label_table, make_texts
 
 
 class TestAgreement:
+    @pytest.mark.slow
     def test_clean_full_agreement(self):
         texts, truth = make_texts(90, 3, seed=3)
         frame = label_table(texts, truth, list(LABELS))
@@ -23,6 +24,7 @@ class TestAgreement:
         assert result.summary["agreement_rate"] == 1.0
         assert result.rows["agreement_llm_label_share"].eq(1.0).all()
 
+    @pytest.mark.slow
     def test_dirty_disagreement(self):
         texts, truth = make_texts(90, 3, seed=3)
         frame = label_table(texts, truth, list(LABELS))
@@ -34,6 +36,7 @@ class TestAgreement:
         assert result.summary["annotator_alpha"] < 0.6
         assert set(result.summary["annotator_quality"]) == {"llm_label", "annotator_p2"}
 
+    @pytest.mark.slow
     def test_the_consensus_reads_the_shared_probabilities_without_changing_them(self):
         texts, truth = make_texts(90, 3, seed=3)
         frame = label_table(texts, truth, list(LABELS))
@@ -49,6 +52,7 @@ class TestAgreement:
         result = run("agreement", pd.DataFrame({"text": ["x"], "llm_label": ["a"]}))
         assert result.summary["available"] is False
 
+    @pytest.mark.slow
     def test_a_row_with_a_single_annotation_is_not_full_agreement(self):
         texts, truth = make_texts(60, 3, seed=4)
         frame = label_table(texts, truth, list(LABELS))
@@ -86,6 +90,7 @@ class TestAgreement:
                                        level_of_measurement="nominal")
         assert nominal_alpha(codes, n_classes, chunk_rows=701) == pytest.approx(reference, abs=1e-12)
 
+    @pytest.mark.slow
     def test_the_consensus_is_cleanlabs(self):
         """The consensus columns and annotator qualities are cleanlab's get_label_quality_multiannotator figures
         (computed by signals/consensus.py in chunks), a row without annotations left out as cleanlab needs."""

@@ -45,6 +45,7 @@ class TestRegistry:
         assert result.metrics == {"audit_accuracy": None, "audit_accuracy_lower": None}
         assert result.rows.empty
 
+    @pytest.mark.slow
     def test_signals_declare_the_figures_they_produce(self):
         """Each signal's `columns` and `metrics` (what the gate's suites may check) match what it really writes."""
         texts, truth = make_texts(120, 3, seed=2)

@@ -85,6 +85,7 @@ def random_table(rng: np.random.Generator):
     return codes, pred_probs, int(rng.integers(1, n_rows))  # a chunk smaller than the table
 
 
+@pytest.mark.slow
 def test_equal_to_cleanlab_on_random_tables(monkeypatch):
     rng = np.random.default_rng(20)
     compared, stages, unbreakable = 0, set(), 0

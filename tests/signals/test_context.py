@@ -4,6 +4,7 @@ cleanlab's label-issue flags, each computed once."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from labelgate.signals import ScoringContext
 from labelgate.signals.text_model import TextModelParams
@@ -25,6 +26,7 @@ class TestScoringContext:
         assert context.pred_probs is probs and context.label_issues is context.label_issues
         assert context.label_issues.dtype == bool and len(context.label_issues) == 300
 
+    @pytest.mark.slow
     def test_the_text_model_settings_and_seed_reach_the_probabilities(self):
         frame, _ = self.frame()
         default = ScoringContext(table(frame)).pred_probs

@@ -22,6 +22,7 @@ def scored(frame: pd.DataFrame, labels=LABELS):
 
 
 class TestLabelError:
+    @pytest.mark.slow
     def test_clean_labels(self):
         texts, truth = make_texts(600, 3, seed=3)
         frame = label_table(texts, truth, LABELS, truth=truth, audit_share=0.2, seed=4)
@@ -35,6 +36,7 @@ class TestLabelError:
         assert metrics["systematic_error_share"] is None and metrics["text_error_auc"] is None
         assert rows["label_error_risk"].isna().all()
 
+    @pytest.mark.slow
     def test_dirty_labels_exact_stratified_estimate(self):
         texts, truth = make_texts(600, 3, seed=3)
         given = truth.copy()
@@ -55,6 +57,7 @@ class TestLabelError:
         assert matrix.sum() == pytest.approx(1.0)
         assert 1.0 - np.trace(matrix) == pytest.approx(expected, abs=1e-5)  # cells rounded to 6 digits
 
+    @pytest.mark.slow
     def test_uniform_noise_uses_the_risk_model(self):
         texts, truth = make_texts(1500, 3, seed=5)
         given = flip_uniform(truth, 0.15, 3, seed=6)
@@ -68,6 +71,7 @@ class TestLabelError:
         assert metrics["systematic_error_share"] < 0.3  # cleanlab sees random errors
         assert rows["label_error_risk"].between(0, 1).all()
 
+    @pytest.mark.slow
     def test_errors_that_follow_a_word_are_found_where_cleanlab_misses_them(self):
         # Issue 11's failure case: every text with one of a few words is labelled a. The text model learns the
         # words, so confident learning finds almost none of these errors; the audit finds all of them.
@@ -88,6 +92,7 @@ class TestLabelError:
         assert metrics["text_error_auc"] > 0.7
         assert summary["per_class_error"]["a"]["share_of_all_errors"] == pytest.approx(1.0)
 
+    @pytest.mark.slow
     def test_audit_weights_change_the_estimate(self):
         texts, truth = make_texts(600, 3, seed=3)
         frame = label_table(texts, truth, LABELS, truth=truth, audit_share=0.2, seed=4)
@@ -100,6 +105,7 @@ class TestLabelError:
         weighted = scored(frame)[2]["label_error_rate"]
         assert weighted < plain
 
+    @pytest.mark.slow
     def test_unavailable_without_audit(self):
         texts, truth = make_texts(200, 3, seed=3)
         _, summary, metrics = scored(label_table(texts, truth, LABELS))
@@ -167,6 +173,7 @@ class TestBoundedMemory:
         np.testing.assert_array_equal(features[rows], reference[rows])
         np.testing.assert_array_equal(features[np.isin(np.arange(3000), rows)], reference[np.sort(rows)])
 
+    @pytest.mark.slow
     def test_the_risk_model_never_asks_for_more_rows_than_the_audit_or_a_chunk(self, monkeypatch):
         from labelgate.signals import label_error
 

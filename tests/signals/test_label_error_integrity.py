@@ -24,6 +24,7 @@ def scored(frame: pd.DataFrame, labels):
     return rows, summary["signals"]["label_error"], summary["metrics"]
 
 
+@pytest.mark.slow
 def test_two_class_sets_get_the_risk_model_and_the_systematic_share():
     labels = ["no", "yes"]
     texts, truth = make_texts(1500, 2, seed=61, weights=[0.7, 0.3])
@@ -39,6 +40,7 @@ def test_two_class_sets_get_the_risk_model_and_the_systematic_share():
     assert set(summary["per_stratum"]) == {"no", "yes"}
 
 
+@pytest.mark.slow
 def test_the_signal_weights_the_systematic_share():
     labels = ["a", "b", "c"]
     texts, truth = make_texts(900, 3, seed=71)
@@ -87,6 +89,7 @@ def test_copies_do_not_leak_their_label_into_the_out_of_fold_probabilities():
     assert given_prob(grouped) < 0.4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("copies", [2, 100])
 def test_copies_of_every_row_keep_the_interval_on_the_truth(copies):
     """Issue 19 item 5 through the signal: 2 copies used to give 0.256 [0.244, 0.269] and 100 copies
@@ -111,6 +114,7 @@ def test_copies_of_every_row_keep_the_interval_on_the_truth(copies):
     assert metrics["audit_representativeness_p"] > 0.001
 
 
+@pytest.mark.slow
 def test_integrity_figures_are_in_the_summary_and_json_able():
     labels = ["a", "b", "c"]
     texts, truth = make_texts(600, 3, seed=101)
@@ -134,6 +138,7 @@ def test_text_folds_keep_copies_together_on_any_chunk():
     assert not np.array_equal(text_folds(texts, 5, seed=4), folds)  # the seed changes the plan
 
 
+@pytest.mark.slow
 def test_streamed_probabilities_do_not_leak_through_copies(workdir):
     """The bounded-memory path (score_stream) holds every copy of a text out in the same fold."""
     from labelgate.score_stream import score_parquet_streaming

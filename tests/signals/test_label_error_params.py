@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from labelgate.contract import LabelTable
 from labelgate.score import score_labels
@@ -10,6 +11,7 @@ from labelgate.signals.runner import ScoreParams
 from synthetic import flip_uniform, label_table, make_texts
 
 
+@pytest.mark.slow
 def test_the_stratum_minimum_comes_from_params():
     labels = ["a", "b", "c"]
     texts, truth = make_texts(600, 3, seed=91)

@@ -52,6 +52,7 @@ class TestLengthBuckets:
 
 
 class TestCollate:
+    @pytest.mark.slow
     def test_pads_the_batch_to_its_longest_row(self):
         from transformers import AutoTokenizer
 

@@ -8,6 +8,7 @@ from labelgate.errors import ConfigError
 from labelgate.train.device import MAX_SEED, _cpu_has_native_bf16, resolve_precision, set_seed
 
 
+@pytest.mark.slow
 def test_precision():
     import torch
 
