@@ -22,6 +22,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -107,8 +108,19 @@ def gpu_count() -> int:
 
 
 
-def run_dvc(args: list[str], *, cwd: str | os.PathLike = ".") -> subprocess.CompletedProcess:
-    done = subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)
+def run_dvc(args: list[str], *, cwd: str | os.PathLike = ".", detach: bool = False) -> subprocess.CompletedProcess:
+    """`dvc ARGS`; GridError naming the last line of its output when it fails. `detach`: for a command that leaves
+    daemons behind (`dvc queue start`): its output goes through a temporary file, not a pipe, since a daemon that
+    inherits the pipe would hold it open (the call would then wait for the workers to exit, forever if one hangs in
+    its shutdown), and its stdin is /dev/null."""
+    if detach:
+        with tempfile.TemporaryFile("w+") as log:
+            code = subprocess.run(["dvc", *args], cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=subprocess.STDOUT, text=True).returncode
+            log.seek(0)
+            done = subprocess.CompletedProcess(["dvc", *args], code, log.read(), "")
+    else:
+        done = subprocess.run(["dvc", *args], cwd=cwd, capture_output=True, text=True)
     if done.returncode != 0:
         detail = (done.stderr or done.stdout).strip().splitlines()
         raise GridError(f"dvc {' '.join(args)} failed (exit {done.returncode}): {detail[-1] if detail else ''}")
@@ -147,7 +159,7 @@ def queue_states(names: Sequence[str], cwd: str | os.PathLike = ".") -> dict[str
 def run_queue(names: Sequence[str], *, jobs: int, cwd: str | os.PathLike = ".", poll_s: float = 3.0,
               timeout_s: float | None = None, say: Callable[[str], None] = lambda _: None) -> None:
     """Start `jobs` workers and wait until every named experiment finished; GridError when one did not succeed."""
-    run_dvc(["queue", "start", "-j", str(jobs)], cwd=cwd)
+    run_dvc(["queue", "start", "-j", str(jobs)], cwd=cwd, detach=True)
     start = time.monotonic()
     last = None
     while True:
