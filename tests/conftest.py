@@ -23,8 +23,16 @@ LABELS = ["negative", "neutral", "positive"]
 ADOPTION_ENV = "LABELGATE_ADOPTION"  # "1": run the whole-adoption tests (minutes of training; CI sets it)
 
 
+# The files that take minutes run first: pytest-xdist (make test, --dist loadfile) hands each file to a worker in
+# collection order, and a long file started last would leave the other workers idle at the end.
+LONGEST_FIRST = ("test_adoption.py", "test_grid.py", "test_fix_loop.py", "test_score_stream.py")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `adoption` are optional: they run a whole DVC pipeline and a pip install in a fresh venv."""
+    """The longest files first (LONGEST_FIRST). Tests marked `adoption` are optional: they run a whole DVC pipeline
+    and a pip install in a fresh venv."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
     if os.environ.get(ADOPTION_ENV) == "1":
         return
     skip = pytest.mark.skip(reason=f"whole adoption (minutes on 2 cores): set {ADOPTION_ENV}=1 to run it")
