@@ -36,8 +36,8 @@ class TextModelParams:
     # the out-of-fold probabilities calibrated enough for confident learning (bench/noise_estimation.md)
     cv_folds: int = 5
     max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
-    max_train_rows: int = 100_000  # rows sampled to fit the vocabulary and each fold's classifier (1M rows: the
-    # same estimates as 200k, 30% less CPU for the text model, bench/score_profile.md)
+    max_train_rows: int = 100_000  # rows sampled to fit the vocabulary and each fold's classifier (bounds the CPU of
+    # million-row tables without moving the estimates, bench/score_profile.md)
     n_jobs: int = 2  # processes vectorising large tables, and threads fitting the text model's folds
 
     def __post_init__(self):
