@@ -92,8 +92,13 @@ def features(probs: np.ndarray, given: np.ndarray, truth: np.ndarray, mask: np.n
     gold = np.where(mask, truth, -1)
     x = learned_errors(pred, gold, given, np.ones(len(given)), n_classes=k, confidence=0.95)["errors_learned_excess"]
     wrong, right = mask & (truth != given), mask & (truth == given)
-    out = {"x": 0.5 if x is None else x, "conf": 0.5, "x2cls": 0.25}
+    out = {"x": 0.5 if x is None else x, "conf": 0.5, "x2cls": 0.25, "spread": float(k - 1)}
     if wrong.any():
+        # how many classes the wrong labels go to: perplexity of their LLM labels (Miller-Madow), in [1, K - 1]
+        counts = np.bincount(given[wrong], minlength=k)
+        p = counts[counts > 0] / counts.sum()
+        entropy = float(-(p * np.log(p)).sum() + (len(p) - 1) / (2 * counts.sum()))
+        out["spread"] = float(np.clip(np.exp(entropy), 1.0, k - 1))
         off = (1 - probs[right, truth[right]]).mean() / (k - 1) if right.any() else 1 / k
         out["conf"] = float(np.clip((probs[wrong, given[wrong]].mean() - off) / (1 - off), 0, 1))
         miss = np.full(k, (pred[right] != truth[right]).mean() if right.any() else 1 - 1 / k)
@@ -137,6 +142,13 @@ FORMS = {  # name -> (r, features, K) -> terms, each divided by its own power of
     "r, (r x)^3 / (K-1)^0": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 3],
     "r, (r x)^2 / (K-1)^0.5, (r x)^3": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 2 / _spread(k, 0.5),
                                                         (r * f["x"]) ** 3],
+    # divided by the measured spread of the wrong labels over the classes instead of K - 1
+    "r / spread, (r x)^2 / spread": lambda r, f, k: [r / f["spread"], (r * f["x"]) ** 2 / f["spread"]],
+    "r / spread, (r x)^2 / (K-1)": lambda r, f, k: [r / f["spread"], (r * f["x"]) ** 2 / _spread(k)],
+    "r / (K-1), (r x)^2 / (K-1), r^2 / spread": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 2 / _spread(k),
+                                                                  r * r / f["spread"]],
+    "r / spread, (r x)^2 / spread, r^2 / spread": lambda r, f, k: [r / f["spread"], (r * f["x"]) ** 2 / f["spread"],
+                                                                    r * r / f["spread"]],
 }
 
 
@@ -151,7 +163,7 @@ def cmd_compare() -> None:
         audits = {str(tag): {**features(z["pred_probs"], z["given"], z["truth"], mask), "rate": est[0]}
                   for tag, mask, est in zip(z["tags"], z["masks"], z["est"])}
         fit_audits = [a for tag, a in audits.items() if tag.startswith("f")]
-        mean = {key: float(np.mean([a[key] for a in fit_audits])) for key in ("x", "conf", "x2cls", "fc")}
+        mean = {key: float(np.mean([a[key] for a in fit_audits])) for key in ("x", "conf", "x2cls", "fc", "spread")}
         sets.append({"corpus": path.stem.split("__")[0], **meta, "k": k, "mean": mean,
                      "checks": [a for tag, a in audits.items() if tag.startswith("c") and not np.isnan(a["rate"])]})
     fit_sets = [s for s in sets if s["draw"] == 0 and s["kind"] != "llm_raw" and s["true_error"] <= 0.2 + 1e-9]
