@@ -69,10 +69,10 @@ class AccuracyLossParams(SignalParams):
     """Calibration of the expected accuracy loss (params.yaml `score:` keys), fitted on fine-tuned runs by
     bench/calibration/derive_loss_calibration.py (see the module docstring)."""
 
-    loss_rate_scale: float = 0.54  # accuracy lost per wrong label the model does not learn (x 1/(K-1))
-    loss_learned_scale: float = 5.11  # accuracy lost per unit of (learned error rate) ** power (x 1/(K-1))
+    loss_rate_scale: float = 0.543  # accuracy lost per wrong label the model does not learn (x 1/(K-1))
+    loss_learned_scale: float = 5.466  # accuracy lost per unit of (learned error rate) ** power (x 1/(K-1))
     loss_learned_power: float = 2.0  # the power of the learned error rate (label_error_rate x learned excess)
-    loss_calibration_sd: float = 0.0129  # residual sd of the fine-tuned loss around the calibration (accuracy units)
+    loss_calibration_sd: float = 0.0139  # residual sd of the fine-tuned loss around the calibration (accuracy units)
 
     def __post_init__(self):
         check_range("loss_rate_scale", self.loss_rate_scale, 0.0, 50.0)
