@@ -245,7 +245,7 @@ class TestGatedSubset:
         assert whole.blocked and whole.label_scope == {"rows": "table", "subset": "raw", "n_rows": None}
         assert whole.blocking == [
             "accuracy loss 8.0 points [6.0, 10.0] (predicted by check (cheap models calibrated against fine-tuning)), "
-            "limit 6 points on the upper bound: above",
+            "limit 6.5 points on the upper bound: above",
             "label error too high: 0.30 [0.27, 0.33], audit of 300 rows, limit 0.2 on the upper bound",
             "Wilson lower bound of LLM accuracy on gold-audited rows: 0.650 (limit >= 0.8)"]
         assert "retained_fraction" not in {o["column"] for o in whole.outcomes}  # a subset's check only

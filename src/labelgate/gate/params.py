@@ -56,7 +56,7 @@ class GateParams:
     max_median_entropy: float = 0.5  # median normalised entropy of the LLM label distribution
     max_high_entropy_rate: float = 0.3  # share of rows above score.entropy_threshold
     max_label_issue_rate: float = 0.3  # share of rows cleanlab flags
-    max_accuracy_loss: float = 0.06  # test accuracy the labels may cost the trained model (vs gold labels), checked
+    max_accuracy_loss: float = 0.065  # test accuracy the labels may cost the trained model (vs gold labels), checked
     # on the upper bound of accuracy_loss (harm.py): the primary blocking rule
     max_label_error: float = 0.2  # second guard behind max_accuracy_loss: the LLM label error rate accepted; checked on the audit estimate's
     # upper confidence bound (label_error_rate_upper), so a set passes only when the audit certifies it.
