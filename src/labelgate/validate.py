@@ -196,11 +196,17 @@ _AUDIT_DESIGN_COLUMNS = (
 )
 
 
+def _numbers(raw: pd.Series) -> pd.Series:
+    """A column's values as floats, NaN where a value is not a number; a boolean (Parquet/JSONL `true`) is not a
+    number (not a weight or wave of 1)."""
+    return pd.to_numeric(raw.map(lambda v: None if isinstance(v, (bool, np.bool_)) else v),
+                         errors="coerce").astype(float)
+
+
 def _audit_design(path, frame: pd.DataFrame, column: str, valid, rule: str) -> pd.Series:
     """audit_wave / audit_inclusion as floats (NaN off the audit); anything else is a bad input."""
     raw = frame[column]
-    numeric = pd.to_numeric(raw.map(lambda v: None if isinstance(v, (bool, np.bool_)) and v is not None else v),
-                            errors="coerce").astype(float)
+    numeric = _numbers(raw)
     values = numeric.to_numpy()
     bad = raw.notna().to_numpy() & ~(np.isfinite(values) & valid(np.nan_to_num(values, nan=-1.0)))
     if bad.any():
@@ -213,9 +219,7 @@ def _audit_weights(path, frame: pd.DataFrame) -> pd.Series:
     """audit_weight as floats: a number > 0 on every audited row when the column holds any value."""
     column = contract.AUDIT_WEIGHT
     raw = frame[column]
-    # a boolean (Parquet/JSONL `true`) is not a weight of 1: as in _audit_design, it is not a number
-    numeric = pd.to_numeric(raw.map(lambda v: None if isinstance(v, (bool, np.bool_)) else v),
-                            errors="coerce").astype(float)
+    numeric = _numbers(raw)
     bad = raw.notna() & numeric.isna()
     if bad.any():
         first = raw[bad].iloc[0]

@@ -185,6 +185,18 @@ def loss_value(params: AccuracyLossParams, rate: float, excess: float, *, n_clas
     return params.loss_rate_scale * unlearned + params.loss_learned_scale * learnt
 
 
+def point_excess(excess: float | None) -> float:
+    """The learned excess the point estimate uses: with no audited error nothing says what is learned, so the
+    midpoint of [0, 1]."""
+    return 0.5 if excess is None else excess
+
+
+def upper_bound(value: float, stat_high: float, calibration: float) -> float:
+    """The loss's upper bound: the statistical distance above the point estimate and the calibration's spread (both
+    at the same confidence level) added in quadrature, at most a loss of every test row."""
+    return float(min(1.0, value + math.hypot(stat_high - value, calibration)))
+
+
 def projected_upper(summary: dict[str, Any], extra_rows: int) -> float | None:
     """The loss's upper bound after `extra_rows` more audited rows, the point estimates unchanged: the statistical
     half-widths of the error rate (less its unmeasured part, which rows drawn over every stratum measure) and of the
@@ -199,13 +211,11 @@ def projected_upper(summary: dict[str, Any], extra_rows: int) -> float | None:
     shrink = math.sqrt(summary["n_audited"] / (summary["n_audited"] + max(0, extra_rows)))
     rate, value = summary["label_error_rate"], summary[LOSS]
     measured_upper = summary["label_error_rate_upper"] - (summary.get("unmeasured_share") or 0.0)
-    excess = summary.get("errors_learned_excess")
-    excess = 0.5 if excess is None else excess
+    excess = point_excess(summary.get("errors_learned_excess"))
     high = loss_value(params, rate + max(0.0, measured_upper - rate) * shrink,
                       excess + max(0.0, summary.get("excess_upper", 1.0) - excess) * shrink,
                       n_classes=summary["n_classes"])
-    calibration = z_value(summary["confidence_level"]) * params.loss_calibration_sd
-    return float(min(1.0, value + math.hypot(max(0.0, high - value), calibration)))
+    return upper_bound(value, high, z_value(summary["confidence_level"]) * params.loss_calibration_sd)
 
 
 def combine(error: dict[str, Any], learned: dict[str, Any], params: AccuracyLossParams, *,
@@ -221,19 +231,17 @@ def combine(error: dict[str, Any], learned: dict[str, Any], params: AccuracyLoss
     if rate is None or low is None or high is None:
         return {**base, LOSS: None, f"{LOSS}_lower": None, f"{LOSS}_upper": None,
                 "reason": error.get("reason") or "no audited rows"}
+
     def loss(r: float, x: float) -> float:
         return loss_value(params, r, x, n_classes=n_classes)
 
-    excess = learned["errors_learned_excess"]
-    # no audited error: nothing says what is learned; the point estimate takes the midpoint of [0, 1]
-    point_excess = 0.5 if excess is None else excess
-    value = loss(rate, point_excess)
+    value = loss(rate, point_excess(learned["errors_learned_excess"]))
     stat_low = loss(low, learned["excess_lower"])  # both terms grow with the rate and the excess
     stat_high = loss(high, learned["excess_upper"])
     calibration = z_value(confidence) * params.loss_calibration_sd
     return {**base, LOSS: float(value),
             f"{LOSS}_lower": float(value - math.hypot(value - stat_low, calibration)),
-            f"{LOSS}_upper": float(min(1.0, value + math.hypot(stat_high - value, calibration)))}
+            f"{LOSS}_upper": upper_bound(value, stat_high, calibration)}
 
 
 def explain(predicted: np.ndarray, gold: np.ndarray, given: np.ndarray, texts: pd.Series,
