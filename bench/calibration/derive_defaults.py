@@ -31,8 +31,8 @@ the accuracy-loss policy:
   of fine-tuned loss ~ k * figure (least squares through the origin, per corpus and pooled) and the 90% quantile of
   the absolute residual, i.e. the half-width an interval needs to cover 90% of the sets;
 - what gate.max_label_error adds: the loss rule alone against the loss rule OR the error rule on the same sets.
-The estimator's own constants (score: loss_rate_scale, loss_learned_scale, loss_learned_power, loss_calibration_sd)
-are fitted by derive_loss_calibration.py; re-run `run_harm_benchmark.py check` and `score` after changing them.
+The estimator's own constants (score: loss_rate_scale, loss_concentration_scale, loss_learned_scale,
+loss_learned_power, loss_calibration_sd, loss_calibration_sd_slope) are fitted by derive_loss_calibration.py; re-run `run_harm_benchmark.py check` and `score` after changing them.
 """
 
 from __future__ import annotations

@@ -1,25 +1,29 @@
-"""Fit the expected accuracy loss's calibration (params.yaml score: loss_rate_scale, loss_learned_scale,
-loss_learned_power, loss_calibration_sd) on the fine-tuned truth, by least squares, never by hand.
+"""Fit the expected accuracy loss's calibration (params.yaml score: loss_rate_scale, loss_concentration_scale,
+loss_learned_scale, loss_learned_power, loss_calibration_sd, loss_calibration_sd_slope) on the fine-tuned truth, by
+least squares and maximum likelihood, never by hand.
 
 Usage (repository root; PYTHONPATH=src HF_HUB_OFFLINE=1):
   python bench/calibration/derive_loss_calibration.py features [--corpora tweets fortunes]  # cached, resumable
   python bench/calibration/derive_loss_calibration.py fit [--corpora tweets fortunes]       # -> loss_calibration.md
 
 features: for every label set with a fine-tuned truth of at least 4 seeds (finetune_truth.py, truth/<corpus>.jsonl),
-the accuracy_loss signal's two inputs as `labelgate score` computes them, on simple random gold audits of 150 and 300
-rows, two audit draws each: the audit estimate of the label error rate and the share of audited errors the
-out-of-fold text model reproduces beyond chance (harm/loss_features_<corpus>.jsonl, one line per set and audit).
+the accuracy_loss signal's three inputs as `labelgate score` computes them, on simple random gold audits of 150 and
+300 rows, two audit draws each: the audit estimate of the label error rate, the share of audited errors the
+out-of-fold text model reproduces beyond chance, and the audited errors' concentration
+(harm/loss_features_<corpus>.jsonl, one line per set and audit).
 
 fit: on the sets of the fit draws (--fit-draws, default 0) with at most MAX_FIT_ERROR wrong labels (more are blocked
 by the second guard gate.max_label_error whatever the loss), the model of signals/accuracy_loss.py, through its own
-`loss_terms` (imported, not re-implemented): loss = (rate_scale * r + learned_scale * (r * excess) ** learned_power)
-/ (K - 1), with the set's true error rate r and its learned excess averaged over the audits (so the audit's own
-sampling noise, which the estimate's interval carries already, does not inflate the calibration). rate_scale and
-learned_scale are non-negative least squares; learned_power (POWERS) is the one with the lowest leave-one-set-out
-RMSE on the audits' own estimates (a higher power only when better by more than POWER_TIE_POINTS).
-loss_calibration_sd is the leave-one-set-out RMSE of the set-level fit: the spread of a measured fine-tuned loss
-around the calibration on a set the fit has not seen (the truth's own seed noise included, since the benchmark
-scores the interval against a measured loss). The sets of the other draws are the held-out test: predicted from
+`loss_terms` (imported, not re-implemented): loss = rate_scale * r / (K - 1) + concentration_scale * c +
+learned_scale * (r * excess) ** learned_power, with the set's true error rate r and its learned excess and
+concentration averaged over the audits (so the audit's own sampling noise, which the estimate's interval carries
+already, does not inflate the calibration). The scales are non-negative least squares; learned_power (POWERS) is the
+one with the lowest leave-one-set-out RMSE on the audits' own estimates (a higher power only when better by more
+than POWER_TIE_POINTS). The calibration's spread, sd(estimate) = hypot(loss_calibration_sd,
+loss_calibration_sd_slope * estimate), is fitted by maximum likelihood (normal residuals) on the leave-one-set-out
+residuals of the set-level fit: the spread of a measured fine-tuned loss around the calibration on a set the fit has
+not seen (the truth's own seed noise included, since the benchmark scores the interval against a measured loss),
+which grows with the loss. The sets of the other draws are the held-out test: predicted from
 their audits by the fit on the fit draws only, reported per corpus and per noise kind for every power.
 """
 
@@ -96,7 +100,7 @@ def features(corpora: list[str]) -> None:
                               "label_error_rate": summary.get("label_error_rate"),
                               **{k: summary.get(k) for k in (
                                   "errors_learned_share", "errors_learned_chance", "errors_learned_excess",
-                                  "audited_errors", "expected_accuracy_loss", "expected_accuracy_loss_lower",
+                                  "error_concentration", "audited_errors", "expected_accuracy_loss", "expected_accuracy_loss_lower",
                                   "expected_accuracy_loss_upper")}}
                     with out.open("a") as handle:
                         handle.write(json.dumps(record) + "\n")
@@ -114,15 +118,34 @@ def _draw(record: dict) -> int:
 
 
 def _design(sets: list[dict], power: float) -> np.ndarray:
-    """The signal's own two terms (accuracy_loss.loss_terms) per set, at its true error rate and mean excess."""
-    return np.array([loss_terms(s["true_error"], s["excess"], n_classes=s["classes"], power=power) for s in sets])
+    """The signal's own three terms (accuracy_loss.loss_terms) per set, at its true error rate and mean excess and
+    concentration."""
+    return np.array([loss_terms(s["true_error"], s["excess"], s["concentration"], n_classes=s["classes"],
+                                power=power) for s in sets])
 
 
 def _predict(coef: np.ndarray, record: dict, classes: int, power: float) -> float:
-    """What the signal reports for one audit: its estimated rate and excess (no audited error: excess 0.5)."""
+    """What the signal reports for one audit: its estimated rate, excess and concentration (no audited error: excess
+    0.5, concentration 0)."""
     excess = record["errors_learned_excess"]
-    terms = loss_terms(record["label_error_rate"], 0.5 if excess is None else excess, n_classes=classes, power=power)
+    terms = loss_terms(record["label_error_rate"], 0.5 if excess is None else excess,
+                       record.get("error_concentration") or 0.0, n_classes=classes, power=power)
     return float(np.dot(coef, terms))
+
+
+def _spread(residuals: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
+    """(sd at zero, slope): the maximum-likelihood fit of normal residuals with sd = hypot(a, b * predicted)."""
+    from scipy.optimize import minimize
+
+    level = np.maximum(np.asarray(predicted, float), 0.0)
+
+    def neg_log_likelihood(p: np.ndarray) -> float:
+        sd = np.hypot(p[0], p[1] * level) + 1e-9
+        return float(np.sum(np.log(sd) + residuals ** 2 / (2 * sd ** 2)))
+
+    start = np.array([float(np.sqrt(np.mean(residuals ** 2))), 0.1])
+    a, b = np.abs(minimize(neg_log_likelihood, start, method="Nelder-Mead").x)
+    return float(a), float(b)
 
 
 def _audit_errors(sets: list[dict], coefs: list[np.ndarray], power: float) -> list[float]:
@@ -148,10 +171,12 @@ def fit(corpora: list[str], fit_draws: tuple[int, ...] = FIT_DRAWS) -> dict:
         if records[0]["true_error"] > MAX_FIT_ERROR + 1e-9:
             continue
         excess = [r["errors_learned_excess"] for r in records if r["errors_learned_excess"] is not None]
+        piled = [r.get("error_concentration") or 0.0 for r in records]
         first = records[0]
         entry = {"corpus": name, "set": label_set, "kind": first["kind"], "draw": _draw(first),
                  "true_error": first["true_error"], "classes": classes[name],
-                 "excess": float(np.mean(excess)) if excess else 0.5, "drop": first["drop"] / 100,
+                 "excess": float(np.mean(excess)) if excess else 0.5, "concentration": float(np.mean(piled)),
+                 "drop": first["drop"] / 100,
                  "drop_std": first["drop_std"], "truth_var": ((first["drop_std"] or 0.0) / 100) ** 2 / first["seeds"],
                  "records": records}
         (sets if entry["draw"] in fit_draws else held_out).append(entry)
@@ -168,10 +193,12 @@ def fit(corpora: list[str], fit_draws: tuple[int, ...] = FIT_DRAWS) -> dict:
     design = _design(sets, power)
     coef = _nnls(design, target)
     residual = target - design @ coef
-    loo = []
+    loo, loo_predicted = [], []
     for i in range(len(sets)):
         keep = np.arange(len(sets)) != i
-        loo.append(float(target[i] - design[i] @ _nnls(design[keep], target[keep])))
+        loo_predicted.append(float(design[i] @ _nnls(design[keep], target[keep])))
+        loo.append(float(target[i] - loo_predicted[-1]))
+    sd, slope = _spread(np.array(loo), np.array(loo_predicted))
     for s, r in zip(sets, residual):
         s["residual_points"] = round(100 * float(r), 2)
     held = {}  # the other draws, predicted by each form's fit on fit_draws only, per corpus and per kind
@@ -186,8 +213,9 @@ def fit(corpora: list[str], fit_draws: tuple[int, ...] = FIT_DRAWS) -> dict:
                                                            if r["label_error_rate"] is not None])), 2)
     out_sets = [{k: v for k, v in s.items() if k != "records"} for s in sets]
     out_held = [{k: v for k, v in s.items() if k != "records"} for s in held_out]
-    return {"rate_scale": round(float(coef[0]), 3), "learned_scale": round(float(coef[1]), 3),
-            "learned_power": power, "calibration_sd": round(float(np.sqrt(np.mean(np.square(loo)))), 4),
+    return {"rate_scale": round(float(coef[0]), 3), "concentration_scale": round(float(coef[1]), 3),
+            "learned_scale": round(float(coef[2]), 3), "learned_power": power, "calibration_sd": round(sd, 4),
+            "calibration_sd_slope": round(slope, 3),
             "rmse_points": float(100 * np.sqrt(np.mean(residual ** 2))),
             "loo_rmse_points": float(100 * np.sqrt(np.mean(np.square(loo)))),
             "truth_noise_points": float(100 * np.sqrt(np.mean([s["truth_var"] for s in sets]))),
@@ -213,15 +241,21 @@ def write(result: dict, path: Path) -> None:
         f"of >= {MIN_SEEDS} seeds and at most {MAX_FIT_ERROR:.0%} wrong labels; features on random audits of "
         f"{' and '.join(map(str, AUDITS))} rows, {len(AUDIT_DRAWS)} draws each. Held out: "
         f"{len(result['held_out_sets'])} sets of the other draws (never seen by the fit).", "",
-        "Model (signals/accuracy_loss.py, `loss_terms`): loss = (rate_scale x r + learned_scale x (r x excess) ^ "
-        "learned_power) / (K - 1), r = the label error rate, excess = the learned excess.", "",
+        "Model (signals/accuracy_loss.py, `loss_terms`): loss = rate_scale x r / (K - 1) + concentration_scale x c + "
+        "learned_scale x (r x excess) ^ learned_power, r = the label error rate, c = the audited errors' "
+        "concentration, excess = the learned excess; its spread sd = hypot(calibration_sd, calibration_sd_slope x "
+        "loss).", "",
         "| params.yaml `score:` key | fitted |", "|---|--:|",
-        f"| loss_rate_scale | {result['rate_scale']} |", f"| loss_learned_scale | {result['learned_scale']} |",
-        f"| loss_learned_power | {power:g} |", f"| loss_calibration_sd | {result['calibration_sd']} |", "",
+        f"| loss_rate_scale | {result['rate_scale']} |",
+        f"| loss_concentration_scale | {result['concentration_scale']} |",
+        f"| loss_learned_scale | {result['learned_scale']} |",
+        f"| loss_learned_power | {power:g} |", f"| loss_calibration_sd | {result['calibration_sd']} |",
+        f"| loss_calibration_sd_slope | {result['calibration_sd_slope']} |", "",
         f"Residual RMSE {result['rmse_points']:.2f} points (leave one set out: {result['loo_rmse_points']:.2f}); "
         f"the truth's own seed noise (sd of a {MIN_SEEDS}-seed mean) {result['truth_noise_points']:.2f} points. "
-        "loss_calibration_sd = the leave-one-set-out RMSE: the spread of a measured loss around the calibration on a "
-        "set the fit has not seen, seed noise included, because a measured loss carries it.", "",
+        "loss_calibration_sd and its slope: the maximum-likelihood fit of the leave-one-set-out residuals, the spread "
+        "of a measured loss around the calibration on a set the fit has not seen, seed noise included, because a "
+        "measured loss carries it.", "",
         "## The power of the learned error rate", "",
         "Leave one set out on the fit's sets: fit the scales on the other sets, predict each audit of the left-out set "
         "from its estimated rate and excess (what `check` reports). Picked: the lowest RMSE, a higher power only when "
@@ -235,7 +269,7 @@ def write(result: dict, path: Path) -> None:
                      f"{_fmt(h.get('within_1_5'), '.0%')} |")
     lines += ["", f"## Held out: the other draws, predicted by the fit on draw(s) {result['fit_draws']}", "",
               "Per audit record (2 audit sizes x 2 audit draws per set); estimated rate and excess as `check` reports "
-              "them. Power 1 = the linear form of before, refitted on the same sets.", "",
+              "them. Power 1 = the learned error rate linearly, refitted on the same sets.", "",
               "| group | sets | audits | RMSE, picked (pts) | within 1.5 pts, picked | within 1.5 pts, power 1 |",
               "|---|--:|--:|--:|--:|--:|"]
     picked = result["held_out"].get(f"{float(power)}", {})
@@ -244,15 +278,16 @@ def write(result: dict, path: Path) -> None:
         lines.append(f"| {key} | {h['sets']} | {h['n']} | {_fmt(h['rmse_points'], '.2f')} | "
                      f"{_fmt(h['within_1_5'], '.0%')} | {_fmt(linear.get(key, {}).get('within_1_5'), '.0%')} |")
     lines += ["", "## Fit sets", "",
-              "| corpus | set | true error | learned excess (mean of audits) | fine-tuned loss (pts) | "
-              "residual (pts) |", "|---|---|--:|--:|--:|--:|"]
-    lines += [f"| {s['corpus']} | {s['set']} | {s['true_error']:.3f} | {s['excess']:.2f} | {100 * s['drop']:.2f} | "
-              f"{s['residual_points']:+.2f} |" for s in result["sets"]]
+              "| corpus | set | true error | learned excess (mean of audits) | concentration (mean) | "
+              "fine-tuned loss (pts) | residual (pts) |", "|---|---|--:|--:|--:|--:|--:|"]
+    lines += [f"| {s['corpus']} | {s['set']} | {s['true_error']:.3f} | {s['excess']:.2f} | {s['concentration']:.3f} | "
+              f"{100 * s['drop']:.2f} | {s['residual_points']:+.2f} |" for s in result["sets"]]
     if result["held_out_sets"]:
         lines += ["", "## Held-out sets", "",
-                  "| corpus | set | true error | learned excess (mean of audits) | fine-tuned loss (pts) | predicted, "
-                  "mean of audits (pts) |", "|---|---|--:|--:|--:|--:|"]
+                  "| corpus | set | true error | learned excess (mean of audits) | concentration (mean) | "
+                  "fine-tuned loss (pts) | predicted, mean of audits (pts) |", "|---|---|--:|--:|--:|--:|--:|"]
         lines += [f"| {s['corpus']} | {s['set']} | {s['true_error']:.3f} | {s['excess']:.2f} | "
+                  f"{s['concentration']:.3f} | "
                   f"{100 * s['drop']:.2f} ± {_fmt(s['drop_std'], '.2f')} | {s['predicted_points']:.2f} |"
                   for s in result["held_out_sets"]]
     path.write_text("\n".join(lines) + "\n")
@@ -277,8 +312,9 @@ def main() -> None:
     result = fit(available, tuple(args.fit_draws))
     write(result, args.out)
     (args.out.with_suffix(".json")).write_text(json.dumps(result, indent=1) + "\n")
-    print(f"rate_scale {result['rate_scale']}, learned_scale {result['learned_scale']}, learned_power "
-          f"{result['learned_power']:g}, calibration_sd {result['calibration_sd']} ({len(result['sets'])} sets; "
+    print(f"rate_scale {result['rate_scale']}, concentration_scale {result['concentration_scale']}, learned_scale "
+          f"{result['learned_scale']}, learned_power {result['learned_power']:g}, calibration_sd "
+          f"{result['calibration_sd']}, slope {result['calibration_sd_slope']} ({len(result['sets'])} sets; "
           f"{len(result['held_out_sets'])} held out) -> {args.out}")
 
 

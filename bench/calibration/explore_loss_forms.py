@@ -19,6 +19,9 @@ kind out. Features (all from the audit and the out-of-fold model, as `check` cou
   x2cls   the learned excess per LLM label, squared, weighted by the label's audited errors
   fc      forward correction: the noise transition fitted on the audit (one pseudo-count on the diagonal), the clean
           posterior = the model's posterior x T^-1 (clipped), the accuracy lost by its argmax vs the clean argmax
+  c       the audited errors' concentration (accuracy_loss.concentration, the signal's own code): per gold class, the
+          share of its rows on its most common wrong label, squared, averaged with the class's share
+  spread  how many classes the wrong labels go to (perplexity of their LLM labels), in [1, K - 1]
 """
 
 from __future__ import annotations
@@ -85,14 +88,16 @@ def cmd_dump(corpora: list[str]) -> None:
 
 
 def features(probs: np.ndarray, given: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> dict:
-    from labelgate.signals.accuracy_loss import learned_errors
+    from labelgate.signals.accuracy_loss import concentration, learned_errors
 
     k = probs.shape[1]
     pred = probs.argmax(1)
     gold = np.where(mask, truth, -1)
     x = learned_errors(pred, gold, given, np.ones(len(given)), n_classes=k, confidence=0.95)["errors_learned_excess"]
     wrong, right = mask & (truth != given), mask & (truth == given)
-    out = {"x": 0.5 if x is None else x, "conf": 0.5, "x2cls": 0.25, "spread": float(k - 1)}
+    out = {"x": 0.5 if x is None else x, "conf": 0.5, "x2cls": 0.25, "spread": float(k - 1),
+           "c": concentration(truth[mask], given[mask], np.ones(int(mask.sum())), confidence=0.95)[
+               "error_concentration"]}
     if wrong.any():
         # how many classes the wrong labels go to: perplexity of their LLM labels (Miller-Madow), in [1, K - 1]
         counts = np.bincount(given[wrong], minlength=k)
@@ -133,7 +138,7 @@ FORMS = {  # name -> (r, features, K) -> terms, each divided by its own power of
     "r, r^2 x": lambda r, f, k: [r / _spread(k), r * r * f["x"] / _spread(k)],
     "r, fc (forward correction)": lambda r, f, k: [r / _spread(k), f["fc"] / _spread(k)],
     "r, r x^2, fc": lambda r, f, k: [r / _spread(k), r * f["x"] ** 2 / _spread(k), f["fc"] / _spread(k)],
-    "r, (r x)^2 (picked)": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 2 / _spread(k)],
+    "r, (r x)^2 (before)": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 2 / _spread(k)],
     "r, (r x)^3": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 3 / _spread(k)],
     # the learned term spread less over the classes: learned errors follow the text into few target classes
     "r, (r x)^2 / (K-1)^0.5": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 2 / _spread(k, 0.5)],
@@ -142,6 +147,14 @@ FORMS = {  # name -> (r, features, K) -> terms, each divided by its own power of
     "r, (r x)^3 / (K-1)^0": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 3],
     "r, (r x)^2 / (K-1)^0.5, (r x)^3": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 2 / _spread(k, 0.5),
                                                         (r * f["x"]) ** 3],
+    # the audited errors' concentration on one confusion per class (c), the learned rate not divided by K - 1
+    "r, c": lambda r, f, k: [r / _spread(k), f["c"]],
+    "r, (r x)^2, c": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 2 / _spread(k), f["c"]],
+    "r, (r x)^2 / (K-1)^0.5, c": lambda r, f, k: [r / _spread(k), (r * f["x"]) ** 2 / _spread(k, 0.5), f["c"]],
+    "r, c (1 + x)": lambda r, f, k: [r / _spread(k), f["c"] * (1 + f["x"])],
+    "r, c, (r x) / (K-1)^0": lambda r, f, k: [r / _spread(k), f["c"], r * f["x"]],
+    "r, c, (r x)^2 / (K-1)^0 (picked)": lambda r, f, k: [r / _spread(k), f["c"], (r * f["x"]) ** 2],
+    "r, c, (r x)^3 / (K-1)^0": lambda r, f, k: [r / _spread(k), f["c"], (r * f["x"]) ** 3],
     # divided by the measured spread of the wrong labels over the classes instead of K - 1
     "r / spread, (r x)^2 / spread": lambda r, f, k: [r / f["spread"], (r * f["x"]) ** 2 / f["spread"]],
     "r / spread, (r x)^2 / (K-1)": lambda r, f, k: [r / f["spread"], (r * f["x"]) ** 2 / _spread(k)],
@@ -163,7 +176,8 @@ def cmd_compare() -> None:
         audits = {str(tag): {**features(z["pred_probs"], z["given"], z["truth"], mask), "rate": est[0]}
                   for tag, mask, est in zip(z["tags"], z["masks"], z["est"])}
         fit_audits = [a for tag, a in audits.items() if tag.startswith("f")]
-        mean = {key: float(np.mean([a[key] for a in fit_audits])) for key in ("x", "conf", "x2cls", "fc", "spread")}
+        mean = {key: float(np.mean([a[key] for a in fit_audits]))
+                for key in ("x", "conf", "x2cls", "fc", "spread", "c")}
         sets.append({"corpus": path.stem.split("__")[0], **meta, "k": k, "mean": mean,
                      "checks": [a for tag, a in audits.items() if tag.startswith("c") and not np.isnan(a["rate"])]})
     fit_sets = [s for s in sets if s["draw"] == 0 and s["kind"] != "llm_raw" and s["true_error"] <= 0.2 + 1e-9]

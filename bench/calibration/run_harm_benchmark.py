@@ -316,8 +316,8 @@ def read_params_gate(params: Path) -> dict:
     return (yaml.safe_load(params.read_text()) or {}).get("gate", {}) or {}
 
 
-CALIBRATION_KEYS = ("loss_learned_scale", "loss_rate_scale", "loss_learned_power", "loss_calibration_sd",
-                    "audit_confidence")
+CALIBRATION_KEYS = ("loss_learned_scale", "loss_rate_scale", "loss_concentration_scale", "loss_learned_power",
+                    "loss_calibration_sd", "loss_calibration_sd_slope", "audit_confidence")
 
 
 def read_params_calibration(params: Path) -> dict:

@@ -183,13 +183,19 @@ SUBSET_ESTIMATE_KEYS = ("label_error_rate", "label_error_rate_lower", "label_err
 
 def subset_accuracy_loss(scores: pd.DataFrame, mask: np.ndarray, estimate: dict[str, Any], loss_signal: dict | None,
                          confidence: float) -> dict[str, Any]:
-    """The subset's expected accuracy loss (signals/accuracy_loss.py) from its own rows: its audited error rate and
-    the share of its audited errors the out-of-fold model reproduces (the score stage's per-row
-    accuracy_loss_learned_error), with the table's chance level and calibration (label_risk.json). None when the
-    table's accuracy_loss signal did not run."""
+    """The subset's expected accuracy loss (signals/accuracy_loss.py) from its own rows: its audited error rate, the
+    share of its audited errors the out-of-fold model reproduces (the score stage's per-row
+    accuracy_loss_learned_error) and their concentration, with the table's chance level and calibration
+    (label_risk.json). None when the table's accuracy_loss signal did not run."""
     from labelgate.contract import AUDIT_WEIGHT
     from labelgate.harm import LOSS
-    from labelgate.signals.accuracy_loss import LEARNED_ERROR, AccuracyLossParams, combine, learned_share
+    from labelgate.signals.accuracy_loss import (
+        LEARNED_ERROR,
+        AccuracyLossParams,
+        combine,
+        concentration,
+        learned_share,
+    )
 
     names = (LOSS, f"{LOSS}_lower", f"{LOSS}_upper")
     calibration = (loss_signal or {}).get("calibration") if isinstance(loss_signal, dict) else None
@@ -202,6 +208,10 @@ def subset_accuracy_loss(scores: pd.DataFrame, mask: np.ndarray, estimate: dict[
                else np.ones(len(kept)))
     learned = learned_share(kept[LEARNED_ERROR].to_numpy(bool)[wrong], weights[wrong],
                             loss_signal.get("errors_learned_chance"), confidence=confidence)
+    audited = kept[GOLD].notna().to_numpy()
+    learned.update(concentration(kept[GOLD].to_numpy(object)[audited].astype(str),
+                                 kept[LLM_LABEL].to_numpy(object)[audited].astype(str), weights[audited],
+                                 confidence=confidence))
     params = AccuracyLossParams.from_calibration(calibration)
     result = combine(estimate, learned, params, confidence=confidence, n_classes=n_classes)
     return {name: result.get(name) for name in names}

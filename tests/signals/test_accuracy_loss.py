@@ -16,8 +16,10 @@ from labelgate.signals.accuracy_loss import (
     AccuracyLossParams,
     chance_of_reproducing,
     combine,
+    concentration,
     learned_errors,
     loss_terms,
+    loss_value,
     loss_words,
     projected_upper,
 )
@@ -60,76 +62,123 @@ def test_no_audited_error_leaves_the_learned_share_open():
     assert out["errors_learned_share"] is None and (out["excess_lower"], out["excess_upper"]) == (0.0, 1.0)
 
 
-def test_loss_terms_are_the_rate_and_the_learned_rate_to_the_power_over_k_minus_one():
-    assert loss_terms(0.1, 0.6, n_classes=3, power=1.0) == pytest.approx((0.05, 0.03))
-    assert loss_terms(0.1, 0.6, n_classes=3, power=2.0) == pytest.approx((0.05, 0.0018))  # (0.1 * 0.6) ** 2 / 2
-    assert loss_terms(0.1, 0.6, n_classes=8, power=2.0) == pytest.approx((0.1 / 7, 0.0036 / 7))
-    assert loss_terms(0.1, 0.0, n_classes=2, power=2.0) == (0.1, 0.0)
+def test_loss_terms_are_the_rate_over_k_minus_one_the_concentration_and_the_learned_rate_to_the_power():
+    assert loss_terms(0.1, 0.6, 0.04, n_classes=3, power=1.0) == pytest.approx((0.05, 0.04, 0.06))
+    assert loss_terms(0.1, 0.6, 0.04, n_classes=3, power=2.0) == pytest.approx((0.05, 0.04, 0.0036))  # 0.06 ** 2
+    assert loss_terms(0.1, 0.6, 0.04, n_classes=8, power=2.0) == pytest.approx((0.1 / 7, 0.04, 0.0036))
+    assert loss_terms(0.1, 0.0, 0.0, n_classes=2, power=2.0) == (0.1, 0.0, 0.0)
+
+
+class TestConcentration:
+    # gold 0: four rows, two carry LLM label 1 (w = 0.5); gold 1: two rows, one carries 0 (w = 0.5); gold 2: none
+    GOLD = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    GIVEN = np.array([1, 1, 0, 0, 1, 0, 2, 2])
+
+    def test_exact_value(self):
+        out = concentration(self.GOLD, self.GIVEN, np.ones(8), confidence=0.95)
+        assert out["error_concentration"] == pytest.approx(4 / 8 * 0.5 ** 2 + 2 / 8 * 0.5 ** 2)
+        assert 0.0 <= out["error_concentration_lower"] <= 0.1875 <= out["error_concentration_upper"] <= 1.0
+
+    def test_labels_work_as_codes_and_the_bounds_are_seeded(self):
+        names = np.array(["neg", "pos", "neu"])
+        one = concentration(names[self.GOLD], names[self.GIVEN], np.ones(8), confidence=0.95)
+        assert one == concentration(self.GOLD, self.GIVEN, np.ones(8), confidence=0.95)
+
+    def test_weights(self):
+        # the two gold-1 rows weigh 3: p = (4, 6, 2) / 12
+        weights = np.array([1, 1, 1, 1, 3, 3, 1, 1], float)
+        out = concentration(self.GOLD, self.GIVEN, weights, confidence=0.95)
+        assert out["error_concentration"] == pytest.approx(4 / 12 * 0.25 + 6 / 12 * 0.25)
+
+    def test_spread_errors_concentrate_less_than_one_confusion(self):
+        gold = np.repeat(np.arange(4), 10)
+        spread = gold.copy()
+        spread[[0, 1, 2, 10, 11, 12]] = [1, 2, 3, 0, 2, 3]  # three wrong labels in each of two classes, all different
+        piled = gold.copy()
+        piled[[0, 1, 2, 10, 11, 12]] = [1, 1, 1, 0, 0, 0]  # the same count, each class on one confusion
+        low = concentration(gold, spread, np.ones(40), confidence=0.95)["error_concentration"]
+        high = concentration(gold, piled, np.ones(40), confidence=0.95)["error_concentration"]
+        assert (low, high) == (pytest.approx(2 * 0.25 * 0.1 ** 2), pytest.approx(2 * 0.25 * 0.3 ** 2))
+
+    def test_no_audited_error_leaves_the_upper_bound_open(self):
+        out = concentration(self.GOLD, self.GOLD, np.ones(8), confidence=0.95)
+        assert out == {"error_concentration": 0.0, "error_concentration_lower": 0.0, "error_concentration_upper": None}
 
 
 class TestCombine:
-    LINEAR = AccuracyLossParams(loss_rate_scale=0.2, loss_learned_scale=0.5, loss_learned_power=1.0,
-                                loss_calibration_sd=0.01)
-    PARAMS = AccuracyLossParams(loss_rate_scale=0.2, loss_learned_scale=5.0, loss_learned_power=2.0,
-                                loss_calibration_sd=0.01)
+    LINEAR = AccuracyLossParams(loss_rate_scale=0.2, loss_concentration_scale=0.5, loss_learned_scale=0.5,
+                                loss_learned_power=1.0, loss_calibration_sd=0.01, loss_calibration_sd_slope=0.0)
+    PARAMS = AccuracyLossParams(loss_rate_scale=0.2, loss_concentration_scale=0.5, loss_learned_scale=5.0,
+                                loss_learned_power=2.0, loss_calibration_sd=0.01, loss_calibration_sd_slope=0.0)
     ERROR = {"label_error_rate": 0.1, "label_error_rate_lower": 0.06, "label_error_rate_upper": 0.15,
              "n_audited": 300, "n_rows": 2000}
-    LEARNED = {"errors_learned_share": 0.8, "errors_learned_excess": 0.6, "excess_lower": 0.3, "excess_upper": 0.9}
+    LEARNED = {"errors_learned_share": 0.8, "errors_learned_excess": 0.6, "excess_lower": 0.3, "excess_upper": 0.9,
+               "error_concentration": 0.04, "error_concentration_lower": 0.01, "error_concentration_upper": 0.09}
+    SPREAD = z_value(0.95) * 0.01
 
     def test_power_one_is_the_linear_form(self):
         out = combine(self.ERROR, self.LEARNED, self.LINEAR, confidence=0.95, n_classes=3)
-        value = 0.1 * (0.2 + 0.5 * 0.6) / 2
-        spread = z_value(0.95) * 0.01
-        assert out["expected_accuracy_loss"] == pytest.approx(value)
-        assert out["expected_accuracy_loss_lower"] == pytest.approx(value - math.hypot(value - 0.06 * 0.35 / 2, spread))
-        assert out["expected_accuracy_loss_upper"] == pytest.approx(value + math.hypot(0.15 * 0.65 / 2 - value,
-                                                                                         spread))
+        value = 0.2 * 0.1 / 2 + 0.5 * 0.04 + 0.5 * 0.1 * 0.6  # 0.01 + 0.02 + 0.03
+        low = 0.2 * 0.06 / 2 + 0.5 * 0.01 + 0.5 * 0.06 * 0.3
+        high = 0.2 * 0.15 / 2 + 0.5 * 0.09 + 0.5 * 0.15 * 0.9
+        assert out["expected_accuracy_loss"] == pytest.approx(0.06)
+        assert out["expected_accuracy_loss_lower"] == pytest.approx(value - math.hypot(value - low, self.SPREAD))
+        assert out["expected_accuracy_loss_upper"] == pytest.approx(value + math.hypot(high - value, self.SPREAD))
 
     def test_value_and_interval(self):
         out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
-        value = (0.2 * 0.1 + 5.0 * 0.06 ** 2) / 2  # learned error rate 0.1 x 0.6 = 0.06: 0.01 + 0.009 = 0.019
-        low = (0.2 * 0.06 + 5.0 * (0.06 * 0.3) ** 2) / 2  # both bounds from the bounds of rate and excess
-        high = (0.2 * 0.15 + 5.0 * (0.15 * 0.9) ** 2) / 2
-        spread = z_value(0.95) * 0.01
-        assert out["expected_accuracy_loss"] == pytest.approx(0.019)
-        assert out["expected_accuracy_loss_lower"] == pytest.approx(0.019 - math.hypot(0.019 - low, spread))
-        assert out["expected_accuracy_loss_upper"] == pytest.approx(0.019 + math.hypot(high - 0.019, spread))
-        assert out["calibration"] == {"rate_scale": 0.2, "learned_scale": 5.0, "learned_power": 2.0,
-                                      "calibration_sd": 0.01}
+        value = 0.2 * 0.1 / 2 + 0.5 * 0.04 + 5.0 * 0.06 ** 2  # learned error rate 0.1 x 0.6: 0.01 + 0.02 + 0.018
+        low = 0.2 * 0.06 / 2 + 0.5 * 0.01 + 5.0 * (0.06 * 0.3) ** 2  # the bounds from the factors' bounds
+        high = 0.2 * 0.15 / 2 + 0.5 * 0.09 + 5.0 * (0.15 * 0.9) ** 2
+        assert out["expected_accuracy_loss"] == pytest.approx(0.048)
+        assert out["expected_accuracy_loss_lower"] == pytest.approx(0.048 - math.hypot(0.048 - low, self.SPREAD))
+        assert out["expected_accuracy_loss_upper"] == pytest.approx(0.048 + math.hypot(high - 0.048, self.SPREAD))
+        assert out["calibration"] == {"rate_scale": 0.2, "learned_scale": 5.0, "concentration_scale": 0.5,
+                                      "learned_power": 2.0, "calibration_sd": 0.01, "calibration_sd_slope": 0.0}
         assert AccuracyLossParams.from_calibration(out["calibration"]) == self.PARAMS
 
+    def test_the_calibration_spread_grows_with_the_estimate(self):
+        params = AccuracyLossParams(loss_rate_scale=0.2, loss_concentration_scale=0.5, loss_learned_scale=5.0,
+                                    loss_calibration_sd=0.01, loss_calibration_sd_slope=0.5)
+        out = combine(self.ERROR, self.LEARNED, params, confidence=0.95, n_classes=3)
+        high = 0.2 * 0.15 / 2 + 0.5 * 0.09 + 5.0 * (0.15 * 0.9) ** 2
+        spread = z_value(0.95) * math.hypot(0.01, 0.5 * 0.048)
+        assert out["expected_accuracy_loss_upper"] == pytest.approx(0.048 + math.hypot(high - 0.048, spread))
+        assert params.spread(0.0) == 0.01 and params.spread(-1.0) == 0.01
+
     def test_same_rate_different_harm(self):
-        random = {**self.LEARNED, "errors_learned_excess": 0.0, "excess_lower": 0.0, "excess_upper": 0.1}
-        learnt = {**self.LEARNED, "errors_learned_excess": 1.0, "excess_lower": 0.8, "excess_upper": 1.0}
+        random = {**self.LEARNED, "errors_learned_excess": 0.0, "excess_lower": 0.0, "excess_upper": 0.1,
+                  "error_concentration": 0.005}
+        learnt = {**self.LEARNED, "errors_learned_excess": 1.0, "excess_lower": 0.8, "excess_upper": 1.0,
+                  "error_concentration": 0.04}
         low = combine(self.ERROR, random, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
         high = combine(self.ERROR, learnt, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
-        assert low == pytest.approx(0.01) and high == pytest.approx(0.035)  # (0.02 + 5 x 0.1 ** 2) / (3 - 1)
+        assert low == pytest.approx(0.01 + 0.0025) and high == pytest.approx(0.01 + 0.02 + 5 * 0.1 ** 2)
 
     def test_learned_errors_cost_more_than_in_proportion(self):
         # twice the learned error rate: the unlearned term doubles, the learned term quadruples
         double = {**self.ERROR, "label_error_rate": 0.2}
-        learnt = {**self.LEARNED, "errors_learned_excess": 1.0}
+        learnt = {**self.LEARNED, "errors_learned_excess": 1.0, "error_concentration": 0.0}
         one = combine(self.ERROR, learnt, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
         two = combine(double, learnt, self.PARAMS, confidence=0.95, n_classes=3)["expected_accuracy_loss"]
-        assert (one, two) == (pytest.approx(0.035), pytest.approx((0.04 + 5.0 * 0.04) / 2))
+        assert (one, two) == (pytest.approx(0.01 + 0.05), pytest.approx(0.02 + 0.2))
 
-    def test_more_classes_spread_the_same_errors_thinner(self):
+    def test_more_classes_spread_the_unlearned_errors_thinner(self):
         three = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
         eight = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=8)
-        assert eight["expected_accuracy_loss"] == pytest.approx(three["expected_accuracy_loss"] * 2 / 7)
+        assert eight["expected_accuracy_loss"] == pytest.approx(0.048 - 0.01 + 0.02 / 7)
 
     def test_the_projected_upper_bound_today_is_the_upper_bound(self):
         out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
         assert projected_upper(out, 0) == pytest.approx(out["expected_accuracy_loss_upper"])
 
-    def test_the_projection_shrinks_both_half_widths_through_the_squared_form(self):
+    def test_the_projection_shrinks_every_half_width_through_the_squared_form(self):
         out = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
-        # 900 more rows: 300 -> 1200 audited, half-widths halved: rate 0.1 + 0.025, excess 0.6 + 0.15
-        high = (0.2 * 0.125 + 5.0 * (0.125 * 0.75) ** 2) / 2
-        spread = z_value(0.95) * 0.01
-        assert projected_upper(out, 900) == pytest.approx(0.019 + math.hypot(high - 0.019, spread))
+        # 900 more rows: 300 -> 1200 audited, half-widths halved: rate 0.125, excess 0.75, concentration 0.065
+        high = 0.2 * 0.125 / 2 + 0.5 * 0.065 + 5.0 * (0.125 * 0.75) ** 2
+        assert projected_upper(out, 900) == pytest.approx(0.048 + math.hypot(high - 0.048, self.SPREAD))
         # the squared term's half-width shrinks faster than the 1/sqrt(rows) of a linear projection
-        linear = 0.019 + math.hypot((out["expected_accuracy_loss_upper"] - 0.019) / 2, spread)
+        linear = 0.048 + math.hypot((out["expected_accuracy_loss_upper"] - 0.048) / 2, self.SPREAD)
         assert projected_upper(out, 900) < linear
 
     def test_the_unmeasured_share_is_measured_by_the_new_rows(self):
@@ -138,6 +187,15 @@ class TestCombine:
         measured = combine(self.ERROR, self.LEARNED, self.PARAMS, confidence=0.95, n_classes=3)
         assert out["expected_accuracy_loss_upper"] > measured["expected_accuracy_loss_upper"]
         assert projected_upper(out, 0) == pytest.approx(measured["expected_accuracy_loss_upper"])
+
+    def test_no_audited_error_assumes_every_error_learned_and_concentrated(self):
+        none = {"errors_learned_excess": None, "excess_lower": 0.0, "excess_upper": 1.0,
+                "error_concentration": 0.0, "error_concentration_lower": 0.0, "error_concentration_upper": None}
+        out = combine(self.ERROR, none, self.PARAMS, confidence=0.95, n_classes=3)
+        value = 0.2 * 0.1 / 2 + 5.0 * 0.05 ** 2  # the point takes the midpoint excess and no concentration
+        high = 0.2 * 0.15 / 2 + 0.5 * 0.15 + 5.0 * 0.15 ** 2
+        assert out["expected_accuracy_loss"] == pytest.approx(value)
+        assert out["expected_accuracy_loss_upper"] == pytest.approx(value + math.hypot(high - value, self.SPREAD))
 
     def test_nothing_measured_is_none(self):
         out = combine({"label_error_rate": None, "reason": "no audited rows"}, self.LEARNED, self.PARAMS,
@@ -168,9 +226,9 @@ def test_errors_a_model_cannot_learn_cost_little(corpus):
     texts, truth = corpus
     out = _loss(texts, truth, flip_uniform(truth, 0.12, 3))
     assert out["errors_learned_excess"] < 0.15
-    defaults = AccuracyLossParams()  # the packaged calibration: at most the unlearned cost and a little learned
-    assert out["expected_accuracy_loss"] < (defaults.loss_rate_scale * 0.12
-                                            + defaults.loss_learned_scale * (0.12 * 0.15) ** 2) / 2
+    assert out["error_concentration"] < 0.02  # each class's few wrong labels split over the two other classes
+    # the packaged calibration: at most the unlearned cost, a little concentration and a little learned
+    assert out["expected_accuracy_loss"] < loss_value(AccuracyLossParams(), 0.12, 0.15, 0.02, n_classes=3)
 
 
 @pytest.mark.slow

@@ -95,7 +95,8 @@ def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluati
         "predicted": loss.get("predicted"), "next_steps": steps,
         # what the predicted figure is made of (signals/accuracy_loss.py)
         **{k: signal.get(k) for k in ("label_error_rate", "errors_learned_share", "errors_learned_chance",
-                                      "errors_learned_excess", "audited_errors", "calibration")},
+                                      "errors_learned_excess", "audited_errors", "error_concentration",
+                                      "calibration")},
     }
     lead = f"accuracy loss {text} ({loss.get(SOURCE)}), limit {100 * limit:g} points"
     if status == "above":

@@ -93,8 +93,12 @@ def accuracy_loss_section(inputs: ReportInputs) -> dict[str, Any]:
          f"{fmt(signal_summary.get('errors_learned_share'))} of {fmt(signal_summary.get('audited_errors'))} "
          f"(chance {fmt(signal_summary.get('errors_learned_chance'))}; beyond chance "
          f"{fmt(signal_summary.get('errors_learned_excess'))})"],
-        ["calibration (rate scale, learned scale, residual sd)",
-         ", ".join(fmt(calibration.get(k), 4) for k in ("rate_scale", "learned_scale", "calibration_sd"))],
+        ["concentration of the audited errors on one confusion per class",
+         f"{fmt(signal_summary.get('error_concentration'))} [{fmt(signal_summary.get('error_concentration_lower'))}, "
+         f"{fmt(signal_summary.get('error_concentration_upper'))}]"],
+        ["calibration (rate, concentration and learned scales; spread at zero and its slope)",
+         ", ".join(fmt(calibration.get(k), 4) for k in ("rate_scale", "concentration_scale", "learned_scale",
+                                                         "calibration_sd", "calibration_sd_slope"))],
         ["words most over-represented among the reproduced errors", ", ".join(signal_summary.get("loss_words") or [])
          or "—"],
     ]

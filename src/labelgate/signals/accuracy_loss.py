@@ -2,16 +2,28 @@
 labels, for the model the pipeline trains; with an interval. The figure the gate decides on (harm.py).
 
 Why not the error rate alone: the *kind* of error decides the harm (Lu & Smith 2025). A model averages out wrong
-labels that look random and learns wrong labels that follow the text. So the estimate measures, on this label set,
-how many of the LLM's errors a model trained on these labels *reproduces*, and reads the two figures in fine-tuned
-accuracy points through a calibration fitted on data where rate and harm disagree (bench/calibration):
+labels that look random and learns wrong labels that follow the text or pile up on one confusion. So the estimate
+measures, on this label set, how many of the LLM's errors a model trained on these labels *reproduces* and how
+concentrated the audited errors are, and reads the three figures in fine-tuned accuracy points through a
+calibration fitted on data where rate and harm disagree (bench/calibration):
 
-    expected_accuracy_loss = (rate_scale * r + learned_scale * (r * x) ** learned_power) / (K - 1)
+    expected_accuracy_loss = rate_scale * r / (K - 1) + concentration_scale * c + learned_scale * (r * x) ** power
 
-with r = label_error_rate and x = learned_excess (loss_terms computes the two terms, for the signal and for the fit).
+(loss_terms computes the three terms, for the signal and for the fit).
 
 * `label_error_rate` (r): the audit-first estimate with its interval (estimation.py, the label_error signal's figure,
-  shared through label_error.shared_estimate: strata, audit weights, the risk model, unmeasured strata).
+  shared through label_error.shared_estimate: strata, audit weights, the risk model, unmeasured strata). Its term,
+  divided by K - 1, is what wrong labels cost when a model neither learns nor concentrates them (noisier gradients,
+  fewer clean rows): a wrong label moves a row towards one of the K - 1 other classes, so with more classes the same
+  share pushes each class boundary less (the per-wrong-label cost on the 3-class tweets is 3-4 times the 8-class
+  fortunes').
+* `error_concentration` (c): over the audited rows, per gold class g, the share w_g of its rows that carry its most
+  common wrong label, squared and averaged with the class's share: sum_g p_g * w_g ** 2 (audit weights applied).
+  Wrong labels that pile up on one confusion (class-conditional errors, an LLM's habit) move that boundary
+  consistently, and a class whose rows carry one wrong label nearly as often as the right one is lost outright;
+  squared, because the loss grows faster than the share (fine-tuned, fortunes, 8 classes: 15% class-conditional
+  errors cost 3.7 points, 30% cost 14, while 30% uniform errors cost 2.5). The same errors spread over many classes
+  give a small c. Bounds: the percentile bootstrap of the audited rows (BOOTSTRAP_DRAWS resamples, fixed seed).
 * `learned_excess` (x): of the audited wrong labels, the share that a text model trained on the LLM labels reproduces
   on rows it never saw, beyond chance. The model is the out-of-fold text model cleanlab already fitted
   (ScoringContext.pred_probs: every row's prediction comes from a model trained on the other folds' LLM labels), so
@@ -19,27 +31,23 @@ with r = label_error_rate and x = learned_excess (loss_terms computes the two te
   row; by chance it would do so at its own error rate on correctly labelled rows of the same gold class, spread over
   the other classes (`errors_learned_chance`); the excess is (reproduced - chance) / (1 - chance), in [0, 1]. Random
   flips give ~0, errors that follow a word ~1, an LLM's own errors in between.
-* `r * x`, the *learned error rate*: the share of rows whose wrong label a model learns. With `learned_power` 2 its
+* `r * x`, the *learned error rate*: the share of rows whose wrong label a model learns; a learned error is a test
+  row the model gets wrong whatever the number of classes, so this term is not divided by K - 1. With `power` 2 its
   cost grows with its square: the fine-tuned model learns a rule only when enough consistent examples carry it (one
-  epoch, most layers frozen), so a few learnable errors cost little and many cost a lot, and errors a text model
-  reproduces only half the time (an LLM's errors on ambiguous rows, which a gold-trained model gets wrong as well)
-  cost little. Measured on the calibration's audits, leaving one label set out: error 1.50 points against 1.79 for
-  the linear form (power 1), within 1.5 points on 75% of audits against 69% (bench/calibration/loss_calibration.md;
-  the forms tried and dropped: bench/calibration/explore_loss_forms.py).
-* `rate_scale`: what a wrong label costs the fine-tuned model when it is not learned (noisier gradients, fewer clean
-  rows); `learned_scale`: the cost of the learned error rate. Both are fitted by least squares on fine-tuned runs of
-  `labelgate train` (seed-paired against the gold labels) by bench/calibration/derive_loss_calibration.py, which
-  also picks `learned_power` (1, 2 or 3) by leave-one-set-out error; `loss_calibration_sd` is that fit's
-  leave-one-set-out error (the spread of a measured loss around the calibration on a set it has not seen).
-* `K - 1`: a wrong label moves a row towards one of the K - 1 other classes, so with more classes the same share of
-  wrong labels pushes each class boundary less. Measured: the per-wrong-label cost on the 3-class tweets is 3-4 times
-  the 8-class fortunes', and dividing by K - 1 cut the joint fit's error from 2.0 to 1.5 points
-  (bench/calibration/loss_calibration.md).
+  epoch, most layers frozen), so a few learnable errors cost little and many cost a lot.
+* The scales are fitted by non-negative least squares on fine-tuned runs of `labelgate train` (seed-paired against
+  the gold labels) by bench/calibration/derive_loss_calibration.py, which also picks `learned_power` (1, 2 or 3) by
+  leave-one-set-out error. The forms tried and dropped (the learned term over K - 1, the errors' spread over classes,
+  forward correction, ...): bench/calibration/loss_forms.md. Measured, leaving one label set out: RMSE 1.35 points
+  against 1.54 for the two-term form without the concentration.
 
-Interval: the statistical bounds come from the bounds of the two factors (the error rate's interval, and Wilson's
-interval of the reproduced share at the Kish size of the audited errors, carried through the chance correction); the
-calibration's sd is added in quadrature at the same confidence level. With no audited error the learned share
-is unknown: its bounds are [0, 1], so the upper bound assumes every error is learned.
+Interval: the statistical bounds come from the bounds of the three factors (the error rate's interval, Wilson's
+interval of the reproduced share at the Kish size of the audited errors carried through the chance correction, the
+concentration's bootstrap interval); the calibration's spread is added in quadrature at the same confidence level.
+That spread grows with the loss: sd = hypot(loss_calibration_sd, loss_calibration_sd_slope * estimate), both fitted
+by maximum likelihood on the leave-one-set-out residuals (the seed-to-seed spread of a fine-tuned loss and the
+calibration's relative error both grow with it). With no audited error the learned share is unknown (bounds [0, 1])
+and the concentration is at most the error rate's upper bound, so the upper bound assumes the worst.
 """
 
 from __future__ import annotations
@@ -59,9 +67,11 @@ from labelgate.signals.context import ScoringContext
 from labelgate.signals.label_error import shared_estimate
 
 LEARNED = "errors_learned_share"
+CONCENTRATION = "error_concentration"
 LEARNED_ERROR = "accuracy_loss_learned_error"  # per row: an audited wrong label the out-of-fold model reproduces
-METRICS = (LOSS, f"{LOSS}_lower", f"{LOSS}_upper", LEARNED, "errors_learned_excess")
+METRICS = (LOSS, f"{LOSS}_lower", f"{LOSS}_upper", LEARNED, "errors_learned_excess", CONCENTRATION)
 TOP_WORDS = 8
+BOOTSTRAP_DRAWS = 200  # resamples of the audited rows for the concentration's interval (seeded: same rows, same bounds)
 
 
 @dataclass(frozen=True)
@@ -69,23 +79,33 @@ class AccuracyLossParams(SignalParams):
     """Calibration of the expected accuracy loss (params.yaml `score:` keys), fitted on fine-tuned runs by
     bench/calibration/derive_loss_calibration.py (see the module docstring)."""
 
-    loss_rate_scale: float = 0.543  # accuracy lost per wrong label the model does not learn (x 1/(K-1))
-    loss_learned_scale: float = 5.466  # accuracy lost per unit of (learned error rate) ** power (x 1/(K-1))
+    loss_rate_scale: float = 0.502  # accuracy lost per wrong label the model does not learn (x 1/(K-1))
+    loss_concentration_scale: float = 0.329  # accuracy lost per unit of error_concentration
+    loss_learned_scale: float = 1.535  # accuracy lost per unit of (learned error rate) ** power
     loss_learned_power: float = 2.0  # the power of the learned error rate (label_error_rate x learned excess)
-    loss_calibration_sd: float = 0.0139  # residual sd of the fine-tuned loss around the calibration (accuracy units)
+    loss_calibration_sd: float = 0.0049  # spread of the fine-tuned loss around the calibration at a zero estimate
+    loss_calibration_sd_slope: float = 0.464  # the spread's growth per unit of estimated loss (added in quadrature)
 
     def __post_init__(self):
         check_range("loss_rate_scale", self.loss_rate_scale, 0.0, 50.0)
+        check_range("loss_concentration_scale", self.loss_concentration_scale, 0.0, 50.0)
         check_range("loss_learned_scale", self.loss_learned_scale, 0.0, 50.0)
         check_range("loss_learned_power", self.loss_learned_power, 1.0, 4.0)
         check_range("loss_calibration_sd", self.loss_calibration_sd, 0.0, 0.5)
+        check_range("loss_calibration_sd_slope", self.loss_calibration_sd_slope, 0.0, 5.0)
+
+    def spread(self, estimate: float) -> float:
+        """The calibration's sd at an estimated loss (module docstring)."""
+        return math.hypot(self.loss_calibration_sd, self.loss_calibration_sd_slope * max(0.0, estimate))
 
     @classmethod
     def from_calibration(cls, calibration: dict[str, Any]) -> AccuracyLossParams:
         """The params back from the `calibration` block a summary reports (label_risk.json), e.g. for a subset."""
         return cls(loss_rate_scale=calibration["rate_scale"], loss_learned_scale=calibration["learned_scale"],
+                   loss_concentration_scale=calibration.get("concentration_scale", 0.0),
                    loss_learned_power=calibration.get("learned_power", 1.0),
-                   loss_calibration_sd=calibration["calibration_sd"])
+                   loss_calibration_sd=calibration["calibration_sd"],
+                   loss_calibration_sd_slope=calibration.get("calibration_sd_slope", 0.0))
 
 
 @register
@@ -109,6 +129,9 @@ class AccuracyLossSignal(RiskSignal):
         weights = context.audit_weights
         learned = learned_errors(predicted, gold, given, weights, n_classes=len(table.labels),
                                  confidence=context.audit_confidence)
+        audited = gold >= 0
+        learned.update(concentration(gold[audited], given[audited], weights[audited],
+                                     confidence=context.audit_confidence))
         estimate = shared_estimate(context, confidence=context.audit_confidence,
                                    min_stratum=context.min_audited_per_stratum)
         summary = combine(estimate, learned, self.params, confidence=context.audit_confidence,
@@ -171,18 +194,52 @@ def chance_of_reproducing(predicted: np.ndarray, gold: np.ndarray, given: np.nda
     return float(np.sum(weights[wrong] * per_row) / np.sum(weights[wrong]))
 
 
-def loss_terms(rate: float, excess: float, *, n_classes: int, power: float) -> tuple[float, float]:
-    """The two terms the calibration scales (module docstring): rate / (K - 1) and (rate * excess) ** power / (K - 1).
-    The signal's estimate is rate_scale * first + learned_scale * second; derive_loss_calibration.py fits the two
-    scales on the same terms."""
+def _concentration(gold: np.ndarray, given: np.ndarray, weights: np.ndarray, k: int) -> float:
+    """sum over gold classes g of p_g * w_g ** 2 (module docstring): p_g the class's weighted share of the rows, w_g
+    the weighted share of its rows that carry its most common wrong label. gold, given: class codes < k."""
+    table = np.bincount(gold * k + given, weights=weights, minlength=k * k).reshape(k, k)
+    per_class = table.sum(axis=1)
+    np.fill_diagonal(table, 0.0)
+    share = np.divide(table.max(axis=1), per_class, out=np.zeros(k), where=per_class > 0)
+    return float(np.sum(per_class * share ** 2) / per_class.sum())
+
+
+def concentration(gold: np.ndarray, given: np.ndarray, weights: np.ndarray, *, confidence: float,
+                  draws: int = BOOTSTRAP_DRAWS) -> dict[str, Any]:
+    """error_concentration of the audited rows (gold, given: their class codes or labels, weights: audit weights)
+    with percentile-bootstrap bounds (resampled rows, their weights kept, seed 0). Without an audited error: 0.0 with bounds left open (upper None: combine takes the error rate's upper
+    bound, the most the errors could concentrate)."""
+    gold, given, weights = np.asarray(gold), np.asarray(given), np.asarray(weights, float)
+    if not np.any(gold != given):
+        return {CONCENTRATION: 0.0, f"{CONCENTRATION}_lower": 0.0, f"{CONCENTRATION}_upper": None}
+    _, codes = np.unique(np.concatenate([gold, given]), return_inverse=True)
+    k = int(codes.max()) + 1
+    g, j = codes[:len(gold)], codes[len(gold):]
+    rng = np.random.default_rng(0)
+    boots = [_concentration(g[rows], j[rows], weights[rows], k)
+             for rows in (rng.integers(0, len(g), len(g)) for _ in range(draws))]
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(boots, [tail, 100 - tail])
+    return {CONCENTRATION: _concentration(g, j, weights, k), f"{CONCENTRATION}_lower": float(low),
+            f"{CONCENTRATION}_upper": float(high)}
+
+
+def loss_terms(rate: float, excess: float, concentrated: float, *, n_classes: int,
+               power: float) -> tuple[float, float, float]:
+    """The three terms the calibration scales (module docstring): rate / (K - 1), the error concentration, and
+    (rate * excess) ** power. The signal's estimate is their sum weighted by the scales;
+    derive_loss_calibration.py fits the scales on the same terms."""
     spread = max(1, n_classes - 1)  # the wrong labels spread over the other classes
-    return rate / spread, max(0.0, rate * excess) ** power / spread
+    return rate / spread, concentrated, max(0.0, rate * excess) ** power
 
 
-def loss_value(params: AccuracyLossParams, rate: float, excess: float, *, n_classes: int) -> float:
-    """The calibrated loss at an error rate and a learned excess (module docstring)."""
-    unlearned, learnt = loss_terms(rate, excess, n_classes=n_classes, power=params.loss_learned_power)
-    return params.loss_rate_scale * unlearned + params.loss_learned_scale * learnt
+def loss_value(params: AccuracyLossParams, rate: float, excess: float, concentrated: float, *,
+               n_classes: int) -> float:
+    """The calibrated loss at an error rate, a learned excess and an error concentration (module docstring)."""
+    unlearned, piled, learnt = loss_terms(rate, excess, concentrated, n_classes=n_classes,
+                                          power=params.loss_learned_power)
+    return (params.loss_rate_scale * unlearned + params.loss_concentration_scale * piled
+            + params.loss_learned_scale * learnt)
 
 
 def point_excess(excess: float | None) -> float:
@@ -212,10 +269,18 @@ def projected_upper(summary: dict[str, Any], extra_rows: int) -> float | None:
     rate, value = summary["label_error_rate"], summary[LOSS]
     measured_upper = summary["label_error_rate_upper"] - (summary.get("unmeasured_share") or 0.0)
     excess = point_excess(summary.get("errors_learned_excess"))
+    piled = summary.get(CONCENTRATION) or 0.0
+    piled_upper = _concentration_upper(summary.get(f"{CONCENTRATION}_upper"), summary["label_error_rate_upper"])
     high = loss_value(params, rate + max(0.0, measured_upper - rate) * shrink,
                       excess + max(0.0, summary.get("excess_upper", 1.0) - excess) * shrink,
-                      n_classes=summary["n_classes"])
-    return upper_bound(value, high, z_value(summary["confidence_level"]) * params.loss_calibration_sd)
+                      piled + max(0.0, piled_upper - piled) * shrink, n_classes=summary["n_classes"])
+    return upper_bound(value, high, z_value(summary["confidence_level"]) * params.spread(value))
+
+
+def _concentration_upper(upper: float | None, rate_upper: float) -> float:
+    """The concentration's upper bound; with no audited error, the error rate's upper bound (every wrong label of a
+    class on one confusion: w_g <= 1, so sum p_g w_g ** 2 <= sum p_g w_g = the error rate)."""
+    return rate_upper if upper is None else upper
 
 
 def combine(error: dict[str, Any], learned: dict[str, Any], params: AccuracyLossParams, *,
@@ -226,19 +291,23 @@ def combine(error: dict[str, Any], learned: dict[str, Any], params: AccuracyLoss
             "unmeasured_share": error.get("unmeasured_share"), "confidence_level": confidence,
             "n_audited": error.get("n_audited"), "n_rows": error.get("n_rows"), "n_classes": n_classes,
             "calibration": {"rate_scale": params.loss_rate_scale, "learned_scale": params.loss_learned_scale,
+                            "concentration_scale": params.loss_concentration_scale,
                             "learned_power": params.loss_learned_power,
-                            "calibration_sd": params.loss_calibration_sd}}
+                            "calibration_sd": params.loss_calibration_sd,
+                            "calibration_sd_slope": params.loss_calibration_sd_slope}}
     if rate is None or low is None or high is None:
         return {**base, LOSS: None, f"{LOSS}_lower": None, f"{LOSS}_upper": None,
                 "reason": error.get("reason") or "no audited rows"}
 
-    def loss(r: float, x: float) -> float:
-        return loss_value(params, r, x, n_classes=n_classes)
+    def loss(r: float, x: float, c: float) -> float:
+        return loss_value(params, r, x, c, n_classes=n_classes)
 
-    value = loss(rate, point_excess(learned["errors_learned_excess"]))
-    stat_low = loss(low, learned["excess_lower"])  # both terms grow with the rate and the excess
-    stat_high = loss(high, learned["excess_upper"])
-    calibration = z_value(confidence) * params.loss_calibration_sd
+    piled = learned.get(CONCENTRATION) or 0.0
+    value = loss(rate, point_excess(learned["errors_learned_excess"]), piled)
+    # every term grows with the rate, the excess and the concentration
+    stat_low = loss(low, learned["excess_lower"], learned.get(f"{CONCENTRATION}_lower") or 0.0)
+    stat_high = loss(high, learned["excess_upper"], _concentration_upper(learned.get(f"{CONCENTRATION}_upper"), high))
+    calibration = z_value(confidence) * params.spread(value)
     return {**base, LOSS: float(value),
             f"{LOSS}_lower": float(value - math.hypot(value - stat_low, calibration)),
             f"{LOSS}_upper": upper_bound(value, stat_high, calibration)}
