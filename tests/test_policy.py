@@ -8,6 +8,7 @@ import shutil
 import pytest
 import yaml
 
+from labelgate.gate import GateParams
 from labelgate.policy import PREFIX, gate_policy, params_changes, policy_changes, read_suites, suite_changes
 
 
@@ -29,8 +30,9 @@ def test_a_loosened_threshold_is_one_line_with_its_direction():
 
 
 def test_a_deleted_key_compares_with_its_default():
+    default = GateParams().max_label_error
     assert params_changes(gate_policy({"gate": {"max_label_error": 0.05}}), gate_policy({})) == [
-        f"{PREFIX}: max_label_error 0.05 -> 0.2 (looser)"]
+        f"{PREFIX}: max_label_error 0.05 -> {default:g} (looser)"]
 
 
 def test_required_emptied_and_optional_widened_are_looser():
@@ -84,7 +86,7 @@ def test_cli_unchanged_exits_0(cli, base):
 
 
 def test_cli_loosened_exits_1_unless_allowed(cli, workdir, base):
-    text = (workdir / "params.yaml").read_text().replace("max_label_error: 0.2", "max_label_error: 0.5")
+    text = (workdir / "params.yaml").read_text().replace("max_label_error: 0.3", "max_label_error: 0.5")
     (workdir / "params.yaml").write_text(text)
     suite = workdir / "expectations" / "label_summary.json"
     suite.write_text(suite.read_text().replace('"critical"', '"warning"', 1))
@@ -92,7 +94,7 @@ def test_cli_loosened_exits_1_unless_allowed(cli, workdir, base):
     result = cli(*args)
     assert result.exit_code == 1, result.output
     lines = result.stdout.splitlines()
-    assert f"{PREFIX}: max_label_error 0.2 -> 0.5 (looser)" in lines
+    assert f"{PREFIX}: max_label_error 0.3 -> 0.5 (looser)" in lines
     assert any("label_summary.json" in line and "severity critical -> warning" in line for line in lines)
     allowed = cli(*args, "--allow-change")
     assert allowed.exit_code == 0 and "allowed" in allowed.stdout

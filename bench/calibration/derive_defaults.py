@@ -258,6 +258,9 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
                f"(label_error_rate_upper > {harm.get('baseline_max_label_error', 0.13)}) on {_pct(with_err)}, "
                "error rule alone on "
                f"{_pct(err_only)}.", ""]
+        guard, guard_md = derive_guard(rows, 100 * pick["t"])
+        chosen.update(guard)
+        md += guard_md
     md += ["## Calibration of cheap loss figures against the fine-tuned loss", "",
            "fine-tuned loss (points) ~ k x figure (points), least squares through the origin; q90 = the 90% quantile "
            "of |residual|, the half-width an interval around k x figure needs to cover 90% of the sets.", "",
@@ -284,6 +287,47 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
                           f"{f['q90_abs_residual']:.2f} | {_pct(f['within_1_5'])} |")
     md.append("")
     return {**chosen, "_calibration": calib}, md
+
+
+GUARD_SWEEP = (0.13, 0.2, 0.25, 0.3, 0.35, 0.4, None)
+GUARDED = ("accuracy_loss_upper", "label_error_rate_upper", "audit_accuracy_lower")
+
+
+def guarded_verdict(row: dict, limit_points: float, guard: float | None) -> bool:
+    """Whether the whole verdict of a check blocks with the loss limit and a second guard `guard` on
+    label_error_rate_upper and its fail-safe 1 - guard on audit_accuracy_lower, everything else as the check ran."""
+    f = row.get("figures") or {}
+    blocked = f.get("accuracy_loss_upper") is not None and 100 * f["accuracy_loss_upper"] > limit_points
+    if guard is not None:
+        blocked |= (f.get("label_error_rate_upper") or 0.0) > guard
+        blocked |= f.get("audit_accuracy_lower") is not None and f["audit_accuracy_lower"] < round(1 - guard, 2)
+    return blocked or any(b not in GUARDED for b in (row.get("blocked_by") or []))
+
+
+def derive_guard(rows: list[dict], limit_points: float) -> tuple[dict, list[str]]:
+    """gate.max_label_error (the second guard) and min_audit_accuracy_lower (its fail-safe, 1 - guard): the guard
+    sits at the largest error rate the benchmark measures, beyond which the loss estimate extrapolates; the sweep shows
+    what each value does to the verdicts."""
+    measured = [r["rate"] for r in rows if r["kind"] not in ("gold", "llm_raw") and r.get("rate") is not None]
+    guard = round(max(measured), 2)
+    scored = [r for r in rows if not r["grey"] and r["kind"] != "gold"]
+    md = ["## gate.max_label_error and gate.min_audit_accuracy_lower (the second guard)", "",
+          f"The loss estimate is calibrated on sets with at most 20% wrong labels and the benchmark measures it up to "
+          f"{guard:.0%}; beyond, it extrapolates. So the second guard blocks a set whose error rate's upper bound "
+          f"exceeds {guard:g}, the largest rate measured, and the audit fail-safe (the plain Wilson lower bound of the "
+          f"audited accuracy) sits in line at {round(1 - guard, 2):g}. What other values would do to the whole "
+          f"verdict (the loss limit {limit_points / 100:g}, the other expectations as the checks ran; "
+          f"{len(scored)} non-grey checks):", "",
+          "| max_label_error (min_audit_accuracy_lower = 1 - it) | verdict right | right 5-15% | blocked safe | "
+          "passed risky |", "|--:|--:|--:|--:|--:|"]
+    for g in GUARD_SWEEP:
+        blocked = [guarded_verdict(r, limit_points, g) for r in scored]
+        right = [b == r["risky"] for b, r in zip(blocked, scored)]
+        band = [ok for ok, r in zip(right, scored) if r["band"]]
+        md.append(f"| {'none' if g is None else f'{g:g}'}{' **(picked)**' if g == guard else ''} | {_pct(_share(right))} "
+                  f"| {_pct(_share(band))} | {sum(b and not r['risky'] for b, r in zip(blocked, scored))} | "
+                  f"{sum(r['risky'] and not b for b, r in zip(blocked, scored))} |")
+    return {"max_label_error": guard, "min_audit_accuracy_lower": round(1 - guard, 2)}, md + [""]
 
 
 def main() -> None:

@@ -56,15 +56,15 @@ class GateParams:
     max_median_entropy: float = 0.5  # median normalised entropy of the LLM label distribution
     max_high_entropy_rate: float = 0.3  # share of rows above score.entropy_threshold
     max_label_issue_rate: float = 0.3  # share of rows cleanlab flags
-    max_accuracy_loss: float = 0.065  # test accuracy the labels may cost the trained model (vs gold labels), checked
+    max_accuracy_loss: float = 0.075  # test accuracy the labels may cost the trained model (vs gold labels), checked
     # on the upper bound of accuracy_loss (harm.py): the primary blocking rule
-    max_label_error: float = 0.2  # second guard behind max_accuracy_loss: the LLM label error rate accepted; checked on the audit estimate's
+    max_label_error: float = 0.3  # second guard behind max_accuracy_loss: the LLM label error rate accepted; checked on the audit estimate's
     # upper confidence bound (label_error_rate_upper), so a set passes only when the audit certifies it.
     # Label-level defaults here and in params.yaml: derived in bench/calibration/ (README.md there)
     max_systematic_error_share: float = 0.45  # share of audited wrong labels cleanlab does not flag
     max_text_error_auc: float = 0.75  # cross-validated AUC of predicting the audited errors from the text
     max_estimated_noise_rate: float = 0.4  # cleanlab's estimated share of wrong labels (secondary, audit-free)
-    min_audit_accuracy_lower: float = 0.8  # Wilson lower bound of LLM accuracy on gold-audited rows
+    min_audit_accuracy_lower: float = 0.7  # Wilson lower bound of LLM accuracy on gold-audited rows
     max_audit_missing_share: float = 0.05  # share of the rows an audit drew that came back without a gold label
     min_audit_representativeness_p: float = 0.001  # audited rows vs the whole set on audit-free figures (Bonferroni p)
     max_audit_rubber_stamp_flag_share: float = 0.3  # no audited error: lower bound of the share cleanlab flags
