@@ -12,11 +12,11 @@ from labelgate.verdict import BANNER, count_outcomes, verdict_rows, verdict_stat
 
 class TestVerdictTable:
     def test_empty_columns_are_dropped(self):
-        outcome = {"suite": "label_risk", "status": "skipped", "severity": "warn", "description": "share",
+        outcome = {"suite": "label_scores", "status": "skipped", "severity": "warn", "description": "share",
                    "observed": "not measured", "threshold": "", "mitigation": "m", "error": None}
         header, rows, notes = verdict_rows(Verdict("pass", [outcome], reason="ok"))
         assert header == ["suite", "check", "observed", "result"]  # no limit: nothing was measured
-        assert rows == [["risk", "share", "n/a", "skipped"]] and notes == []
+        assert rows == [["scores", "share", "n/a", "skipped"]] and notes == []
 
 
 class TestEnforce:

@@ -22,7 +22,10 @@ from labelgate.vocabulary import (
     ERRORED,
     FAILED,
     PASS,
+    SCORES_SUITE,
     SKIPPED,
+    STABILITY_SUITE,
+    SUMMARY_SUITE,
     WARN,
 )
 
@@ -55,7 +58,7 @@ def count_outcomes(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, int]:
 
 #: The verdict table fits an 80-column terminal.
 VERDICT_WIDTH = 80
-_SUITE_SHORT = {"label_risk": "risk", "label_summary": "summary", "training_stability": "stability"}
+_SUITE_SHORT = {SCORES_SUITE: "scores", SUMMARY_SUITE: "summary", STABILITY_SUITE: "stability"}
 _RESULT = {PASS: "pass", SKIPPED: "skipped", ERRORED: "ERROR"}  # a failed one: FAIL when it blocks, else warn
 _STYLE = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red", "warn": "yellow", "skipped": "dim"}
 

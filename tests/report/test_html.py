@@ -28,7 +28,7 @@ SECTION_IDS = ("verdict", "blockers", "label-error", "label-set", "entropy", "no
 class TestGateReport:
     def test_blocked_gate_writes_both_reports(self, run, verdict, page, summary):
         assert verdict["blocked"] and verdict["subset"] == "raw"
-        assert {o["suite"] for o in failed(verdict)} == {"label_risk", "label_summary", "training_stability"}
+        assert {o["suite"] for o in failed(verdict)} == {"label_scores", "label_summary", "training_stability"}
         assert 'data-status="block"' in page and "BLOCKED" in page
         assert summary.startswith("## ❌ labelgate: BLOCKED")
 
