@@ -211,7 +211,7 @@ def test_check_never_passes_a_malformed_table(cli, folder, table, kind, row):
     assert result.exit_code == 2, (kind, result.output)
 
 
-# ------------------------------------------------------------------------------------ audit shapes (issue 19)
+# ------------------------------------------------------------------------------------ audit shapes
 
 AUDIT_SHAPES = ["partial_strata", "blanks", "duplicates", "boolean_weight", "boolean_wave"]
 MIN_AUDITED = 2  # score.min_audited_per_stratum (default)
