@@ -76,6 +76,13 @@ class TestCounts:
                                             "errors": 1}
         assert Verdict("block", outcomes).as_dict()["counts"] == count_outcomes(outcomes)
 
+    def test_a_verdict_file_read_back_is_counted_fail_closed(self):
+        """The report counts a verdict file with the same counter: a failed outcome of an unknown or missing severity
+        counts as blocking, and what is not an outcome object is not counted (nor raises)."""
+        outcomes = [{"status": "fail", "severity": "critcal"}, {"status": "fail"},
+                    {"status": "fail", "severity": "warn"}, "junk", None, {"severity": "block"}]
+        assert count_outcomes(outcomes) == {"failed_block": 2, "failed_warn": 1, "passed": 0, "skipped": 0, "errors": 0}
+
     def test_failed_and_errored_rows_get_notes(self):
         failed = {**outcome("fail"), "mitigation": "relabel"}
         errored = {**outcome("error"), "error": "no such column"}

@@ -45,14 +45,17 @@ def verdict_status(verdict: Mapping[str, Any] | None) -> str | None:
 
 
 def count_outcomes(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """The verdict's `counts`: failed blocking and warning expectations, passed, skipped, errored."""
-    outcomes = list(outcomes)
+    """The verdict's `counts`: failed blocking and warning expectations, passed, skipped, errored. The one counter
+    (the gate's verdict, the report): a failed expectation of any severity but WARN counts as blocking (fail closed:
+    an unknown or missing severity in a verdict file read back blocks), and anything but a mapping is not counted."""
+    outcomes = [o for o in outcomes if isinstance(o, Mapping)]
+    failed = [o for o in outcomes if o.get("status") == FAILED]
     return {
-        COUNT_FAILED_BLOCK: sum(1 for o in outcomes if o["status"] == FAILED and o["severity"] == BLOCK),
-        COUNT_FAILED_WARN: sum(1 for o in outcomes if o["status"] == FAILED and o["severity"] == WARN),
-        COUNT_PASSED: sum(1 for o in outcomes if o["status"] == PASS),
-        COUNT_SKIPPED: sum(1 for o in outcomes if o["status"] == SKIPPED),
-        COUNT_ERRORS: sum(1 for o in outcomes if o["status"] == ERRORED),
+        COUNT_FAILED_BLOCK: sum(1 for o in failed if o.get("severity") != WARN),
+        COUNT_FAILED_WARN: sum(1 for o in failed if o.get("severity") == WARN),
+        COUNT_PASSED: sum(1 for o in outcomes if o.get("status") == PASS),
+        COUNT_SKIPPED: sum(1 for o in outcomes if o.get("status") == SKIPPED),
+        COUNT_ERRORS: sum(1 for o in outcomes if o.get("status") == ERRORED),
     }
 
 

@@ -28,7 +28,22 @@ import numpy as np
 import pandas as pd
 
 from labelgate.harm import LOSS, figures_text
-from labelgate.vocabulary import ERRORED, FAILED, LLM_LABEL, PASS, SKIPPED, STRATEGIES, VERDICT_STATUSES, WARN
+from labelgate.verdict import count_outcomes
+from labelgate.vocabulary import (
+    COUNT_ERRORS,
+    COUNT_FAILED_BLOCK,
+    COUNT_FAILED_WARN,
+    COUNT_PASSED,
+    COUNT_SKIPPED,
+    ERRORED,
+    FAILED,
+    LLM_LABEL,
+    PASS,
+    SKIPPED,
+    STRATEGIES,
+    VERDICT_STATUSES,
+    WARN,
+)
 
 SCORE_COLUMNS = (LLM_LABEL, "entropy_normalised")
 
@@ -202,16 +217,14 @@ def observed_text(outcome: Mapping[str, Any]) -> str:
 
 
 def counts_text(verdict: Mapping[str, Any]) -> str:
-    """How many expectations blocked, warned, passed, were skipped or could not be evaluated."""
-    outcomes = [o for o in verdict.get("outcomes") or [] if isinstance(o, dict)]
-    errors = sum(1 for o in outcomes if o.get("status") == ERRORED)
-    block = sum(1 for o in outcomes if o.get("status") == FAILED and o.get("severity") != WARN)  # unknown: blocks
-    warn = sum(1 for o in outcomes if o.get("status") == FAILED and o.get("severity") == WARN)
-    passed = sum(1 for o in outcomes if o.get("status") == PASS)
-    skipped = sum(1 for o in outcomes if o.get("status") == SKIPPED)
-    parts = [f"{block} blocking failed", f"{warn} warning(s)", f"{passed} passed", f"{skipped} skipped"]
-    if errors:
-        parts.insert(0, f"{errors} could not be evaluated")
+    """How many expectations blocked, warned, passed, were skipped or could not be evaluated (verdict.count_outcomes
+    on the verdict's outcomes, not its recorded `counts`, which a verdict file need not hold)."""
+    outcomes = verdict.get("outcomes")
+    counts = count_outcomes(outcomes if isinstance(outcomes, list) else [])
+    parts = [f"{counts[COUNT_FAILED_BLOCK]} blocking failed", f"{counts[COUNT_FAILED_WARN]} warning(s)",
+             f"{counts[COUNT_PASSED]} passed", f"{counts[COUNT_SKIPPED]} skipped"]
+    if counts[COUNT_ERRORS]:
+        parts.insert(0, f"{counts[COUNT_ERRORS]} could not be evaluated")
     return " · ".join(parts)
 
 
