@@ -106,3 +106,29 @@ def test_the_migration_pr_is_a_policy_change_and_its_base_is_refused(workdir, cl
     base_verdict = cli("gate", "--label-risk", label_risk, "--expectations", base / "expectations",
                        "--out", workdir / "base_gate.json")
     one_error_line(base_verdict, code=2, contains=("label_risk.json", "rename it to label_scores.json"))
+
+
+@pytest.mark.parametrize("force", [(), ("--force",)], ids=["plain", "force"])
+def test_init_over_the_former_suite_file_refuses_and_writes_nothing(tmp_path, cli, monkeypatch, force):
+    """Re-running `labelgate init` in a repository scaffolded before the rename would write label_scores.json beside
+    the user's label_risk.json: refused (exit 2, naming the file and the rename), nothing written, even with
+    --force."""
+    import labelgate.scaffold as scaffold
+
+    monkeypatch.setattr(scaffold.install, "installed_direct_url", lambda: None)  # as if installed from an index
+    repo = tmp_path / "repo"
+    (repo / "expectations").mkdir(parents=True)
+    mine = '{"name": "label_risk", "expectations": []}\n'
+    (repo / "expectations" / "label_risk.json").write_text(mine)
+    result = cli("init", repo, "--labels-table", "t.csv", "--test", "test.csv", "--no-dvc", *force)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    # init's way: each refused file on a line of its own, then the one error line naming them all
+    *refusals, error = [line for line in result.stderr.splitlines() if line.strip()]
+    assert refusals == [f"labelgate init: {error.split('nothing written: ', 1)[1]}"]
+    for text in ("init refused, nothing written", "expectations/label_risk.json",
+                 "rename the file to label_scores.json first", "dvc.yaml"):
+        assert text in error, error
+    assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*")) == ["expectations",
+                                                                               "expectations/label_risk.json"]
+    assert (repo / "expectations" / "label_risk.json").read_text() == mine

@@ -86,7 +86,19 @@ def plan_files(target: str | os.PathLike, options: InitOptions, *, force: bool =
     for name, content in wanted.items():
         plan.files.append(_plan_file(target, name, content, force=force))
     plan.files.append(_plan_gitignore(target))
+    plan.files.extend(_renamed_suites(target))
     return plan
+
+
+def _renamed_suites(target: Path) -> list[FilePlan]:
+    """A suite file under its former name refuses the whole init (also with --force): writing the new suite beside
+    it would leave the user's own expectations unread."""
+    from labelgate.vocabulary import RENAMED_SUITES
+
+    return [FilePlan(f"expectations/{former}.json", "refuse",
+                     note=f"the suite '{former}' is called '{name}' now: rename the file to {name}.json first, and "
+                          "the path in dvc.yaml's gate deps (docs/policy.md, 'Suite names')")
+            for former, name in RENAMED_SUITES.items() if (target / "expectations" / f"{former}.json").exists()]
 
 
 def check_gold_pool(target: Path, options: InitOptions) -> None:
