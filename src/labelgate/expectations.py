@@ -66,6 +66,13 @@ def suite_path(name: str, expectations_dir: str | os.PathLike = DEFAULT_EXPECTAT
     return Path(expectations_dir) / f"{name}.json"
 
 
+def renamed_suite_advice(former: str, name: str, *, both: bool) -> str:
+    """What to do with a suite file under its former name (`both`: the file under the new name exists too)."""
+    how = f"move its expectations into {name}.json and delete it" if both else f"rename it to {name}.json"
+    return (f"the suite '{former}' is called '{name}' now: {how}, and change the path in dvc.yaml's gate deps "
+            "likewise (docs/policy.md, 'Suite names')")
+
+
 def refuse_renamed_suite(name: str, expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR) -> None:
     """ConfigError when `expectations_dir` still holds suite `name` under a former name (vocabulary.RENAMED_SUITES):
     such a file is never read in its place nor left unread."""
@@ -73,9 +80,7 @@ def refuse_renamed_suite(name: str, expectations_dir: str | os.PathLike = DEFAUL
         old = suite_path(former, expectations_dir)
         if old.exists():
             both = suite_path(name, expectations_dir).exists()
-            how = f"move its expectations into {name}.json and delete it" if both else f"rename it to {name}.json"
-            raise ConfigError(f"{old}: the suite '{former}' is called '{name}' now: {how}, and change the path in "
-                              "dvc.yaml's gate deps likewise (docs/policy.md, 'Suite names')")
+            raise ConfigError(f"{old}: {renamed_suite_advice(former, name, both=both)}")
 
 
 def load_suite_json(name: str, expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR) -> dict:

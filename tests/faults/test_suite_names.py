@@ -127,7 +127,7 @@ def test_init_over_the_former_suite_file_refuses_and_writes_nothing(tmp_path, cl
     *refusals, error = [line for line in result.stderr.splitlines() if line.strip()]
     assert refusals == [f"labelgate init: {error.split('nothing written: ', 1)[1]}"]
     for text in ("init refused, nothing written", "expectations/label_risk.json",
-                 "rename the file to label_scores.json first", "dvc.yaml"):
+                 "rename it to label_scores.json", "dvc.yaml"):
         assert text in error, error
     assert sorted(p.relative_to(repo).as_posix() for p in repo.rglob("*")) == ["expectations",
                                                                                "expectations/label_risk.json"]

@@ -93,12 +93,13 @@ def plan_files(target: str | os.PathLike, options: InitOptions, *, force: bool =
 def _renamed_suites(target: Path) -> list[FilePlan]:
     """A suite file under its former name refuses the whole init (also with --force): writing the new suite beside
     it would leave the user's own expectations unread."""
+    from labelgate.expectations import renamed_suite_advice
     from labelgate.vocabulary import RENAMED_SUITES
 
+    folder = target / "expectations"
     return [FilePlan(f"expectations/{former}.json", "refuse",
-                     note=f"the suite '{former}' is called '{name}' now: rename the file to {name}.json first, and "
-                          "the path in dvc.yaml's gate deps (docs/policy.md, 'Suite names')")
-            for former, name in RENAMED_SUITES.items() if (target / "expectations" / f"{former}.json").exists()]
+                     note=renamed_suite_advice(former, name, both=(folder / f"{name}.json").exists()))
+            for former, name in RENAMED_SUITES.items() if (folder / f"{former}.json").exists()]
 
 
 def check_gold_pool(target: Path, options: InitOptions) -> None:
