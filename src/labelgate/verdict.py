@@ -59,6 +59,17 @@ def count_outcomes(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     }
 
 
+def counts_line(outcomes: Iterable[Mapping[str, Any]]) -> str:
+    """`count_outcomes` as one line: "1 blocking failed · 2 warning(s) · 5 passed · 0 skipped" (led by how many
+    could not be evaluated, when any)."""
+    counts = count_outcomes(outcomes)
+    parts = [f"{counts[COUNT_FAILED_BLOCK]} blocking failed", f"{counts[COUNT_FAILED_WARN]} warning(s)",
+             f"{counts[COUNT_PASSED]} passed", f"{counts[COUNT_SKIPPED]} skipped"]
+    if counts[COUNT_ERRORS]:
+        parts.insert(0, f"{counts[COUNT_ERRORS]} could not be evaluated")
+    return " · ".join(parts)
+
+
 #: The verdict table fits an 80-column terminal.
 VERDICT_WIDTH = 80
 _SUITE_SHORT = {SCORES_SUITE: "scores", SUMMARY_SUITE: "summary", STABILITY_SUITE: "stability"}

@@ -12,6 +12,8 @@ import shutil
 import pytest
 from assertions import one_error_line
 
+from test_policy import base  # noqa: F401 - the fixture: the base branch's params and suites, copied
+
 from labelgate.policy import PREFIX
 
 GOOD_METRICS = {"label_error_rate_upper": 0.08, "estimated_noise_rate": 0.1, "audit_accuracy_lower": 0.9,
@@ -57,21 +59,13 @@ def test_check_refuses_the_former_suite_file_before_reading_the_table(workdir, c
 
 
 def test_the_former_file_beside_the_new_one_is_refused(workdir, cli, label_risk):
-    """`labelgate init` re-run in an old repository writes label_scores.json beside the user's label_risk.json: the
-    user's expectations must not be dropped unread."""
+    """A label_scores.json put beside the user's label_risk.json (by hand: init refuses to): the user's
+    expectations must not be dropped unread."""
     suites = workdir / "expectations"
     shutil.copy(suites / "label_scores.json", suites / "label_risk.json")
     one_error_line(gate(cli, workdir, label_risk), code=2,
                    contains=("label_risk.json", "move its expectations into label_scores.json and delete it"))
     assert not (workdir / "gate.json").exists()
-
-
-@pytest.fixture()
-def base(workdir):
-    folder = workdir / "base"
-    shutil.copytree(workdir / "expectations", folder / "expectations")
-    shutil.copy(workdir / "params.yaml", folder / "params.yaml")
-    return folder
 
 
 def policy_diff(cli, base):

@@ -28,22 +28,8 @@ import numpy as np
 import pandas as pd
 
 from labelgate.harm import LOSS, figures_text
-from labelgate.verdict import count_outcomes
-from labelgate.vocabulary import (
-    COUNT_ERRORS,
-    COUNT_FAILED_BLOCK,
-    COUNT_FAILED_WARN,
-    COUNT_PASSED,
-    COUNT_SKIPPED,
-    ERRORED,
-    FAILED,
-    LLM_LABEL,
-    PASS,
-    SKIPPED,
-    STRATEGIES,
-    VERDICT_STATUSES,
-    WARN,
-)
+from labelgate.verdict import counts_line
+from labelgate.vocabulary import ERRORED, FAILED, LLM_LABEL, PASS, SKIPPED, STRATEGIES, VERDICT_STATUSES, WARN
 
 SCORE_COLUMNS = (LLM_LABEL, "entropy_normalised")
 
@@ -217,15 +203,10 @@ def observed_text(outcome: Mapping[str, Any]) -> str:
 
 
 def counts_text(verdict: Mapping[str, Any]) -> str:
-    """How many expectations blocked, warned, passed, were skipped or could not be evaluated (verdict.count_outcomes
-    on the verdict's outcomes, not its recorded `counts`, which a verdict file need not hold)."""
+    """How many expectations blocked, warned, passed, were skipped or could not be evaluated, counted from the
+    verdict's outcomes (not its recorded `counts`, which a verdict file need not hold)."""
     outcomes = verdict.get("outcomes")
-    counts = count_outcomes(outcomes if isinstance(outcomes, list) else [])
-    parts = [f"{counts[COUNT_FAILED_BLOCK]} blocking failed", f"{counts[COUNT_FAILED_WARN]} warning(s)",
-             f"{counts[COUNT_PASSED]} passed", f"{counts[COUNT_SKIPPED]} skipped"]
-    if counts[COUNT_ERRORS]:
-        parts.insert(0, f"{counts[COUNT_ERRORS]} could not be evaluated")
-    return " · ".join(parts)
+    return counts_line(outcomes if isinstance(outcomes, list) else [])
 
 
 def fmt(value: Any, digits: int = 3) -> str:
