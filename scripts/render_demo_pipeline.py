@@ -66,7 +66,7 @@ def document() -> dict:
         "check", f"labelgate check {POOL} --label-column label --test {TEST} --out metrics/gold_check.json "
                  "--no-enforce",
         [POOL, TEST, "expectations/label_contract.json", "expectations/test_contract.json",
-         "expectations/label_risk.json", "expectations/label_summary.json"],
+         "expectations/label_scores.json", "expectations/label_summary.json"],
         ["base.labels", "validate", "score", "gate"], outs=[{"metrics/gold_check.json": {"cache": False}}])
     enforce["deps"].insert(enforce["deps"].index("metrics/gate.json") + 1, "metrics/gold_check.json")
     stages["enforce"] = enforce

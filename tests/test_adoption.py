@@ -90,7 +90,7 @@ def test_dvc_repro_reaches_a_verdict(adopted):
     assert repro.returncode == 0, repro.stdout[-3000:] + repro.stderr[-3000:]
     verdict = json.loads((root / "metrics" / "gate.json").read_text())
     assert verdict["status"] in ("pass", "warn", "block")
-    assert {o["suite"] for o in verdict["outcomes"]} == {"label_risk", "label_summary", "training_stability"}
+    assert {o["suite"] for o in verdict["outcomes"]} == {"label_scores", "label_summary", "training_stability"}
     headline = json.loads((root / "metrics" / "headline" / "gate.json").read_text())
     assert headline["blocked"] == int(verdict["blocked"])
     evaluation = json.loads((root / "metrics" / "evaluate.json").read_text())

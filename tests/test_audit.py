@@ -200,7 +200,7 @@ def label_sheet(sheet_path, truth: dict[str, str], blank: int = 0):
 
 @pytest.mark.slow
 def test_second_and_third_wave_on_a_legacy_audit(workdir, cli):
-    """Issue 18's route "audit more": a table with an unweighted audit gets a proportional and then an over-sampled
+    """The route "audit more": a table with an unweighted audit gets a proportional and then an over-sampled
     wave; every merge writes weights that sum to the row count, validate and check accept the table, the earlier
     rows keep their recorded inclusion probability, and a merge that adds nothing leaves the table byte-identical."""
     frame = legacy_table()

@@ -1,4 +1,4 @@
-"""Edges of the audit estimator that the mutation bench (bench/mutation, issue-19 set) found untested: a risk model
+"""Edges of the audit estimator that the mutation bench (bench/mutation, integrity set) found untested: a risk model
 that points the wrong way, the exact threshold of rows_needed."""
 
 from __future__ import annotations

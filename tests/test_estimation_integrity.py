@@ -1,4 +1,4 @@
-"""The audit-first estimator under issue 19: audit weights in every figure (exact values on asymmetric fixtures),
+"""The audit-first estimator's integrity: audit weights in every figure (exact values on asymmetric fixtures),
 unmeasured strata, duplicated rows as clusters (coverage with 2 and 100 copies of every row), and agreement with
 the outside oracle, ppi_py (the prediction-powered inference authors' package), on the case it covers."""
 
@@ -47,7 +47,7 @@ def test_weights_enter_the_systematic_share_exactly():
 
 
 def test_over_sampled_audits_cover_the_truth_only_with_weights_in_the_variance():
-    """Issue 19 item 10: ignoring the weights in the stratum variance dropped the coverage of over-sampled audits.
+    """Ignoring the weights in the stratum variance dropped the coverage of over-sampled audits.
     Here the risky fifth of the rows is audited at 8 times the rate of the rest."""
     rng = np.random.default_rng(5)
     n = 4000
@@ -71,7 +71,7 @@ def test_over_sampled_audits_cover_the_truth_only_with_weights_in_the_variance()
 
 
 def test_an_audit_of_one_llm_class_cannot_certify_the_others():
-    """Issue 19 item 2 at the estimator: 36% wrong, only stratum 0 audited (and right there)."""
+    """A partial audit at the estimator: 36% wrong, only stratum 0 audited (and right there)."""
     rng = np.random.default_rng(2)
     strata = rng.choice(3, size=3000, p=[0.35, 0.35, 0.3])
     truth = np.where(strata == 0, 0.0, (rng.random(3000) < 0.55).astype(float))

@@ -1,6 +1,5 @@
 """A filtered subset's label error estimate treats copies of one text as one cluster and applies the score stage's
-strata minimum, as the whole table's estimate does (issue 19: "the filter subset's estimate does not use the
-duplicate clusters")."""
+strata minimum, as the whole table's estimate does (it used not to use the duplicate clusters)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The filter's per-class audited error of the kept rows carries the audit weights (issue-19 mutation bench)."""
+"""The filter's per-class audited error of the kept rows carries the audit weights (found by the mutation bench)."""
 
 from __future__ import annotations
 

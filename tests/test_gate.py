@@ -88,7 +88,7 @@ def test_unknown_subset_fails_closed(workdir, cli):
     (workdir / "params.yaml").write_text("gate:\n  subset: combined\n")
     result = cli("gate", "--evaluation", workdir / "evaluate.json",
                  "--out", workdir / "gate.json")
-    assert result.exit_code == 2  # bad input, in one line naming the file and key (issue 19: was a KeyError)
+    assert result.exit_code == 2  # bad input, in one line naming the file and key (it was a KeyError)
     assert result.stderr.strip().count("\n") == 0 and "key 'subsets' has no evaluation of 'combined'" in result.stderr
     assert "KeyError" not in result.stderr and "evaluate.json" in result.stderr
     assert json.loads((workdir / "gate.json").read_text())["blocked"] is True

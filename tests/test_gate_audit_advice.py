@@ -1,4 +1,4 @@
-"""The gate's audit advice at its edges (issue-19 mutation bench): the blind-audit step at exactly the flagged-share
+"""The gate's audit advice at its edges (found by the mutation bench): the blind-audit step at exactly the flagged-share
 threshold, and no "audit incomplete" blame on a passing verdict whose rare label was audited once."""
 
 from __future__ import annotations

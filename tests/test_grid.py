@@ -1,6 +1,6 @@
 """The train grid on DVC's experiment queue (labelgate.grid, `labelgate queue-grid`) and the GPU params override
 (params-gpu.yaml): unit tests, and (marked slow) a real queue of 2 tiny training runs on 2 workers in a temporary DVC
-repository (GPU claiming: tests/test_devices.py)."""
+repository (GPU claiming: tests/test_gpu_claim.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from labelgate import devices, grid
+from labelgate import gpu_claim, grid
 from labelgate.config import section
 from labelgate.errors import ConfigError
 from labelgate.train.run import TrainParams
@@ -125,7 +125,7 @@ def test_queue_grid_two_workers(tmp_path):
     _grid_repo(root)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]),
            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t",
-           devices.LOCK_DIR_ENV: str(tmp_path / "locks")}
+           gpu_claim.LOCK_DIR_ENV: str(tmp_path / "locks")}
 
     def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         done = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=900)

@@ -57,7 +57,7 @@ def test_suite_severity_threshold_removal_and_duplicates(suites):
     assert lines[1].endswith(f"{removed['type']} on '{removed['kwargs']['column']}' removed (looser)")
     # a duplicate taken away is a change too (counted as a multiset)
     doubled = copy.deepcopy(suites)
-    doubled["label_risk.json"]["expectations"].append(copy.deepcopy(doubled["label_risk.json"]["expectations"][0]))
+    doubled["label_scores.json"]["expectations"].append(copy.deepcopy(doubled["label_scores.json"]["expectations"][0]))
     assert suite_changes(doubled, suites) and suite_changes(suites, doubled)
 
 

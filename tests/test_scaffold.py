@@ -210,11 +210,11 @@ class TestInitCommand:
 
     def test_a_changed_suite_is_kept(self, cli, target):
         assert cli("init", target, *FLAGS, "--no-dvc").exit_code == 0
-        suite = target / "expectations" / "label_risk.json"
+        suite = target / "expectations" / "label_scores.json"
         suite.write_text(suite.read_text().replace('"critical"', '"warning"'))
         mine = suite.read_text()
         result = cli("init", target, *FLAGS, "--no-dvc")
-        assert result.exit_code == 0 and "kept yours expectations/label_risk.json" in result.output
+        assert result.exit_code == 0 and "kept yours expectations/label_scores.json" in result.output
         assert suite.read_text() == mine
 
     def test_label_table_strategies_follow_its_columns(self, cli, target):

@@ -12,11 +12,11 @@ from labelgate.verdict import BANNER, count_outcomes, verdict_rows, verdict_stat
 
 class TestVerdictTable:
     def test_empty_columns_are_dropped(self):
-        outcome = {"suite": "label_risk", "status": "skipped", "severity": "warn", "description": "share",
+        outcome = {"suite": "label_scores", "status": "skipped", "severity": "warn", "description": "share",
                    "observed": "not measured", "threshold": "", "mitigation": "m", "error": None}
         header, rows, notes = verdict_rows(Verdict("pass", [outcome], reason="ok"))
         assert header == ["suite", "check", "observed", "result"]  # no limit: nothing was measured
-        assert rows == [["risk", "share", "n/a", "skipped"]] and notes == []
+        assert rows == [["scores", "share", "n/a", "skipped"]] and notes == []
 
 
 class TestEnforce:
@@ -75,6 +75,13 @@ class TestCounts:
         assert count_outcomes(outcomes) == {"failed_block": 1, "failed_warn": 2, "passed": 1, "skipped": 1,
                                             "errors": 1}
         assert Verdict("block", outcomes).as_dict()["counts"] == count_outcomes(outcomes)
+
+    def test_a_verdict_file_read_back_is_counted_fail_closed(self):
+        """The report counts a verdict file with the same counter: a failed outcome of an unknown or missing severity
+        counts as blocking, and what is not an outcome object is not counted (nor raises)."""
+        outcomes = [{"status": "fail", "severity": "critcal"}, {"status": "fail"},
+                    {"status": "fail", "severity": "warn"}, "junk", None, {"severity": "block"}]
+        assert count_outcomes(outcomes) == {"failed_block": 2, "failed_warn": 1, "passed": 0, "skipped": 0, "errors": 0}
 
     def test_failed_and_errored_rows_get_notes(self):
         failed = {**outcome("fail"), "mitigation": "relabel"}

@@ -1,4 +1,4 @@
-"""False-block rate and detection of audit_contradiction (issue 19: rubber-stamp audits), measured by simulation.
+"""False-block rate and detection of audit_contradiction (rubber-stamp audits), measured by simulation.
 
 For each label set: the out-of-fold text model (labelgate's own, score defaults) is fitted once on the LLM labels,
 confident_disagreement is computed once (it reads no gold label), then

@@ -10,9 +10,9 @@ result is reproducible.
 
     python bench/mutation/run_mutants.py            # all mutants -> bench/mutation/results.json
     python bench/mutation/run_mutants.py gate_01    # some by id -> bench/mutation/results_rerun.json
-    python bench/mutation/run_mutants.py --issue19  # the issue-19 set, each against its targeted tests
-                                                    # -> bench/mutation/results_issue19.json
-    python bench/mutation/run_mutants.py --issue19 --out=NAME.json weights_01 ...  # some, into another file
+    python bench/mutation/run_mutants.py --integrity  # the audit-integrity set, each against its targeted tests
+                                                      # -> bench/mutation/results_integrity.json
+    python bench/mutation/run_mutants.py --integrity --out=NAME.json weights_01 ...  # some, into another file
 """
 
 from __future__ import annotations
@@ -150,8 +150,9 @@ MUTANTS = [
 ]
 
 
-# Issue 19: mutants of kinds the first set lacks (boundaries, off-by-one in strata minimums, audit weights, interval
-# sides, missing-share arithmetic, typed figures, policy comparison, several verdict files, duplicate expectations).
+# The audit-integrity set: mutants of kinds the first set lacks (boundaries, off-by-one in strata minimums, audit
+# weights, interval sides, missing-share arithmetic, typed figures, policy comparison, several verdict files,
+# duplicate expectations).
 # id, group, file under src/labelgate, old text, new text, what the mutant breaks (function: ...), the targeted tests.
 # When `old` is not found exactly once in `file` (the module was split or moved), the runner looks for it in every
 # module under src/labelgate and applies it where it occurs exactly once.
@@ -163,7 +164,7 @@ WEIGHT_TESTS = ["tests/signals/test_audit_weights.py", "tests/signals/test_label
                 "tests/test_representativeness.py", "tests/test_filter.py", "tests/test_filter_weights.py",
                 "tests/test_filter_clusters.py", "tests/test_audit_contradiction.py"]
 
-MUTANTS_ISSUE19 = [
+MUTANTS_INTEGRITY = [
     ("est_01", "estimation", "estimation.py", '"label_error_rate_upper": float(min(1.0, kept * upper + unmeasured_share)),',
      '"label_error_rate_upper": float(min(1.0, kept * upper)),',
      "_estimate: unmeasured strata not counted as wrong in the upper bound", EST),
@@ -232,7 +233,7 @@ MUTANTS_ISSUE19 = [
      "        elif votes is not None:\n            distribution, source = votes, \"votes\"\n",
      "        if votes is not None:\n            distribution, source = votes, \"llm_prob\"\n"
      "        elif table.has_probs:\n            distribution, source = table.probabilities(), \"llm_prob\"\n",
-     "EntropySignal.score: entropy from the annotators' votes when the table also has llm_prob_* (issue 19 item 10)",
+     "EntropySignal.score: entropy from the annotators' votes when the table also has llm_prob_*",
      ["tests/signals/test_entropy.py"]),
     ("audit_01", "audit", "audit.py", "weights.extend([len(part) / n_part] * n_part)",
      "weights.extend([1.0] * n_part)", "sample_audit: the sheet's weights ignore the inclusion probability",
@@ -302,7 +303,7 @@ MUTANTS_ISSUE19 = [
     ("policy_02", "policy", "policy.py", 'looser = (removed and name == "required") or (added and name == "optional")',
      'looser = removed and name == "required"', "params_changes: a figure made optional not called looser",
      ["tests/test_policy.py"]),
-    # audit weights in every figure that reads them (issue 19 "Tests"; added after the merge, 2026-12-05)
+    # audit weights in every figure that reads them (added after the merge, 2026-12-05)
     ("weights_01", "signals", "signals/label_error.py",
      "stamp = rubber_stamp_flag_share(wrong, context.label_issues, weights=weights, confidence=confidence)",
      "stamp = rubber_stamp_flag_share(wrong, context.label_issues, weights=None, confidence=confidence)",
@@ -328,7 +329,7 @@ MUTANTS_ISSUE19 = [
     ("weights_07", "filter", "filter.py", "    weights = (kept[AUDIT_WEIGHT].to_numpy(float) if AUDIT_WEIGHT in kept.columns",
      "    weights = (np.ones(len(kept)) if AUDIT_WEIGHT in kept.columns",
      "subset_accuracy_loss: audit weights ignored in the subset's learned-error share", WEIGHT_TESTS),
-    # the filter's subset estimate: duplicate clusters and the strata minimum (issue 19 item 5 for subsets)
+    # the filter's subset estimate: duplicate clusters and the strata minimum
     ("filter_08", "filter", "filter.py", "clusters=duplicate_groups(kept[TEXT]),", "clusters=None,",
      "subset_error_estimate: copies of one text counted as independent rows", WEIGHT_TESTS),
     ("filter_09", "filter", "filter.py", "confidence=confidence, min_stratum=min_stratum, stratum_names=list(labels))",
@@ -348,7 +349,7 @@ def _locate(package: Path, rel: str, old: str) -> Path | None:
 
 def run_mutant(mutant, python: str) -> dict:
     ident, group, rel, old, new, what = mutant[:6]
-    tests = mutant[6] if len(mutant) > 6 else TESTS[group]  # issue-19 mutants name their targeted tests
+    tests = mutant[6] if len(mutant) > 6 else TESTS[group]  # the integrity set names its targeted tests
     with tempfile.TemporaryDirectory(prefix=f"mutant-{ident}-") as tmp:
         shutil.copytree(REPO / "src", Path(tmp) / "src", ignore=shutil.ignore_patterns("__pycache__"))
         package = Path(tmp) / "src" / "labelgate"
@@ -372,10 +373,10 @@ def run_mutant(mutant, python: str) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    issue19 = "--issue19" in argv  # only the issue-19 set -> results_issue19.json
+    integrity = "--integrity" in argv  # only the audit-integrity set -> results_integrity.json
     out = next((a.split("=", 1)[1] for a in argv if a.startswith("--out=")), None)  # another results file name
-    argv = [a for a in argv if a != "--issue19" and not a.startswith("--out=")]
-    pool = MUTANTS_ISSUE19 if issue19 else MUTANTS + MUTANTS_ISSUE19
+    argv = [a for a in argv if a != "--integrity" and not a.startswith("--out=")]
+    pool = MUTANTS_INTEGRITY if integrity else MUTANTS + MUTANTS_INTEGRITY
     chosen = [m for m in pool if not argv or m[0] in argv]
     results = []
     for mutant in chosen:
@@ -391,7 +392,7 @@ def main(argv: list[str]) -> int:
         g["total"] += 1
         g["killed"] += r["result"] == "killed"
     summary = {
-        "command": "nice -n 10 python bench/mutation/run_mutants.py" + (" --issue19" if issue19 else "")
+        "command": "nice -n 10 python bench/mutation/run_mutants.py" + (" --integrity" if integrity else "")
                    + (f" --out={out}" if out else "") + (" " + " ".join(argv) if argv else ""),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared dev box)",
@@ -400,8 +401,10 @@ def main(argv: list[str]) -> int:
         "results": results,
     }
     print(f"mutation score: {killed}/{len(valid)} killed ({summary['score']:.1%})")
-    name = out or ("results_issue19.json" if issue19 and not argv else "results_issue19_rerun.json" if issue19
-                   else "results.json" if not argv else "results_rerun.json")
+    if integrity:
+        name = out or ("results_integrity.json" if not argv else "results_integrity_rerun.json")
+    else:
+        name = out or ("results.json" if not argv else "results_rerun.json")
     (REPO / "bench" / "mutation" / name).write_text(json.dumps(summary, indent=2) + "\n")
     return 0
 

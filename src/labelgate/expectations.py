@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from labelgate.errors import BadInputError, ConfigError, LabelgateError, StageError
-from labelgate.vocabulary import BLOCK, WARN
+from labelgate.vocabulary import BLOCK, RENAMED_SUITES, WARN
 
 DEFAULT_EXPECTATIONS_DIR = Path("expectations")
 ROW_COLUMN = "_row"  # 1-based data row number, carried so failures can name rows
@@ -66,7 +66,25 @@ def suite_path(name: str, expectations_dir: str | os.PathLike = DEFAULT_EXPECTAT
     return Path(expectations_dir) / f"{name}.json"
 
 
+def renamed_suite_advice(former: str, name: str, *, both: bool) -> str:
+    """What to do with a suite file under its former name (`both`: the file under the new name exists too)."""
+    how = f"move its expectations into {name}.json and delete it" if both else f"rename it to {name}.json"
+    return (f"the suite '{former}' is called '{name}' now: {how}, and change the path in dvc.yaml's gate deps "
+            "likewise (docs/policy.md, 'Suite names')")
+
+
+def refuse_renamed_suite(name: str, expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR) -> None:
+    """ConfigError when `expectations_dir` still holds suite `name` under a former name (vocabulary.RENAMED_SUITES):
+    such a file is never read in its place nor left unread."""
+    for former in (old for old, new in RENAMED_SUITES.items() if new == name):
+        old = suite_path(former, expectations_dir)
+        if old.exists():
+            both = suite_path(name, expectations_dir).exists()
+            raise ConfigError(f"{old}: {renamed_suite_advice(former, name, both=both)}")
+
+
 def load_suite_json(name: str, expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR) -> dict:
+    refuse_renamed_suite(name, expectations_dir)
     path = suite_path(name, expectations_dir)
     if not path.exists():
         raise BadInputError(path, "expectation suite not found (run `labelgate init` to scaffold expectations/)")

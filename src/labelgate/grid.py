@@ -7,7 +7,7 @@ How it works (`labelgate queue-grid`):
    experiment targeting only that stage (`dvc exp run --queue train@raw-0`): upstream stages already in dvc.lock are
    checked out from the cache, not re-run;
 3. `dvc queue start -j N` starts N workers; each runs one experiment at a time in its own temporary workspace. A run
-   that sees several GPUs claims a free one (labelgate.devices), so N workers on N GPUs use one GPU each;
+   that sees several GPUs claims a free one (labelgate.gpu_claim), so N workers on N GPUs use one GPU each;
 4. when the queue is empty, `dvc repro` in the workspace finds every cell in DVC's run-cache (same command, deps and
    params; the workers share the workspace's cache), restores its outputs without training, and runs the learning
    curves, `evaluate` and the gate exactly as a sequential `dvc repro` would.

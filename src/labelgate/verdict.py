@@ -22,7 +22,10 @@ from labelgate.vocabulary import (
     ERRORED,
     FAILED,
     PASS,
+    SCORES_SUITE,
     SKIPPED,
+    STABILITY_SUITE,
+    SUMMARY_SUITE,
     WARN,
 )
 
@@ -42,20 +45,34 @@ def verdict_status(verdict: Mapping[str, Any] | None) -> str | None:
 
 
 def count_outcomes(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, int]:
-    """The verdict's `counts`: failed blocking and warning expectations, passed, skipped, errored."""
-    outcomes = list(outcomes)
+    """The verdict's `counts`: failed blocking and warning expectations, passed, skipped, errored. The one counter
+    (the gate's verdict, the report): a failed expectation of any severity but WARN counts as blocking (fail closed:
+    an unknown or missing severity in a verdict file read back blocks), and anything but a mapping is not counted."""
+    outcomes = [o for o in outcomes if isinstance(o, Mapping)]
+    failed = [o for o in outcomes if o.get("status") == FAILED]
     return {
-        COUNT_FAILED_BLOCK: sum(1 for o in outcomes if o["status"] == FAILED and o["severity"] == BLOCK),
-        COUNT_FAILED_WARN: sum(1 for o in outcomes if o["status"] == FAILED and o["severity"] == WARN),
-        COUNT_PASSED: sum(1 for o in outcomes if o["status"] == PASS),
-        COUNT_SKIPPED: sum(1 for o in outcomes if o["status"] == SKIPPED),
-        COUNT_ERRORS: sum(1 for o in outcomes if o["status"] == ERRORED),
+        COUNT_FAILED_BLOCK: sum(1 for o in failed if o.get("severity") != WARN),
+        COUNT_FAILED_WARN: sum(1 for o in failed if o.get("severity") == WARN),
+        COUNT_PASSED: sum(1 for o in outcomes if o.get("status") == PASS),
+        COUNT_SKIPPED: sum(1 for o in outcomes if o.get("status") == SKIPPED),
+        COUNT_ERRORS: sum(1 for o in outcomes if o.get("status") == ERRORED),
     }
+
+
+def counts_line(outcomes: Iterable[Mapping[str, Any]]) -> str:
+    """`count_outcomes` as one line: "1 blocking failed · 2 warning(s) · 5 passed · 0 skipped" (led by how many
+    could not be evaluated, when any)."""
+    counts = count_outcomes(outcomes)
+    parts = [f"{counts[COUNT_FAILED_BLOCK]} blocking failed", f"{counts[COUNT_FAILED_WARN]} warning(s)",
+             f"{counts[COUNT_PASSED]} passed", f"{counts[COUNT_SKIPPED]} skipped"]
+    if counts[COUNT_ERRORS]:
+        parts.insert(0, f"{counts[COUNT_ERRORS]} could not be evaluated")
+    return " · ".join(parts)
 
 
 #: The verdict table fits an 80-column terminal.
 VERDICT_WIDTH = 80
-_SUITE_SHORT = {"label_risk": "risk", "label_summary": "summary", "training_stability": "stability"}
+_SUITE_SHORT = {SCORES_SUITE: "scores", SUMMARY_SUITE: "summary", STABILITY_SUITE: "stability"}
 _RESULT = {PASS: "pass", SKIPPED: "skipped", ERRORED: "ERROR"}  # a failed one: FAIL when it blocks, else warn
 _STYLE = {"pass": "green", "FAIL": "bold red", "ERROR": "bold red", "warn": "yellow", "skipped": "dim"}
 

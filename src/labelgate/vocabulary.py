@@ -1,5 +1,5 @@
-"""The names every stage shares, defined once: table columns, file suffixes, filter strategies, expectation
-severities, outcome and verdict statuses, and the verdict's counts.
+"""The names every stage shares, defined once: table columns, file suffixes, filter strategies, the gate's suites,
+expectation severities, outcome and verdict statuses, and the verdict's counts.
 
 Plain constants and two column-name helpers, importable without pandas (`labelgate enforce` reads verdicts with it).
 What each table holds is documented in contract.py; the signals' score columns belong to each signal.
@@ -43,6 +43,13 @@ JSONL_SUFFIXES = (JSONL, ".ndjson")
 
 # Filter strategies (filter.py), in the order the report lists them.
 STRATEGIES = ("raw", "entropy", "cleanlab", "consensus", "combined")
+
+# The gate's Great Expectations suites (expectations/<name>.json), each named for the table it checks.
+SCORES_SUITE = "label_scores"  # the per-row scores table (data/scores.parquet from `labelgate score`)
+SUMMARY_SUITE = "label_summary"  # one row: the label-set figures, label_risk.json `metrics` (`score --summary`)
+STABILITY_SUITE = "training_stability"  # one row: the gated subset's seed stability (evaluate.json)
+# A suite file under a name it had before (former name -> name): refused with the new name, never read or skipped.
+RENAMED_SUITES = {"label_risk": SCORES_SUITE}
 
 # Severity of an expectation (from its GX severity) and status of a verdict: a verdict is as bad as its worst
 # failed expectation, so the two share their names.

@@ -1,4 +1,4 @@
-"""Fault injection on the audit round trip (issue 19 items 3, 4, 8, 9): outputs over inputs, incomplete and
+"""Fault injection on the audit round trip: outputs over inputs, incomplete and
 inconsistent audits, malformed Label Studio exports. Each ends in exit 2 (bad input, one line naming the file,
 nothing written) or exit 1 (blocked, with the reason), never in a silent pass."""
 
@@ -92,7 +92,7 @@ def test_negative_seed_is_a_one_line_error(workdir, cli, table):
 
 @pytest.mark.slow
 def test_blank_rows_block_the_gate(workdir, cli, table):
-    """Issue 19 item 3: the rows where the LLM was wrong left blank. The merge records them as drawn, and the
+    """The rows where the LLM was wrong left blank. The merge records them as drawn, and the
     gate blocks on audit_missing_share; the same sheet fully labelled passes."""
     frame = pd.read_csv(table)
     wrong = frame.index[frame.index % 5 == 0]  # the LLM is wrong on every fifth row

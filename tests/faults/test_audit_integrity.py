@@ -1,4 +1,4 @@
-"""Fault injection, issue 19 items 2, 4 and 5: audits that used to pass a wrong label set. A partial audit (one LLM
+"""Fault injection: audits that used to pass a wrong label set. A partial audit (one LLM
 class labelled), an audit of only correctly labelled rows (with and without weights), a rubber stamp (gold copied
 from llm_label) of a set cleanlab flags heavily: each ends in exit 1 with a one-line reason that names the stratum or
 the figure. Duplicated rows (2 copies of every row, audit included) keep an interval that covers the truth.
@@ -43,7 +43,7 @@ def blocked(cli, workdir, frame: pd.DataFrame) -> dict:
 
 @pytest.mark.slow
 def test_audit_of_one_llm_class_blocks_naming_the_unmeasured_strata(workdir, cli):
-    """Issue 19 item 2: a 36%-wrong set whose audit labelled only rows the LLM called negative passed at
+    """A 36%-wrong set whose audit labelled only rows the LLM called negative passed at
     0.00 [0.00, 0.03]; the other two LLM labels are now unmeasured and counted as wrong in the upper bound."""
     frame, truth = noisy_table(900, 0.36, seed=21, audit_share=0.3)
     assert 0.33 < truth < 0.39
@@ -61,7 +61,7 @@ def test_audit_of_one_llm_class_blocks_naming_the_unmeasured_strata(workdir, cli
 @pytest.mark.slow
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 def test_audit_of_only_correct_rows_blocks_as_not_representative(workdir, cli, weighted):
-    """Issue 19 item 4: only rows the LLM labelled correctly were audited (31%-wrong set); with `weighted`, each
+    """Only rows the LLM labelled correctly were audited (31%-wrong set); with `weighted`, each
     audited row carries a weight that makes the audit's label shares equal the set's (post-stratified), which does
     not make the rows representative."""
     frame, truth = noisy_table(1200, 0.31, seed=31, audit_share=0.25)
@@ -82,7 +82,7 @@ def test_audit_of_only_correct_rows_blocks_as_not_representative(workdir, cli, w
 
 @pytest.mark.slow
 def test_rubber_stamp_audit_of_a_heavily_flagged_set_blocks(workdir, cli):
-    """Issue 19 item 4: gold_label copied from llm_label on every audited row of a set cleanlab flags heavily."""
+    """gold_label copied from llm_label on every audited row of a set cleanlab flags heavily."""
     frame, truth = noisy_table(1200, 0.45, seed=41, audit_share=0.25)
     audited = frame["gold_label"].notna()
     frame.loc[audited, "gold_label"] = frame.loc[audited, "llm_label"]
@@ -107,7 +107,7 @@ def test_an_honest_audit_of_the_same_clean_set_passes(workdir, cli):
 
 @pytest.mark.slow
 def test_duplicated_rows_keep_an_interval_that_covers_the_truth(workdir, cli):
-    """Issue 19 item 5: every row twice (gold labels too) used to give 0.256 [0.244, 0.269] for a true 0.31."""
+    """Every row twice (gold labels too) used to give 0.256 [0.244, 0.269] for a true 0.31."""
     frame, truth = noisy_table(1000, 0.31, seed=51, audit_share=0.25)
     twice = pd.concat([frame, frame], ignore_index=True)
     twice["id"] = [f"r{i}" for i in range(len(twice))]

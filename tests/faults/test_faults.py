@@ -108,7 +108,7 @@ def test_scores_given_a_raw_label_table_blocks(workdir, cli):
     assert result.exit_code == 1, result.output
     verdict = gate_verdict(workdir / "gate.json")
     assert verdict["missing_required"] == ["entropy_normalised or audit_accuracy_lower"]
-    assert "nothing measured by suite(s) label_risk" in verdict["reason"]
+    assert "nothing measured by suite(s) label_scores" in verdict["reason"]
 
 
 def test_single_seed_blocks_until_stability_is_optional(workdir, cli):
@@ -152,9 +152,9 @@ def _edit_suite(workdir, name: str, index: int, **changes) -> None:
      "$PARAMETER max_median_entropi is not defined"),
 ], ids=["type", "severity", "severity-key", "column", "parameter"])
 def test_broken_label_suite_is_a_config_error_before_scoring(workdir, cli, good_csv, change, message):
-    _edit_suite(workdir, "label_risk", 0, **change)
+    _edit_suite(workdir, "label_scores", 0, **change)
     result = cli("check", good_csv, "--out", workdir / "v.json")
-    one_error_line(result, code=2, contains=(f"expectations{os.sep}label_risk.json: expectation 1", message))
+    one_error_line(result, code=2, contains=(f"expectations{os.sep}label_scores.json: expectation 1", message))
     assert not (workdir / "v.json").exists()
 
 

@@ -211,7 +211,7 @@ def test_check_never_passes_a_malformed_table(cli, folder, table, kind, row):
     assert result.exit_code == 2, (kind, result.output)
 
 
-# ------------------------------------------------------------------------------------ audit shapes (issue 19)
+# ------------------------------------------------------------------------------------ audit shapes
 
 AUDIT_SHAPES = ["partial_strata", "blanks", "duplicates", "boolean_weight", "boolean_wave"]
 MIN_AUDITED = 2  # score.min_audited_per_stratum (default)
@@ -220,9 +220,10 @@ MAX_LABEL_ERROR, MAX_MISSING = 0.2, 0.05  # gate.max_label_error, gate.max_audit
 
 @st.composite
 def audited_tables(draw, shape: str) -> dict:
-    """A label table with a gold audit of one issue-19 shape: only some LLM-label strata audited, rows an audit
-    drew (audit_wave) left blank, every row there 2-4 times (copies, some with other case and punctuation), or a
-    boolean where the audit's weight or wave is a number. With the facts the invariants need, worked out here."""
+    """A label table with a gold audit of one shape that used to fool the gate: only some LLM-label strata audited,
+    rows an audit drew (audit_wave) left blank, every row there 2-4 times (copies, some with other case and
+    punctuation), or a boolean where the audit's weight or wave is a number. With the facts the invariants need,
+    worked out here."""
     table = draw(label_tables())
     frame = table["frame"].drop(columns=["gold_label"], errors="ignore")
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))

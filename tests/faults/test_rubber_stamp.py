@@ -1,4 +1,4 @@
-"""Fault injection, issue 19 item 4: a rubber-stamp audit (gold_label copied from llm_label on every audited row) of a
+"""Fault injection: a rubber-stamp audit (gold_label copied from llm_label on every audited row) of a
 31%-wrong set used to pass: it finds no error, so label_error_rate_upper is 0.01-0.03, and cleanlab flags only about
 0.28 of the audited rows, under the lower bound gate.max_audit_rubber_stamp_flag_share needs. audit_contradiction
 sets the audit's upper bound against how often the LLM label contradicts the text model on the rows the model is

@@ -1,4 +1,4 @@
-"""Fault injection, issue 19 (security): hostile values that `labelgate init` writes into generated files, typed
+"""Fault injection (security): hostile values that `labelgate init` writes into generated files, typed
 figures, a PR that changes its own gate policy, outputs over inputs, and the smaller one-line errors. Each case ends
 in exit 1 or 2 with one line and nothing written, or runs as written without running anything it should not."""
 

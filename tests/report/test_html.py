@@ -28,7 +28,7 @@ SECTION_IDS = ("verdict", "blockers", "label-error", "label-set", "entropy", "no
 class TestGateReport:
     def test_blocked_gate_writes_both_reports(self, run, verdict, page, summary):
         assert verdict["blocked"] and verdict["subset"] == "raw"
-        assert {o["suite"] for o in failed(verdict)} == {"label_risk", "label_summary", "training_stability"}
+        assert {o["suite"] for o in failed(verdict)} == {"label_scores", "label_summary", "training_stability"}
         assert 'data-status="block"' in page and "BLOCKED" in page
         assert summary.startswith("## ❌ labelgate: BLOCKED")
 
@@ -136,7 +136,7 @@ class TestGateReport:
         result = invoke("gate", "--evaluation", tmp_path / "evaluate.json", "--out", tmp_path / "gate.json",
                         "--params", run / "params.yaml", "--expectations", run / "expectations",
                         "--report-dir", tmp_path / "reports", "--subsets", run / "subsets", "--curves", run / "curves")
-        assert result.exit_code == 2  # bad input, one line naming the file and key (issue 19)
+        assert result.exit_code == 2  # bad input, one line naming the file and key
         page = (tmp_path / "reports" / "report.html").read_text(encoding="utf-8")
         banner = text(re.search(r'<header id="verdict-banner".*?</header>', page, flags=re.S).group(0))
         assert 'data-status="block"' in page and "BLOCKED gate error: BadInputError" in banner

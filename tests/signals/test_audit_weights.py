@@ -1,4 +1,4 @@
-"""Audit weights reach every figure that reads the audit (issue 19 "Tests": audit weights in every figure). One
+"""Audit weights reach every figure that reads the audit. One
 over-sampled audit, scored with its weights and again with them removed: every audit figure must move, and where
 a figure has a reference function it must be that function with the weights. The weights are asymmetric (1 or 6,
 independent of the labels), so a figure that drops them gives another value."""

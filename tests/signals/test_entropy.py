@@ -32,7 +32,7 @@ class TestEntropy:
         assert list(result.rows["entropy_normalised"]) == pytest.approx([0.0, math.log(2) / math.log(3)])
 
     def test_probabilities_decide_when_a_table_also_has_annotators(self):
-        """A table with llm_prob_* and annotator_* columns (issue 19: entropy computed from the votes turned a
+        """A table with llm_prob_* and annotator_* columns (entropy computed from the votes used to turn a
         critical median entropy of 0.865 into 0.0, BLOCK into PASS). Asymmetric: the annotators agree with the LLM
         on rows whose probabilities are uncertain and disagree where they are certain, so each source gives other
         per-row values, another median and another high-entropy rate."""

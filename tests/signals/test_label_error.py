@@ -73,8 +73,8 @@ class TestLabelError:
 
     @pytest.mark.slow
     def test_errors_that_follow_a_word_are_found_where_cleanlab_misses_them(self):
-        # Issue 11's failure case: every text with one of a few words is labelled a. The text model learns the
-        # words, so confident learning finds almost none of these errors; the audit finds all of them.
+        # Where confident learning fails: every text with one of a few words is labelled a. The text model learns
+        # the words, so confident learning finds almost none of these errors; the audit finds all of them.
         texts, truth = make_texts(1500, 3, seed=8)
         words = {f"f{i}" for i in range(1, 13)}
         given = truth.copy()

@@ -1,4 +1,4 @@
-"""label_error under issue 19: two-class label sets, audit weights in the systematic share, duplicate texts kept in
+"""label_error's integrity: two-class label sets, audit weights in the systematic share, duplicate texts kept in
 one fold (text model, risk model) and counted as one cluster (2 and 100 copies of every row), and the integrity
 figures in the summary (JSON-able)."""
 
@@ -92,7 +92,7 @@ def test_copies_do_not_leak_their_label_into_the_out_of_fold_probabilities():
 @pytest.mark.slow
 @pytest.mark.parametrize("copies", [2, 100])
 def test_copies_of_every_row_keep_the_interval_on_the_truth(copies):
-    """Issue 19 item 5 through the signal: 2 copies used to give 0.256 [0.244, 0.269] and 100 copies
+    """Duplicated rows through the signal: 2 copies used to give 0.256 [0.244, 0.269] and 100 copies
     0.176 [0.176, 0.176] for a true 0.31. Now the copies' estimate and interval are about the single set's."""
     labels = ["a", "b", "c"]
     n = 600 if copies == 2 else 300

@@ -1,4 +1,4 @@
-"""label_error reads score.min_audited_per_stratum (issue-19 mutation bench: a hard-coded 2 went unnoticed)."""
+"""label_error reads score.min_audited_per_stratum (the mutation bench: a hard-coded 2 went unnoticed)."""
 
 from __future__ import annotations
 

@@ -38,12 +38,12 @@ def test_seed_outside_numpy_range_is_a_config_error(seed):
 
 @pytest.fixture
 def gpu_locks(tmp_path, monkeypatch):
-    from labelgate import devices
+    from labelgate import gpu_claim
 
-    monkeypatch.setenv(devices.LOCK_DIR_ENV, str(tmp_path / "locks"))
-    devices.release_gpus()
+    monkeypatch.setenv(gpu_claim.LOCK_DIR_ENV, str(tmp_path / "locks"))
+    gpu_claim.release_gpus()
     yield
-    devices.release_gpus()
+    gpu_claim.release_gpus()
 
 
 def test_select_device_and_precision(gpu_locks, monkeypatch):

@@ -30,7 +30,7 @@ confidence interval:
   bounds as if every row in it were wrong (upper) or right (lower): [ (1-u) L, (1-u) U + u ], where [L, U] is the
   interval of the measured strata; the point estimate is the measured strata's (as if the unmeasured ones erred at
   their rate). A stratum with fewer rows than the minimum is measured only when every row of it is audited. An
-  audit that labelled one LLM class only therefore cannot certify the others (issue 19: it used to be pooled into
+  audit that labelled one LLM class only therefore cannot certify the others (it used to be pooled into
   an audited stratum and pass a 36%-wrong set at 0.00 [0.00, 0.03]), while an honest random audit that drew one
   row of a rare class loses only that class's small share of the bound. Two is the smallest number of
   rows with a spread, and `labelgate audit sample` draws at least audit.min_per_class = 2 rows per label; with the

@@ -1,9 +1,9 @@
 """Stage `gate`: check label-risk and training-stability figures against the GX suites in expectations/.
 
 Suites and the tables they run on:
-  label_risk          per-example scores (distribution checks: median entropy, label-issue rate, agreement)
-  label_summary       one row of label-set figures (label error rate upper bound, systematic-error share, estimated
-                      noise rate, audit accuracy lower bound, alpha...)
+  label_scores        per-example scores (distribution checks: median entropy, label-issue rate, agreement)
+  label_summary       one row of label-set figures: label_risk.json `metrics` (label error rate upper bound,
+                      systematic-error share, estimated noise rate, audit accuracy lower bound, alpha...)
   training_stability  one row: the gated subset's seed-stability figures from `labelgate evaluate`
 
 Thresholds fill the suites' `$PARAMETER` placeholders from params.yaml `gate:`. Fail closed:

@@ -12,10 +12,9 @@ import pandas as pd
 from labelgate.errors import BadInputError
 from labelgate.estimation import DEFAULT_CONFIDENCE
 from labelgate.expectations import expectation_columns
-from labelgate.gate.params import STABILITY_SUITE
 from labelgate.harm import DECIDING_FIGURES
 from labelgate.harm import deciding as deciding_loss
-from labelgate.vocabulary import SUBSET_FIGURES
+from labelgate.vocabulary import SCORES_SUITE, STABILITY_SUITE, SUBSET_FIGURES, SUMMARY_SUITE
 
 
 #: Valid range of a checked figure; every other figure is a rate, share or score in [0, 1]. A value outside its
@@ -133,11 +132,11 @@ def check_figure_types(data: Any, path: str | os.PathLike, *, where: tuple[str, 
 
 def suite_figures(suite: str) -> set[str]:
     """The columns suite `suite` may check: what the stage that feeds it produces (defined once, at the source)."""
-    if suite == "label_risk":
+    if suite == SCORES_SUITE:
         from labelgate.signals import signal_columns
 
         return signal_columns()
-    if suite == "label_summary":
+    if suite == SUMMARY_SUITE:
         from labelgate.signals import signal_metrics
 
         return signal_metrics() | set(DECIDING_FIGURES) | {SUBSET_SIZE}

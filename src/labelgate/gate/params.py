@@ -7,13 +7,10 @@ from dataclasses import dataclass
 
 from labelgate.config import check_range
 from labelgate.harm import DECIDING
-from labelgate.vocabulary import AUDIT_EVIDENCE
+from labelgate.vocabulary import AUDIT_EVIDENCE, SCORES_SUITE, STABILITY_SUITE, SUMMARY_SUITE
 
 
-LABEL_SUITES = ("label_risk", "label_summary")
-
-
-STABILITY_SUITE = "training_stability"
+LABEL_SUITES = (SCORES_SUITE, SUMMARY_SUITE)
 
 
 GATE_SUITES = (*LABEL_SUITES, STABILITY_SUITE)

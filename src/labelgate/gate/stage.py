@@ -36,8 +36,17 @@ from labelgate.gate.figures import (
     stability_frame,
     suite_figures,
 )
-from labelgate.gate.params import GATE_SUITES, GateParams, STABILITY_SUITE, WHOLE_TABLE
-from labelgate.vocabulary import BLOCK, FAILED, PASS, SKIPPED, SUBSET_FIGURES
+from labelgate.gate.params import GATE_SUITES, GateParams, WHOLE_TABLE
+from labelgate.vocabulary import (
+    BLOCK,
+    FAILED,
+    PASS,
+    SCORES_SUITE,
+    SKIPPED,
+    STABILITY_SUITE,
+    SUBSET_FIGURES,
+    SUMMARY_SUITE,
+)
 
 
 def preflight(params: GateParams, suites: tuple[str, ...],
@@ -86,9 +95,9 @@ def run_gate(
     risk = gated_label_risk(label_risk, subset) if label_risk is not None else None
     plan = []
     if scores is not None:
-        plan.append(("label_risk", lambda: scores))
+        plan.append((SCORES_SUITE, lambda: scores))
     if label_risk is not None:
-        plan.append(("label_summary", lambda: label_summary_frame(risk, evaluation, subset=params.subset)))
+        plan.append((SUMMARY_SUITE, lambda: label_summary_frame(risk, evaluation, subset=params.subset)))
     if evaluation is not None:
         plan.append((STABILITY_SUITE, lambda: stability_frame(evaluation, params.subset)))
     if not plan:
@@ -101,7 +110,7 @@ def run_gate(
         frame = make_frame()
         suite_json = _for_rows(suites[suite], subset)
         measured, skipped = _split_measured(suite_json, frame, params.optional,
-                                            numbers_only=suite != "label_risk")
+                                            numbers_only=suite != SCORES_SUITE)
         figures.update(_figures(suite_json, frame))
         outcomes.extend(_row(suite, outcome, SKIPPED) for outcome in skipped)
         if measured["expectations"]:
@@ -137,7 +146,7 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
     from labelgate.headline import gate_headline
     from labelgate.outputs import write_outputs
 
-    suites = preflight(params, tuple(suite for suite, given in (("label_risk", scores), ("label_summary", label_risk),
+    suites = preflight(params, tuple(suite for suite, given in ((SCORES_SUITE, scores), (SUMMARY_SUITE, label_risk),
                                                                 (STABILITY_SUITE, evaluation)) if given),
                        expectations_dir)
     # the report's audit-reference section reads the file beside evaluate.json (where the pipeline writes it)
@@ -149,7 +158,7 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
     try:
         # A figure file that cannot be read, a boolean where a number belongs, or an evaluation without the gated
         # subset is bad input (exit 2, one line naming file and key); the verdict is still replaced by a blocked one.
-        label_figures = read_figures(label_risk, where=("metrics",), names=suite_figures("label_summary"))
+        label_figures = read_figures(label_risk, where=("metrics",), names=suite_figures(SUMMARY_SUITE))
         evaluation_figures = read_figures(evaluation, where=("subsets", params.subset),
                                           names=suite_figures(STABILITY_SUITE))
         if evaluation_figures is not None:
@@ -198,7 +207,7 @@ def gated_subset(subsets: str | os.PathLike | None, name: str) -> tuple[dict[str
         raise BadInputError(summary_path, f"gate.subset '{name}' has no filter summary; run `labelgate filter "
                                           f"--strategy {name}` (or set gate.subset to one of filter.strategies)")
     summary = read_json(summary_path)
-    check_figure_types(summary, summary_path, where=(SUBSET_FIGURES,), names=suite_figures("label_summary"))
+    check_figure_types(summary, summary_path, where=(SUBSET_FIGURES,), names=suite_figures(SUMMARY_SUITE))
     table = subset_table(name, subsets)
     frame = pd.read_parquet(table, columns=[ID]) if table.suffix == ".parquet" and table.exists() else None
     if frame is None:
@@ -211,7 +220,7 @@ def gated_subset(subsets: str | os.PathLike | None, name: str) -> tuple[dict[str
 
 
 def subset_rows(scores: pd.DataFrame | None, ids: set[str]) -> pd.DataFrame | None:
-    """The per-example scores of the gated subset's rows (what the label_risk suite checks)."""
+    """The per-example scores of the gated subset's rows (what the label_scores suite checks)."""
     from labelgate.contract import ID
 
     if scores is None:

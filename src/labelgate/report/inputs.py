@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from labelgate.harm import LOSS, figures_text
+from labelgate.verdict import counts_line
 from labelgate.vocabulary import ERRORED, FAILED, LLM_LABEL, PASS, SKIPPED, STRATEGIES, VERDICT_STATUSES, WARN
 
 SCORE_COLUMNS = (LLM_LABEL, "entropy_normalised")
@@ -202,17 +203,10 @@ def observed_text(outcome: Mapping[str, Any]) -> str:
 
 
 def counts_text(verdict: Mapping[str, Any]) -> str:
-    """How many expectations blocked, warned, passed, were skipped or could not be evaluated."""
-    outcomes = [o for o in verdict.get("outcomes") or [] if isinstance(o, dict)]
-    errors = sum(1 for o in outcomes if o.get("status") == ERRORED)
-    block = sum(1 for o in outcomes if o.get("status") == FAILED and o.get("severity") != WARN)  # unknown: blocks
-    warn = sum(1 for o in outcomes if o.get("status") == FAILED and o.get("severity") == WARN)
-    passed = sum(1 for o in outcomes if o.get("status") == PASS)
-    skipped = sum(1 for o in outcomes if o.get("status") == SKIPPED)
-    parts = [f"{block} blocking failed", f"{warn} warning(s)", f"{passed} passed", f"{skipped} skipped"]
-    if errors:
-        parts.insert(0, f"{errors} could not be evaluated")
-    return " · ".join(parts)
+    """How many expectations blocked, warned, passed, were skipped or could not be evaluated, counted from the
+    verdict's outcomes (not its recorded `counts`, which a verdict file need not hold)."""
+    outcomes = verdict.get("outcomes")
+    return counts_line(outcomes if isinstance(outcomes, list) else [])
 
 
 def fmt(value: Any, digits: int = 3) -> str:

@@ -86,7 +86,20 @@ def plan_files(target: str | os.PathLike, options: InitOptions, *, force: bool =
     for name, content in wanted.items():
         plan.files.append(_plan_file(target, name, content, force=force))
     plan.files.append(_plan_gitignore(target))
+    plan.files.extend(_renamed_suites(target))
     return plan
+
+
+def _renamed_suites(target: Path) -> list[FilePlan]:
+    """A suite file under its former name refuses the whole init (also with --force): writing the new suite beside
+    it would leave the user's own expectations unread."""
+    from labelgate.expectations import renamed_suite_advice
+    from labelgate.vocabulary import RENAMED_SUITES
+
+    folder = target / "expectations"
+    return [FilePlan(f"expectations/{former}.json", "refuse",
+                     note=renamed_suite_advice(former, name, both=(folder / f"{name}.json").exists()))
+            for former, name in RENAMED_SUITES.items() if (folder / f"{former}.json").exists()]
 
 
 def check_gold_pool(target: Path, options: InitOptions) -> None:

@@ -201,7 +201,8 @@ def _verdict_stages(layout: Layout) -> dict[str, dict]:
                      "--subsets data/subsets --curves metrics/learning_curve --headline metrics/headline/gate.json "
                      "--no-enforce"),
             ["data/scores.parquet", "metrics/label_risk.json", "metrics/evaluate.json", "data/subsets",
-             "expectations/label_risk.json", "expectations/label_summary.json", "expectations/training_stability.json"],
+             "expectations/label_scores.json", "expectations/label_summary.json",
+             "expectations/training_stability.json"],
             ["gate"],
             outs=[{"metrics/gate.json": {"cache": False}}, {"reports/report.html": {"cache": False}},
                   {"reports/summary.md": {"cache": False}}],

@@ -68,7 +68,7 @@ class RiskSignal:
 
 
 def signal_columns() -> set[str]:
-    """Every per-row column a registered signal can write (what the label_risk suite may check)."""
+    """Every per-row column a registered signal can write (what the label_scores suite may check)."""
     return {column for cls in SIGNALS.values() for column in cls.columns}
 
 

@@ -15,7 +15,7 @@ Confident learning sees an error only where the text model disagrees with the la
 check: whether the audited errors are predictable from the text (`text_error_auc`, cross-validated ROC AUC of a
 TF-IDF model of the text and the LLM label, trained on the audited rows only); random noise gives ~0.5.
 
-Audit integrity, before the estimate is believed (issue 19):
+Audit integrity, before the estimate is believed:
 - an LLM label with fewer than score.min_audited_per_stratum audited rows is unmeasured: its share of the rows is
   bounded as all wrong (`unmeasured_share`, `unmeasured_strata` with the rows to label in each);
 - `audit_representativeness_p`: whether the audited rows look like the whole set on audit-free figures (cleanlab's

@@ -30,7 +30,7 @@ def select_device(name: str = "auto"):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and torch.cuda.device_count() > 1:  # parallel runs (dvc queue -j N): one GPU each
-        from labelgate.devices import claim_gpu
+        from labelgate.gpu_claim import claim_gpu
 
         return torch.device("cuda", claim_gpu(torch.cuda.device_count()))
     return torch.device(name)
