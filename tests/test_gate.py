@@ -161,7 +161,8 @@ def test_gate_command_exit_code(workdir, cli, figures, code, status):
     assert result.exit_code == code, result.output
     verdict = json.loads((workdir / "gate.json").read_text())
     assert verdict["status"] == status and verdict["blocked"] is (code == 1)
-    assert ("BLOCKED" if code else "PASSED") in result.stdout
+    closing = result.stdout.strip().splitlines()[-1]  # the last line names the status, a warn as WARN
+    assert closing.startswith({"pass": "PASSED:", "warn": "WARN:", "block": "BLOCKED:"}[status])
 
 
 def test_required_figures_are_listed_when_missing(workdir):

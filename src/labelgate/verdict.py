@@ -101,7 +101,7 @@ def verdict_rows(verdict) -> tuple[list[str], list[list[str]], list[str]]:
 
 def print_verdict(verdict) -> None:
     """The verdict on stdout: status line, the table (fitted to the terminal), notes, the audit estimate, and the
-    closing PASSED/BLOCKED line."""
+    closing PASSED / WARN / BLOCKED line."""
     import sys
 
     from rich.console import Console
@@ -146,7 +146,8 @@ def print_verdict(verdict) -> None:
                       overflow="fold")
         for step in estimate["next_steps"]:
             console.print(f"  next: {escape(step)}", overflow="fold")
-    console.print(f"[bold]{BANNER[BLOCK] if verdict.blocked else BANNER[PASS]}[/]: {verdict.reason}")
+    console.print(f"[bold]{BANNER[BLOCK] if verdict.blocked else BANNER.get(verdict.status, BANNER[PASS])}[/]: "
+                  f"{verdict.reason}")
 
 
 def blocking_list(verdict) -> list[str]:

@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 
 from labelgate.audit_reference import AUDIT_FIGURES, GATED_FIGURES, GOLD_VERSION
-from labelgate.curves import CurveParams, compare_at_equal_size, curve_decline, gap_to_reference, plateau_flag
+from labelgate.curves import (
+    CurveParams,
+    accuracy_and_macro_f1,
+    compare_at_equal_size,
+    curve_decline,
+    gap_to_reference,
+    plateau_flag,
+)
 
 
 #: The scalar figures evaluate.json holds per subset: what the training_stability suite may check.
@@ -23,16 +30,15 @@ STABILITY_FIGURES = (
 
 
 def run_scores(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
-    """accuracy, macro_f1 and per_class_f1 of one set of predictions."""
+    """accuracy, macro_f1 (curves.accuracy_and_macro_f1, the one definition) and per_class_f1 of one set of
+    predictions."""
     from sklearn.metrics import f1_score
 
-    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
-    per_class = f1_score(y_true, y_pred, labels=list(labels), average=None, zero_division=0)
-    return {
-        "accuracy": float((y_true == y_pred).mean()),
-        "macro_f1": float(np.mean(per_class)),
-        "per_class_f1": {label: float(v) for label, v in zip(labels, per_class)},
-    }
+    accuracy, macro = accuracy_and_macro_f1(y_true, y_pred, labels)
+    per_class = f1_score(np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object), labels=list(labels),
+                         average=None, zero_division=0)
+    return {"accuracy": accuracy, "macro_f1": macro,
+            "per_class_f1": {label: float(v) for label, v in zip(labels, per_class)}}
 
 
 def seed_alpha(codes: np.ndarray, n_labels: int) -> float | None:
