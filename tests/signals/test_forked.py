@@ -43,6 +43,17 @@ class TestResults:
         out = map_in_processes(lambda rows: features[rows].sum(axis=0), [slice(0, 25), slice(25, 50)], n_jobs=2)
         assert np.array_equal(np.vstack(out), np.vstack([features[:25].sum(axis=0), features[25:].sum(axis=0)]))
 
+    def test_the_workers_share_the_cores_among_their_blas_pools(self):
+        from threadpoolctl import threadpool_info
+
+        def blas_threads(_):
+            return {pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
+
+        cores = len(os.sched_getaffinity(0))
+        before = blas_threads(None)
+        assert map_in_processes(blas_threads, range(2), n_jobs=2) == [{max(1, cores // 2)}] * 2
+        assert blas_threads(None) == before  # restored after the call
+
     def test_one_worker_or_no_fork_runs_in_threads_of_this_process(self, monkeypatch):
         assert {pid for _, pid in map_in_processes(square_with_pid, range(3), n_jobs=1)} == {os.getpid()}
         monkeypatch.setattr(forked, "can_fork", lambda: False)

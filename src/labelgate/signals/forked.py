@@ -10,6 +10,8 @@ and the results are what the same calls in one process would return. A child's w
 parent (its filters decide, as for a thread); a child's exception is raised in the parent; a child that dies is
 an error naming its exit status; an exception in the parent (Ctrl-C included) kills and reaps the children. The
 children end by os._exit: no exit handler, buffered output or test-runner hook of the parent's runs in them.
+While they run, each worker's BLAS uses (usable cores) // n_jobs threads (threadpoolctl), so n_jobs pools do not
+oversubscribe the cores; on the text model's folds this changes no bit of the probabilities (bench/check_profile.md).
 
 Forking is used on Linux only (`can_fork`); elsewhere (no os.fork, or macOS, where system libraries are not safe
 to use after fork) and with n_jobs == 1 the items run in `n_jobs` threads as before.
@@ -39,24 +41,28 @@ def map_in_processes(function: Callable[[Any], Any], items: Sequence, *, n_jobs:
         from joblib import Parallel, delayed
 
         return Parallel(n_jobs=workers, prefer="threads")(delayed(function)(item) for item in items)
+    from threadpoolctl import threadpool_limits
+
     results: list = [None] * len(items)
     children: dict[int, tuple[int, int]] = {}  # worker -> (pid, read end of its pipe)
     reaped: set[int] = set()
     registry: dict = {}
-    try:
-        for worker in range(1, workers):
-            try:
-                children[worker] = _fork(function, items[worker::workers])
-            except OSError:  # no process to spare (memory, process limit): this process does the rest
-                break
-        for worker in range(workers):
-            if worker not in children:
-                results[worker::workers] = [function(item) for item in items[worker::workers]]
-        for worker, (pid, reader) in children.items():
-            results[worker::workers] = _collect(pid, reader, registry, reaped)
-    finally:
-        for pid, reader in children.values():
-            _end(pid, reader, pid in reaped)
+    # the cores shared among the workers' BLAS pools (a child inherits the limit), not each worker taking them all
+    with threadpool_limits(limits=max(1, len(os.sched_getaffinity(0)) // workers), user_api="blas"):
+        try:
+            for worker in range(1, workers):
+                try:
+                    children[worker] = _fork(function, items[worker::workers])
+                except OSError:  # no process to spare (memory, process limit): this process does the rest
+                    break
+            for worker in range(workers):
+                if worker not in children:
+                    results[worker::workers] = [function(item) for item in items[worker::workers]]
+            for worker, (pid, reader) in children.items():
+                results[worker::workers] = _collect(pid, reader, registry, reaped)
+        finally:
+            for pid, reader in children.values():
+                _end(pid, reader, pid in reaped)
     return results
 
 
