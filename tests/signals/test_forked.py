@@ -112,3 +112,40 @@ class TestFailures:
         with pytest.raises(KeyboardInterrupt):
             map_in_processes(slow_child, range(2), n_jobs=2)
         assert time.perf_counter() - start < 10 and no_children_left()
+
+
+class TestAhead:
+    """forked.Ahead: a value computed in a child while this process goes on."""
+
+    def test_the_value_comes_from_a_child(self):
+        job = forked.Ahead(square_with_pid, 6)
+        assert job.child is not None
+        value, pid = job.result()
+        assert value == 36 and pid != os.getpid() and job.result() == (36, pid)  # computed once
+        assert job.child is None and no_children_left()
+
+    def test_a_childs_exception_is_raised_here(self):
+        job = forked.Ahead(lambda: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            job.result()
+        assert no_children_left()
+
+    def test_a_child_that_dies_leaves_the_work_to_this_process(self):
+        parent = os.getpid()
+
+        def die_in_child():
+            if os.getpid() != parent:
+                os._exit(9)
+            return "computed here"
+
+        assert forked.Ahead(die_in_child).result() == "computed here" and no_children_left()
+
+    def test_cancel_kills_and_reaps_a_running_child(self):
+        with forked.Ahead(time.sleep, 60) as job:
+            assert job.child is not None
+        assert job.child is None and no_children_left()
+
+    def test_without_fork_the_value_is_computed_here_when_asked(self, monkeypatch):
+        monkeypatch.setattr(forked, "can_fork", lambda: False)
+        job = forked.Ahead(square_with_pid, 3)
+        assert job.child is None and job.result() == (9, os.getpid())

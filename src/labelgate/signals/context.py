@@ -50,6 +50,48 @@ def frozen_heap() -> Iterator[None]:
             gc.unfreeze()
 
 
+#: The signals that read ScoringContext.text_words, themselves (label_error) or through pred_probs (tfidf_logreg)
+WORD_READERS = frozenset({"cleanlab", "agreement", "label_error", "accuracy_loss"})
+
+
+def words_settings(text: TextModelParams, seed: int) -> dict[str, Any]:
+    """The settings of text_model.tfidf_words that ScoringContext.text_words uses."""
+    return {"max_features": text.max_features, "sample_rows": text.max_train_rows, "seed": seed,
+            "n_jobs": text.n_jobs}
+
+
+@dataclass
+class WordsAhead:
+    """A table's TF-IDF words computed ahead, in a forked child (forked.Ahead), while this process validates the
+    table (`check`: the gate's preflight, the contract suite): 1-2 s of a 100k-row check on the other core.
+    ScoringContext.text_words takes them only when computed from the very texts (equal value by value) and settings
+    it would use, else it vectorises as always. Only for tables the vocabulary is fitted on whole (rows <=
+    max_train_rows), so the child starts no worker processes of its own."""
+
+    texts: pd.Series
+    settings: dict[str, Any]
+    job: Any  # forked.Ahead
+
+    @classmethod
+    def start(cls, texts: pd.Series, text: TextModelParams, seed: int, signals: tuple[str, ...]) -> WordsAhead | None:
+        """None where no enabled signal reads the words (WORD_READERS) or the table is larger than max_train_rows."""
+        from labelgate.signals.forked import Ahead
+        from labelgate.signals.text_model import tfidf_words
+
+        settings = words_settings(text, seed)
+        if len(texts) > text.max_train_rows or not set(signals) & WORD_READERS:
+            return None
+        import sklearn.feature_extraction.text  # noqa: F401 - imported here once (scoring needs it), not in the child
+        return cls(texts, settings, Ahead(lambda: tfidf_words(texts, **settings)))
+
+    def made_from(self, texts: pd.Series, settings: dict[str, Any]) -> bool:
+        return (settings == self.settings and len(texts) == len(self.texts)
+                and bool(np.array_equal(texts.to_numpy(object), self.texts.to_numpy(object))))
+
+    def cancel(self) -> None:
+        self.job.cancel()
+
+
 @dataclass
 class ScoringContext:
     table: LabelTable
@@ -58,6 +100,7 @@ class ScoringContext:
     test_labels: pd.Series | None = field(default=None, kw_only=True)
     audit_confidence: float = field(default=DEFAULT_CONFIDENCE, kw_only=True)  # score.audit_confidence
     min_audited_per_stratum: int = field(default=MIN_AUDITED_PER_STRATUM, kw_only=True)  # score.min_audited_per_stratum
+    words_ahead: WordsAhead | None = field(default=None, kw_only=True)  # text_words, started before validation
     _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
@@ -97,8 +140,10 @@ class ScoringContext:
         texts."""
         from labelgate.signals.text_model import tfidf_words
 
-        return tfidf_words(self.table.frame["text"], max_features=self.text.max_features,
-                           sample_rows=self.text.max_train_rows, seed=self.seed, n_jobs=self.text.n_jobs)
+        texts, settings = self.table.frame["text"], words_settings(self.text, self.seed)
+        if self.words_ahead is not None and self.words_ahead.made_from(texts, settings):
+            return self.words_ahead.job.result()
+        return tfidf_words(texts, **settings)
 
     @cached_property
     def label_issues(self) -> np.ndarray:

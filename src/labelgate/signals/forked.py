@@ -27,6 +27,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
+_PENDING = object()
+
+
+class _Died(RuntimeError):
+    """A forked child ended without an answer (killed, out of memory)."""
+
+
 def can_fork() -> bool:
     """Whether forked workers are used here: on Linux, where os.fork is."""
     return hasattr(os, "fork") and sys.platform.startswith("linux")
@@ -106,7 +113,7 @@ def _collect(pid: int, reader: int, registry: dict, reaped: set[int]) -> list:
     _, status = os.waitpid(pid, 0)
     reaped.add(pid)
     if not payload:
-        raise RuntimeError(f"a forked worker process died without an answer (wait status {status})")
+        raise _Died(f"a forked worker process died without an answer (wait status {status})")
     try:
         kind, value, caught = pickle.loads(payload)
     except Exception as exc:  # noqa: BLE001 - e.g. an exception class that does not unpickle
@@ -126,3 +133,47 @@ def _end(pid: int, reader: int, reaped: bool) -> None:
     if not reaped:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
+
+
+class Ahead:
+    """function(*args) computed in a forked child from now on, while this process does other work: `result()`
+    waits for it and returns its value (raises its exception, re-issues its warnings); `cancel()` kills and reaps
+    the child (an error here before the result was needed: nothing of it is kept). Use it as a context manager,
+    which cancels on exit. Where forking is not used (can_fork) or fails, and where the child died without an
+    answer, result() calls function(*args) here: the same value, later."""
+
+    def __init__(self, function: Callable[..., Any], *args: Any):
+        self.function, self.args = function, args
+        self.value: Any = _PENDING
+        self.child: tuple[int, int] | None = None
+        self.reaped: set[int] = set()
+        if can_fork():
+            try:
+                self.child = _fork(lambda call: function(*call), [args])
+            except OSError:  # no process to spare: result() computes it here
+                self.child = None
+
+    def result(self) -> Any:
+        if self.value is _PENDING and self.child is not None:
+            pid, reader = self.child
+            try:
+                self.value = _collect(pid, reader, {}, self.reaped)[0]
+            except _Died:
+                pass
+            finally:
+                self.cancel()
+        if self.value is _PENDING:
+            self.value = self.function(*self.args)
+        return self.value
+
+    def cancel(self) -> None:
+        if self.child is not None:
+            pid, reader = self.child
+            self.child = None
+            _end(pid, reader, pid in self.reaped)
+
+    def __enter__(self) -> Ahead:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cancel()
