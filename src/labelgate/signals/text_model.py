@@ -38,7 +38,7 @@ class TextModelParams:
     max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
     max_train_rows: int = 100_000  # rows sampled to fit the vocabulary and each fold's classifier (bounds the CPU of
     # million-row tables without moving the estimates, bench/score_profile.md)
-    n_jobs: int = 2  # processes vectorising large tables, and threads fitting the text model's folds
+    n_jobs: int = 2  # processes vectorising large tables and fitting the text model's folds
 
     def __post_init__(self):
         if self.text_model not in TEXT_MODELS:
