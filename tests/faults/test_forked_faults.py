@@ -24,9 +24,10 @@ def no_children_left() -> bool:
 
 @pytest.fixture()
 def started(monkeypatch) -> list:
-    """The WordsAhead objects `check` starts (spied on, not replaced)."""
+    """The WordsAhead objects `check` starts (spied on, not replaced), on tables of any size."""
     from labelgate.signals.context import WordsAhead
 
+    monkeypatch.setattr(forked, "FORK_MIN_ROWS", 0)
     seen, start = [], WordsAhead.start.__func__
 
     def spy(cls, *args, **kwargs):

@@ -40,6 +40,12 @@ class TestWordsAhead:
     """The TF-IDF words started before validation (WordsAhead) serve text_words only when made from the same texts
     and settings; the words are the same either way."""
 
+    @pytest.fixture(autouse=True)
+    def small_tables_fork(self, monkeypatch):
+        from labelgate.signals import forked
+
+        monkeypatch.setattr(forked, "FORK_MIN_ROWS", 100)
+
     def test_words_made_ahead_equal_the_words_made_in_place_bit_for_bit(self):
         from labelgate.signals.context import WordsAhead
 
@@ -68,10 +74,11 @@ class TestWordsAhead:
             assert ahead.job.child is not None  # not asked for
             ahead.cancel()
 
-    def test_not_started_for_large_tables_or_signals_that_read_no_words(self):
+    def test_not_started_for_large_or_small_tables_or_signals_that_read_no_words(self):
         from labelgate.signals.context import WordsAhead
 
         texts = TestScoringContext().frame()[0]["text"]
+        assert WordsAhead.start(texts.iloc[:99], TextModelParams(), 0, ("cleanlab",)) is None
         assert WordsAhead.start(texts, TextModelParams(max_train_rows=100), 0, ("cleanlab",)) is None
         assert WordsAhead.start(texts, TextModelParams(), 0, ("entropy", "class_balance")) is None
 

@@ -56,6 +56,7 @@ class TestResults:
 
     def test_one_worker_or_no_fork_runs_in_threads_of_this_process(self, monkeypatch):
         assert {pid for _, pid in map_in_processes(square_with_pid, range(3), n_jobs=1)} == {os.getpid()}
+        assert {pid for _, pid in map_in_processes(square_with_pid, range(3), n_jobs=2, fork=False)} == {os.getpid()}
         monkeypatch.setattr(forked, "can_fork", lambda: False)
         out = map_in_processes(square_with_pid, range(5), n_jobs=2)
         assert out == [(i * i, os.getpid()) for i in range(5)]

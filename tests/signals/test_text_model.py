@@ -74,6 +74,7 @@ class TestSharedWords:
             return _cross_validated(words, np.asarray(truth), n_classes=4, folds=5, seed=2, regularisation=0.25,
                                     max_train_rows=300, rng=np.random.default_rng(2), n_jobs=2)
 
+        monkeypatch.setattr(forked, "FORK_MIN_ROWS", 0)  # a table this small stays in one process otherwise
         in_processes = folds()
         monkeypatch.setattr(forked, "can_fork", lambda: False)
         assert np.array_equal(in_processes, folds())

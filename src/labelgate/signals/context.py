@@ -66,7 +66,7 @@ class WordsAhead:
     table (`check`: the gate's preflight, the contract suite): 1-2 s of a 100k-row check on the other core.
     ScoringContext.text_words takes them only when computed from the very texts (equal value by value) and settings
     it would use, else it vectorises as always. Only for tables the vocabulary is fitted on whole (rows <=
-    max_train_rows), so the child starts no worker processes of its own."""
+    max_train_rows), so the child starts no worker processes of its own, and worth a fork (forked.FORK_MIN_ROWS)."""
 
     texts: pd.Series
     settings: dict[str, Any]
@@ -74,11 +74,12 @@ class WordsAhead:
 
     @classmethod
     def start(cls, texts: pd.Series, text: TextModelParams, seed: int, signals: tuple[str, ...]) -> WordsAhead | None:
-        """None where no enabled signal reads the words (WORD_READERS) or the table is larger than max_train_rows."""
-        from labelgate.signals.forked import Ahead
+        """None where no enabled signal reads the words (WORD_READERS) or the table is larger than max_train_rows or
+        smaller than forked.FORK_MIN_ROWS."""
+        from labelgate.signals.forked import FORK_MIN_ROWS, Ahead
 
         settings = words_settings(text, seed)
-        if len(texts) > text.max_train_rows or not set(signals) & WORD_READERS:
+        if not FORK_MIN_ROWS <= len(texts) <= text.max_train_rows or not set(signals) & WORD_READERS:
             return None
         import sklearn.feature_extraction.text  # noqa: F401 - imported here once (scoring needs it), not in the child
         return cls(texts, settings, Ahead(_packed_words, texts, settings))

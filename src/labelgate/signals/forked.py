@@ -27,6 +27,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
+#: Rows below which the text model's work stays in this process: a fork's fixed cost (0.1-0.2 CPU s for a process
+#: of 300-400 MB, its copied pages and its exit) outweighs the work it moves (10k rows: 0.1-0.2 s less wall for
+#: 0.35 CPU s more; 100k rows: 3-4 s less wall for 0.5-0.8 CPU s more; bench/check_profile.md)
+FORK_MIN_ROWS = 20_000
+
 _PENDING = object()
 
 
@@ -39,12 +44,13 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform.startswith("linux")
 
 
-def map_in_processes(function: Callable[[Any], Any], items: Sequence, *, n_jobs: int) -> list:
+def map_in_processes(function: Callable[[Any], Any], items: Sequence, *, n_jobs: int, fork: bool = True) -> list:
     """[function(item) for item in items], the items shared among `n_jobs` processes (this one and n_jobs - 1
-    forked children); in threads where forking is not used (can_fork). The results in the items' order."""
+    forked children); in `n_jobs` threads where forking is not used (can_fork) or `fork` is False (work too small
+    to pay for a fork). The results in the items' order."""
     items = list(items)
     workers = max(1, min(n_jobs, len(items)))
-    if workers == 1 or not can_fork():
+    if workers == 1 or not fork or not can_fork():
         from joblib import Parallel, delayed
 
         return Parallel(n_jobs=workers, prefer="threads")(delayed(function)(item) for item in items)

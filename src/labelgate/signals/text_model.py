@@ -238,13 +238,14 @@ def _cross_validated(
     max_train_rows: int, rng: np.random.Generator, groups: np.ndarray | None = None, n_jobs: int = 1,
 ) -> np.ndarray:
     """Each fold's classifier fitted on the other folds (at most `max_train_rows` of their rows, a random sample),
-    the folds in `n_jobs` processes (forked.map_in_processes: the fits hold the GIL). On sparse TF-IDF features a
+    the folds in `n_jobs` processes (forked.map_in_processes: the fits hold the GIL; threads below FORK_MIN_ROWS
+    rows). On sparse TF-IDF features a
     fold's classifier reads only the words its training rows contain (`fitted_words`: the same model, at the cost
     of the sample's vocabulary)."""
     from scipy.sparse import issparse
     from sklearn.linear_model import LogisticRegression
 
-    from labelgate.signals.forked import map_in_processes
+    from labelgate.signals.forked import FORK_MIN_ROWS, map_in_processes
 
     plan = []
     for train_index, held_out in fold_splits(labels, groups, folds, seed):
@@ -266,7 +267,7 @@ def _cross_validated(
         return fold_probs / fold_probs.sum(axis=1, keepdims=True)
 
     probabilities = np.zeros((len(labels), n_classes))
-    results = map_in_processes(fold, plan, n_jobs=n_jobs)
+    results = map_in_processes(fold, plan, n_jobs=n_jobs, fork=len(labels) >= FORK_MIN_ROWS)
     for (_, held_out), fold_probs in zip(plan, results):
         probabilities[held_out] = fold_probs
     return probabilities
