@@ -27,9 +27,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
-#: Rows below which the text model's work stays in this process: a fork's fixed cost (0.1-0.2 CPU s for a process
-#: of 300-400 MB, its copied pages and its exit) outweighs the work it moves (10k rows: 0.1-0.2 s less wall for
-#: 0.35 CPU s more; 100k rows: 3-4 s less wall for 0.5-0.8 CPU s more; bench/check_profile.md)
+#: Rows below which the text model's work stays in this process: a fork's fixed cost (its copied and faulted pages,
+#: its exit) outweighs the work it moves (a 10k-row check: 0.16 s less wall for 0.33 CPU s more; 25k: 0.7 s less
+#: for 0.4 more; 100k: 3.1-3.4 s less for 0.2-0.8 more; bench/check_profile.md)
 FORK_MIN_ROWS = 20_000
 
 _PENDING = object()
