@@ -239,9 +239,8 @@ def _cross_validated(
 ) -> np.ndarray:
     """Each fold's classifier fitted on the other folds (at most `max_train_rows` of their rows, a random sample),
     the folds in `n_jobs` processes (forked.map_in_processes: the fits hold the GIL; threads below FORK_MIN_ROWS
-    rows). On sparse TF-IDF features a
-    fold's classifier reads only the words its training rows contain (`fitted_words`: the same model, at the cost
-    of the sample's vocabulary)."""
+    rows). On sparse TF-IDF features a fold's classifier reads only the words its training rows contain
+    (`fitted_words`: the same model, at the cost of the sample's vocabulary)."""
     from scipy.sparse import issparse
     from sklearn.linear_model import LogisticRegression
 
