@@ -8,16 +8,20 @@ gold or relabelled version of a pool.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from labelgate.contract import read_table
-from labelgate.errors import BadInputError
+from labelgate.errors import BadInputError, LabelgateError
 from labelgate.gate import Verdict
 from labelgate.packaged import Sources
-from labelgate.vocabulary import LLM_LABEL
+from labelgate.vocabulary import LLM_LABEL, TEXT
+
+if TYPE_CHECKING:
+    from labelgate.signals.context import WordsAhead
 
 
 def check_table(path: str | os.PathLike, label_column: str | None = None) -> pd.DataFrame:
@@ -57,15 +61,44 @@ def main(labels_path: str | os.PathLike, *, params: str | os.PathLike | None = N
     for line in sources.describe():
         say(line)
     gate_params = section(sources.params, "gate", GateParams)
-    suites = preflight(gate_params, LABEL_SUITES, sources.expectations)  # broken suite or gate.required: exit 2 first
-    with frozen_heap():  # the libraries imported by now (GX, pandas, scipy): not walked by the collections below
+    try:
         table = check_table(labels_path, label_column)
-        label_set, why = check_labels(table, sources, labels)
-        say(f"labels: {', '.join(label_set) or '(from the table)'} ({why})")
-        rows, result = score_table(labels_path, params=sources.params, labels=",".join(label_set) or None, test=test,
-                                   expectations_dir=sources.expectations, frame=table)
-        verdict = run_gate(scores=rows, label_risk=result, evaluation=None, params=gate_params,
-                           expectations_dir=sources.expectations, suites=suites)
+    except LabelgateError:
+        preflight(gate_params, LABEL_SUITES, sources.expectations)  # a broken suite is reported first, as always
+        raise
+    with words_ahead(table, sources.params) as ahead:  # the TF-IDF on the other core while the table is validated
+        suites = preflight(gate_params, LABEL_SUITES, sources.expectations)  # broken suite or gate.required: exit 2
+        with frozen_heap():  # the libraries imported by now (GX, pandas, scipy): not walked by the collections below
+            label_set, why = check_labels(table, sources, labels)
+            say(f"labels: {', '.join(label_set) or '(from the table)'} ({why})")
+            rows, result = score_table(labels_path, params=sources.params, labels=",".join(label_set) or None,
+                                       test=test, expectations_dir=sources.expectations, frame=table,
+                                       words_ahead=ahead)
+            verdict = run_gate(scores=rows, label_risk=result, evaluation=None, params=gate_params,
+                               expectations_dir=sources.expectations, suites=suites)
     if out is not None:
         write_json(out, {**verdict.as_dict(), "table": str(labels_path), "labels": list(result["labels"])})
     return verdict, result
+
+
+@contextmanager
+def words_ahead(frame: pd.DataFrame, params: dict[str, Any]) -> Iterator[WordsAhead | None]:
+    """The table's TF-IDF words computed in a forked child from now on (signals.context.WordsAhead), killed on exit
+    if still running (a bad table: nothing of it is kept). None where the score params do not parse (the score
+    names the error at its usual place), the text column is missing or WordsAhead.start declines."""
+    from labelgate.config import section
+    from labelgate.signals.context import WordsAhead
+    from labelgate.signals.runner import ScoreParams
+
+    try:
+        score = section(params, "score", ScoreParams)
+    except LabelgateError:
+        score = None
+    ahead = None
+    if score is not None and TEXT in frame.columns:
+        ahead = WordsAhead.start(frame[TEXT], score.text, score.seed, score.signals)
+    try:
+        yield ahead
+    finally:
+        if ahead is not None:
+            ahead.cancel()

@@ -16,6 +16,7 @@ import pandas as pd
 from labelgate.contract import LabelTable
 from labelgate.expectations import DEFAULT_EXPECTATIONS_DIR
 from labelgate.signals import ScoringContext
+from labelgate.signals.context import WordsAhead
 from labelgate.signals.runner import ScoreParams, run_signals
 from labelgate.vocabulary import LABEL
 
@@ -29,17 +30,19 @@ PHASE_COSTS = {"entropy": 0.03, "cleanlab": 0.76, "agreement": 0.04, "audit": 0.
 
 
 def score_labels(
-    table: LabelTable, params: ScoreParams, *, test_labels: pd.Series | None = None, progress=None
+    table: LabelTable, params: ScoreParams, *, test_labels: pd.Series | None = None, progress=None,
+    words_ahead: WordsAhead | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Run each enabled signal; return (per-row table, summary with per-signal results and flat metrics).
-    The signals see the label set in canonical (sorted) order: the figures do not depend on the order given."""
+    The signals see the label set in canonical (sorted) order: the figures do not depend on the order given.
+    `words_ahead`: the table's TF-IDF words, started before the table was validated (`check`)."""
     import dataclasses
 
     from labelgate.contract import canonical_labels
 
     table = dataclasses.replace(table, labels=canonical_labels(table.labels))
     context = ScoringContext(table, text=params.text, seed=params.seed, test_labels=test_labels,
-                             **params.audit_settings())
+                             words_ahead=words_ahead, **params.audit_settings())
     rows, summary = run_signals(context, params, progress=progress)
     return pd.concat([table.frame.reset_index(drop=True), *rows], axis=1), summary
 
@@ -47,8 +50,10 @@ def score_labels(
 def score_table(labels_path: str | os.PathLike, *, params: dict[str, Any], labels: str | None = None,
                 test: str | os.PathLike | None = None,
                 expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
-                frame: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Validate the label table (`frame`: already read), check the gold test set and run the signals in memory.
+                frame: pd.DataFrame | None = None,
+                words_ahead: WordsAhead | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Validate the label table (`frame`: already read; `words_ahead`: its TF-IDF words, started on it), check the
+    gold test set and run the signals in memory.
     On tables of PROGRESS_MIN_ROWS rows or more, the signals' progress goes to stderr (a bar on a terminal, else a
     log line per signal) with the share done, rows per second and the time left (PHASE_COSTS). Returns (per-row
     scores, summary)."""
@@ -70,7 +75,7 @@ def score_table(labels_path: str | os.PathLike, *, params: dict[str, Any], label
                                  TimeRemainingColumn(), transient=True, unit="rows") as bar:
         phases = PhaseProgress(bar, f"score {labels_path}", rows, PHASE_COSTS) if bar is not None else None
         result = score_labels(table, section(params, "score", ScoreParams), test_labels=test_labels,
-                              progress=None if phases is None else phases.phase)
+                              progress=None if phases is None else phases.phase, words_ahead=words_ahead)
         if phases is not None:
             phases.finish()
     return result

@@ -62,6 +62,23 @@ class TestSharedWords:
         assert (fast.argmax(axis=1) == plain.argmax(axis=1)).all()
 
 
+    def test_folds_in_forked_processes_equal_folds_in_threads_bit_for_bit(self, monkeypatch):
+        """The folds' processes (signals/forked.py) change where a fold is fitted, never a probability."""
+        from labelgate.signals import forked
+        from labelgate.signals.text_model import _cross_validated, tfidf_words
+
+        texts, truth = make_texts(500, 4, seed=6)
+        words = tfidf_words(texts, max_features=5000, sample_rows=10_000).matrix
+
+        def folds():
+            return _cross_validated(words, np.asarray(truth), n_classes=4, folds=5, seed=2, regularisation=0.25,
+                                    max_train_rows=300, rng=np.random.default_rng(2), n_jobs=2)
+
+        monkeypatch.setattr(forked, "FORK_MIN_ROWS", 0)  # a table this small stays in one process otherwise
+        in_processes = folds()
+        monkeypatch.setattr(forked, "can_fork", lambda: False)
+        assert np.array_equal(in_processes, folds())
+
 def test_spooled_words_give_the_rows_the_vectoriser_gives(tmp_path):
     """A streamed table's words: chunk files plus the audited rows in memory, any rows in any order."""
     from scipy.sparse import save_npz

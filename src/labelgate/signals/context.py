@@ -50,6 +50,74 @@ def frozen_heap() -> Iterator[None]:
             gc.unfreeze()
 
 
+#: The signals that read ScoringContext.text_words, themselves (label_error) or through pred_probs (tfidf_logreg)
+WORD_READERS = frozenset({"cleanlab", "agreement", "label_error", "accuracy_loss"})
+
+
+def words_settings(text: TextModelParams, seed: int) -> dict[str, Any]:
+    """The settings of text_model.tfidf_words that ScoringContext.text_words uses."""
+    return {"max_features": text.max_features, "sample_rows": text.max_train_rows, "seed": seed,
+            "n_jobs": text.n_jobs}
+
+
+@dataclass
+class WordsAhead:
+    """A table's TF-IDF words computed ahead, in a forked child (forked.Ahead), while this process validates the
+    table (`check`: the gate's preflight, the contract suite): 1-2 s of a 100k-row check on the other core.
+    ScoringContext.text_words takes them only when computed from the very texts (equal value by value) and settings
+    it would use, else it vectorises as always. Only for tables the vocabulary is fitted on whole (rows <=
+    max_train_rows), so the child starts no worker processes of its own, and worth a fork (forked.FORK_MIN_ROWS)."""
+
+    texts: pd.Series
+    settings: dict[str, Any]
+    job: Any  # forked.Ahead
+
+    @classmethod
+    def start(cls, texts: pd.Series, text: TextModelParams, seed: int, signals: tuple[str, ...]) -> WordsAhead | None:
+        """None where no enabled signal reads the words (WORD_READERS) or the table is larger than max_train_rows or
+        smaller than forked.FORK_MIN_ROWS."""
+        from labelgate.signals.forked import FORK_MIN_ROWS, Ahead
+
+        settings = words_settings(text, seed)
+        if not FORK_MIN_ROWS <= len(texts) <= text.max_train_rows or not set(signals) & WORD_READERS:
+            return None
+        import sklearn.feature_extraction.text  # noqa: F401 - imported here once (scoring needs it), not in the child
+        return cls(texts, settings, Ahead(_packed_words, texts, settings))
+
+    def made_from(self, texts: pd.Series, settings: dict[str, Any]) -> bool:
+        return (settings == self.settings and len(texts) == len(self.texts)
+                and bool(np.array_equal(texts.to_numpy(object), self.texts.to_numpy(object))))
+
+    def words(self):
+        """The child's TextWords (or None: no word in two texts), as tfidf_words returned them there."""
+        packed = self.job.result()
+        if packed is None:
+            return None
+        words, keys, values = packed
+        words.vectoriser.vocabulary_ = dict(zip(keys, values))  # numpy int64 values, in the child's order
+        return words
+
+    def cancel(self) -> None:
+        self.job.cancel()
+
+
+def _packed_words(texts: pd.Series, settings: dict[str, Any]):
+    """tfidf_words in the child, its vocabulary sent as a list of words and an array of columns: pickling the
+    dict's 200k numpy integers one by one took 0.33 of the child's seconds at 100k rows, this 0.02."""
+    import copy
+
+    from labelgate.signals.text_model import tfidf_words
+
+    words = tfidf_words(texts, **settings)
+    if words is None:
+        return None
+    vocabulary = words.vectoriser.vocabulary_
+    words = copy.copy(words)
+    words.vectoriser = copy.copy(words.vectoriser)
+    del words.vectoriser.vocabulary_
+    return words, list(vocabulary), np.fromiter(vocabulary.values(), dtype=np.int64, count=len(vocabulary))
+
+
 @dataclass
 class ScoringContext:
     table: LabelTable
@@ -58,6 +126,7 @@ class ScoringContext:
     test_labels: pd.Series | None = field(default=None, kw_only=True)
     audit_confidence: float = field(default=DEFAULT_CONFIDENCE, kw_only=True)  # score.audit_confidence
     min_audited_per_stratum: int = field(default=MIN_AUDITED_PER_STRATUM, kw_only=True)  # score.min_audited_per_stratum
+    words_ahead: WordsAhead | None = field(default=None, kw_only=True)  # text_words, started before validation
     _memo: dict = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
@@ -78,12 +147,13 @@ class ScoringContext:
         of a text (text_groups) is held out in the same fold."""
         from labelgate.signals.text_model import out_of_fold_probabilities
 
+        groups = self.text_groups  # first: hashing the texts overlaps the TF-IDF where that runs ahead (WordsAhead)
         tfidf = self.text.text_model == "tfidf_logreg"
         words = self.text_words if tfidf else None
         release_memory()  # the TF-IDF's temporaries, before the classifiers allocate
         return out_of_fold_probabilities(
             [] if tfidf else self.table.frame["text"].tolist(), self.given_labels,
-            n_classes=len(self.table.labels), groups=self.text_groups,
+            n_classes=len(self.table.labels), groups=groups,
             model=self.text.text_model, folds=self.text.cv_folds, seed=self.seed,
             max_features=self.text.max_features, regularisation=self.text.text_model_c,
             max_train_rows=self.text.max_train_rows, n_jobs=self.text.n_jobs,
@@ -97,8 +167,10 @@ class ScoringContext:
         texts."""
         from labelgate.signals.text_model import tfidf_words
 
-        return tfidf_words(self.table.frame["text"], max_features=self.text.max_features,
-                           sample_rows=self.text.max_train_rows, seed=self.seed, n_jobs=self.text.n_jobs)
+        texts, settings = self.table.frame["text"], words_settings(self.text, self.seed)
+        if self.words_ahead is not None and self.words_ahead.made_from(texts, settings):
+            return self.words_ahead.words()
+        return tfidf_words(texts, **settings)
 
     @cached_property
     def label_issues(self) -> np.ndarray:

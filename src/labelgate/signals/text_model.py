@@ -38,7 +38,7 @@ class TextModelParams:
     max_features: int = 200_000  # TF-IDF vocabulary cap: bounds memory on million-row tables
     max_train_rows: int = 100_000  # rows sampled to fit the vocabulary and each fold's classifier (bounds the CPU of
     # million-row tables without moving the estimates, bench/score_profile.md)
-    n_jobs: int = 2  # processes vectorising large tables, and threads fitting the text model's folds
+    n_jobs: int = 2  # processes vectorising large tables and fitting the text model's folds
 
     def __post_init__(self):
         if self.text_model not in TEXT_MODELS:
@@ -238,10 +238,13 @@ def _cross_validated(
     max_train_rows: int, rng: np.random.Generator, groups: np.ndarray | None = None, n_jobs: int = 1,
 ) -> np.ndarray:
     """Each fold's classifier fitted on the other folds (at most `max_train_rows` of their rows, a random sample),
-    the folds in `n_jobs` threads. On sparse TF-IDF features a fold's classifier reads only the words its training
-    rows contain (`fitted_words`: the same model, at the cost of the sample's vocabulary)."""
-    from joblib import Parallel, delayed
+    the folds in `n_jobs` processes (forked.map_in_processes: the fits hold the GIL; threads below FORK_MIN_ROWS
+    rows). On sparse TF-IDF features a fold's classifier reads only the words its training rows contain
+    (`fitted_words`: the same model, at the cost of the sample's vocabulary)."""
     from scipy.sparse import issparse
+    from sklearn.linear_model import LogisticRegression
+
+    from labelgate.signals.forked import FORK_MIN_ROWS, map_in_processes
 
     plan = []
     for train_index, held_out in fold_splits(labels, groups, folds, seed):
@@ -249,9 +252,8 @@ def _cross_validated(
             train_index = np.sort(rng.choice(train_index, size=max_train_rows, replace=False))
         plan.append((train_index, held_out))
 
-    def fold(train_index: np.ndarray, held_out: np.ndarray) -> np.ndarray:
-        from sklearn.linear_model import LogisticRegression
-
+    def fold(pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        train_index, held_out = pair
         train = features[train_index]
         held = features[held_out]
         if issparse(train):
@@ -264,7 +266,7 @@ def _cross_validated(
         return fold_probs / fold_probs.sum(axis=1, keepdims=True)
 
     probabilities = np.zeros((len(labels), n_classes))
-    results = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(fold)(*pair) for pair in plan)
+    results = map_in_processes(fold, plan, n_jobs=n_jobs, fork=len(labels) >= FORK_MIN_ROWS)
     for (_, held_out), fold_probs in zip(plan, results):
         probabilities[held_out] = fold_probs
     return probabilities
