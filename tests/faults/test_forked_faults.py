@@ -53,12 +53,12 @@ def test_a_table_that_fails_validation_kills_the_words_child_and_writes_nothing(
 
 
 def test_a_broken_label_suite_is_named_before_a_missing_table(workdir, cli, started):
-    path = workdir / "expectations" / "label_risk.json"
+    path = workdir / "expectations" / "label_scores.json"
     path.write_text(path.read_text().replace('"expect_column_median_to_be_between"',
                                              '"expect_column_median_to_be_betwen"'))
     result = cli("check", workdir / "no_such_table.csv", "--out", workdir / "v.json")
     assert result.exit_code == 2
-    assert "label_risk.json" in result.stderr and "expect_column_median_to_be_betwen" in result.stderr
+    assert "label_scores.json" in result.stderr and "expect_column_median_to_be_betwen" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and started == []
     path.write_text(path.read_text().replace("_betwen", "_between"))  # the suite repaired: the table is named
     result = cli("check", workdir / "no_such_table.csv", "--out", workdir / "v.json")
