@@ -151,3 +151,18 @@ def test_row_reader_returns_the_rows_asked_for_across_row_groups(tmp_path):
     joined = pd.concat(parts, ignore_index=True)
     assert joined["x"].tolist() == list(range(1000))
     assert joined["label"].where(joined["label"].notna(), None).tolist() == frame["label"].tolist()
+
+
+@pytest.mark.parametrize("with_probs", [False, True])
+def test_the_streamed_label_set_follows_the_one_rule(tmp_path, with_probs):
+    from labelgate.contract import read_table, resolve_labels
+    from labelgate.score_stream import infer_labels
+
+    frame = pd.DataFrame({"text": ["t1", "t2", "t3", "t4"], "llm_label": ["b ", "a", None, "a"],
+                          "gold_label": [None, "c", "a", " "], "annotator_x": ["d", None, "a", "b"]})
+    if with_probs:
+        frame["llm_prob_z"], frame["llm_prob_y"] = 0.5, 0.5
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    expected = ("z", "y") if with_probs else ("a", "b", "c", "d")
+    assert resolve_labels((), read_table(tmp_path / "t.parquet")) == expected
+    assert infer_labels(tmp_path / "t.parquet", chunk_rows=2) == expected  # chunk by chunk, the same set

@@ -284,6 +284,22 @@ def canonical_labels(labels: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(labels))
 
 
+def labels_stated(columns: Sequence[str]) -> tuple[str, ...]:
+    """The labels a table's llm_prob_* column names state, in their order (resolve_labels' third rule; also the
+    streamed path's, on a Parquet schema)."""
+    return tuple(str(c)[len(LLM_PROB_PREFIX):] for c in columns if str(c).startswith(LLM_PROB_PREFIX))
+
+
+def labels_used(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> set[str]:
+    """Every label `frame` uses in `columns` (default: llm_label, gold_label and annotator_*), as validate writes
+    them (stripped; blank is no label). The streamed path takes the union over its chunks."""
+    seen: set[str] = set()
+    for column in columns or [LLM_LABEL, GOLD, *annotator_columns(frame)]:
+        if column in frame.columns:
+            seen.update(str(v).strip() for v in frame[column].dropna().unique())
+    return seen - {""}
+
+
 def resolve_labels(configured: Sequence[str] = (), *frames: pd.DataFrame, option: str | None = None,
                    columns: Sequence[str] | None = None, required: bool = False) -> tuple[str, ...]:
     """The label set, by the one rule every stage uses:
@@ -307,14 +323,9 @@ def resolve_labels(configured: Sequence[str] = (), *frames: pd.DataFrame, option
         return tuple(configured)
     found: tuple[str, ...] = ()
     if frames and columns is None:
-        found = tuple(c[len(LLM_PROB_PREFIX):] for c in prob_columns(frames[0]))
+        found = labels_stated(frames[0].columns)
     if frames and not found:
-        seen: set[str] = set()
-        for frame in frames:
-            for column in columns or [LLM_LABEL, GOLD, *annotator_columns(frame)]:
-                if column in frame.columns:
-                    seen.update(str(v) for v in frame[column].dropna().unique())
-        found = tuple(sorted(seen))
+        found = tuple(sorted(set().union(*(labels_used(frame, columns) for frame in frames))))
     if required and len(found) < 2:
         if not frames:
             from labelgate.errors import ConfigError

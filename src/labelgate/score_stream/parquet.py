@@ -56,18 +56,18 @@ def read_chunks(source, path: Path, chunk_rows: int, columns: list[str] | None =
 
 
 def infer_labels(path: str | os.PathLike, chunk_rows: int) -> tuple[str, ...]:
-    """contract.infer_labels without loading the table: probability columns, else every label seen."""
+    """contract.resolve_labels' rule for a table with no configured labels, without loading it: the probability
+    columns of the schema (contract.labels_stated), else every label the chunks use (contract.labels_used)."""
     path = Path(path)
     source = open_parquet(path)
     names = source.schema_arrow.names
-    from_probs = [c[len(contract.LLM_PROB_PREFIX):] for c in names if c.startswith(contract.LLM_PROB_PREFIX)]
-    if from_probs:
-        return tuple(from_probs)
+    stated = contract.labels_stated(names)
+    if stated:
+        return stated
     columns = [c for c in names if c in (LLM_LABEL, GOLD) or c.startswith(contract.ANNOTATOR_PREFIX)]
     seen: set[str] = set()
     for frame in read_chunks(source, path, chunk_rows, columns):
-        for column in columns:
-            seen.update(str(v).strip() for v in frame[column].dropna().unique() if str(v).strip())
+        seen |= contract.labels_used(frame, columns)
     return tuple(sorted(seen))
 
 
