@@ -120,7 +120,8 @@ def test_the_generated_workflow_fails_a_pr_that_loosens_its_gate(tmp_path, cli, 
     subprocess.run([*git, "commit", "-qm", "base"], cwd=root, check=True)
     subprocess.run(["git", "update-ref", "refs/remotes/origin/main", "HEAD"], cwd=root, check=True)
     params = root / "params.yaml"
-    params.write_text(params.read_text().replace("max_label_error: 0.2", "max_label_error: 0.5"))
+    default = yaml.safe_load(params.read_text())["gate"]["max_label_error"]  # what init wrote
+    params.write_text(params.read_text().replace(f"max_label_error: {default:g}", "max_label_error: 0.5"))
     suite = root / "expectations" / "label_summary.json"
     suite.write_text(suite.read_text().replace('"critical"', '"warning"', 1))
     subprocess.run([*git, "commit", "-qam", "loosen"], cwd=root, check=True)
@@ -132,7 +133,7 @@ def test_the_generated_workflow_fails_a_pr_that_loosens_its_gate(tmp_path, cli, 
     result = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=root, env=env, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == code, result.stdout + result.stderr
-    assert "gate policy changed in this PR: max_label_error 0.2 -> 0.5 (looser)" in result.stdout
+    assert f"gate policy changed in this PR: max_label_error {default:g} -> 0.5 (looser)" in result.stdout
     assert "severity critical -> warning (looser)" in result.stdout
     # the base verdict is computed (and then enforced) only when the change is not allowed
     assert (tmp_path / "runner" / "labelgate-base" / "params.yaml").exists() is (allow == "false")
