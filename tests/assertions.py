@@ -1,6 +1,17 @@
-"""Assertions shared by the fault tests."""
+"""Assertions shared by the fault tests (and the forked-worker tests)."""
 
 from __future__ import annotations
+
+import os
+
+
+def no_children_left() -> bool:
+    """True when this process has no child, running or unreaped (a forked worker is always waited for)."""
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
 
 
 def one_error_line(result, *, code: int, contains: str | tuple[str, ...] = ()) -> str:

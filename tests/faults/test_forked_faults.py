@@ -4,22 +4,13 @@ broken label suite is still named before an unreadable table."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
+from assertions import no_children_left
 
 from labelgate.signals import forked
 from test_faults import good_table
 
 pytestmark = pytest.mark.skipif(not forked.can_fork(), reason="forked workers run on Linux only")
-
-
-def no_children_left() -> bool:
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 @pytest.fixture()

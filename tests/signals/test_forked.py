@@ -9,20 +9,12 @@ import warnings
 
 import numpy as np
 import pytest
+from assertions import no_children_left
 
 from labelgate.signals import forked
 from labelgate.signals.forked import map_in_processes
 
 pytestmark = pytest.mark.skipif(not forked.can_fork(), reason="forked workers run on Linux only")
-
-
-def no_children_left() -> bool:
-    """True when this process has no child, running or unreaped."""
-    try:
-        os.waitpid(-1, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 def square_with_pid(item: int) -> tuple[int, int]:

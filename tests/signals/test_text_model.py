@@ -83,26 +83,15 @@ class TestSharedWords:
     def test_the_forked_transform_equals_one_transform_and_leaves_no_worker(self):
         """transform_in_parallel's blocks in this process and a forked child: the rows in order, every value the
         same, and no worker process left once it returns (joblib's resident pool kept its heap)."""
-        import os
+        from assertions import no_children_left
 
         from labelgate.signals.text_model import transform_in_parallel, word_vectoriser
 
-        def children() -> set[int]:  # this process's child processes, zombies included (/proc/<pid>/stat's ppid)
-            found = set()
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    with open(f"/proc/{pid}/stat") as stat:
-                        if int(stat.read().rsplit(")", 1)[1].split()[1]) == os.getpid():
-                            found.add(int(pid))
-                except (OSError, IndexError, ValueError):
-                    continue
-            return found
-
         texts, _ = make_texts(12_000, 4, seed=7)
         vectoriser = word_vectoriser(5000).fit(texts[:2000])
-        before = children()
+        assert no_children_left()
         parallel = transform_in_parallel(vectoriser, list(texts), 2)
-        assert children() <= before
+        assert no_children_left()
         plain = vectoriser.transform(list(texts))
         assert (parallel != plain).nnz == 0 and parallel.shape == plain.shape and parallel.dtype == plain.dtype
 
