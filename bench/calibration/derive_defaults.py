@@ -32,7 +32,8 @@ the accuracy-loss policy:
   the absolute residual, i.e. the half-width an interval needs to cover 90% of the sets;
 - what gate.max_label_error adds: the loss rule alone against the loss rule OR the error rule on the same sets.
 The estimator's own constants (score: loss_rate_scale, loss_concentration_scale, loss_learned_scale,
-loss_learned_power, loss_calibration_sd, loss_calibration_sd_slope) are fitted by derive_loss_calibration.py; re-run `run_harm_benchmark.py check` and `score` after changing them.
+loss_learned_power, loss_calibration_sd, loss_calibration_sd_slope) are fitted by derive_loss_calibration.py; re-run
+`run_harm_benchmark.py check` and `score` after changing them.
 """
 
 from __future__ import annotations
@@ -293,6 +294,11 @@ GUARD_SWEEP = (0.13, 0.2, 0.25, 0.3, 0.35, 0.4, None)
 GUARDED = ("accuracy_loss_upper", "label_error_rate_upper", "audit_accuracy_lower")
 
 
+def failsafe(guard: float) -> float:
+    """gate.min_audit_accuracy_lower in line with the second guard: 1 - max_label_error."""
+    return round(1 - guard, 2)
+
+
 def guarded_verdict(row: dict, limit_points: float, guard: float | None) -> bool:
     """Whether the whole verdict of a check blocks with the loss limit and a second guard `guard` on
     label_error_rate_upper and its fail-safe 1 - guard on audit_accuracy_lower, everything else as the check ran."""
@@ -300,7 +306,7 @@ def guarded_verdict(row: dict, limit_points: float, guard: float | None) -> bool
     blocked = f.get("accuracy_loss_upper") is not None and 100 * f["accuracy_loss_upper"] > limit_points
     if guard is not None:
         blocked |= (f.get("label_error_rate_upper") or 0.0) > guard
-        blocked |= f.get("audit_accuracy_lower") is not None and f["audit_accuracy_lower"] < round(1 - guard, 2)
+        blocked |= f.get("audit_accuracy_lower") is not None and f["audit_accuracy_lower"] < failsafe(guard)
     return blocked or any(b not in GUARDED for b in (row.get("blocked_by") or []))
 
 
@@ -315,7 +321,7 @@ def derive_guard(rows: list[dict], limit_points: float) -> tuple[dict, list[str]
           f"The loss estimate is calibrated on sets with at most 20% wrong labels and the benchmark measures it up to "
           f"{guard:.0%}; beyond, it extrapolates. So the second guard blocks a set whose error rate's upper bound "
           f"exceeds {guard:g}, the largest rate measured, and the audit fail-safe (the plain Wilson lower bound of the "
-          f"audited accuracy) sits in line at {round(1 - guard, 2):g}. What other values would do to the whole "
+          f"audited accuracy) sits in line at {failsafe(guard):g}. What other values would do to the whole "
           f"verdict (the loss limit {limit_points / 100:g}, the other expectations as the checks ran; "
           f"{len(scored)} non-grey checks):", "",
           "| max_label_error (min_audit_accuracy_lower = 1 - it) | verdict right | right 5-15% | blocked safe | "
@@ -324,10 +330,11 @@ def derive_guard(rows: list[dict], limit_points: float) -> tuple[dict, list[str]
         blocked = [guarded_verdict(r, limit_points, g) for r in scored]
         right = [b == r["risky"] for b, r in zip(blocked, scored)]
         band = [ok for ok, r in zip(right, scored) if r["band"]]
-        md.append(f"| {'none' if g is None else f'{g:g}'}{' **(picked)**' if g == guard else ''} | {_pct(_share(right))} "
-                  f"| {_pct(_share(band))} | {sum(b and not r['risky'] for b, r in zip(blocked, scored))} | "
+        name = "none" if g is None else f"{g:g}"
+        md.append(f"| {name}{' **(picked)**' if g == guard else ''} | {_pct(_share(right))} | {_pct(_share(band))} | "
+                  f"{sum(b and not r['risky'] for b, r in zip(blocked, scored))} | "
                   f"{sum(r['risky'] and not b for b, r in zip(blocked, scored))} |")
-    return {"max_label_error": guard, "min_audit_accuracy_lower": round(1 - guard, 2)}, md + [""]
+    return {"max_label_error": guard, "min_audit_accuracy_lower": failsafe(guard)}, md + [""]
 
 
 def main() -> None:

@@ -100,8 +100,8 @@ def features(corpora: list[str]) -> None:
                               "label_error_rate": summary.get("label_error_rate"),
                               **{k: summary.get(k) for k in (
                                   "errors_learned_share", "errors_learned_chance", "errors_learned_excess",
-                                  "error_concentration", "audited_errors", "expected_accuracy_loss", "expected_accuracy_loss_lower",
-                                  "expected_accuracy_loss_upper")}}
+                                  "error_concentration", "audited_errors", "expected_accuracy_loss",
+                                  "expected_accuracy_loss_lower", "expected_accuracy_loss_upper")}}
                     with out.open("a") as handle:
                         handle.write(json.dumps(record) + "\n")
                     print(f"{name} {t['set']} audit {audit} draw {draw}: excess {record['errors_learned_excess']}",

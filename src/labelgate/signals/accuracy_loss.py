@@ -207,8 +207,9 @@ def _concentration(gold: np.ndarray, given: np.ndarray, weights: np.ndarray, k: 
 def concentration(gold: np.ndarray, given: np.ndarray, weights: np.ndarray, *, confidence: float,
                   draws: int = BOOTSTRAP_DRAWS) -> dict[str, Any]:
     """error_concentration of the audited rows (gold, given: their class codes or labels, weights: audit weights)
-    with percentile-bootstrap bounds (resampled rows, their weights kept, seed 0). Without an audited error: 0.0 with bounds left open (upper None: combine takes the error rate's upper
-    bound, the most the errors could concentrate)."""
+    with percentile-bootstrap bounds (resampled rows, their weights kept, seed 0). Without an audited error: 0.0
+    with the upper bound left open (None: combine takes the error rate's upper bound, the most the errors could
+    concentrate)."""
     gold, given, weights = np.asarray(gold), np.asarray(given), np.asarray(weights, float)
     if not np.any(gold != given):
         return {CONCENTRATION: 0.0, f"{CONCENTRATION}_lower": 0.0, f"{CONCENTRATION}_upper": None}

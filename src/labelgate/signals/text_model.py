@@ -332,8 +332,8 @@ def transform_in_parallel(vectoriser, texts: list[str], n_jobs: int):
     """vectoriser.transform(texts) in `n_jobs` processes (tokenising is Python code: threads would queue on the
     GIL); the rows in order. On Linux this process and n_jobs - 1 forked children share the blocks
     (forked.map_in_processes: the vectoriser and texts inherited, not pickled; the children end with the call, so
-    no idle worker keeps its heap: at 1M rows the resident worker pool of joblib held ~0.8 GiB for the rest of the
-    scoring); elsewhere joblib's worker processes."""
+    no idle worker keeps its heap: with joblib's resident pool a 1M-row score's process tree peaked at 2.81 GiB
+    PSS, 2.44 without, bench/score_throughput.md); elsewhere joblib's worker processes."""
     from scipy.sparse import vstack
 
     from labelgate.signals.forked import can_fork, map_in_processes
