@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "calibration"))
 from derive_defaults import fit_scale  # noqa: E402
 from labelsets import noise_seed, set_name  # noqa: E402
-from run_harm_benchmark import find_figure, flat_figures, score_rows  # noqa: E402
+from run_harm_benchmark import find_figure, flat_figures, held_out, score_rows, targets_table  # noqa: E402
 
 
 def _row(loss, *, rate=0.10, kind="uniform", error_rule=None, verdict=None, eal=None, lower=None, upper=None,
@@ -44,6 +44,28 @@ def test_score_rows_leaves_grey_sets_out_and_scores_the_band_apart():
     assert s["eal"]["covers"] == 0.5  # [0, 2] covers 0.5; [3.5, 7] covers 6; [1, 3.2] misses 3.5; [2, 4] misses 1
     assert s["eal"]["mean_abs_error"] == pytest.approx((0.3 + 1.0 + 1.5 + 2.0) / 4)
     assert s["targets_met"] == {"right": False, "right_band": True, "within": False, "covers": False}
+
+
+def test_the_targets_are_on_the_whole_verdict_and_reported_per_corpus_and_kind():
+    rows = [_row(0.5, verdict=False, eal=0.5, lower=0.0, upper=9.0),  # loss rule blocks (wrong), verdict passes
+            _row(6.0, kind="llm", verdict=True, eal=6.0, lower=4.0, upper=8.0)]
+    s = score_rows(rows)
+    assert s["loss_rule"]["right"] == 0.5 and s["verdict"]["right"] == 1.0
+    assert s["targets_met"] == {"right": True, "right_band": True, "within": True, "covers": True}
+    table = targets_table({"corpora": {"c": {"summary": s, "by_kind": {
+        "uniform": score_rows(rows[:1]), "llm": score_rows(rows[1:]), "llm_raw": score_rows(rows[1:])}}}})
+    body = [line for line in table if line.startswith("| c |")]
+    assert [line.split(" | ")[1] for line in body] == ["all", "uniform", "llm"]  # the annotator's raw set is no kind
+    assert body[0] == "| c | all | 100% met (2) | 100% met (2) | 100% met (2) | 100% met |"
+    short = targets_table({"corpora": {"c": {"summary": score_rows(rows[:1] + [
+        _row(0.2, verdict=True, eal=4.0, lower=3.0, upper=5.0)]), "by_kind": {}}}})
+    assert "| c | all | 50% **short** (2) | 50% **short** (2) | 50% **short** (2) | 50% **short** |" in short
+
+
+def test_held_out_is_another_corpus_or_another_draw():
+    assert not held_out({"corpus": "tweets", "draw": 0})
+    assert held_out({"corpus": "tweets", "draw": 1})
+    assert held_out({"corpus": "wordnet", "draw": 0})
 
 
 def test_fit_scale_through_the_origin():

@@ -41,11 +41,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from derive_loss_calibration import FIT_CORPORA  # noqa: E402
 
 WARNINGS = {  # figure column -> (params key, reference sets: the sets the warning must stay quiet on)
     "systematic_error_share": ("max_systematic_error_share", "random"),
@@ -215,12 +218,16 @@ def fit_scale(x: np.ndarray, y: np.ndarray) -> dict:
 def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
     """The accuracy-loss defaults from the harm benchmark's results.json (run_harm_benchmark.py score)."""
     chosen: dict[str, float] = {}
-    rows = [r for c in harm["corpora"].values() for r in c["rows"]]
+    # derived on the corpora the loss calibration is fitted on; the others stay a held-out test of both
+    rows = [r for name, c in harm["corpora"].items() if name in FIT_CORPORA for r in c["rows"]]
+    held_out = {name: c["rows"] for name, c in harm["corpora"].items() if name not in FIT_CORPORA and c["rows"]}
     table = [t for c in harm["corpora"].values() for t in c["table"]]
     limit = harm["limit_points"]
     md = ["## gate.max_accuracy_loss (harm benchmark)", "",
           f"From `results.json` ({harm['date']}, code fingerprint {harm['fingerprint']}): {len(rows)} checks (set x "
-          f"audit) with a fine-tuned loss; risky = loss >= {limit:g} points, grey within {harm['grey_points']:g}.", ""]
+          f"audit) with a fine-tuned loss on {', '.join(FIT_CORPORA)} (the corpora the loss calibration is fitted "
+          f"on; {', '.join(held_out) or 'no other corpus'} held out); risky = loss >= {limit:g} points, grey within "
+          f"{harm['grey_points']:g}.", ""]
     key, pkey = "eal_upper", "eal"  # the bounds as the checks computed them (the params' calibration), and the point
     scored = [r for r in rows if not r["grey"] and r.get(key) is not None]
     if not scored:
@@ -249,6 +256,12 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
                f"{_pct(s['right_band'])} | {_pct(s['point'])} |" for s in sweep]
         md += ["", f"Picked {pick['t']:.3f}: the best worst-of-two share ({_pct(best)}), nearest the 3-point limit.",
                ""]
+        for name, other in held_out.items():
+            test = [r for r in other if not r["grey"] and r.get(key) is not None]
+            md += [f"On the held-out corpus {name} ({len(test)} non-grey checks), the loss rule at {pick['t']:.3f} is "
+                   f"right on {_pct(_share([(r[key] > 100 * pick['t']) == r['risky'] for r in test]))}, on "
+                   f"{_pct(_share([(r[key] > 100 * pick['t']) == r['risky'] for r in test if r['band']]))} of its "
+                   "5-15% checks.", ""]
         # what the error-rate rule adds as a second guard
         both = [r for r in scored if r.get("error_rule") is not None]
         loss_only = _share([(r[key] > 100 * pick["t"]) == r["risky"] for r in both])
