@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "calibration"))
 from derive_defaults import fit_scale  # noqa: E402
+from finetune_truth import ROOT, TRUTH_DIR, truth_path  # noqa: E402
 from labelsets import noise_seed, set_name  # noqa: E402
 from run_harm_benchmark import find_figure, flat_figures, held_out, score_rows, targets_table  # noqa: E402
 
@@ -66,6 +67,12 @@ def test_held_out_is_another_corpus_or_another_draw():
     assert not held_out({"corpus": "tweets", "draw": 0})
     assert held_out({"corpus": "tweets", "draw": 1})
     assert held_out({"corpus": "wordnet", "draw": 0})
+
+
+def test_other_training_settings_are_recorded_apart_from_the_packaged_ones():
+    assert truth_path("tweets") == TRUTH_DIR / "tweets.jsonl"
+    assert truth_path("tweets", ROOT / "params.yaml") == TRUTH_DIR / "tweets.jsonl"
+    assert truth_path("tweets", ROOT / "params-gpu.yaml") == TRUTH_DIR / "tweets__params-gpu.jsonl"
 
 
 def test_fit_scale_through_the_origin():

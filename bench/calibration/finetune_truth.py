@@ -6,6 +6,9 @@ Usage (from the repository root, PYTHONPATH=src, HF_HUB_OFFLINE=1):
       > bench/calibration/truth/run.log 2>&1 &
   # an independent draw of the 5-15% band only (the held-out test of the loss calibration):
   #   ... finetune_truth.py run --draws 1 --rates 0.05 0.08 0.10 0.12 0.15 > bench/calibration/truth/run_d1.log
+  # the full fine-tuning settings (params-gpu.yaml train:, on this CPU) on a subset, recorded apart
+  #   (truth/<corpus>__params-gpu.jsonl): the gold labels, the annotator's raw labels and the four kinds at 10%:
+  #   ... finetune_truth.py run --params params-gpu.yaml --corpora tweets --rates 0 0.1 --draws 0 --seeds 0 1
   python bench/calibration/finetune_truth.py plan            # the queue in order, what is done, what is left
   python bench/calibration/finetune_truth.py summary         # per set: accuracy, drop mean and std (points)
 
@@ -72,8 +75,16 @@ def default_plan(corpora=("tweets", "fortunes")) -> list[tuple[str, str, float, 
     return plan
 
 
-def read_records(corpus: str) -> list[dict]:
-    path = TRUTH_DIR / f"{corpus}.jsonl"
+def truth_path(corpus: str, settings: Path | None = None) -> Path:
+    """Where the runs of a corpus are recorded: truth/<corpus>.jsonl for the packaged settings (params.yaml), else
+    truth/<corpus>__<params file stem>.jsonl (e.g. the full fine-tuning of params-gpu.yaml, run on this CPU)."""
+    if settings is None or Path(settings).resolve() == (ROOT / "params.yaml").resolve():
+        return TRUTH_DIR / f"{corpus}.jsonl"
+    return TRUTH_DIR / f"{corpus}__{Path(settings).stem}.jsonl"
+
+
+def read_records(corpus: str, settings: Path | None = None) -> list[dict]:
+    path = truth_path(corpus, settings)
     if not path.exists():
         return []
     out = []
@@ -142,10 +153,10 @@ def selected_plan(args) -> list[tuple[str, str, float, int]]:
     return plan
 
 
-def pending(plan, seeds) -> list[tuple[str, str, float, int, int]]:
+def pending(plan, seeds, settings: Path | None = None) -> list[tuple[str, str, float, int, int]]:
     done = set()
     for corpus in {p[0] for p in plan}:
-        done |= {(r["corpus"], r["set"], int(r["seed"])) for r in read_records(corpus)}
+        done |= {(r["corpus"], r["set"], int(r["seed"])) for r in read_records(corpus, settings)}
     return [(c, k, r, d, s) for (c, k, r, d) in plan for s in seeds if (c, set_name(k, r, d), s) not in done]
 
 
@@ -157,7 +168,7 @@ def cmd_run(args) -> None:
     plan = selected_plan(args)
     corpora: dict = {}
     skipped: set = set()
-    todo = pending(plan, args.seeds)
+    todo = pending(plan, args.seeds, args.params)
     print(f"{len(todo)} runs to do ({len(plan)} sets x {len(args.seeds)} seeds, some done); "
           f"params {args.params} train: {params}", flush=True)
     TRUTH_DIR.mkdir(parents=True, exist_ok=True)
@@ -180,7 +191,7 @@ def cmd_run(args) -> None:
             print(f"skip {cname} {set_name(kind, rate, draw)}: {exc}", flush=True)
             skipped.add((cname, kind, rate, draw))
             continue
-        with open(TRUTH_DIR / f"{cname}.jsonl", "a", encoding="utf-8") as fh:
+        with open(truth_path(cname, args.params), "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
         n_done += 1
         elapsed = time.time() - t_start
@@ -221,7 +232,7 @@ def summarise(records: list[dict]) -> list[dict]:
 def cmd_summary(args) -> None:
     rows = []
     for c in args.corpora:
-        rows += summarise(read_records(c))
+        rows += summarise(read_records(c, args.params))
     if args.json:
         print(json.dumps(rows, indent=1))
         return
@@ -235,7 +246,7 @@ def cmd_summary(args) -> None:
 
 def cmd_plan(args) -> None:
     plan = selected_plan(args)
-    todo = pending(plan, args.seeds)
+    todo = pending(plan, args.seeds, args.params)
     print(f"{len(plan)} sets x {len(args.seeds)} seeds = {len(plan) * len(args.seeds)} runs; {len(todo)} left")
     for item in todo[:args.show]:
         print(item)
