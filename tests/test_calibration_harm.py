@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench" / "calibration"))
 from derive_defaults import fit_scale  # noqa: E402
+from derive_loss_calibration import FIT_CORPORA  # noqa: E402
 from finetune_truth import ROOT, TRUTH_DIR, truth_path  # noqa: E402
 from labelsets import noise_seed, set_name  # noqa: E402
 from run_harm_benchmark import find_figure, flat_figures, held_out, score_rows, targets_table  # noqa: E402
@@ -66,7 +67,8 @@ def test_the_targets_are_on_the_whole_verdict_and_reported_per_corpus_and_kind()
 def test_held_out_is_another_corpus_or_another_draw():
     assert not held_out({"corpus": "tweets", "draw": 0})
     assert held_out({"corpus": "tweets", "draw": 1})
-    assert held_out({"corpus": "wordnet", "draw": 0})
+    assert held_out({"corpus": "a corpus the calibration never saw", "draw": 0})
+    assert all(not held_out({"corpus": name, "draw": 0}) for name in FIT_CORPORA)
 
 
 def test_other_training_settings_are_recorded_apart_from_the_packaged_ones():

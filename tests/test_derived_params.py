@@ -28,7 +28,8 @@ def derived_gate() -> dict[str, float]:
     return {key: float(value) for key, value in re.findall(r"`(\w+): ([0-9.]+)`", line)}
 
 
-@pytest.mark.parametrize("params_path", [ROOT / "params.yaml", DEFAULTS_DIR / "params.yaml"], ids=["repository", "packaged"])
+@pytest.mark.parametrize("params_path", [ROOT / "params.yaml", DEFAULTS_DIR / "params.yaml"],
+                         ids=["repository", "packaged"])
 def test_params_carry_the_derived_gate_and_loss_calibration(params_path):
     params = load_params(params_path)
     gate = derived_gate()

@@ -235,14 +235,18 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
                "(re-run `run_harm_benchmark.py check` and `score` with the estimator).", ""]
     else:
         sweep = []
-        for t in np.round(np.arange(0.01, 0.0801, 0.005), 3):
+        for t in np.round(np.arange(0.01, 0.1201, 0.005), 3):
             right = [(r[key] > 100 * t) == r["risky"] for r in scored]
             band = [(r[key] > 100 * t) == r["risky"] for r in scored if r["band"]]
             point = [(r[pkey] > 100 * t) == r["risky"] for r in scored if r.get(pkey) is not None]
             sweep.append({"t": float(t), "right": _share(right), "right_band": _share(band), "point": _share(point)})
-        best = max(min(s["right"], s["right_band"] if s["right_band"] is not None else 1.0) for s in sweep)
-        tied = [s for s in sweep if min(s["right"], s["right_band"] if s["right_band"] is not None else 1.0) == best]
-        pick = min(tied, key=lambda s: (abs(s["t"] - limit / 100), s["t"]))
+        def worst(s: dict) -> float:  # the worse of the two shares the targets name
+            return min(s["right"], s["right_band"] if s["right_band"] is not None else 1.0)
+
+        best = max(worst(s) for s in sweep)
+        # limits within LIMIT_TIE of the best are ties the benchmark cannot tell apart (a point is ~5 checks); a gate
+        # takes the lowest of them, the one that passes the fewest risky sets
+        pick = min((s for s in sweep if worst(s) >= best - LIMIT_TIE - 1e-12), key=lambda s: s["t"])
         chosen["max_accuracy_loss"] = pick["t"]
         as_run = [r for r in rows if not r["grey"] and r.get("eal_upper") is not None]
         md += [f"Swept on the upper bounds as the checks computed them, with the params' calibration "
@@ -254,8 +258,9 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
                "estimate |", "|--:|--:|--:|--:|"]
         md += [f"| {s['t']:.3f}{' **(picked)**' if s is pick else ''} | {_pct(s['right'])} | "
                f"{_pct(s['right_band'])} | {_pct(s['point'])} |" for s in sweep]
-        md += ["", f"Picked {pick['t']:.3f}: the best worst-of-two share ({_pct(best)}), nearest the 3-point limit.",
-               ""]
+        md += ["", f"Picked {pick['t']:.3f}: the lowest limit whose worse share of the two (all, 5-15% band) is within "
+               f"{LIMIT_TIE:.0%} of the best ({_pct(best)}); a gate takes the lowest of limits the benchmark cannot "
+               "tell apart, the one that passes the fewest risky sets.", ""]
         for name, other in held_out.items():
             test = [r for r in other if not r["grey"] and r.get(key) is not None]
             md += [f"On the held-out corpus {name} ({len(test)} non-grey checks), the loss rule at {pick['t']:.3f} is "
@@ -303,6 +308,7 @@ def derive_harm(harm: dict, figures: list[str]) -> tuple[dict, list[str]]:
     return {**chosen, "_calibration": calib}, md
 
 
+LIMIT_TIE = 0.01  # gate.max_accuracy_loss: shares within this of the best are a tie (the lowest limit is taken)
 GUARD_SWEEP = (0.13, 0.2, 0.25, 0.3, 0.35, 0.4, None)
 GUARDED = ("accuracy_loss_upper", "label_error_rate_upper", "audit_accuracy_lower")
 

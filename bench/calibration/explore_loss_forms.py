@@ -36,6 +36,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from derive_loss_calibration import FIT_CORPORA  # noqa: E402
 OUT = HERE / "runs" / "loss_forms"
 
 
@@ -170,7 +171,7 @@ def cmd_compare() -> None:
 
     from derive_loss_calibration import truth_sets
 
-    truth = {(c, t["set"]): t for c in ("tweets", "fortunes") for t in truth_sets(c)}
+    truth = {(c, t["set"]): t for c in FIT_CORPORA for t in truth_sets(c)}
     sets = []
     for path in sorted(OUT.glob("*.npz")):
         z = np.load(path)
@@ -209,7 +210,7 @@ def cmd_compare() -> None:
         e = np.abs(np.concatenate([np.asarray(v) for v in errs.values()])) if errs else np.array([])
         if not len(e):
             return "—"
-        per = " / ".join(f"{np.mean(np.abs(errs[c]) <= 1.5):.0%}" for c in ("tweets", "fortunes") if c in errs)
+        per = " / ".join(f"{np.mean(np.abs(errs[c]) <= 1.5):.0%}" for c in FIT_CORPORA if c in errs)
         return f"{np.mean(e <= 1.5):.0%} ({per}), {np.sqrt(np.mean(e ** 2)):.2f}"
 
     import datetime as dt
@@ -221,7 +222,8 @@ def cmd_compare() -> None:
              "dev box. What each form and feature is: the script's docstring.", "",
              f"{len(fit_sets)} fit sets (draw 0, <= 20% wrong labels), {len(held)} held-out sets (other draws, "
              "<= 20%); predicted on the benchmark's check audits (150 and 300 rows) from the estimated rate and "
-             "that audit's features. Cells: within 1.5 points of the fine-tuned loss, all (tweets / fortunes), then "
+             "that audit's features. Cells: within 1.5 points of the fine-tuned loss, all "
+             f"({' / '.join(FIT_CORPORA)}), then "
              "the RMSE in points.", "",
              "| form (each term / (K - 1) unless a power is named) | leave one set out | leave one kind out | held out (fit on draw 0) |",
              "|---|--:|--:|--:|"]
@@ -262,7 +264,7 @@ def limits(sets, fit_sets, terms, coef, cell) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("dump", "compare"))
-    parser.add_argument("--corpora", nargs="+", default=["tweets", "fortunes"])
+    parser.add_argument("--corpora", nargs="+", default=list(FIT_CORPORA))
     args = parser.parse_args()
     cmd_dump(args.corpora) if args.command == "dump" else cmd_compare()
 

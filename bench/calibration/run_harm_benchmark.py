@@ -612,7 +612,8 @@ def render(res: dict) -> str:
         if e.get("held_out", {}).get("sets"):
             h = e["held_out"]
             lines += ["", f"**Held out** (sets the loss calibration never saw; it was fitted on draw(s) "
-                      f"{res.get('fit_draws')} of {', '.join(res.get('fit_corpora', []))}): {h['sets']} checks, grey {h['grey']}, risky {h['risky']} of "
+                      f"{res.get('fit_draws')} of {', '.join(res.get('fit_corpora', []))}): {h['sets']} checks, "
+                      f"grey {h['grey']}, risky {h['risky']} of "
                       f"{h['scored']}.", "",
                       "| held out, kind | checks | within 1.5 pts | interval covers | mean abs. error (pts) | "
                       "loss rule right (non-grey) | verdict right (non-grey) | error rule right (non-grey) |",
@@ -632,7 +633,8 @@ def render(res: dict) -> str:
                     lines.append(f"| {label} | {kind} | {a['n']} | {_f(a['spearman'], '.2f')} | "
                                  f"{_f(a['mean_abs_diff'], '.2f')} | {_f(a['mean_diff'], '+.2f')} |")
         if e.get("full_settings"):
-            lines += ["", "The full fine-tuning settings (params-gpu.yaml `train:`: every layer, 3 epochs, max_length 128; "
+            lines += ["", "The full fine-tuning settings (params-gpu.yaml `train:`: every layer, 3 epochs, max_length "
+                      "128; "
                       "run on this CPU) on a subset, seed-paired against the gold labels with the same settings, next "
                       "to the packaged settings' loss and check's estimate (calibrated on the packaged settings; mean "
                       "over the audits):", "",
@@ -672,7 +674,8 @@ def render(res: dict) -> str:
                  f"interval covers {_pct(o['eal']['covers'])}.")
     h = res.get("overall_held_out") or {}
     if h.get("sets"):
-        lines.append(f"Held out (other corpora, and draws other than {res.get('fit_draws')}): n {h['eal']['n']}, within 1.5 points "
+        lines.append(f"Held out (other corpora, and draws other than {res.get('fit_draws')}): n {h['eal']['n']}, "
+                     "within 1.5 points "
                      f"{_pct(h['eal']['within'])}, interval covers {_pct(h['eal']['covers'])}; loss rule right on "
                      f"{_pct(h['loss_rule']['right'])} of {h['loss_rule']['n']} non-grey checks.")
     return "\n".join(lines)
