@@ -144,3 +144,29 @@ def test_the_accuracy_loss_decides_where_the_error_rate_would_decide_the_opposit
     assert code == 0 and not uniform["blocked"], uniform["reason"]
     assert uniform["figures"]["label_error_rate_upper"] > 0.13  # ... and blocked this one
     assert uniform["accuracy_loss"]["accuracy_loss_upper"] < 0.03 < follow["accuracy_loss"]["accuracy_loss_upper"]
+
+
+def test_a_predicted_loss_calibrated_for_other_train_settings_cannot_pass(tmp_path, monkeypatch, cli):
+    """params train: other than the packaged settings the calibration was fitted with (here the full fine-tuning of
+    params-gpu.yaml): the verdict says so first, keeps the figure and its own decision, and is no PASS."""
+    from synthetic import flip_uniform, label_table
+
+    monkeypatch.chdir(tmp_path)
+    texts, truth = make_texts(1500, 3, seed=0, class_words=30, filler_words=40, length=8, signal_words=2)
+    label_table(texts, flip_uniform(truth, 0.02, 3, seed=5), ["a", "b", "c"], truth=truth,
+                audit_share=0.2).to_csv(tmp_path / "labels.csv", index=False)
+    base = "base:\n  labels: [a, b, c]\ngate:\n  max_accuracy_loss: 0.2\n"
+    verdicts = {}
+    for name, train in (("packaged", ""), ("full", "train:\n  epochs: 3\n  freeze_layers: 0\n  device: cpu\n")):
+        (tmp_path / "params.yaml").write_text(base + train)
+        result = cli("check", tmp_path / "labels.csv", "--out", tmp_path / f"{name}.json")
+        verdicts[name] = (result.exit_code, json.loads((tmp_path / f"{name}.json").read_text()))
+    code, packaged = verdicts["packaged"]
+    assert code == 0 and "calibrated for the packaged" not in packaged["reason"]
+    assert "uncalibrated_train_settings" not in packaged["accuracy_loss"]
+    code, full = verdicts["full"]
+    assert code == 0 and full["status"] == "warn"
+    assert full["reason"].startswith("the predicted accuracy loss is calibrated for the packaged train: settings")
+    assert full["accuracy_loss"]["uncalibrated_train_settings"] == ["epochs 3 (calibrated: 1)",
+                                                                    "freeze_layers 0 (calibrated: 4)"]
+    assert full["accuracy_loss"]["accuracy_loss"] == packaged["accuracy_loss"]["accuracy_loss"]

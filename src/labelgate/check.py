@@ -56,11 +56,13 @@ def main(labels_path: str | os.PathLike, *, params: str | os.PathLike | None = N
     from labelgate.packaged import resolve_sources
     from labelgate.score import score_table
     from labelgate.signals.context import frozen_heap
+    from labelgate.train.params import TrainParams
 
     sources = resolve_sources(params, expectations)
     for line in sources.describe():
         say(line)
     gate_params = section(sources.params, "gate", GateParams)
+    train_params = section(sources.params, "train", TrainParams)  # the model the loss is predicted for
     try:
         table = check_table(labels_path, label_column)
     except LabelgateError:
@@ -75,7 +77,7 @@ def main(labels_path: str | os.PathLike, *, params: str | os.PathLike | None = N
                                        test=test, expectations_dir=sources.expectations, frame=table,
                                        words_ahead=ahead)
             verdict = run_gate(scores=rows, label_risk=result, evaluation=None, params=gate_params,
-                               expectations_dir=sources.expectations, suites=suites)
+                               expectations_dir=sources.expectations, suites=suites, train=train_params)
     if out is not None:
         write_json(out, {**verdict.as_dict(), "table": str(labels_path), "labels": list(result["labels"])})
     return verdict, result

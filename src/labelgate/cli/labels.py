@@ -183,10 +183,13 @@ def gate(
     reports = {"report.html": report_dir / "report.html", "summary.md": report_dir / "summary.md"} if report_dir else {}
     folders = {"--subsets": subsets, "--curves": curves} if report_dir else {}
     refuse_overwriting_inputs({**inputs, **folders}, {"--out": out, "--headline": headline, **reports})
+    from labelgate.train.params import TrainParams
+
+    settings = _params(params)
     verdict = stage.main(scores=scores, label_risk=label_risk, evaluation=evaluation, out=out,
-                         params=section(_params(params), "gate", stage.GateParams), expectations_dir=expectations,
+                         params=section(settings, "gate", stage.GateParams), expectations_dir=expectations,
                          headline=headline, report_dir=report_dir, subsets=subsets, curves=curves,
-                         warn=lambda line: typer.echo(line, err=True))
+                         warn=lambda line: typer.echo(line, err=True), train=section(settings, "train", TrainParams))
     _show(print_verdict, verdict)
     raise typer.Exit(EXIT_BLOCKED if verdict.blocked and enforce else 0)
 

@@ -9,7 +9,7 @@ from labelgate.gate.decision import Verdict
 from labelgate.gate.figures import loss_figures
 from labelgate.gate.params import GateParams
 from labelgate.harm import DECIDING, PREDICTED, SOURCE, loss_text
-from labelgate.vocabulary import AUDIT_EVIDENCE, BLOCK, ERRORED, FAILED
+from labelgate.vocabulary import AUDIT_EVIDENCE, BLOCK, ERRORED, FAILED, PASS, WARN
 
 
 def blocking_lines(verdict: Verdict) -> list[str]:
@@ -106,6 +106,26 @@ def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluati
     if status == "undecided":
         return f"{lead} is undecided and more audit rows cannot decide it"
     return ""
+
+
+def note_uncalibrated(verdict: Verdict, differences: list[str]) -> None:
+    """When the predicted accuracy loss decides and params `train:` differs from the settings its calibration was
+    fitted with (train.params.uncalibrated_settings): say so first in the reason and the loss's next steps, and turn
+    a PASS into a WARN. Another learner loses other amounts on the same labels (the full fine-tuning settings: from
+    1.4 points less to 5.7 more at 10% wrong labels, bench/calibration/results.md), so a figure calibrated for one
+    cannot certify a set for the other."""
+    loss = verdict.accuracy_loss
+    if not differences or not loss or loss.get(SOURCE) != PREDICTED or loss.get("text") == "not measured":
+        return
+    note = ("the predicted accuracy loss is calibrated for the packaged train: settings, and params train: differs ("
+            + ", ".join(differences) + ")")
+    loss["uncalibrated_train_settings"] = differences
+    loss["next_steps"] = [*loss.get("next_steps", []), "measure the loss with the pipeline's own fine-tuned models "
+                          "(dvc repro: a gold reference or the audit reference), or re-fit the calibration for these "
+                          "settings (bench/calibration/finetune_truth.py --params, derive_loss_calibration.py)"]
+    verdict.reason = "; ".join(part for part in (note, verdict.reason) if part)
+    if verdict.status == PASS:
+        verdict.status = WARN
 
 
 def loss_rows_needed(signal: dict[str, Any], value: float, upper: float, limit: float) -> int | None:

@@ -18,7 +18,7 @@ from labelgate.expectations import (
     suite_columns,
     suite_path,
 )
-from labelgate.gate.advice import _accuracy_loss_advice, _label_error_advice, blocking_lines
+from labelgate.gate.advice import _accuracy_loss_advice, _label_error_advice, blocking_lines, note_uncalibrated
 from labelgate.gate.decision import (
     Verdict,
     _decide,
@@ -37,6 +37,7 @@ from labelgate.gate.figures import (
     suite_figures,
 )
 from labelgate.gate.params import GATE_SUITES, GateParams, WHOLE_TABLE
+from labelgate.train.params import TrainParams, uncalibrated_settings
 from labelgate.vocabulary import (
     BLOCK,
     FAILED,
@@ -83,13 +84,15 @@ def run_gate(
     expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR,
     suites: dict[str, dict] | None = None,
     subset: dict[str, Any] | None = None,
+    train: TrainParams | None = None,
 ) -> Verdict:
     """Run the suites whose inputs are given; return the verdict. Never raises for a failed expectation.
 
     Raises ConfigError (before running anything) for a broken suite or an unknown name in gate.required/optional.
     `suites`: what `preflight` returned for these inputs, when the caller already ran it (else it runs here).
     `subset`: the gated subset's summary (filter.py) when gate.subset is a filter: the label-level figures are then
-    the subset's (`scores` should hold only its rows: `subset_rows`)."""
+    the subset's (`scores` should hold only its rows: `subset_rows`). `train`: params `train:`, when the model it
+    configures is known; a predicted loss calibrated for other settings then cannot PASS (advice.note_uncalibrated)."""
     thresholds = params.thresholds()
     outcomes: list[dict[str, Any]] = []
     risk = gated_label_risk(label_risk, subset) if label_risk is not None else None
@@ -125,6 +128,8 @@ def run_gate(
         loss = _accuracy_loss_advice(verdict, risk, evaluation, params)
         integrity, too_small = _label_error_advice(verdict, risk, params)
         verdict.reason = "; ".join(part for part in (integrity, loss, too_small, verdict.reason) if part)
+        if train is not None:
+            note_uncalibrated(verdict, uncalibrated_settings(train))
     if label_risk is not None or scores is not None:
         verdict.label_scope = _label_scope(label_risk, subset, params, scores)
     verdict.blocking = blocking_lines(verdict)
@@ -135,9 +140,10 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
          evaluation: str | os.PathLike | None, out: str | os.PathLike, params: GateParams,
          expectations_dir: str | os.PathLike = DEFAULT_EXPECTATIONS_DIR, headline: str | os.PathLike | None = None,
          report_dir: str | os.PathLike | None = None, subsets: str | os.PathLike | None = None,
-         curves: str | os.PathLike | None = None, warn: Callable[[str], None] | None = None) -> Verdict:
+         curves: str | os.PathLike | None = None, warn: Callable[[str], None] | None = None,
+         train: TrainParams | None = None) -> Verdict:
     """The gate stage on files: run the suites whose inputs are given, write the verdict to `out` (with the gated
-    subset), its headline figures to `headline` and the report to `report_dir`, blocked or not.
+    subset), its headline figures to `headline` and the report to `report_dir`, blocked or not. `train`: as run_gate.
 
     Fails closed: a broken suite or gate params raise ConfigError before anything runs; when the gate itself fails,
     a blocked verdict (and headline and report) is written before the error propagates. The verdict and its headline
@@ -175,7 +181,7 @@ def main(*, scores: str | os.PathLike | None, label_risk: str | os.PathLike | No
             scores=score_rows,
             label_risk=label_figures,
             evaluation=evaluation_figures,
-            params=params, expectations_dir=expectations_dir, suites=suites, subset=subset,
+            params=params, expectations_dir=expectations_dir, suites=suites, subset=subset, train=train,
         )
     except Exception as exc:  # fail closed: write a blocked verdict, then report the error
         failed = failed_gate_verdict(f"{type(exc).__name__}: {exc}").as_dict()

@@ -9,6 +9,13 @@ from labelgate.config import check_range
 from labelgate.train.device import DEVICES, MAX_SEED, PRECISIONS
 
 
+#: The settings that change what wrong labels cost the fine-tuned model: the expected accuracy loss is calibrated for
+#: their packaged values (the TrainParams defaults, bench/calibration/finetune_truth.py); seeds, devices, precision,
+#: threads and batching for speed do not change it.
+LEARNING_SETTINGS = ("model", "max_length", "epochs", "batch_size", "learning_rate", "weight_decay", "warmup_ratio",
+                     "max_grad_norm", "freeze_embeddings", "freeze_layers")
+
+
 @dataclass(frozen=True)
 class TrainParams:
     """Fine-tuning settings (params.yaml section `train`). The defaults fit the demo grid on a 2-core CPU."""
@@ -55,3 +62,11 @@ class TrainParams:
             raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+
+
+def uncalibrated_settings(params: TrainParams) -> list[str]:
+    """The learning settings of `params` that differ from the packaged ones the accuracy-loss calibration was fitted
+    with, as 'epochs 3 (calibrated: 1)'; empty when they are the same."""
+    packaged = TrainParams()
+    return [f"{name} {getattr(params, name)} (calibrated: {getattr(packaged, name)})" for name in LEARNING_SETTINGS
+            if getattr(params, name) != getattr(packaged, name)]
