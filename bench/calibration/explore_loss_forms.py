@@ -10,10 +10,11 @@ dump: for every label set with a fine-tuned truth of >= 4 seeds, what `check` se
 and the calibration's feature audits (derive_loss_calibration: rng(1000 + draw), 2 draws of 150 and 300), the audit
 estimate of the error rate (label_error.shared_estimate).
 
-compare: each form is (unlearned term, learned term), each divided by K - 1 or by the power of it the form names, two scales fitted by non-negative least squares on
-the draw-0 sets with <= 20% wrong labels (true rate; features averaged over the feature audits), predicted on the
-check audits from the estimated rate and that audit's features. Cross-validated: leave one set out, leave one noise
-kind out. Features (all from the audit and the out-of-fold model, as `check` could compute them):
+compare: each form is (unlearned term, learned term, ...), each divided by K - 1 or by the power of it the form
+names, the scales fitted by non-negative least squares on the draw-0 sets with <= 20% wrong labels of every corpus
+(FIT_CORPORA; true rate; features averaged over the feature audits), predicted on the check audits from the
+estimated rate and that audit's features. Cross-validated: leave one set out, leave one noise kind out. Features
+(all from the audit and the out-of-fold model, as `check` could compute them):
   x       the learned excess (accuracy_loss.learned_errors, the signal's own code)
   conf    the out-of-fold probability of the LLM's label on audited wrong rows, beyond the chance mass on right rows
   x2cls   the learned excess per LLM label, squared, weighted by the label's audited errors
@@ -225,7 +226,8 @@ def cmd_compare() -> None:
              "that audit's features. Cells: within 1.5 points of the fine-tuned loss, all "
              f"({' / '.join(FIT_CORPORA)}), then "
              "the RMSE in points.", "",
-             "| form (each term / (K - 1) unless a power is named) | leave one set out | leave one kind out | held out (fit on draw 0) |",
+             "| form (each term / (K - 1) unless a power is named) | leave one set out | leave one kind out | "
+             "held out (fit on draw 0) |",
              "|---|--:|--:|--:|"]
     for form in FORMS:
         loso = errors(form, lambda s: (s["corpus"], s["kind"], s["rate"], s["draw"]), fit_sets)
