@@ -111,9 +111,9 @@ def _accuracy_loss_advice(verdict: Verdict, label_risk: dict[str, Any], evaluati
 def note_uncalibrated(verdict: Verdict, differences: list[str]) -> None:
     """When the predicted accuracy loss decides and params `train:` differs from the settings its calibration was
     fitted with (train.params.uncalibrated_settings): say so first in the reason and the loss's next steps, and turn
-    a PASS into a WARN. Another learner loses other amounts on the same labels (the full fine-tuning settings: from
-    1.4 points less to 5.7 more at 10% wrong labels, bench/calibration/results.md), so a figure calibrated for one
-    cannot certify a set for the other."""
+    a PASS into a WARN. Another learner loses other amounts on the same labels (the full fine-tuning settings against
+    the packaged ones, at 10% wrong labels: bench/calibration/results.md), so a figure calibrated for one cannot
+    certify a set for the other."""
     loss = verdict.accuracy_loss
     if not differences or not loss or loss.get(SOURCE) != PREDICTED or loss.get("text") == "not measured":
         return
