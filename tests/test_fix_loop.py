@@ -72,9 +72,9 @@ class TestAuditMore:
     @pytest.fixture()
     def table(self, workdir):
         # The loop's mechanics are tested, not the repository's calibration: with its fitted spread (which grows with
-        # the estimate, bench/calibration/loss_calibration.md) no audit can certify a 3-class set with 5% wrong labels under 3
-        # points (the verdict then says more rows cannot decide it); a calibration as tight as one corpus's lets the
-        # audit decide. The packaged form otherwise (the squared learned term, whose bound
+        # the estimate, bench/calibration/loss_calibration.md) no audit can certify a 3-class set with 5% wrong labels
+        # under 3 points (the verdict then says more rows cannot decide it); a calibration as tight as one corpus's
+        # lets the audit decide. The packaged form otherwise (the squared learned term, whose bound
         # gate.loss_rows_needed projects through the form itself).
         set_params(workdir, score={"loss_calibration_sd": 0.004, "loss_calibration_sd_slope": 0.0},
                    gate={"max_accuracy_loss": 0.03})

@@ -37,7 +37,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from derive_loss_calibration import FIT_CORPORA  # noqa: E402
+from derive_loss_calibration import FIT_CORPORA, truth_sets  # noqa: E402
 OUT = HERE / "runs" / "loss_forms"
 
 
@@ -169,8 +169,6 @@ FORMS = {  # name -> (r, features, K) -> terms, each divided by its own power of
 
 def cmd_compare() -> None:
     from scipy.optimize import nnls
-
-    from derive_loss_calibration import truth_sets
 
     truth = {(c, t["set"]): t for c in FIT_CORPORA for t in truth_sets(c)}
     sets = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from labelgate.signals import forked
 from labelgate.signals.text_model import TextModelParams, out_of_fold_probabilities
 from synthetic import make_texts
 
@@ -64,7 +65,6 @@ class TestSharedWords:
 
     def test_folds_in_forked_processes_equal_folds_in_threads_bit_for_bit(self, monkeypatch):
         """The folds' processes (signals/forked.py) change where a fold is fitted, never a probability."""
-        from labelgate.signals import forked
         from labelgate.signals.text_model import _cross_validated, tfidf_words
 
         texts, truth = make_texts(500, 4, seed=6)
@@ -79,7 +79,7 @@ class TestSharedWords:
         monkeypatch.setattr(forked, "can_fork", lambda: False)
         assert np.array_equal(in_processes, folds())
 
-    @pytest.mark.skipif(not __import__("labelgate.signals.forked").signals.forked.can_fork(), reason="no fork here")
+    @pytest.mark.skipif(not forked.can_fork(), reason="forked workers run on Linux only")
     def test_the_forked_transform_equals_one_transform_and_leaves_no_worker(self):
         """transform_in_parallel's blocks in this process and a forked child: the rows in order, every value the
         same, and no worker process left once it returns (joblib's resident pool kept its heap)."""
