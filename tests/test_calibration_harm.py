@@ -14,7 +14,8 @@ from derive_defaults import fit_scale  # noqa: E402
 from derive_loss_calibration import FIT_CORPORA  # noqa: E402
 from finetune_truth import ROOT, TRUTH_DIR, truth_path  # noqa: E402
 from labelsets import noise_seed, set_name  # noqa: E402
-from run_harm_benchmark import find_figure, flat_figures, held_out, score_rows, targets_table  # noqa: E402
+from run_harm_benchmark import (best_threshold, find_figure, flat_figures, held_out, score_rows,  # noqa: E402
+                                targets_table, threshold_ceiling)
 
 
 def _row(loss, *, rate=0.10, kind="uniform", error_rule=None, verdict=None, eal=None, lower=None, upper=None,
@@ -62,6 +63,34 @@ def test_the_targets_are_on_the_whole_verdict_and_reported_per_corpus_and_kind()
     short = targets_table({"corpora": {"c": {"summary": score_rows(rows[:1] + [
         _row(0.2, verdict=True, eal=4.0, lower=3.0, upper=5.0)]), "by_kind": {}}}})
     assert "| c | all | 50% **short** (2) | 50% **short** (2) | 50% **short** (2) | 50% **short** |" in short
+
+
+def test_best_threshold_is_the_lowest_of_the_best_cut_points():
+    # block when figure > t: 1 and 2 safe, 4 risky, 3 safe -> cutting at 3.5 is right on all four
+    assert best_threshold([(1.0, False), (2.0, False), (3.0, False), (4.0, True)]) == (3.5, 1.0)
+    # 2 risky below 3 safe: no cut is right on all; cuts at 1.5 and 3.5 are right on 3 of 4, the lower wins
+    assert best_threshold([(1.0, False), (2.0, True), (3.0, False), (4.0, True)]) == (1.5, 0.75)
+    assert best_threshold([]) == (None, None)
+
+
+def test_threshold_ceiling_pools_the_corpora_and_re_measures_the_truth_seed_by_seed():
+    def check(corpus, loss, eal, rate=0.10):
+        return {"corpus": corpus, "kind": "uniform", "rate": rate, "loss": loss, "eal": eal, "eal_upper": eal + 2}
+
+    rows = [check("tweets", 0.5, 1.0), check("tweets", 6.0, 4.0), check("fortunes", 0.0, 3.0),
+            check("fortunes", 5.0, 5.0, rate=0.30), check("fortunes", 3.2, 9.0)]  # the last one is grey
+    tables = [{"corpus": "tweets", "kind": "llm", "rate": 0.10, "loss": 5.0, "drops": [2.0, 6.0, 7.0],
+               "probe_loss": 4.0},
+              {"corpus": "tweets", "kind": "gold", "rate": 0.0, "loss": 0.0, "drops": [0.0, 0.0]}]
+    c = threshold_ceiling(rows, tables)
+    eal = c["eal"]
+    assert (eal["n"], eal["threshold"], eal["right"]) == (4, 3.5, 1.0)  # 1, 3 safe; 4, 5 risky
+    assert eal["per_corpus"] == {"tweets": 1.0, "fortunes": 1.0} and eal["right_band"] == 1.0
+    assert c["eal_upper"]["threshold"] == 5.5
+    assert c["probe_loss"]["n"] == 1 and "tfidf_loss" not in c  # no set carries it
+    # seed 2.0 against the others' mean 6.5: wrong side; 6.0 against 4.5 and 7.0 against 4.0: right; gold left out
+    assert c["one_seed"]["n"] == 3 and c["one_seed"]["right"] == pytest.approx(2 / 3)
+    assert c["one_seed"]["per_corpus"] == {"tweets": pytest.approx(2 / 3)}
 
 
 def test_held_out_is_another_corpus_or_another_draw():

@@ -23,6 +23,12 @@ estimated rate and that audit's features. Cross-validated: leave one set out, le
   c       the audited errors' concentration (accuracy_loss.concentration, the signal's own code): per gold class, the
           share of its rows on its most common wrong label, squared, averaged with the class's share
   spread  how many classes the wrong labels go to (perplexity of their LLM labels), in [1, K - 1]
+  shift   how far the audited rows' LLM labels move the class shares: total variation distance between the shares of
+          their LLM labels and of their gold labels (a favourite label that collects wrong labels moves it)
+  inflow  per LLM label, the share of its audited rows whose gold label differs, squared, averaged with the label's
+          share (the concentration seen from the wrong label's side)
+  acc     the out-of-fold model's accuracy on the correctly labelled audited rows (a learned error costs a test row
+          only where the model would have got it right)
 """
 
 from __future__ import annotations
@@ -118,6 +124,14 @@ def features(probs: np.ndarray, given: np.ndarray, truth: np.ndarray, mask: np.n
             share, chance = (pred[rows] == j).mean(), (miss[truth[rows]] / (k - 1)).mean()
             parts.append((rows.sum(), float(np.clip((share - chance) / (1 - chance), 0, 1)) ** 2))
         out["x2cls"] = float(sum(w * v for w, v in parts) / sum(w for w, _ in parts))
+    g, j = truth[mask], given[mask]
+    gold_share, llm_share = np.bincount(g, minlength=k) / len(g), np.bincount(j, minlength=k) / len(j)
+    out["shift"] = float(0.5 * np.abs(gold_share - llm_share).sum())
+    per_label = np.bincount(j, minlength=k).astype(float)
+    wrong_in = np.bincount(j[g != j], minlength=k)
+    out["inflow"] = float(np.sum(per_label * np.divide(wrong_in, per_label, out=np.zeros(k), where=per_label > 0) ** 2)
+                          / per_label.sum())
+    out["acc"] = float((pred[right] == truth[right]).mean()) if right.any() else 0.5
     transition = np.eye(k)
     np.add.at(transition, (truth[mask], given[mask]), 1.0)
     transition /= transition.sum(1, keepdims=True)
@@ -157,6 +171,13 @@ FORMS = {  # name -> (r, features, K) -> terms, each divided by its own power of
     "r, c, (r x) / (K-1)^0": lambda r, f, k: [r / _spread(k), f["c"], r * f["x"]],
     "r, c, (r x)^2 / (K-1)^0 (picked)": lambda r, f, k: [r / _spread(k), f["c"], (r * f["x"]) ** 2],
     "r, c, (r x)^3 / (K-1)^0": lambda r, f, k: [r / _spread(k), f["c"], (r * f["x"]) ** 3],
+    # a fourth term: the class shares moved, the contamination of the wrong labels' classes, the model's accuracy
+    "r, c, (r x)^2, shift": lambda r, f, k: [r / _spread(k), f["c"], (r * f["x"]) ** 2, f["shift"]],
+    "r, c, (r x)^2, shift^2": lambda r, f, k: [r / _spread(k), f["c"], (r * f["x"]) ** 2, f["shift"] ** 2],
+    "r, c, (r x)^2, inflow": lambda r, f, k: [r / _spread(k), f["c"], (r * f["x"]) ** 2, f["inflow"]],
+    "r, inflow, (r x)^2 (inflow for c)": lambda r, f, k: [r / _spread(k), f["inflow"], (r * f["x"]) ** 2],
+    "r, c, acc (r x)^2": lambda r, f, k: [r / _spread(k), f["c"], f["acc"] * (r * f["x"]) ** 2],
+    "r, c, (r x)^2, r x": lambda r, f, k: [r / _spread(k), f["c"], (r * f["x"]) ** 2, r * f["x"]],
     # divided by the measured spread of the wrong labels over the classes instead of K - 1
     "r / spread, (r x)^2 / spread": lambda r, f, k: [r / f["spread"], (r * f["x"]) ** 2 / f["spread"]],
     "r / spread, (r x)^2 / (K-1)": lambda r, f, k: [r / f["spread"], (r * f["x"]) ** 2 / _spread(k)],
@@ -183,7 +204,7 @@ def cmd_compare() -> None:
                   for tag, mask, est in zip(z["tags"], z["masks"], z["est"])}
         fit_audits = [a for tag, a in audits.items() if tag.startswith("f")]
         mean = {key: float(np.mean([a[key] for a in fit_audits]))
-                for key in ("x", "conf", "x2cls", "fc", "spread", "c")}
+                for key in ("x", "conf", "x2cls", "fc", "spread", "c", "shift", "inflow", "acc")}
         sets.append({"corpus": path.stem.split("__")[0], **meta, "k": k, "mean": mean,
                      "checks": [a for tag, a in audits.items() if tag.startswith("c") and not np.isnan(a["rate"])]})
     fit_sets = [s for s in sets if s["draw"] == 0 and s["kind"] != "llm_raw" and s["true_error"] <= 0.2 + 1e-9]
