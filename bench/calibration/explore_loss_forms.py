@@ -203,8 +203,7 @@ def cmd_compare() -> None:
         audits = {str(tag): {**features(z["pred_probs"], z["given"], z["truth"], mask), "rate": est[0]}
                   for tag, mask, est in zip(z["tags"], z["masks"], z["est"])}
         fit_audits = [a for tag, a in audits.items() if tag.startswith("f")]
-        mean = {key: float(np.mean([a[key] for a in fit_audits]))
-                for key in ("x", "conf", "x2cls", "fc", "spread", "c", "shift", "inflow", "acc")}
+        mean = {key: float(np.mean([a[key] for a in fit_audits])) for key in fit_audits[0] if key != "rate"}
         sets.append({"corpus": path.stem.split("__")[0], **meta, "k": k, "mean": mean,
                      "checks": [a for tag, a in audits.items() if tag.startswith("c") and not np.isnan(a["rate"])]})
     fit_sets = [s for s in sets if s["draw"] == 0 and s["kind"] != "llm_raw" and s["true_error"] <= 0.2 + 1e-9]

@@ -388,6 +388,16 @@ def truth_noise(rows: list[dict]) -> dict:
             "misses": len(misses)}
 
 
+def in_band(row: dict) -> bool:
+    """Whether a set (its rate and kind) is in the middle band the targets score apart: 5-15% of a noise kind."""
+    return BAND[0] - 1e-9 <= row["rate"] <= BAND[1] + 1e-9 and row["kind"] in KINDS
+
+
+def is_grey(loss: float) -> bool:
+    """Whether a measured loss lies within GREY_POINTS of the limit: listed, not scored."""
+    return abs(loss - LIMIT_POINTS) <= GREY_POINTS
+
+
 def build_rows(cname: str, *, gate: dict, min_seeds: int, fingerprint: str | None,
                baseline_max_label_error: float = 0.13) -> tuple[list[dict], list[dict]]:
     """(scored rows: one per set and audit with a check and a measured loss; truth table: one per set)."""
@@ -433,8 +443,7 @@ def build_rows(cname: str, *, gate: dict, min_seeds: int, fingerprint: str | Non
             rows.append({
                 **{k: trow[k] for k in ("corpus", "set", "kind", "rate", "draw", "true_error", "loss", "loss_std")},
                 "loss_seeds": len(trow["seeds"]),
-                "audit": size, "band": BAND[0] - 1e-9 <= trow["rate"] <= BAND[1] + 1e-9 and trow["kind"] in KINDS,
-                "risky": loss >= LIMIT_POINTS, "grey": abs(loss - LIMIT_POINTS) <= GREY_POINTS,
+                "audit": size, "band": in_band(trow), "risky": loss >= LIMIT_POINTS, "grey": is_grey(loss),
                 "status": v.get("status"), "exit": c.get("exit"), "blocked_by": c.get("blocked_by", []),
                 "reason": v.get("reason"),
                 "label_error_rate": find_figure(v, "label_error_rate"),
@@ -510,15 +519,11 @@ def threshold_ceiling(rows: list[dict], tables: list[dict]) -> dict:
     still). Check's figures are scored per check (set x audit), the proxies per set; grey sets are left out. Also
     the fine-tuned truth re-measured: how often one seed pair's drop is on the same side of the 3 points as the
     mean over the other seeds (no threshold tuned): the pipeline's own measurement is that noisy."""
-    def item(x, figure):
-        risky, band = x["loss"] >= LIMIT_POINTS, BAND[0] - 1e-9 <= x["rate"] <= BAND[1] + 1e-9 and x["kind"] in KINDS
-        return {"corpus": x["corpus"], "value": x.get(figure), "risky": risky, "band": band}
-
     out: dict = {}
     for figure, source, label in CEILING_FIGURES:
-        items = [item(x, figure) for x in (rows if source == "checks" else tables)
-                 if x.get("loss") is not None and abs(x["loss"] - LIMIT_POINTS) > GREY_POINTS
-                 and x.get(figure) is not None]
+        items = [{"corpus": x["corpus"], "value": x[figure], "risky": x["loss"] >= LIMIT_POINTS, "band": in_band(x)}
+                 for x in (rows if source == "checks" else tables)
+                 if x.get("loss") is not None and not is_grey(x["loss"]) and x.get(figure) is not None]
         t, share = best_threshold([(i["value"], i["risky"]) for i in items])
         if t is None:
             continue
@@ -529,10 +534,10 @@ def threshold_ceiling(rows: list[dict], tables: list[dict]) -> dict:
                                       for c in corpora},
                        "own_best": {c: best_threshold([(i["value"], i["risky"]) for i in items
                                                        if i["corpus"] == c])[1] for c in corpora}}
-    measured = [t for t in tables if t.get("loss") is not None and abs(t["loss"] - LIMIT_POINTS) > GREY_POINTS
+    measured = [t for t in tables if t.get("loss") is not None and not is_grey(t["loss"])
                 and t["kind"] != "gold" and len(t.get("drops") or []) >= 2]
     seeds = [(t["corpus"], d >= LIMIT_POINTS, (sum(t["drops"]) - d) / (len(t["drops"]) - 1) >= LIMIT_POINTS,
-              item(t, "loss")["band"]) for t in measured for d in t["drops"]]
+              in_band(t)) for t in measured for d in t["drops"]]
     if seeds:
         out["one_seed"] = {"label": "one fine-tuning seed pair against the mean of the other seeds (no threshold "
                                     "tuned)",
